@@ -1,0 +1,4 @@
+//! The Tessera app: command-line interface now, the desktop GUI later.
+#![allow(unreachable_pub)]
+
+pub mod cli;

@@ -1,0 +1,1 @@
+//! Push login approvals: protocol types and backends.

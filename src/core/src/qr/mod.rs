@@ -1,0 +1,1 @@
+//! QR decoding from images and camera frames; QR encoding for export.

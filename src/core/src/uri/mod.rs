@@ -1,0 +1,1 @@
+//! otpauth:// and otpauth-migration:// URIs, and classification of scanned QR text.

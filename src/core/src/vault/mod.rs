@@ -1,0 +1,1 @@
+//! The encrypted vault: container format, slots, atomic storage.
