@@ -303,9 +303,9 @@ pub fn group_code(code: &str) -> String {
     if n <= 5 {
         return code.to_owned();
     }
-    let sizes: Vec<usize> = if n % 3 == 0 {
+    let sizes: Vec<usize> = if n.is_multiple_of(3) {
         vec![3; n / 3]
-    } else if n % 4 == 0 {
+    } else if n.is_multiple_of(4) {
         vec![4; n / 4]
     } else {
         vec![n / 2, n - n / 2]
