@@ -233,6 +233,92 @@ fn two_concurrent_writers_lose_no_update() -> Result<(), String> {
     Ok(())
 }
 
+/// Child role "secret-service", run inside `dbus-run-session`: start a throwaway GNOME
+/// Keyring, then create and reopen a keyring-only vault through the real system store.
+fn secret_service_child(path: &Path) -> Result<(), String> {
+    use std::io::Write;
+    use tessera_core::vault::{KeyStore, SystemKeyStore};
+    let mut daemon = Command::new("gnome-keyring-daemon")
+        .args(["--unlock", "--components=secrets"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| format!("gnome-keyring-daemon: {e}"))?;
+    if let Some(mut stdin) = daemon.stdin.take() {
+        stdin.write_all(b"throwaway keyring password").map_err(|e| e.to_string())?;
+    }
+    let status = daemon.wait().map_err(|e| e.to_string())?;
+    if !status.success() {
+        return Err(format!("gnome-keyring-daemon failed: {status}"));
+    }
+    // The daemon registers on the bus asynchronously; give it a moment to answer.
+    let system = SystemKeyStore::new();
+    let start = Instant::now();
+    let stored = loop {
+        match system.store("tessera-probe", &[1; 32]) {
+            Ok(stored) => break stored,
+            Err(e) if start.elapsed() > Duration::from_secs(10) => return Err(e.to_string()),
+            Err(_) => std::thread::sleep(Duration::from_millis(100)),
+        }
+    };
+    system.delete("tessera-probe").map_err(|e| e.to_string())?;
+    if stored.store != "secret-service" || !stored.durable {
+        return Err(format!("expected the durable secret service, got {stored:?}"));
+    }
+    let options = VaultOptions::default();
+    let mut vault = Vault::create_with(path, &[Protection::Keyring], options.clone())
+        .map_err(|e| format!("create: {e}"))?;
+    vault.content_mut().entries.push(entry("GitHub".into(), String::new()));
+    vault.save().map_err(|e| format!("save: {e}"))?;
+    drop(vault);
+    let vault = Vault::open_with(path, &Unlock::Keyring, options.clone())
+        .map_err(|e| format!("open: {e}"))?;
+    if vault.content().entries.len() != 1 {
+        return Err("the reopened vault lost its entry".into());
+    }
+    let name = vault.info().vault_id;
+    drop(vault);
+    if system.load(&name).map_err(|e| e.to_string())?.len() != 32 {
+        return Err("the secret service does not hold a 32-byte key under the vault id".into());
+    }
+    Ok(())
+}
+
+fn real_secret_service_holds_the_keyring_slot() -> Result<(), String> {
+    let (dir, path) = temp_vault();
+    let runtime = dir.path().join("run");
+    std::fs::create_dir(&runtime).map_err(|e| e.to_string())?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let private = std::fs::Permissions::from_mode(0o700);
+        std::fs::set_permissions(&runtime, private).map_err(|e| e.to_string())?;
+    }
+    let output = Command::new("dbus-run-session")
+        .arg("--")
+        .arg(std::env::current_exe().map_err(|e| e.to_string())?)
+        .env(CHILD_ROLE, "secret-service")
+        .env(CHILD_PATH, &path)
+        // A throwaway keyring: never the user's own (HOME stays, as gnome-keyring needs it).
+        .env("XDG_DATA_HOME", dir.path().join("data"))
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .output()
+        .map_err(|e| {
+            format!(
+                "cannot run dbus-run-session ({e}); install the dbus and gnome-keyring packages"
+            )
+        })?;
+    if !output.status.success() {
+        return Err(format!(
+            "secret-service child failed: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    Ok(())
+}
+
 type TestFn = fn() -> Result<(), String>;
 
 fn main() -> ExitCode {
@@ -240,6 +326,8 @@ fn main() -> ExitCode {
         let path = PathBuf::from(std::env::var_os(CHILD_PATH).unwrap_or_default());
         let result = match role.as_str() {
             "crash" => crash_writer(&path),
+            "secret-service" => secret_service_child(&path)
+                .map_err(|detail| VaultError::KeyringUnavailable { detail }),
             "adder" => {
                 let tag = std::env::var(CHILD_TAG).unwrap_or_default();
                 let count = std::env::var(CHILD_COUNT).ok().and_then(|c| c.parse().ok());
@@ -258,9 +346,10 @@ fn main() -> ExitCode {
             }
         };
     }
-    let tests: [(&str, TestFn); 2] = [
+    let tests: [(&str, TestFn); 3] = [
         ("vault_survives_sigkill_at_random_points", vault_survives_sigkill_at_random_points),
         ("two_concurrent_writers_lose_no_update", two_concurrent_writers_lose_no_update),
+        ("real_secret_service_holds_the_keyring_slot", real_secret_service_holds_the_keyring_slot),
     ];
     let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let mut failed = 0;
