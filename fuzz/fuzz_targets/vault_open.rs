@@ -1,9 +1,11 @@
 //! Fuzzes vault opening: header parsing, checksum, slot unwrapping and content decryption
 //! must return an error, never panic, on any input.
 //!
-//! Seeds (recipe in fuzz/README.md): valid vaults made by `Vault::create_with` with the
-//! password `fuzz` and `KdfParams::INSECURE_FOR_TESTS`, so that mutations of real files reach
-//! the slot and content layers. The keyring path always meets a wrong key (the store below
+//! Seeds in `fuzz/seeds/vault_open/`: vaults with 0, 1 and 3 entries written by our own
+//! `Vault::create_with` + `save` with the password `fuzz` and `KdfParams::INSECURE_FOR_TESTS`,
+//! so that mutations of real files reach the slot and content layers. Run:
+//! `cargo fuzz run vault_open fuzz/corpus/vault_open fuzz/seeds/vault_open` (see the report for
+//! the stable-toolchain invocation). The keyring path always meets a wrong key (the store below
 //! answers `[7; 32]`) and so exercises the rejection path.
 #![no_main]
 

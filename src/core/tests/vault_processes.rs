@@ -146,11 +146,11 @@ fn vault_survives_sigkill_at_random_points() -> Result<(), String> {
         .and_then(|s| s.parse().ok())
         .unwrap_or(0x7e55_e7a5_u64);
     let mut rng = fastrand::Rng::with_seed(seed);
-    // Kill within twice the time a writer needs for its first save, measured here, so that
+    // Kill within 1.5 times the time a writer needs for its first save, measured here, so that
     // the kills spread over start-up, unlock, encryption, write and rename on fast and slow
     // machines alike.
     let first_save = time_to_first_save(&path)?;
-    let window = u64::try_from(first_save.as_micros()).unwrap_or(u64::MAX).max(1000) * 2;
+    let window = u64::try_from(first_save.as_micros()).unwrap_or(u64::MAX).max(1000) * 3 / 2;
     let mut last = crash_marker(
         &Vault::read_only(&path, &unlock(), &options(Duration::ZERO))
             .map_err(|e| e.to_string())?
@@ -319,6 +319,23 @@ fn real_secret_service_holds_the_keyring_slot() -> Result<(), String> {
     Ok(())
 }
 
+/// `TESSERA_HOME` is read from the environment, which only a fresh process can set safely.
+fn tessera_home_overrides_the_data_dir() -> Result<(), String> {
+    let (dir, _) = temp_vault();
+    let home = dir.path().join("custom home");
+    let output = Command::new(std::env::current_exe().map_err(|e| e.to_string())?)
+        .env(CHILD_ROLE, "print-default-path")
+        .env("TESSERA_HOME", &home)
+        .output()
+        .map_err(|e| e.to_string())?;
+    let printed = String::from_utf8_lossy(&output.stdout);
+    let expected = home.join("vault.json");
+    if !output.status.success() || printed.trim_end() != expected.to_string_lossy() {
+        return Err(format!("expected {}, got {printed:?}", expected.display()));
+    }
+    Ok(())
+}
+
 type TestFn = fn() -> Result<(), String>;
 
 fn main() -> ExitCode {
@@ -326,6 +343,9 @@ fn main() -> ExitCode {
         let path = PathBuf::from(std::env::var_os(CHILD_PATH).unwrap_or_default());
         let result = match role.as_str() {
             "crash" => crash_writer(&path),
+            "print-default-path" => tessera_core::vault::default_path().map(|p| {
+                println!("{}", p.display());
+            }),
             "secret-service" => secret_service_child(&path)
                 .map_err(|detail| VaultError::KeyringUnavailable { detail }),
             "adder" => {
@@ -346,12 +366,25 @@ fn main() -> ExitCode {
             }
         };
     }
-    let tests: [(&str, TestFn); 3] = [
+    let tests: [(&str, TestFn); 4] = [
+        ("tessera_home_overrides_the_data_dir", tessera_home_overrides_the_data_dir),
         ("vault_survives_sigkill_at_random_points", vault_survives_sigkill_at_random_points),
         ("two_concurrent_writers_lose_no_update", two_concurrent_writers_lose_no_update),
         ("real_secret_service_holds_the_keyring_slot", real_secret_service_holds_the_keyring_slot),
     ];
-    let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    // Accept libtest's command line: a positional filter; flags (and the values of the flags
+    // that take one) are ignored.
+    let mut filter = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        if ["--test-threads", "--skip", "--format", "--color", "--logfile", "-Z"]
+            .contains(&arg.as_str())
+        {
+            args.next();
+        } else if !arg.starts_with('-') && filter.is_none() {
+            filter = Some(arg);
+        }
+    }
     let mut failed = 0;
     for (name, test) in tests {
         if filter.as_deref().is_some_and(|f| !name.contains(f)) {

@@ -1,6 +1,6 @@
 //! The encrypted vault: container format, slots, atomic storage.
 //!
-//! One versioned JSON file (see [`format`](self) docs in `format.rs`) holds the accounts,
+//! One versioned JSON file (its layout is documented in `format.rs`) holds the accounts,
 //! encrypted with AES-256-GCM under a random 256-bit master key. The master key is wrapped
 //! once per *slot*: a password slot (Argon2id) and/or a keyring slot (a random key held by the
 //! OS secret store, see [`KeyStore`]). Modelled on Aegis' vault/slots/master-key design.
@@ -25,8 +25,11 @@
 //!   `vault.json.lock` and hold it for the life of the [`Vault`]: a second process waits up
 //!   to [`VaultOptions::lock_wait`] and then gets [`VaultError::Busy`]. Holding the lock for
 //!   the whole open→modify→save cycle is what keeps two CLI commands from losing each
-//!   other's updates. A GUI that wants to coexist with the CLI should read with
-//!   [`Vault::read_only`] (no lock) and open for writing only when the user changes something.
+//!   other's updates. A long-lived GUI that wants to coexist with the CLI calls
+//!   [`Vault::release_lock`] while idle and [`Vault::reload`] (which retakes the lock and
+//!   picks up other processes' saves, decrypting with the master key it already holds)
+//!   before changing anything; [`Vault::save`] retakes the lock itself if needed.
+//!   [`Vault::read_only`] gives a lock-free snapshot.
 //! - Every save also checks that the file on disk is still the generation it loaded
 //!   ([`VaultError::Conflict`] otherwise), as a second line of defence.
 //! - A failed unlock or a damaged file changes nothing on disk: the file is read and
@@ -342,7 +345,7 @@ pub struct Vault {
     master_key: Key,
     content: VaultContent,
     options: VaultOptions,
-    _lock: FileLock,
+    lock: Option<FileLock>,
 }
 
 impl fmt::Debug for Vault {
@@ -353,6 +356,7 @@ impl fmt::Debug for Vault {
             .field("generation", &self.generation)
             .field("slots", &self.slots.len())
             .field("entries", &self.content.entries.len())
+            .field("locked", &self.lock.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -521,7 +525,7 @@ impl Vault {
             master_key: format::random_key()?,
             content: VaultContent::default(),
             options,
-            _lock: lock,
+            lock: Some(lock),
         };
         let mut keyring_store = None;
         for protection in protections {
@@ -580,7 +584,7 @@ impl Vault {
             master_key: decrypted.master_key,
             content: decrypted.content,
             options,
-            _lock: lock,
+            lock: Some(lock),
         })
     }
 
@@ -624,6 +628,7 @@ impl Vault {
     /// Encrypts the content with a fresh nonce and replaces the file atomically, keeping the
     /// previous generation as `.bak`. On error the file on disk is untouched.
     pub fn save(&mut self) -> Result<(), VaultError> {
+        self.ensure_lock()?;
         let on_disk = VaultFile::decode(&storage::read(&self.path)?)?;
         if on_disk.vault_id != self.vault_id || on_disk.generation != self.generation {
             return Err(VaultError::Conflict { path: self.path.clone() });
@@ -644,6 +649,38 @@ impl Vault {
                 self.generation -= 1;
             }
             return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Releases the inter-process lock while keeping the vault unlocked in memory, so that
+    /// other processes (the CLI) can open the vault while this one idles. Call
+    /// [`Vault::reload`] before editing again.
+    pub fn release_lock(&mut self) {
+        self.lock = None;
+    }
+
+    /// Takes the lock again if it was released and picks up saves made by other processes
+    /// meanwhile; returns true if the content changed. Needs no password: the master key
+    /// never changes for the life of a vault (slot changes re-wrap the same key).
+    pub fn reload(&mut self) -> Result<bool, VaultError> {
+        self.ensure_lock()?;
+        let file = VaultFile::decode(&storage::read(&self.path)?)?;
+        if file.vault_id != self.vault_id {
+            return Err(VaultError::Conflict { path: self.path.clone() });
+        }
+        if file.generation == self.generation {
+            return Ok(false);
+        }
+        self.content = decrypt_content(&file, &self.master_key)?;
+        self.generation = file.generation;
+        self.slots = file.slots;
+        Ok(true)
+    }
+
+    fn ensure_lock(&mut self) -> Result<(), VaultError> {
+        if self.lock.is_none() {
+            self.lock = Some(FileLock::acquire(&self.path, self.options.lock_wait)?);
         }
         Ok(())
     }
