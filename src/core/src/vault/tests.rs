@@ -548,3 +548,11 @@ fn save_after_release_without_reload_reports_a_conflict() {
     drop(cli);
     assert!(matches!(gui.save().unwrap_err(), VaultError::Conflict { .. }));
 }
+
+#[test]
+fn default_password_protection_uses_the_documented_argon2id_cost() {
+    let (_dir, path) = setup();
+    drop(Vault::create_with(&path, &[Protection::Password(pw(PASSWORD))], options()).unwrap());
+    let kdf = Vault::inspect(&path).unwrap().kdf.unwrap();
+    assert_eq!(kdf, KdfParams { m_kib: 128 * 1024, t: 3, p: 1 });
+}
