@@ -55,12 +55,20 @@ impl Home {
         run.stdout
     }
 
-    /// Returns every file under the data directory with its bytes, for "nothing changed" checks.
-    pub fn snapshot(&self) -> Vec<(PathBuf, Vec<u8>)> {
+    /// Returns every file under the data directory with a digest of its bytes, for "nothing
+    /// changed" checks (digests keep assertion failures readable).
+    pub fn snapshot(&self) -> Vec<(PathBuf, String)> {
         let mut files = Vec::new();
         collect(&self.data(), &mut files);
         files.sort();
         files
+            .into_iter()
+            .map(|(path, bytes)| {
+                let digest = ring::digest::digest(&ring::digest::SHA256, &bytes);
+                let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+                (path, hex)
+            })
+            .collect()
     }
 }
 
@@ -70,6 +78,8 @@ fn collect(dir: &Path, files: &mut Vec<(PathBuf, Vec<u8>)>) {
         let path = entry.unwrap().path();
         if path.is_dir() {
             collect(&path, files);
+        } else if path.extension().is_some_and(|e| e == "lock") {
+            // The lock file records its holder's pid; it guards the vault, it is not vault data.
         } else {
             let bytes = std::fs::read(&path).unwrap();
             files.push((path, bytes));
