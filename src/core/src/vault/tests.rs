@@ -554,5 +554,5 @@ fn default_password_protection_uses_the_documented_argon2id_cost() {
     let (_dir, path) = setup();
     drop(Vault::create_with(&path, &[Protection::Password(pw(PASSWORD))], options()).unwrap());
     let kdf = Vault::inspect(&path).unwrap().kdf.unwrap();
-    assert_eq!(kdf, KdfParams { m_kib: 128 * 1024, t: 3, p: 1 });
+    assert_eq!(kdf, KdfParams { m_kib: 128 * 1024, t: 4, p: 1 });
 }
