@@ -300,15 +300,19 @@ pub struct VaultInfo {
 
 impl VaultInfo {
     fn of(file: &VaultFile) -> Self {
+        Self::from_parts(file.version, &file.vault_id, file.generation, &file.slots)
+    }
+
+    fn from_parts(version: u32, vault_id: &str, generation: u64, slots: &[Slot]) -> Self {
         let mut info = Self {
-            version: file.version,
-            vault_id: file.vault_id.clone(),
-            generation: file.generation,
+            version,
+            vault_id: vault_id.to_owned(),
+            generation,
             has_password: false,
             has_keyring: false,
             kdf: None,
         };
-        for slot in &file.slots {
+        for slot in slots {
             match slot {
                 Slot::Password { kdf, .. } => {
                     info.has_password = true;
@@ -571,11 +575,18 @@ impl Vault {
         let bytes = storage::read(path)?;
         let mut decrypted = decrypt(&bytes, unlock, options.key_store.as_ref())?;
         let lock = FileLock::acquire(path, options.lock_wait)?;
-        // Another process may have saved between our read and the lock: start again from the
-        // current file (rare, so the second key derivation does not matter).
+        // Another process may have saved between our read and the lock: decrypt the current
+        // file. A vault's master key never changes, so the key just unwrapped still opens it
+        // unless the file was replaced by a different vault.
         let current = storage::read(path)?;
         if current != bytes {
-            decrypted = decrypt(&current, unlock, options.key_store.as_ref())?;
+            let file = VaultFile::decode(&current)?;
+            decrypted = if file.vault_id == decrypted.file.vault_id {
+                let content = decrypt_content(&file, &decrypted.master_key)?;
+                Decrypted { file, master_key: decrypted.master_key, content }
+            } else {
+                decrypt(&current, unlock, options.key_store.as_ref())?
+            };
         }
         Ok(Self {
             path: path.to_path_buf(),
@@ -596,24 +607,7 @@ impl Vault {
 
     /// Returns what [`Vault::inspect`] would report for the in-memory state.
     pub fn info(&self) -> VaultInfo {
-        let mut info = VaultInfo {
-            version: FORMAT_VERSION,
-            vault_id: self.vault_id.clone(),
-            generation: self.generation,
-            has_password: false,
-            has_keyring: false,
-            kdf: None,
-        };
-        for slot in &self.slots {
-            match slot {
-                Slot::Password { kdf, .. } => {
-                    info.has_password = true;
-                    info.kdf = Some(kdf.params);
-                }
-                Slot::Keyring { .. } => info.has_keyring = true,
-            }
-        }
-        info
+        VaultInfo::from_parts(FORMAT_VERSION, &self.vault_id, self.generation, &self.slots)
     }
 
     /// Returns the decrypted content.
