@@ -573,7 +573,8 @@ impl Vault {
         // Verify and unlock before taking the lock, so that a wrong password or a damaged file
         // leaves the directory exactly as it was (not even a new lock file).
         let bytes = storage::read(path)?;
-        let mut decrypted = decrypt(&bytes, unlock, options.key_store.as_ref())?;
+        let mut decrypted = decrypt(&bytes, unlock, options.key_store.as_ref())
+            .map_err(|e| point_to_backup(e, path))?;
         let lock = FileLock::acquire(path, options.lock_wait)?;
         // Another process may have saved between our read and the lock: decrypt the current
         // file. A vault's master key never changes, so the key just unwrapped still opens it
@@ -850,6 +851,22 @@ impl Vault {
             checksum: String::new(),
         }
         .encode()
+    }
+}
+
+/// Adds the backup's path to a damage report, so that the user knows a copy exists.
+fn point_to_backup(error: VaultError, path: &Path) -> VaultError {
+    match error {
+        VaultError::Damaged { detail } => {
+            let bak = storage::sibling(path, ".bak");
+            let detail = if bak.is_file() {
+                format!("{detail}; the previous save is kept at {}", bak.display())
+            } else {
+                detail
+            };
+            VaultError::Damaged { detail }
+        }
+        other => other,
     }
 }
 

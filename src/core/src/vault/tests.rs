@@ -227,6 +227,7 @@ fn truncated_file_is_reported_as_damaged() {
         let before = snapshot(dir.path());
         let err = open_pw(&path, PASSWORD).unwrap_err();
         assert!(matches!(err, VaultError::Damaged { .. }), "len {len}: {err:?}");
+        assert!(err.to_string().contains("vault.json.bak"), "{err}");
         assert!(err.to_string().starts_with("the vault file is damaged"));
         assert_eq!(snapshot(dir.path()), before);
     }
