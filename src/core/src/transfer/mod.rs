@@ -1,1 +1,635 @@
 //! Import and export of other authenticators' formats.
+//!
+//! Users arrive from another app and must never lose an account on the way in or out. Each
+//! format lives in its own module, which opens by citing where the format is defined and listing
+//! what a conversion loses. All formats sit behind one exhaustive [`Format`] enum and are
+//! dispatched with `match` (no registry): adding a variant does not compile until its detector,
+//! importer and exporter decision are written.
+//!
+//! Importers return partial results. An entry that cannot be read becomes an [`ImportProblem`]
+//! (where it is, which issuer, why) and the rest still imports; only a file that cannot be read
+//! at all (wrong password, damaged container, unknown version) is an error. Nothing here writes
+//! the vault: callers add [`ImportReport::accounts`] in one atomic save, so a failed import
+//! changes nothing.
+
+mod aegis;
+mod and_otp;
+mod crypto;
+mod free_otp_plus;
+mod two_fas;
+
+use std::collections::HashSet;
+use std::fmt;
+use std::str::FromStr;
+
+use ring::digest;
+use zeroize::Zeroizing;
+
+use crate::otp::{Algorithm, OtpKind, OtpParams, Secret};
+
+/// A file format Tessera can import from (and for some, export to).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// Aegis vault JSON, plain or password-encrypted.
+    Aegis,
+    /// 2FAS `.2fas` backup, plain or password-encrypted.
+    TwoFas,
+    /// andOTP JSON backup, plain or password-encrypted.
+    AndOtp,
+    /// FreeOTP+ JSON export (its URI-list export is [`Format::UriList`]).
+    FreeOtpPlus,
+}
+
+impl Format {
+    /// Every format, in the order they are listed to users.
+    pub const ALL: [Self; 4] = [Self::Aegis, Self::TwoFas, Self::AndOtp, Self::FreeOtpPlus];
+
+    /// Returns the short name used on the command line (`aegis`, `2fas`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Aegis => "aegis",
+            Self::TwoFas => "2fas",
+            Self::AndOtp => "andotp",
+            Self::FreeOtpPlus => "freeotp-plus",
+        }
+    }
+
+    /// Returns the name shown to users ("Aegis vault (JSON)").
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::Aegis => "Aegis vault (JSON)",
+            Self::TwoFas => "2FAS backup (.2fas)",
+            Self::AndOtp => "andOTP backup (JSON)",
+            Self::FreeOtpPlus => "FreeOTP+ backup (JSON)",
+        }
+    }
+
+    /// Returns true if [`export`] can write this format.
+    pub fn can_export(self) -> bool {
+        match self {
+            Self::Aegis | Self::TwoFas => true,
+            Self::AndOtp | Self::FreeOtpPlus => false,
+        }
+    }
+
+    /// Returns true if files of this format may be password-encrypted.
+    pub fn supports_password(self) -> bool {
+        match self {
+            Self::Aegis | Self::TwoFas | Self::AndOtp => true,
+            Self::FreeOtpPlus => false,
+        }
+    }
+
+    /// Returns the short names of all formats, comma-separated (for help and error texts).
+    pub fn all_names() -> String {
+        Self::ALL.iter().map(|f| f.name()).collect::<Vec<_>>().join(", ")
+    }
+
+    /// Returns the short names of the formats [`export`] can write, comma-separated.
+    pub fn export_names() -> String {
+        Self::ALL.iter().filter(|f| f.can_export()).map(|f| f.name()).collect::<Vec<_>>().join(", ")
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Format {
+    type Err = TransferError;
+
+    /// Parses a short name case-insensitively (`twofas` and `freeotp+` are accepted too).
+    fn from_str(text: &str) -> Result<Self, TransferError> {
+        let lower = text.trim().to_ascii_lowercase();
+        let alias = match lower.as_str() {
+            "twofas" => "2fas",
+            "freeotp+" | "freeotpplus" | "freeotp" => "freeotp-plus",
+            other => other,
+        };
+        Self::ALL
+            .into_iter()
+            .find(|f| f.name() == alias)
+            .ok_or_else(|| TransferError::UnknownFormat { given: text.chars().take(40).collect() })
+    }
+}
+
+/// Why a file could not be imported or exported at all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransferError {
+    /// Auto-detection found no known format.
+    #[error("unrecognised file: not one of the supported formats ({supported})")]
+    Unrecognised {
+        /// The supported format names, comma-separated.
+        supported: String,
+    },
+    /// A format name that does not exist.
+    #[error("unknown format {given:?} (expected one of {})", Format::all_names())]
+    UnknownFormat {
+        /// What was given, shortened.
+        given: String,
+    },
+    /// The file is encrypted and no password was given.
+    #[error("this {format} file is encrypted: a password is needed")]
+    PasswordRequired {
+        /// The format of the file.
+        format: Format,
+    },
+    /// The password did not decrypt the file (or the encrypted part is damaged).
+    #[error("wrong password, or the encrypted {format} data is damaged")]
+    WrongPassword {
+        /// The format of the file.
+        format: Format,
+    },
+    /// The file is not a readable file of this format.
+    #[error("the {format} file is damaged or truncated: {reason}")]
+    Corrupt {
+        /// The format that was expected.
+        format: Format,
+        /// What is wrong, without any secret material.
+        reason: String,
+    },
+    /// A version of the format this importer does not know.
+    #[error("unsupported {format} version {found} (supported: {supported})")]
+    UnsupportedVersion {
+        /// The format of the file.
+        format: Format,
+        /// The version found in the file.
+        found: String,
+        /// The versions this importer reads.
+        supported: &'static str,
+    },
+    /// A readable file that uses a feature we cannot handle.
+    #[error("cannot import this {format} file: {reason}")]
+    Unsupported {
+        /// The format of the file.
+        format: Format,
+        /// What is unsupported.
+        reason: String,
+    },
+    /// The format is import-only.
+    #[error(
+        "{format} files can be imported but not exported (export formats: {})",
+        Format::export_names()
+    )]
+    NotExportable {
+        /// The format asked for.
+        format: Format,
+    },
+    /// The operating system's random source failed.
+    #[error("the system random number generator failed")]
+    Random,
+}
+
+impl TransferError {
+    pub(crate) fn corrupt(format: Format, reason: impl fmt::Display) -> Self {
+        Self::Corrupt { format, reason: reason.to_string() }
+    }
+}
+
+/// One account read from another app's file, before it becomes a vault entry.
+#[derive(Debug, Clone)]
+pub struct ImportedAccount {
+    /// The service ("GitHub"); may be empty.
+    pub issuer: String,
+    /// The account name ("alice@example.com"); may be empty.
+    pub account: String,
+    /// Kind, secret, algorithm, digits, period and counter.
+    pub otp: OtpParams,
+    /// A free-text note (empty if none).
+    pub note: String,
+    /// The group/folder/tag the source app filed it under.
+    pub group: Option<String>,
+    /// Marked as favourite (pinned) in the source app.
+    pub favourite: bool,
+}
+
+impl ImportedAccount {
+    /// Returns an account with no note, group or favourite mark.
+    pub fn new(issuer: impl Into<String>, account: impl Into<String>, otp: OtpParams) -> Self {
+        Self {
+            issuer: issuer.into(),
+            account: account.into(),
+            otp,
+            note: String::new(),
+            group: None,
+            favourite: false,
+        }
+    }
+
+    /// Returns "issuer (account)", or whichever of the two is present, for messages.
+    pub fn label(&self) -> String {
+        label(&self.issuer, &self.account)
+    }
+}
+
+fn label(issuer: &str, account: &str) -> String {
+    match (issuer.is_empty(), account.is_empty()) {
+        (false, false) => format!("{issuer} ({account})"),
+        (false, true) => issuer.to_owned(),
+        (true, false) => account.to_owned(),
+        (true, true) => "(unnamed)".to_owned(),
+    }
+}
+
+/// Returns true if two accounts are the same account: same secret, issuer and account name.
+///
+/// Kind, digits and the rest are deliberately ignored: the same key for the same login is one
+/// account even if a second app stored it with other display settings.
+pub fn is_duplicate(
+    secret: &Secret,
+    issuer: &str,
+    account: &str,
+    other_secret: &Secret,
+    other_issuer: &str,
+    other_account: &str,
+) -> bool {
+    issuer == other_issuer && account == other_account && secret.ct_eq(other_secret)
+}
+
+/// The identity used to find duplicates quickly: a SHA-256 of the secret (never the secret
+/// itself, so the set holds no key material), the issuer and the account.
+fn duplicate_key(secret: &Secret, issuer: &str, account: &str) -> (Vec<u8>, String, String) {
+    let hash = digest::digest(&digest::SHA256, secret.as_bytes()).as_ref().to_vec();
+    (hash, issuer.to_owned(), account.to_owned())
+}
+
+/// An entry that could not be imported, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportProblem {
+    /// Where in the file: "entry 3" (1-based) or "line 7".
+    pub location: String,
+    /// The entry's issuer, when it could be read.
+    pub issuer: Option<String>,
+    /// Why it was not imported (never contains the secret).
+    pub reason: String,
+}
+
+impl fmt::Display for ImportProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.issuer {
+            Some(issuer) if !issuer.is_empty() => {
+                write!(f, "{} ({issuer}): {}", self.location, self.reason)
+            }
+            _ => write!(f, "{}: {}", self.location, self.reason),
+        }
+    }
+}
+
+/// What an import produced: the accounts read and the entries that were not.
+#[derive(Debug, Clone)]
+pub struct ImportReport {
+    /// The format that was read (detected or given).
+    pub format: Format,
+    /// Accounts ready to be added, in file order, without duplicates.
+    pub accounts: Vec<ImportedAccount>,
+    /// Entries that were skipped, in file order.
+    pub problems: Vec<ImportProblem>,
+}
+
+impl ImportReport {
+    /// Moves accounts that duplicate an existing one (same secret, issuer and account) from
+    /// `accounts` to `problems`. `existing` yields `(secret, issuer, account)` of the vault.
+    pub fn skip_duplicates<'a, I>(&mut self, existing: I)
+    where
+        I: IntoIterator<Item = (&'a Secret, &'a str, &'a str)>,
+    {
+        let known: HashSet<_> =
+            existing.into_iter().map(|(s, i, a)| duplicate_key(s, i, a)).collect();
+        let mut kept = Vec::with_capacity(self.accounts.len());
+        for account in std::mem::take(&mut self.accounts) {
+            if known.contains(&duplicate_key(
+                &account.otp.secret,
+                &account.issuer,
+                &account.account,
+            )) {
+                self.problems.push(ImportProblem {
+                    location: account.label(),
+                    issuer: Some(account.issuer.clone()),
+                    reason: "already in the vault (same secret, issuer and account)".into(),
+                });
+            } else {
+                kept.push(account);
+            }
+        }
+        self.accounts = kept;
+    }
+}
+
+/// Collects accounts and problems while an importer walks a file; drops in-file duplicates.
+pub(crate) struct Collector {
+    format: Format,
+    accounts: Vec<ImportedAccount>,
+    problems: Vec<ImportProblem>,
+    seen: HashSet<(Vec<u8>, String, String)>,
+}
+
+impl Collector {
+    pub(crate) fn new(format: Format) -> Self {
+        Self { format, accounts: Vec::new(), problems: Vec::new(), seen: HashSet::new() }
+    }
+
+    /// Records one entry's outcome; `issuer` names the entry in a problem.
+    pub(crate) fn push(
+        &mut self,
+        location: String,
+        issuer: Option<&str>,
+        result: Result<ImportedAccount, String>,
+    ) {
+        match result {
+            Ok(account) => {
+                let key = duplicate_key(&account.otp.secret, &account.issuer, &account.account);
+                if self.seen.insert(key) {
+                    self.accounts.push(account);
+                } else {
+                    self.problem(
+                        location,
+                        Some(&account.issuer),
+                        "duplicate of an earlier entry in this file (same secret, issuer and account)",
+                    );
+                }
+            }
+            Err(reason) => self.problem(location, issuer, reason),
+        }
+    }
+
+    pub(crate) fn problem(
+        &mut self,
+        location: String,
+        issuer: Option<&str>,
+        reason: impl Into<String>,
+    ) {
+        self.problems.push(ImportProblem {
+            location,
+            issuer: issuer.filter(|i| !i.is_empty()).map(str::to_owned),
+            reason: reason.into(),
+        });
+    }
+
+    pub(crate) fn finish(self) -> ImportReport {
+        ImportReport { format: self.format, accounts: self.accounts, problems: self.problems }
+    }
+}
+
+/// Parses a base32 secret from an imported file (any length: the account already works
+/// elsewhere); the error never contains the key.
+pub(crate) fn secret_base32(text: &str) -> Result<Secret, String> {
+    Secret::parse_base32_any_length(text).map_err(|e| format!("unreadable secret: {e}"))
+}
+
+/// Builds checked parameters from a format's loose fields (absent = the usual default: SHA1,
+/// 6 digits, 30 s, counter 0). The error names the offending field.
+pub(crate) fn otp_params(
+    kind: OtpKind,
+    secret: Secret,
+    algorithm: Option<&str>,
+    digits: Option<u64>,
+    period: Option<u64>,
+    counter: Option<u64>,
+) -> Result<OtpParams, String> {
+    let algorithm = match algorithm.map(str::trim).filter(|a| !a.is_empty()) {
+        None => Algorithm::Sha1,
+        Some(name) => name.parse::<Algorithm>().map_err(|e| e.to_string())?,
+    };
+    let digits = match (kind, digits) {
+        (OtpKind::Steam, _) | (_, None) => 6,
+        (_, Some(d)) => {
+            u8::try_from(d).map_err(|_| format!("digits must be between 1 and 10, not {d}"))?
+        }
+    };
+    OtpParams::new(kind, secret, algorithm, digits, period.unwrap_or(30), counter.unwrap_or(0))
+        .map_err(|e| e.to_string())
+}
+
+/// Returns "entry N" for a 0-based index.
+pub(crate) fn entry_location(index: usize) -> String {
+    format!("entry {}", index + 1)
+}
+
+/// Returns the format the content looks like, or `None`.
+///
+/// Detection looks at structure, never at file names: JSON objects are told apart by their
+/// top-level keys, text by its first meaningful line, andOTP's encrypted binary by its header.
+pub fn detect(bytes: &[u8]) -> Option<Format> {
+    let text = std::str::from_utf8(bytes).ok().map(|t| t.trim_start_matches('\u{feff}').trim());
+    match text {
+        Some(t) if t.starts_with('{') => detect_json_object(t),
+        Some(t) if t.starts_with('[') => Some(Format::AndOtp),
+        _ => and_otp::looks_encrypted(bytes).then_some(Format::AndOtp),
+    }
+}
+
+fn detect_json_object(text: &str) -> Option<Format> {
+    use serde::Deserialize;
+    use serde::de::IgnoredAny;
+
+    /// Top-level keys only; values are skipped without being built.
+    #[derive(Deserialize)]
+    #[allow(non_snake_case)]
+    struct Probe {
+        header: Option<IgnoredAny>,
+        db: Option<IgnoredAny>,
+        schemaVersion: Option<IgnoredAny>,
+        services: Option<IgnoredAny>,
+        servicesEncrypted: Option<IgnoredAny>,
+        tokens: Option<IgnoredAny>,
+    }
+    let probe: Probe = serde_json::from_str(text).ok()?;
+    if probe.header.is_some() && probe.db.is_some() {
+        Some(Format::Aegis)
+    } else if probe.schemaVersion.is_some()
+        && (probe.services.is_some() || probe.servicesEncrypted.is_some())
+    {
+        Some(Format::TwoFas)
+    } else if probe.tokens.is_some() {
+        Some(Format::FreeOtpPlus)
+    } else {
+        None
+    }
+}
+
+/// Reads accounts from `bytes`.
+///
+/// `format: None` detects the format from the content (the report says which was chosen).
+/// `password` is used only by encrypted files; an encrypted file without one gives
+/// [`TransferError::PasswordRequired`].
+pub fn import(
+    bytes: &[u8],
+    format: Option<Format>,
+    password: Option<&str>,
+) -> Result<ImportReport, TransferError> {
+    let format = match format {
+        Some(f) => f,
+        None => detect(bytes)
+            .ok_or_else(|| TransferError::Unrecognised { supported: Format::all_names() })?,
+    };
+    match format {
+        Format::Aegis => aegis::import(bytes, password),
+        Format::TwoFas => two_fas::import(bytes, password),
+        Format::AndOtp => and_otp::import(bytes, password),
+        Format::FreeOtpPlus => free_otp_plus::import(bytes),
+    }
+}
+
+/// An account the chosen export format cannot hold; it is listed, never silently dropped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unexported {
+    /// 0-based position in the accounts given to [`export`].
+    pub index: usize,
+    /// "issuer (account)".
+    pub label: String,
+    /// What the format cannot hold.
+    pub reason: String,
+}
+
+/// The written file and the accounts it could not include.
+pub struct Export {
+    /// The format written.
+    pub format: Format,
+    /// The file contents (zeroized on drop: a plain export holds every secret).
+    pub data: Zeroizing<Vec<u8>>,
+    /// Accounts left out, with the reason.
+    pub unexported: Vec<Unexported>,
+}
+
+impl fmt::Debug for Export {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Export")
+            .field("format", &self.format)
+            .field("data", &format_args!("<redacted {} bytes>", self.data.len()))
+            .field("unexported", &self.unexported)
+            .finish()
+    }
+}
+
+/// Writes `accounts` in `format`.
+///
+/// Encrypted formats encrypt when `password` is given (Aegis and 2FAS write plain JSON only
+/// with `None`; the CLI and GUI ask for an explicit "plain" choice and warn before passing
+/// `None`). Accounts the format cannot hold are listed in [`Export::unexported`].
+pub fn export(
+    accounts: &[ImportedAccount],
+    format: Format,
+    password: Option<&str>,
+) -> Result<Export, TransferError> {
+    match format {
+        Format::Aegis => aegis::export(accounts, password),
+        Format::TwoFas => two_fas::export(accounts, password),
+        Format::AndOtp | Format::FreeOtpPlus => Err(TransferError::NotExportable { format }),
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod vectors;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn account(issuer: &str, name: &str, key: &[u8]) -> ImportedAccount {
+        let secret = Secret::from_bytes(key.to_vec()).unwrap();
+        ImportedAccount::new(issuer, name, OtpParams::totp(secret))
+    }
+
+    #[test]
+    fn format_names_round_trip_and_aliases_parse() {
+        for format in Format::ALL {
+            assert_eq!(format.name().parse::<Format>().unwrap(), format);
+            assert_eq!(format.to_string(), format.name());
+        }
+        assert_eq!("TwoFAS".parse::<Format>().unwrap(), Format::TwoFas);
+        assert_eq!("FreeOTP+".parse::<Format>().unwrap(), Format::FreeOtpPlus);
+        let err = "keepass".parse::<Format>().unwrap_err().to_string();
+        assert!(err.contains("\"keepass\"") && err.contains("aegis"), "{err}");
+    }
+
+    #[test]
+    fn unrecognised_content_names_the_supported_formats() {
+        let err = import(b"hello world", None, None).unwrap_err();
+        let text = err.to_string();
+        for format in Format::ALL {
+            assert!(text.contains(format.name()), "{text}");
+        }
+        assert!(matches!(
+            import(b"{\"a\":1}", None, None),
+            Err(TransferError::Unrecognised { .. })
+        ));
+        assert!(matches!(import(b"", None, None), Err(TransferError::Unrecognised { .. })));
+    }
+
+    #[test]
+    fn duplicates_in_one_file_are_reported_not_imported() {
+        let mut c = Collector::new(Format::Aegis);
+        c.push("entry 1".into(), None, Ok(account("A", "x", b"key-one-1234")));
+        c.push("entry 2".into(), None, Ok(account("A", "x", b"key-one-1234")));
+        c.push("entry 3".into(), None, Ok(account("A", "y", b"key-one-1234")));
+        let report = c.finish();
+        assert_eq!(report.accounts.len(), 2);
+        assert_eq!(report.problems.len(), 1);
+        assert_eq!(report.problems[0].location, "entry 2");
+        assert!(report.problems[0].reason.contains("duplicate"), "{:?}", report.problems);
+    }
+
+    #[test]
+    fn duplicates_of_vault_accounts_are_skipped() {
+        let existing = account("GitHub", "alice", b"0123456789");
+        let mut report = ImportReport {
+            format: Format::Aegis,
+            accounts: vec![
+                account("GitHub", "alice", b"0123456789"),
+                account("GitHub", "bob", b"0123456789"),
+                account("GitHub", "alice", b"9876543210"),
+            ],
+            problems: vec![],
+        };
+        report.skip_duplicates([(&existing.otp.secret, "GitHub", "alice")]);
+        assert_eq!(report.accounts.len(), 2);
+        assert_eq!(report.problems.len(), 1);
+        assert_eq!(report.problems[0].issuer.as_deref(), Some("GitHub"));
+        assert!(is_duplicate(
+            &existing.otp.secret,
+            "GitHub",
+            "alice",
+            &report.problems.first().map(|_| existing.otp.secret.clone()).unwrap(),
+            "GitHub",
+            "alice"
+        ));
+        assert!(!is_duplicate(
+            &existing.otp.secret,
+            "GitHub",
+            "alice",
+            &report.accounts[1].otp.secret,
+            "GitHub",
+            "alice"
+        ));
+    }
+
+    #[test]
+    fn export_debug_hides_the_data() {
+        let mut a = account("GitHub", "alice", b"Hello!\xde\xad\xbe\xef");
+        a.otp = OtpParams::new(OtpKind::Totp, a.otp.secret, Algorithm::Sha1, 6, 30, 0).unwrap();
+        let out = export(&[a], Format::Aegis, None).unwrap();
+        let shown = format!("{out:?}");
+        assert!(shown.contains("redacted") && !shown.contains("JBSW"), "{shown}");
+    }
+
+    #[test]
+    fn import_only_formats_refuse_export() {
+        let err = export(&[], Format::AndOtp, None).unwrap_err();
+        assert_eq!(err, TransferError::NotExportable { format: Format::AndOtp });
+        assert!(err.to_string().contains("aegis"), "{err}");
+    }
+
+    #[test]
+    fn problems_display_location_issuer_and_reason() {
+        let p = ImportProblem {
+            location: "entry 3".into(),
+            issuer: Some("GitHub".into()),
+            reason: "bad".into(),
+        };
+        assert_eq!(p.to_string(), "entry 3 (GitHub): bad");
+        let p = ImportProblem { location: "line 7".into(), issuer: None, reason: "bad".into() };
+        assert_eq!(p.to_string(), "line 7: bad");
+    }
+}
