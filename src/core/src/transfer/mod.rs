@@ -14,9 +14,13 @@
 
 mod aegis;
 mod and_otp;
+mod bitwarden;
 mod crypto;
+mod ente;
 mod free_otp_plus;
+mod google;
 mod two_fas;
+mod uri_list;
 
 use std::collections::HashSet;
 use std::fmt;
@@ -26,6 +30,7 @@ use ring::digest;
 use zeroize::Zeroizing;
 
 use crate::otp::{Algorithm, OtpKind, OtpParams, Secret};
+use crate::uri::OtpUri;
 
 /// A file format Tessera can import from (and for some, export to).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -38,11 +43,31 @@ pub enum Format {
     AndOtp,
     /// FreeOTP+ JSON export (its URI-list export is [`Format::UriList`]).
     FreeOtpPlus,
+    /// Google Authenticator export: `otpauth-migration://` links, one per QR code.
+    GoogleMigration,
+    /// Bitwarden unencrypted JSON export (items with a `login.totp`).
+    BitwardenJson,
+    /// Bitwarden CSV export (`login_totp` column).
+    BitwardenCsv,
+    /// Ente Auth plain-text export (otpauth URIs with Ente's `codeDisplay` data).
+    Ente,
+    /// Plain `otpauth://` URIs, one per line (also FreeOTP+'s and many apps' "key URI" export).
+    UriList,
 }
 
 impl Format {
     /// Every format, in the order they are listed to users.
-    pub const ALL: [Self; 4] = [Self::Aegis, Self::TwoFas, Self::AndOtp, Self::FreeOtpPlus];
+    pub const ALL: [Self; 9] = [
+        Self::Aegis,
+        Self::TwoFas,
+        Self::AndOtp,
+        Self::FreeOtpPlus,
+        Self::GoogleMigration,
+        Self::BitwardenJson,
+        Self::BitwardenCsv,
+        Self::Ente,
+        Self::UriList,
+    ];
 
     /// Returns the short name used on the command line (`aegis`, `2fas`, ...).
     pub fn name(self) -> &'static str {
@@ -51,6 +76,11 @@ impl Format {
             Self::TwoFas => "2fas",
             Self::AndOtp => "andotp",
             Self::FreeOtpPlus => "freeotp-plus",
+            Self::GoogleMigration => "google",
+            Self::BitwardenJson => "bitwarden-json",
+            Self::BitwardenCsv => "bitwarden-csv",
+            Self::Ente => "ente",
+            Self::UriList => "uri-list",
         }
     }
 
@@ -61,14 +91,23 @@ impl Format {
             Self::TwoFas => "2FAS backup (.2fas)",
             Self::AndOtp => "andOTP backup (JSON)",
             Self::FreeOtpPlus => "FreeOTP+ backup (JSON)",
+            Self::GoogleMigration => "Google Authenticator export (otpauth-migration links)",
+            Self::BitwardenJson => "Bitwarden export (JSON)",
+            Self::BitwardenCsv => "Bitwarden export (CSV)",
+            Self::Ente => "Ente Auth export (plain text)",
+            Self::UriList => "otpauth:// URI list",
         }
     }
 
     /// Returns true if [`export`] can write this format.
     pub fn can_export(self) -> bool {
         match self {
-            Self::Aegis | Self::TwoFas => true,
-            Self::AndOtp | Self::FreeOtpPlus => false,
+            Self::Aegis | Self::TwoFas | Self::GoogleMigration | Self::UriList => true,
+            Self::AndOtp
+            | Self::FreeOtpPlus
+            | Self::BitwardenJson
+            | Self::BitwardenCsv
+            | Self::Ente => false,
         }
     }
 
@@ -76,7 +115,12 @@ impl Format {
     pub fn supports_password(self) -> bool {
         match self {
             Self::Aegis | Self::TwoFas | Self::AndOtp => true,
-            Self::FreeOtpPlus => false,
+            Self::FreeOtpPlus
+            | Self::GoogleMigration
+            | Self::BitwardenJson
+            | Self::BitwardenCsv
+            | Self::Ente
+            | Self::UriList => false,
         }
     }
 
@@ -105,7 +149,11 @@ impl FromStr for Format {
         let lower = text.trim().to_ascii_lowercase();
         let alias = match lower.as_str() {
             "twofas" => "2fas",
-            "freeotp+" | "freeotpplus" | "freeotp" => "freeotp-plus",
+            "freeotp+" | "freeotpplus" => "freeotp-plus",
+            "google-authenticator" | "google-migration" | "otpauth-migration" => "google",
+            "bitwarden" => "bitwarden-json",
+            "ente-auth" => "ente",
+            "uri" | "uris" | "otpauth" | "text" | "txt" => "uri-list",
             other => other,
         };
         Self::ALL
@@ -174,6 +222,12 @@ pub enum TransferError {
         Format::export_names()
     )]
     NotExportable {
+        /// The format asked for.
+        format: Format,
+    },
+    /// A password was given for a format that cannot be encrypted.
+    #[error("{format} files cannot be encrypted (encrypted export formats: aegis, 2fas)")]
+    CannotEncrypt {
         /// The format asked for.
         format: Format,
     },
@@ -416,8 +470,49 @@ pub fn detect(bytes: &[u8]) -> Option<Format> {
     match text {
         Some(t) if t.starts_with('{') => detect_json_object(t),
         Some(t) if t.starts_with('[') => Some(Format::AndOtp),
+        Some(t) if !t.is_empty() => detect_text(t),
         _ => and_otp::looks_encrypted(bytes).then_some(Format::AndOtp),
     }
+}
+
+fn detect_text(text: &str) -> Option<Format> {
+    let first = meaningful_lines(text).next()?.1;
+    let scheme = first.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+    match scheme.as_deref() {
+        Some("otpauth-migration") => Some(Format::GoogleMigration),
+        Some("otpauth") if text.contains("codeDisplay=") => Some(Format::Ente),
+        Some("otpauth") => Some(Format::UriList),
+        _ if first.split(',').any(|h| h.trim().trim_matches('"') == "login_totp") => {
+            Some(Format::BitwardenCsv)
+        }
+        _ => None,
+    }
+}
+
+/// Yields `(line number, trimmed line)` of the lines that are neither blank nor `#` comments.
+pub(crate) fn meaningful_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    text.lines()
+        .enumerate()
+        .map(|(i, line)| (i + 1, line.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}')))
+        .filter(|(_, line)| !line.is_empty() && !line.starts_with('#'))
+}
+
+/// Returns the file as text, or a [`TransferError::Corrupt`] naming the format.
+pub(crate) fn text_of(bytes: &[u8], format: Format) -> Result<&str, TransferError> {
+    std::str::from_utf8(bytes).map_err(|e| {
+        TransferError::corrupt(format, format!("not UTF-8 text (byte {})", e.valid_up_to() + 1))
+    })
+}
+
+/// Converts a parsed URI into an account (no note, group or favourite).
+pub(crate) fn from_uri(uri: OtpUri) -> ImportedAccount {
+    ImportedAccount::new(uri.issuer, uri.account, uri.otp)
+}
+
+/// Converts an account into a URI for the URI-based exporters (note, group and favourite have
+/// no standard place in a URI).
+pub(crate) fn to_uri(account: &ImportedAccount) -> OtpUri {
+    OtpUri::new(account.issuer.clone(), account.account.clone(), account.otp.clone())
 }
 
 fn detect_json_object(text: &str) -> Option<Format> {
@@ -434,6 +529,8 @@ fn detect_json_object(text: &str) -> Option<Format> {
         services: Option<IgnoredAny>,
         servicesEncrypted: Option<IgnoredAny>,
         tokens: Option<IgnoredAny>,
+        items: Option<IgnoredAny>,
+        encrypted: Option<IgnoredAny>,
     }
     let probe: Probe = serde_json::from_str(text).ok()?;
     if probe.header.is_some() && probe.db.is_some() {
@@ -444,6 +541,8 @@ fn detect_json_object(text: &str) -> Option<Format> {
         Some(Format::TwoFas)
     } else if probe.tokens.is_some() {
         Some(Format::FreeOtpPlus)
+    } else if probe.items.is_some() || probe.encrypted.is_some() {
+        Some(Format::BitwardenJson)
     } else {
         None
     }
@@ -469,6 +568,11 @@ pub fn import(
         Format::TwoFas => two_fas::import(bytes, password),
         Format::AndOtp => and_otp::import(bytes, password),
         Format::FreeOtpPlus => free_otp_plus::import(bytes),
+        Format::GoogleMigration => google::import(bytes),
+        Format::BitwardenJson => bitwarden::import_json(bytes),
+        Format::BitwardenCsv => bitwarden::import_csv(bytes),
+        Format::Ente => ente::import(bytes),
+        Format::UriList => uri_list::import(bytes),
     }
 }
 
@@ -513,10 +617,19 @@ pub fn export(
     format: Format,
     password: Option<&str>,
 ) -> Result<Export, TransferError> {
+    if password.is_some() && format.can_export() && !format.supports_password() {
+        return Err(TransferError::CannotEncrypt { format });
+    }
     match format {
         Format::Aegis => aegis::export(accounts, password),
         Format::TwoFas => two_fas::export(accounts, password),
-        Format::AndOtp | Format::FreeOtpPlus => Err(TransferError::NotExportable { format }),
+        Format::GoogleMigration => Ok(google::export(accounts)),
+        Format::UriList => Ok(uri_list::export(accounts)),
+        Format::AndOtp
+        | Format::FreeOtpPlus
+        | Format::BitwardenJson
+        | Format::BitwardenCsv
+        | Format::Ente => Err(TransferError::NotExportable { format }),
     }
 }
 

@@ -233,4 +233,6 @@ fn regenerate_exported_fixtures() {
     write("aegis-encrypted.json", Format::Aegis, Some(FIXTURE_PASSWORD));
     write("2fas-plain.2fas", Format::TwoFas, None);
     write("2fas-encrypted.2fas", Format::TwoFas, Some(FIXTURE_PASSWORD));
+    write("uri-list.txt", Format::UriList, None);
+    write("google-migration.txt", Format::GoogleMigration, None);
 }
