@@ -14,7 +14,11 @@
 
 use super::{Collector, Export, Format, ImportReport, ImportedAccount, TransferError, Unexported};
 use super::{from_uri, meaningful_lines, text_of, to_uri};
-use crate::uri::{MigrationBatch, MigrationSet, encode_migration};
+use std::collections::HashSet;
+
+use crate::uri::{
+    MAX_BATCHES, MIGRATION_BATCH_ACCOUNTS, MigrationBatch, MigrationSet, encode_migration,
+};
 
 const FORMAT: Format = Format::GoogleMigration;
 
@@ -51,18 +55,42 @@ pub(crate) fn import(bytes: &[u8]) -> Result<ImportReport, TransferError> {
     Ok(out.finish())
 }
 
+/// Most accounts one export can hold: importers (ours included) refuse more QR codes than
+/// [`MAX_BATCHES`].
+const MAX_ACCOUNTS: usize = MAX_BATCHES as usize * MIGRATION_BATCH_ACCOUNTS;
+
 pub(crate) fn export(accounts: &[ImportedAccount]) -> Export {
     let uris: Vec<_> = accounts.iter().map(to_uri).collect();
-    let (links, skipped) = encode_migration(&uris);
+    let (mut links, skipped) = encode_migration(&uris);
+    let mut unexported: Vec<Unexported> = skipped
+        .into_iter()
+        .map(|s| Unexported { index: s.index, label: s.label, reason: s.reason.to_string() })
+        .collect();
+    if links.len() > MAX_BATCHES as usize {
+        // Keep the first MAX_ACCOUNTS holdable accounts and list the rest: one export cannot
+        // hold them, a second export of the remainder can.
+        let skipped: HashSet<usize> = unexported.iter().map(|u| u.index).collect();
+        let holdable: Vec<usize> = (0..uris.len()).filter(|i| !skipped.contains(i)).collect();
+        let (kept, over) = holdable.split_at(MAX_ACCOUNTS);
+        for &index in over {
+            unexported.push(Unexported {
+                index,
+                label: accounts[index].label(),
+                reason: format!(
+                    "one Google Authenticator export holds at most {MAX_ACCOUNTS} accounts; \
+                     export the rest separately"
+                ),
+            });
+        }
+        unexported.sort_by_key(|u| u.index);
+        let kept: Vec<_> = kept.iter().map(|&i| uris[i].clone()).collect();
+        links = encode_migration(&kept).0;
+    }
     let mut data = zeroize::Zeroizing::new(Vec::new());
     for link in links {
         data.extend_from_slice(link.as_bytes());
         data.push(b'\n');
     }
-    let unexported = skipped
-        .into_iter()
-        .map(|s| Unexported { index: s.index, label: s.label, reason: s.reason.to_string() })
-        .collect();
     Export { format: FORMAT, data, unexported }
 }
 
@@ -120,6 +148,18 @@ mod tests {
         assert_eq!(report.accounts.len(), 15);
         assert_eq!(report.problems.len(), 1);
         assert_eq!(report.problems[0].location, "QR code 2 of 3");
+    }
+
+    #[test]
+    fn accounts_beyond_one_exports_capacity_are_listed() {
+        let one = holdable()[0].clone();
+        let many = vec![one; MAX_ACCOUNTS + 3];
+        let out = export(&many);
+        assert_eq!(out.unexported.len(), 3);
+        assert_eq!(out.unexported[0].index, MAX_ACCOUNTS);
+        assert!(out.unexported[0].reason.contains("at most"), "{:?}", out.unexported[0]);
+        let text = std::str::from_utf8(&out.data).unwrap();
+        assert_eq!(text.lines().count(), MAX_BATCHES as usize);
     }
 
     #[test]

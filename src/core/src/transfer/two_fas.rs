@@ -12,7 +12,8 @@
 //! Lost on import: icons, badges, colours, order, usage data; SHA-224/SHA-384 accounts (reported,
 //! not imported). The service `name` becomes the issuer when `otp.issuer` is empty.
 //! Lost on export: notes and favourite marks (2FAS has neither); `updatedAt` is written as 0
-//! (export takes no clock). Everything else round-trips.
+//! (export takes no clock). HOTP counters above 2^31 - 1 do not fit 2FAS' 32-bit field: such
+//! accounts are listed in [`super::Export::unexported`]. Everything else round-trips.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -23,8 +24,8 @@ use serde_json::{Value, json};
 
 use super::crypto;
 use super::{
-    Collector, Export, Format, ImportReport, ImportedAccount, TransferError, entry_location,
-    otp_params, secret_base32,
+    Collector, Export, Format, ImportReport, ImportedAccount, TransferError, Unexported,
+    entry_location, otp_params, secret_base32,
 };
 use crate::otp::OtpKind;
 
@@ -165,7 +166,21 @@ pub(crate) fn export(
 ) -> Result<Export, TransferError> {
     let mut group_ids: Vec<(String, String)> = Vec::new();
     let mut services = Vec::with_capacity(accounts.len());
+    let mut unexported = Vec::new();
     for (position, account) in accounts.iter().enumerate() {
+        // 2FAS reads the counter into a 32-bit `Int` (BackupService.kt).
+        if account.otp.kind == OtpKind::Hotp && account.otp.counter > i32::MAX as u64 {
+            unexported.push(Unexported {
+                index: position,
+                label: account.label(),
+                reason: format!(
+                    "2FAS holds counters up to {}, not {}",
+                    i32::MAX,
+                    account.otp.counter
+                ),
+            });
+            continue;
+        }
         let group_id = match &account.group {
             None => None,
             Some(name) => Some(match group_ids.iter().find(|(n, _)| n == name) {
@@ -242,7 +257,7 @@ pub(crate) fn export(
         }
     }
     let data = serde_json::to_vec_pretty(&file).map_err(|_| TransferError::Random)?;
-    Ok(Export { format: FORMAT, data: data.into(), unexported: Vec::new() })
+    Ok(Export { format: FORMAT, data: data.into(), unexported })
 }
 
 #[cfg(test)]
@@ -305,6 +320,17 @@ mod tests {
         assert_eq!((a.issuer.as_str(), a.account.as_str()), ("Old Service", "me"));
         assert_eq!((a.otp.kind, a.otp.digits, a.otp.period), (OtpKind::Totp, 6, 30));
         assert_eq!(report.accounts[1].issuer, "Bare");
+    }
+
+    #[test]
+    fn counters_beyond_32_bits_are_listed_not_dropped() {
+        let mut accounts = vectors::canonical();
+        accounts[5].otp.counter = u64::from(u32::MAX);
+        let out = export(&accounts, None).unwrap();
+        assert_eq!(out.unexported.len(), 1);
+        assert_eq!(out.unexported[0].index, 5);
+        assert!(out.unexported[0].reason.contains("counters up to"), "{:?}", out.unexported);
+        assert_eq!(import(&out.data, None).unwrap().accounts.len(), accounts.len() - 1);
     }
 
     #[test]
