@@ -6,6 +6,8 @@
 //! dispatched with `match` (no registry): adding a variant does not compile until its detector,
 //! importer and exporter decision are written.
 //!
+//! [`backup`] writes automatic encrypted backups (Aegis format) and verifies them.
+//!
 //! Importers return partial results. An entry that cannot be read becomes an [`ImportProblem`]
 //! (where it is, which issuer, why) and the rest still imports; only a file that cannot be read
 //! at all (wrong password, damaged container, unknown version) is an error. Nothing here writes
@@ -14,6 +16,7 @@
 
 mod aegis;
 mod and_otp;
+pub mod backup;
 mod bitwarden;
 mod crypto;
 mod ente;
@@ -230,6 +233,20 @@ pub enum TransferError {
     CannotEncrypt {
         /// The format asked for.
         format: Format,
+    },
+    /// Reading or writing a file failed (backups).
+    #[error("{what}: {reason}")]
+    Io {
+        /// What was being done, with the path.
+        what: String,
+        /// The system's error message.
+        reason: String,
+    },
+    /// "Verify backup" found no backup in the folder.
+    #[error("no backup found in {dir}")]
+    NoBackup {
+        /// The folder searched.
+        dir: String,
     },
     /// The operating system's random source failed.
     #[error("the system random number generator failed")]
