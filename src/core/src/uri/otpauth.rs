@@ -177,8 +177,8 @@ impl OtpUri {
     /// Builds the canonical URI. It contains the secret, hence the zeroizing buffer.
     ///
     /// Shape: `otpauth://TYPE/ISSUER:ACCOUNT?secret=...&issuer=...&algorithm=...&digits=...`
-    /// then `period` (TOTP, Steam) or `counter` (HOTP), `encoder=steam` for Steam, then the
-    /// extras. When the issuer is empty and the account contains a colon, the label starts with
+    /// then `period` (TOTP, Steam; HOTP only if not 30) and `counter` (HOTP; TOTP only if not
+    /// 0), `encoder=steam` for Steam, then the extras. When the issuer is empty and the account contains a colon, the label starts with
     /// a colon so that parsing does not take part of the account for an issuer. Extras named
     /// like a known parameter are not written (parsing would ignore them).
     pub fn to_uri(&self) -> Zeroizing<String> {
@@ -207,10 +207,16 @@ impl OtpUri {
         out.push_str("&algorithm=");
         out.push_str(p.algorithm.as_str());
         out.push_str(&format!("&digits={}", p.digits));
-        match p.kind {
-            OtpKind::Hotp => out.push_str(&format!("&counter={}", p.counter)),
-            OtpKind::Totp => out.push_str(&format!("&period={}", p.period)),
-            OtpKind::Steam => out.push_str(&format!("&period={}&encoder=steam", p.period)),
+        // The parameter of the other kind is written too when it is not the default, so that
+        // nothing OtpParams holds is lost (found by fuzzing: a HOTP period of 60 came back as 30).
+        if p.kind.is_time_based() || p.period != 30 {
+            out.push_str(&format!("&period={}", p.period));
+        }
+        if !p.kind.is_time_based() || p.counter != 0 {
+            out.push_str(&format!("&counter={}", p.counter));
+        }
+        if p.kind == OtpKind::Steam {
+            out.push_str("&encoder=steam");
         }
         for (name, value) in &self.extra {
             let lower = name.to_ascii_lowercase();
@@ -538,6 +544,19 @@ mod tests {
         assert_eq!(parse(&text).otp.counter, 3);
     }
 
+    /// Fuzzing regression (uri_parse): a HOTP account's period was dropped by `to_uri`.
+    #[test]
+    fn hotp_period_and_totp_counter_survive_a_round_trip() {
+        let u = parse(&format!("otpauth://hotp/x?secret={KEY}&period=60&counter=2"));
+        let back = parse(&u.to_uri());
+        assert_eq!((back.otp.period, back.otp.counter), (60, 2));
+        let u = parse(&format!("otpauth://totp/x?secret={KEY}&counter=9"));
+        let back = parse(&u.to_uri());
+        assert_eq!((back.otp.period, back.otp.counter), (30, 9));
+        let plain = parse(&format!("otpauth://totp/x?secret={KEY}")).to_uri();
+        assert!(!plain.contains("counter"), "defaults of the other kind are not written");
+    }
+
     mod properties {
         use super::*;
         use proptest::prelude::*;
@@ -596,11 +615,7 @@ mod tests {
                 let (a, b) = (&back.otp, &original.otp);
                 prop_assert!(a.secret.ct_eq(&b.secret));
                 prop_assert_eq!((a.kind, a.algorithm, a.digits), (b.kind, b.algorithm, b.digits));
-                if b.kind == OtpKind::Hotp {
-                    prop_assert_eq!(a.counter, b.counter);
-                } else {
-                    prop_assert_eq!(a.period, b.period);
-                }
+                prop_assert_eq!((a.period, a.counter), (b.period, b.counter));
             }
 
             #[test]
