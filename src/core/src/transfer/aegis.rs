@@ -313,7 +313,7 @@ pub(crate) fn export(
         None => json!({"version": 1, "header": {"slots": null, "params": null}, "db": content}),
         Some(password) => encrypt(&content, password)?,
     };
-    let data = serde_json::to_vec_pretty(&file).map_err(|_| TransferError::Random)?;
+    let data = serde_json::to_vec_pretty(&file).expect("invariant: a JSON value always serialises");
     Ok(Export { format: FORMAT, data: data.into(), unexported: Vec::new() })
 }
 
@@ -322,11 +322,12 @@ fn encrypt(content: &Value, password: &str) -> Result<Value, TransferError> {
     let master = zeroize::Zeroizing::new(master);
     let salt: [u8; 32] = crypto::random_bytes()?;
     let derived = crypto::scrypt(password, &salt, 1 << SCRYPT_LOG_N, SCRYPT_R, SCRYPT_P)
-        .ok_or(TransferError::Random)?;
+        .expect("invariant: Aegis' own scrypt parameters are valid");
     let (key_nonce, wrapped) = crypto::seal(&*derived, &*master)?;
     let (wrapped_key, wrapped_tag) = wrapped.split_at(wrapped.len() - TAG_LEN);
-    let plain =
-        zeroize::Zeroizing::new(serde_json::to_vec(content).map_err(|_| TransferError::Random)?);
+    let plain = zeroize::Zeroizing::new(
+        serde_json::to_vec(content).expect("invariant: a JSON value always serialises"),
+    );
     let (nonce, sealed) = crypto::seal(&*master, &plain)?;
     let (ciphertext, tag) = sealed.split_at(sealed.len() - TAG_LEN);
     Ok(json!({

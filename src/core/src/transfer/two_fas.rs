@@ -241,7 +241,7 @@ pub(crate) fn export(
             let salt: [u8; SALT_LEN] = crypto::random_bytes()?;
             let key = crypto::pbkdf2_sha256(password, &salt, ITERATIONS);
             let plain = zeroize::Zeroizing::new(
-                serde_json::to_vec(&services).map_err(|_| TransferError::Random)?,
+                serde_json::to_vec(&services).expect("invariant: a JSON value always serialises"),
             );
             let encode = |plain: &[u8]| -> Result<String, TransferError> {
                 let (iv, sealed) = crypto::seal(&*key, plain)?;
@@ -256,7 +256,7 @@ pub(crate) fn export(
             file["reference"] = json!(encode(REFERENCE.as_bytes())?);
         }
     }
-    let data = serde_json::to_vec_pretty(&file).map_err(|_| TransferError::Random)?;
+    let data = serde_json::to_vec_pretty(&file).expect("invariant: a JSON value always serialises");
     Ok(Export { format: FORMAT, data: data.into(), unexported })
 }
 
