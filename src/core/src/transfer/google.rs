@@ -64,7 +64,11 @@ pub(crate) fn export(accounts: &[ImportedAccount]) -> Export {
     let (mut links, skipped) = encode_migration(&uris);
     let mut unexported: Vec<Unexported> = skipped
         .into_iter()
-        .map(|s| Unexported { index: s.index, label: s.label, reason: s.reason.to_string() })
+        .map(|s| Unexported {
+            index: s.index,
+            label: accounts.get(s.index).map_or(s.label, ImportedAccount::label),
+            reason: s.reason.to_string(),
+        })
         .collect();
     if links.len() > MAX_BATCHES as usize {
         // Keep the first MAX_ACCOUNTS holdable accounts and list the rest: one export cannot

@@ -34,6 +34,7 @@ use zeroize::Zeroizing;
 
 use crate::otp::{Algorithm, OtpKind, OtpParams, Secret};
 use crate::uri::OtpUri;
+use crate::vault::Entry;
 
 /// A file format Tessera can import from (and for some, export to).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -293,6 +294,29 @@ impl ImportedAccount {
     pub fn label(&self) -> String {
         label(&self.issuer, &self.account)
     }
+
+    /// Turns the account into a new vault entry (fresh id, created at `now`).
+    pub fn into_entry(self, now: u64) -> Entry {
+        let mut entry = Entry::new(self.issuer, self.account, self.otp, now);
+        entry.note = self.note;
+        entry.group = self.group;
+        entry.favourite = self.favourite;
+        entry
+    }
+}
+
+impl From<&Entry> for ImportedAccount {
+    /// Takes what export formats can carry from a vault entry (not its id or times).
+    fn from(entry: &Entry) -> Self {
+        Self {
+            issuer: entry.issuer.clone(),
+            account: entry.account.clone(),
+            otp: entry.otp.clone(),
+            note: entry.note.clone(),
+            group: entry.group.clone(),
+            favourite: entry.favourite,
+        }
+    }
 }
 
 fn label(issuer: &str, account: &str) -> String {
@@ -375,9 +399,10 @@ impl ImportReport {
                 &account.issuer,
                 &account.account,
             )) {
+                // The account's own label says where it is: it read fine, it is just known.
                 self.problems.push(ImportProblem {
                     location: account.label(),
-                    issuer: Some(account.issuer.clone()),
+                    issuer: None,
                     reason: "already in the vault (same secret, issuer and account)".into(),
                 });
             } else {
@@ -716,7 +741,10 @@ mod tests {
         report.skip_duplicates([(&existing.otp.secret, "GitHub", "alice")]);
         assert_eq!(report.accounts.len(), 2);
         assert_eq!(report.problems.len(), 1);
-        assert_eq!(report.problems[0].issuer.as_deref(), Some("GitHub"));
+        assert_eq!(
+            report.problems[0].to_string(),
+            "GitHub (alice): already in the vault (same secret, issuer and account)"
+        );
         assert!(is_duplicate(
             &existing.otp.secret,
             "GitHub",
@@ -733,6 +761,17 @@ mod tests {
             "GitHub",
             "alice"
         ));
+    }
+
+    #[test]
+    fn vault_entries_convert_both_ways() {
+        for account in vectors::canonical() {
+            let entry = account.clone().into_entry(1_700_000_000);
+            assert_eq!(entry.created, 1_700_000_000);
+            assert!(!entry.id.is_empty());
+            let back = ImportedAccount::from(&entry);
+            vectors::assert_same(&[back], &[account], vectors::Holds::ALL);
+        }
     }
 
     #[test]
