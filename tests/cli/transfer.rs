@@ -206,3 +206,35 @@ fn google_export_lists_the_accounts_it_cannot_hold() {
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("can be imported but not exported"), "{}", run.stderr);
 }
+
+#[test]
+fn backup_then_verify_detects_a_changed_vault() {
+    let (home, _) = imported("uri-list.txt", None);
+    let dir = home.dir.path().join("backups");
+    let pw = password_file(&home, "backup pass");
+    let (dir_s, pw_s) = (dir.to_str().unwrap(), pw.to_str().unwrap());
+    for _ in 0..3 {
+        let out = home.ok(&["backup", dir_s, "--keep", "2", "--backup-password-file", pw_s]);
+        assert!(out.contains("backed up 9 accounts"), "{out}");
+    }
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 2, "only the newest two are kept");
+    let out = home.ok(&["verify-backup", dir_s, "--backup-password-file", pw_s]);
+    assert!(out.starts_with("ok: "), "{out}");
+
+    home.ok(&["remove", "alice@example.com"]);
+    let run = home.run(&["verify-backup", dir_s, "--backup-password-file", pw_s]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stdout.contains("only in the backup: GitHub (alice@example.com)"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stderr.contains("does not match"), "{}", run.stderr);
+
+    let wrong = home.dir.path().join("wrong.txt");
+    std::fs::write(&wrong, "nope\n").unwrap();
+    let run =
+        home.run(&["verify-backup", dir_s, "--backup-password-file", wrong.to_str().unwrap()]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("wrong password"), "{}", run.stderr);
+}

@@ -6,6 +6,7 @@
 //! vault when a command fails.
 
 mod add;
+mod backup;
 mod code;
 mod edit;
 mod error;
@@ -61,6 +62,10 @@ pub enum Command {
     Export(export::ExportArgs),
     /// Import accounts from another authenticator's export file.
     Import(import::ImportArgs),
+    /// Write an encrypted backup (Aegis format) into a folder, keeping the newest N.
+    Backup(backup::BackupArgs),
+    /// Decrypt the newest backup in a folder and compare it with the vault.
+    VerifyBackup(backup::VerifyBackupArgs),
 }
 
 #[derive(Debug, Args)]
@@ -121,5 +126,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
         Command::Rename(args) => edit::rename(&session, args, out),
         Command::Export(args) => export::run(&session, &args, out),
         Command::Import(args) => import::run(&session, &args, out),
+        Command::Backup(args) => backup::backup(&session, &args, out),
+        Command::VerifyBackup(args) => backup::verify(&session, &args, out),
     }
 }
