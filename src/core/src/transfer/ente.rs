@@ -6,7 +6,8 @@
 //! (`importers/EnteAuthImporter.java`). Each URI carries Ente's `codeDisplay` parameter,
 //! URL-encoded JSON
 //! `{pinned, trashed, lastUsedAt, tapCount, tags: [...], note, position, iconSrc, iconID}`.
-//! (Ente's encrypted export, Argon2id + XChaCha20-Poly1305, is not read here.)
+//! Ente's encrypted export (`{version, kdfParams, encryptedData, encryptionNonce}`, Argon2id +
+//! XChaCha20-Poly1305) is recognised and refused with instructions to export plain text.
 //!
 //! Lost on import: icons, usage counts, position, tags after the first (the first becomes the
 //! group, the rest are added to the note). Entries in Ente's trash are reported, not imported.
@@ -31,6 +32,14 @@ struct CodeDisplay {
 
 pub(crate) fn import(bytes: &[u8]) -> Result<ImportReport, TransferError> {
     let text = text_of(bytes, FORMAT)?;
+    if text.trim_start_matches('\u{feff}').trim_start().starts_with('{') {
+        return Err(TransferError::Unsupported {
+            format: FORMAT,
+            reason: "Ente's encrypted export is not supported; in Ente Auth choose \
+                     Data > Export codes > Plain text, import that file, then delete it"
+                .into(),
+        });
+    }
     let mut out = Collector::new(FORMAT);
     for (number, line) in meaningful_lines(text) {
         let location = format!("line {number}");
@@ -85,6 +94,15 @@ mod tests {
         assert_eq!(report.format, FORMAT);
         assert!(report.problems.is_empty(), "{:?}", report.problems);
         vectors::assert_same(&report.accounts, &vectors::canonical(), Holds::ALL);
+    }
+
+    #[test]
+    fn encrypted_export_is_detected_and_refused_with_advice() {
+        let file = br#"{"version": 1, "kdfParams": {"memLimit": 4096, "opsLimit": 3, "salt": "x"},
+            "encryptedData": "x", "encryptionNonce": "x"}"#;
+        let err = import_any(file, None, Some("pw")).unwrap_err();
+        assert!(matches!(err, TransferError::Unsupported { format: FORMAT, .. }), "{err}");
+        assert!(err.to_string().contains("Plain text"), "{err}");
     }
 
     #[test]

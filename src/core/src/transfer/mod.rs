@@ -573,6 +573,8 @@ fn detect_json_object(text: &str) -> Option<Format> {
         tokens: Option<IgnoredAny>,
         items: Option<IgnoredAny>,
         encrypted: Option<IgnoredAny>,
+        encryptedData: Option<IgnoredAny>,
+        kdfParams: Option<IgnoredAny>,
     }
     let probe: Probe = serde_json::from_str(text).ok()?;
     if probe.header.is_some() && probe.db.is_some() {
@@ -585,6 +587,9 @@ fn detect_json_object(text: &str) -> Option<Format> {
         Some(Format::FreeOtpPlus)
     } else if probe.items.is_some() || probe.encrypted.is_some() {
         Some(Format::BitwardenJson)
+    } else if probe.encryptedData.is_some() && probe.kdfParams.is_some() {
+        // Ente's encrypted export: detected so that the error can say what to do instead.
+        Some(Format::Ente)
     } else {
         None
     }
