@@ -45,7 +45,7 @@ pub struct AddArgs {
     pub counter: Option<u64>,
 }
 
-pub fn run(session: &Session, args: AddArgs, out: &mut dyn Write) -> Result<(), CliError> {
+pub fn run(session: &Session, args: &AddArgs, out: &mut dyn Write) -> Result<(), CliError> {
     // Everything is parsed and checked before the vault is opened or created, so bad input
     // never creates or changes a vault.
     let accounts = accounts_from_args(args)?;
@@ -79,9 +79,9 @@ fn find_same<'a>(vault: &'a Vault, account: &OtpUri) -> Option<&'a Entry> {
     })
 }
 
-fn accounts_from_args(args: AddArgs) -> Result<Vec<OtpUri>, CliError> {
+fn accounts_from_args(args: &AddArgs) -> Result<Vec<OtpUri>, CliError> {
     if let Some(text) = &args.uri {
-        return accounts_from_uri(text, &args);
+        return accounts_from_uri(text, args);
     }
     let Some(secret) = &args.secret else {
         return Err(CliError::usage("give an otpauth:// URI or --secret KEY")
@@ -130,7 +130,9 @@ fn accounts_from_uri(text: &str, args: &AddArgs) -> Result<Vec<OtpUri>, CliError
             return Err(CliError::new(
                 "this is a push-login enrolment code, not a code-generating account",
             )
-            .hint("push approvals are not supported by this version of Tessera; nothing was added"));
+            .hint(
+                "push approvals are not supported by this version of Tessera; nothing was added",
+            ));
         }
     };
     if accounts.is_empty() {

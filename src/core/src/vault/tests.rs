@@ -227,6 +227,7 @@ fn truncated_file_is_reported_as_damaged() {
         let before = snapshot(dir.path());
         let err = open_pw(&path, PASSWORD).unwrap_err();
         assert!(matches!(err, VaultError::Damaged { .. }), "len {len}: {err:?}");
+        assert!(err.to_string().contains("vault.json.bak"), "{err}");
         assert!(err.to_string().starts_with("the vault file is damaged"));
         assert_eq!(snapshot(dir.path()), before);
     }
@@ -516,4 +517,43 @@ fn default_path_is_vault_json_in_the_data_dir() {
     let path = default_path().unwrap();
     assert_eq!(path.file_name().unwrap(), VAULT_FILE_NAME);
     assert_eq!(path.parent().unwrap(), data_dir().unwrap());
+}
+
+#[test]
+fn released_vault_lets_another_writer_in_and_reloads_its_save() {
+    let (_dir, path) = saved_vault();
+    let mut gui = open_pw(&path, PASSWORD).unwrap();
+    gui.release_lock();
+    let mut cli = open_pw(&path, PASSWORD).unwrap();
+    cli.content_mut().entries.push(entry("GitLab"));
+    cli.save().unwrap();
+    // While the CLI holds the lock, the GUI cannot retake it.
+    assert!(matches!(gui.reload().unwrap_err(), VaultError::Busy { .. }));
+    drop(cli);
+    assert!(gui.reload().unwrap());
+    assert_eq!(gui.content().entries.len(), 2);
+    assert!(!gui.reload().unwrap());
+    gui.content_mut().entries.pop();
+    gui.save().unwrap();
+    drop(gui);
+    assert_eq!(open_pw(&path, PASSWORD).unwrap().content().entries.len(), 1);
+}
+
+#[test]
+fn save_after_release_without_reload_reports_a_conflict() {
+    let (_dir, path) = saved_vault();
+    let mut gui = open_pw(&path, PASSWORD).unwrap();
+    gui.release_lock();
+    let mut cli = open_pw(&path, PASSWORD).unwrap();
+    cli.save().unwrap();
+    drop(cli);
+    assert!(matches!(gui.save().unwrap_err(), VaultError::Conflict { .. }));
+}
+
+#[test]
+fn default_password_protection_uses_the_documented_argon2id_cost() {
+    let (_dir, path) = setup();
+    drop(Vault::create_with(&path, &[Protection::Password(pw(PASSWORD))], options()).unwrap());
+    let kdf = Vault::inspect(&path).unwrap().kdf.unwrap();
+    assert_eq!(kdf, KdfParams { m_kib: 128 * 1024, t: 4, p: 1 });
 }
