@@ -1,7 +1,7 @@
 //! andOTP backups: plain JSON and password-encrypted (import only).
 //!
 //! Source: the andOTP app, andOTP/andOTP `app/src/main/java/org/shadowice/flocke/andotp/`
-//! (`Database/Entry.java` for the JSON fields, `Utilities/BackupHelper.java` and
+//! (`Database/Entry.java`, later `Entry.kt`, for the JSON fields, `Utilities/BackupHelper.java` and
 //! `Utilities/EncryptionHelper.java` for encryption), as also read by Aegis'
 //! `importers/AndOtpImporter.java`. Plain: a JSON array of
 //! `{secret, issuer, label, digits, type (TOTP|HOTP|STEAM), algorithm, period, counter, tags,
