@@ -122,8 +122,11 @@ enum Base {
 enum Binarise {
     /// rqrr's own row-wise moving-average threshold.
     Rqrr,
-    /// Adaptive mean threshold with a neighbourhood of min(w, h) / `div`.
+    /// Adaptive mean threshold over a neighbourhood of radius min(w, h) / `div` (a scale
+    /// relative to the frame, for codes that fill much of it) ...
     Adaptive { div: usize },
+    /// ... or of a fixed radius in pixels: about one module, which sharpens blurred codes.
+    AdaptivePx { r: usize, offset: u8 },
     /// Otsu's global threshold.
     Otsu,
 }
@@ -144,20 +147,28 @@ const fn v(base: Base, binarise: Binarise, invert: bool, pad: bool) -> Variant {
 /// clean frame costs one rqrr pass, and the variants that rescue the hard cases follow.
 const PIPELINE: &[Variant] = {
     use Base::{Blurred, Double, Half, Original};
-    use Binarise::{Adaptive, Otsu, Rqrr};
+    use Binarise::{Adaptive, AdaptivePx, Otsu, Rqrr};
     &[
-        v(Original, Rqrr, false, false),
         v(Original, Adaptive { div: 12 }, false, true),
+        v(Original, Otsu, false, true),
         v(Original, Adaptive { div: 12 }, true, true),
+        v(Original, AdaptivePx { r: 6, offset: 3 }, false, true),
+        v(Original, AdaptivePx { r: 4, offset: 3 }, false, true),
+        v(Original, Rqrr, false, false),
+        v(Original, AdaptivePx { r: 10, offset: 3 }, false, true),
+        v(Blurred, Adaptive { div: 12 }, false, true),
+        v(Double, Adaptive { div: 12 }, false, true),
+        v(Original, Otsu, true, true),
+        v(Original, AdaptivePx { r: 6, offset: 3 }, true, true),
+        v(Half, Adaptive { div: 6 }, false, true),
+        v(Half, AdaptivePx { r: 4, offset: 3 }, false, true),
+        v(Half, AdaptivePx { r: 8, offset: 3 }, false, true),
+        v(Half, Otsu, false, true),
         v(Half, Rqrr, false, true),
         v(Half, Adaptive { div: 12 }, true, true),
-        v(Original, Otsu, false, true),
-        v(Original, Otsu, true, true),
-        v(Blurred, Adaptive { div: 12 }, false, true),
-        v(Blurred, Adaptive { div: 12 }, true, true),
-        v(Half, Adaptive { div: 6 }, false, true),
-        v(Double, Adaptive { div: 12 }, false, true),
         v(Double, Adaptive { div: 12 }, true, true),
+        v(Blurred, Adaptive { div: 12 }, true, true),
+        v(Original, Rqrr, true, true),
     ]
 };
 
@@ -270,6 +281,10 @@ fn run_variant(variant: Variant, p: Plane<'_>) -> AttemptResult {
         Binarise::Adaptive { div } => {
             let r = (p.w.min(p.h) / div).clamp(4, 200);
             let bits = frame::threshold_adaptive(p, r, ADAPTIVE_OFFSET, variant.invert);
+            detect_bitmap(&bits, variant.pad.then(|| pad_width(p)))
+        }
+        Binarise::AdaptivePx { r, offset } => {
+            let bits = frame::threshold_adaptive(p, r, offset, variant.invert);
             detect_bitmap(&bits, variant.pad.then(|| pad_width(p)))
         }
         Binarise::Otsu => {
