@@ -36,6 +36,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             frames(count, seed);
             Ok(())
         }
+        Some("scaling") => {
+            scaling();
+            Ok(())
+        }
         Some("profile") => {
             args[1..].iter().for_each(|p| profile(p));
             Ok(())
@@ -164,4 +168,25 @@ pub fn profile(path: &str) {
         got.attempts,
         got.payloads.len()
     );
+}
+
+/// Times rqrr detection of one payload rendered at several module sizes (development aid).
+pub fn scaling() {
+    let text = &payloads(1, 1)[0];
+    for module in [1u32, 2, 3, 4, 6, 8] {
+        let img = qr_support::render_code(text, module, 4);
+        let (w, h) = img.dimensions();
+        let mut best = std::time::Duration::MAX;
+        let mut found = 0;
+        for _ in 0..15 {
+            let t = Instant::now();
+            let mut p = rqrr::PreparedImage::prepare_from_bitmap(w as usize, h as usize, |x, y| {
+                img.get_pixel(x as u32, y as u32).0[0] < 128
+            });
+            let grids = p.detect_grids();
+            found = grids.iter().filter(|g| g.decode().is_ok()).count();
+            best = best.min(t.elapsed());
+        }
+        println!("module {module}: {w}x{h} best {best:?} found {found}");
+    }
 }

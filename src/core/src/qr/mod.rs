@@ -60,8 +60,10 @@ pub enum QrError {
 /// How hard [`decode`] tries on one frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DecodeOptions {
-    /// Time after which no further preprocessing variant is started; `None` tries them all.
-    /// The first variant always runs, so a budget of zero still makes one attempt.
+    /// Time within which decoding should finish: a further preprocessing variant is started
+    /// only if, judged by the slowest variant so far, it will end within the budget. `None`
+    /// tries them all. The first variant always runs, so a budget of zero still makes one
+    /// attempt.
     pub budget: Option<Duration>,
     /// Keep trying variants after codes were found, to collect every code in an image that
     /// holds several (slower; a still image can afford it, a live preview cannot).
@@ -69,7 +71,7 @@ pub struct DecodeOptions {
 }
 
 impl DecodeOptions {
-    /// Settings for live camera preview: at most ~25 ms per frame so the preview keeps up.
+    /// Settings for live camera preview: about 25 ms per frame so the preview keeps up.
     pub const LIVE: Self = Self { budget: Some(Duration::from_millis(25)), exhaustive: false };
     /// Settings for a still image (file, screenshot, clipboard): up to two seconds.
     pub const STILL: Self = Self { budget: Some(Duration::from_secs(2)), exhaustive: false };
@@ -194,17 +196,22 @@ pub fn decode(frame: &LumaFrame, options: &DecodeOptions) -> Decoded {
     let original = frame.plane();
     let mut cache = Bases::default();
     let mut out = Decoded::default();
+    let mut slowest = Duration::ZERO;
     for &variant in PIPELINE {
         if !applies(variant, original.w, original.h) {
             continue;
         }
-        if out.attempts > 0 && options.budget.is_some_and(|b| start.elapsed() >= b) {
+        // Start another variant only if it is likely to finish within the budget, judging
+        // by the slowest one so far: a live preview must not overrun its frame time.
+        let elapsed = start.elapsed();
+        if out.attempts > 0 && options.budget.is_some_and(|b| elapsed + slowest > b) {
             out.out_of_time = true;
             break;
         }
         out.attempts += 1;
         let base = cache.base(variant.base, original);
         let result = run_variant(variant, base);
+        slowest = slowest.max(start.elapsed() - elapsed);
         for payload in result.payloads {
             if !out.payloads.contains(&payload) {
                 out.payloads.push(payload);

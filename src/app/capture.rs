@@ -1,0 +1,331 @@
+//! Where QR frames come from on the desktop: image files, the X11 screen and the clipboard.
+//!
+//! Each source produces [`LumaFrame`]s for `tessera_core::qr`; the decoding itself lives in
+//! the core. Screen capture reads the root window of every X11 screen (which is also what
+//! XWayland shows); capture through the Wayland desktop portal is not implemented yet, and
+//! without `DISPLAY` the error says so. A camera source (nokhwa) is not implemented yet.
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+
+use tessera_core::qr::{FrameSource, LumaFrame, QrError};
+use x11rb::connection::Connection;
+use x11rb::protocol::xproto::{ConnectionExt as _, ImageFormat, ImageOrder};
+
+/// Errors from reading frames for QR scanning.
+#[derive(Debug, thiserror::Error)]
+pub enum CaptureError {
+    /// An image file could not be read or decoded.
+    #[error("cannot read image {path}")]
+    Image {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: image::ImageError,
+    },
+    /// Image bytes (from the clipboard, say) could not be decoded.
+    #[error("cannot decode image data")]
+    ImageData(#[source] image::ImageError),
+    /// No X11 display is reachable.
+    #[error(
+        "cannot connect to the X11 display (is DISPLAY set? Wayland-only sessions are not supported yet)"
+    )]
+    NoDisplay(#[source] x11rb::errors::ConnectError),
+    /// The X server refused or broke off the capture.
+    #[error("screen capture failed")]
+    Screen(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The screen uses a pixel format we do not convert.
+    #[error("unsupported screen pixel format: depth {depth}, {bits_per_pixel} bits per pixel")]
+    ScreenFormat {
+        /// Colour depth of the screen.
+        depth: u8,
+        /// Bits per pixel in the captured image.
+        bits_per_pixel: u8,
+    },
+    /// The clipboard could not be read.
+    #[error("cannot read the clipboard")]
+    Clipboard(#[source] arboard::Error),
+    /// The clipboard holds neither an image nor text.
+    #[error("the clipboard holds neither an image nor text")]
+    ClipboardEmpty,
+    /// The captured pixels did not form a valid frame.
+    #[error(transparent)]
+    Frame(#[from] QrError),
+}
+
+/// Reads an image file (PNG, JPEG, WebP, GIF, BMP) as a grayscale frame.
+pub fn load_image(path: &Path) -> Result<LumaFrame, CaptureError> {
+    let image = image::open(path)
+        .map_err(|source| CaptureError::Image { path: path.to_owned(), source })?;
+    Ok(to_frame(&image)?)
+}
+
+/// Decodes in-memory image bytes (any supported format) as a grayscale frame.
+pub fn image_from_bytes(bytes: &[u8]) -> Result<LumaFrame, CaptureError> {
+    let image = image::load_from_memory(bytes).map_err(CaptureError::ImageData)?;
+    Ok(to_frame(&image)?)
+}
+
+fn to_frame(image: &image::DynamicImage) -> Result<LumaFrame, QrError> {
+    // RGBA first so transparent backgrounds (common in exported PNGs) count as white.
+    let rgba = image.to_rgba8();
+    let (w, h) = rgba.dimensions();
+    LumaFrame::from_rgba8(w, h, rgba.as_raw())
+}
+
+/// Image files as a [`FrameSource`]: one frame per file, in order.
+#[derive(Debug)]
+pub struct ImageFiles {
+    paths: VecDeque<PathBuf>,
+}
+
+impl ImageFiles {
+    /// Serves the given files in order.
+    pub fn new(paths: impl IntoIterator<Item = PathBuf>) -> Self {
+        Self { paths: paths.into_iter().collect() }
+    }
+}
+
+impl FrameSource for ImageFiles {
+    fn next_frame(&mut self) -> Result<Option<LumaFrame>, QrError> {
+        let Some(path) = self.paths.pop_front() else { return Ok(None) };
+        load_image(&path).map(Some).map_err(|e| QrError::Source(Box::new(e)))
+    }
+}
+
+/// Captures every X11 screen (the whole root window of each) as grayscale frames.
+///
+/// `display` is an X display name such as `:0`; `None` uses `$DISPLAY`.
+pub fn capture_screens(display: Option<&str>) -> Result<Vec<LumaFrame>, CaptureError> {
+    let (conn, _) = x11rb::connect(display).map_err(CaptureError::NoDisplay)?;
+    let setup = conn.setup();
+    let little_endian = setup.image_byte_order == ImageOrder::LSB_FIRST;
+    let mut frames = Vec::new();
+    for screen in &setup.roots {
+        let (w, h) = (screen.width_in_pixels, screen.height_in_pixels);
+        let reply = conn
+            .get_image(ImageFormat::Z_PIXMAP, screen.root, 0, 0, w, h, u32::MAX)
+            .map_err(|e| CaptureError::Screen(Box::new(e)))?
+            .reply()
+            .map_err(|e| CaptureError::Screen(Box::new(e)))?;
+        let bits_per_pixel = setup
+            .pixmap_formats
+            .iter()
+            .find(|f| f.depth == reply.depth)
+            .map_or(0, |f| f.bits_per_pixel);
+        // 24- and 32-bit TrueColor with 32 bits per pixel is what every current X server
+        // and Xvfb use; anything else (8-bit palettes, 16-bit) is refused with a clear error.
+        if bits_per_pixel != 32 || reply.depth < 24 {
+            return Err(CaptureError::ScreenFormat { depth: reply.depth, bits_per_pixel });
+        }
+        let mut rgb = Vec::with_capacity(usize::from(w) * usize::from(h) * 3);
+        for px in reply.data.chunks_exact(4) {
+            if little_endian {
+                rgb.extend_from_slice(&[px[2], px[1], px[0]]);
+            } else {
+                rgb.extend_from_slice(&[px[1], px[2], px[3]]);
+            }
+        }
+        frames.push(LumaFrame::from_rgb8(u32::from(w), u32::from(h), &rgb)?);
+    }
+    Ok(frames)
+}
+
+/// The screens as a [`FrameSource`]: captures once, on the first request, then serves one
+/// frame per screen.
+#[derive(Debug, Default)]
+pub struct ScreenSource {
+    display: Option<String>,
+    frames: Option<VecDeque<LumaFrame>>,
+}
+
+impl ScreenSource {
+    /// Captures from `display` (`None`: `$DISPLAY`).
+    pub fn new(display: Option<String>) -> Self {
+        Self { display, frames: None }
+    }
+}
+
+impl FrameSource for ScreenSource {
+    fn next_frame(&mut self) -> Result<Option<LumaFrame>, QrError> {
+        if self.frames.is_none() {
+            let frames = capture_screens(self.display.as_deref())
+                .map_err(|e| QrError::Source(Box::new(e)))?;
+            self.frames = Some(frames.into());
+        }
+        Ok(self.frames.as_mut().and_then(VecDeque::pop_front))
+    }
+}
+
+/// What the clipboard held.
+pub enum ClipboardContent {
+    /// An image (a screenshot tool's output), as a grayscale frame.
+    Image(LumaFrame),
+    /// Text, e.g. a copied otpauth URI.
+    Text(String),
+}
+
+impl std::fmt::Debug for ClipboardContent {
+    // Clipboard text may be an otpauth URI with a secret: never print it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Image(frame) => f.debug_tuple("Image").field(frame).finish(),
+            Self::Text(text) => write!(f, "Text({} bytes)", text.len()),
+        }
+    }
+}
+
+/// Reads the clipboard: an image if it holds one, else its text.
+pub fn read_clipboard() -> Result<ClipboardContent, CaptureError> {
+    let mut clipboard = arboard::Clipboard::new().map_err(CaptureError::Clipboard)?;
+    match clipboard.get_image() {
+        Ok(image) => {
+            let (w, h) = (image.width as u32, image.height as u32);
+            return Ok(ClipboardContent::Image(LumaFrame::from_rgba8(w, h, &image.bytes)?));
+        }
+        Err(arboard::Error::ContentNotAvailable | arboard::Error::ConversionFailure) => {}
+        Err(e) => return Err(CaptureError::Clipboard(e)),
+    }
+    match clipboard.get_text() {
+        Ok(text) if !text.trim().is_empty() => Ok(ClipboardContent::Text(text.trim().to_owned())),
+        Ok(_) | Err(arboard::Error::ContentNotAvailable) => Err(CaptureError::ClipboardEmpty),
+        Err(e) => Err(CaptureError::Clipboard(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::{Child, Command, Stdio};
+    use tessera_core::qr::{DecodeOptions, ScanSession, decode, encode};
+
+    fn write_png(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let frame = encode(text).unwrap().to_luma(4, 4);
+        let image =
+            image::GrayImage::from_raw(frame.width(), frame.height(), frame.into_pixels()).unwrap();
+        let path = dir.join(name);
+        image.save(&path).unwrap();
+        path
+    }
+
+    #[test]
+    fn image_files_source_scans_each_file_in_turn() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = write_png(dir.path(), "a.png", "otpauth://totp/A?secret=JBSWY3DPEHPK3PXP");
+        let b = write_png(dir.path(), "b.png", "second");
+        let mut session = ScanSession::new(
+            ImageFiles::new([a, b]),
+            DecodeOptions { budget: None, exhaustive: false },
+        );
+        assert_eq!(session.run().unwrap().payloads, ["otpauth://totp/A?secret=JBSWY3DPEHPK3PXP"]);
+        assert_eq!(session.run().unwrap().payloads.last().map(String::as_str), Some("second"));
+    }
+
+    #[test]
+    fn unreadable_image_is_reported_with_its_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("broken.png");
+        std::fs::write(&path, b"not a png").unwrap();
+        let err = load_image(&path).unwrap_err();
+        assert!(err.to_string().contains("broken.png"), "{err}");
+    }
+
+    #[test]
+    fn transparent_png_background_reads_as_white() {
+        let mut rgba = image::RgbaImage::new(2, 1);
+        rgba.put_pixel(1, 0, image::Rgba([0, 0, 0, 255]));
+        let mut bytes = std::io::Cursor::new(Vec::new());
+        rgba.write_to(&mut bytes, image::ImageFormat::Png).unwrap();
+        let frame = image_from_bytes(bytes.get_ref()).unwrap();
+        assert_eq!(frame.pixels(), &[255, 0]);
+    }
+
+    #[test]
+    fn missing_display_is_explained() {
+        let err = capture_screens(Some(":4242")).unwrap_err();
+        assert!(matches!(err, CaptureError::NoDisplay(_)), "{err}");
+        assert!(err.to_string().contains("DISPLAY"));
+    }
+
+    /// Runs Xvfb on a free display number; killed on drop.
+    struct Xvfb {
+        child: Child,
+        display: String,
+    }
+
+    impl Drop for Xvfb {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+
+    fn start_xvfb() -> Xvfb {
+        let display = format!(":{}", 100 + std::process::id() % 800);
+        let child = Command::new("Xvfb")
+            .args([display.as_str(), "-screen", "0", "1280x720x24", "-nolisten", "tcp", "-noreset"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("Xvfb must be installed for this test (apt-get install -y xvfb)");
+        let xvfb = Xvfb { child, display };
+        for _ in 0..100 {
+            if x11rb::connect(Some(&xvfb.display)).is_ok() {
+                return xvfb;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("Xvfb did not come up on {}", xvfb.display);
+    }
+
+    /// Draws a grayscale image onto the root window at (x, y), in strips that fit the
+    /// server's request size limit.
+    fn draw_on_root(display: &str, frame: &LumaFrame, x: i16, y: i16) {
+        use x11rb::connection::RequestConnection;
+        use x11rb::protocol::xproto::CreateGCAux;
+        let (conn, screen_num) = x11rb::connect(Some(display)).unwrap();
+        let screen = &conn.setup().roots[screen_num];
+        let gc = conn.generate_id().unwrap();
+        conn.create_gc(gc, screen.root, &CreateGCAux::new()).unwrap().check().unwrap();
+        let w = frame.width() as usize;
+        let rows_per_strip = ((conn.maximum_request_bytes() - 64) / (w * 4)).max(1);
+        for (strip, rows) in frame.pixels().chunks(w * rows_per_strip).enumerate() {
+            let data: Vec<u8> = rows.iter().flat_map(|&v| [v, v, v, 0]).collect();
+            let top = y + (strip * rows_per_strip) as i16;
+            conn.put_image(
+                ImageFormat::Z_PIXMAP,
+                screen.root,
+                gc,
+                w as u16,
+                (rows.len() / w) as u16,
+                x,
+                top,
+                0,
+                screen.root_depth,
+                &data,
+            )
+            .unwrap()
+            .check()
+            .unwrap();
+        }
+        // A round trip: every request before it has been processed.
+        conn.get_input_focus().unwrap().reply().unwrap();
+    }
+
+    #[test]
+    fn finds_a_code_drawn_on_an_xvfb_screen() {
+        let xvfb = start_xvfb();
+        let uri = "otpauth://totp/Example:alice@example.com?secret=JBSWY3DPEHPK3PXP&issuer=Example";
+        draw_on_root(&xvfb.display, &encode(uri).unwrap().to_luma(3, 4), 700, 250);
+        let frames = capture_screens(Some(&xvfb.display)).unwrap();
+        assert_eq!(frames.len(), 1);
+        assert_eq!((frames[0].width(), frames[0].height()), (1280, 720));
+        let got = decode(&frames[0], &DecodeOptions { budget: None, exhaustive: false });
+        assert_eq!(got.payloads, [uri]);
+
+        let mut session =
+            ScanSession::new(ScreenSource::new(Some(xvfb.display.clone())), DecodeOptions::STILL);
+        assert_eq!(session.run().unwrap().payloads, [uri]);
+    }
+}
