@@ -13,7 +13,11 @@ fn decode_file(path: &str) -> Result<Vec<String>, String> {
     let image = image::open(path).map_err(|e| format!("cannot read {path}: {e}"))?.to_luma8();
     let (w, h) = image.dimensions();
     let frame = LumaFrame::new(w, h, image.into_raw()).map_err(|e| format!("{path}: {e}"))?;
-    Ok(decode(&frame, &DecodeOptions::STILL).payloads)
+    let decoded = decode(&frame, &DecodeOptions::STILL);
+    if std::env::var_os("QR_DECODE_STATS").is_some() {
+        eprintln!("{path}: {} attempts, {} payloads", decoded.attempts, decoded.payloads.len());
+    }
+    Ok(decoded.payloads)
 }
 
 fn main() -> ExitCode {

@@ -295,22 +295,51 @@ pub(crate) fn threshold_global(p: Plane<'_>, level: u8, invert: bool) -> Bitmap 
 pub(crate) fn threshold_adaptive(p: Plane<'_>, r: usize, offset: u8, invert: bool) -> Bitmap {
     let ii = Integral::new(p);
     let off = u32::from(offset);
-    let mut bits = Vec::with_capacity(p.w * p.h);
+    let st = ii.stride;
+    let mut bits = vec![false; p.w * p.h];
     for y in 0..p.h {
         let y0 = y.saturating_sub(r);
         let y1 = (y + r + 1).min(p.h);
-        let row = &p.px[y * p.w..(y + 1) * p.w];
-        for (x, &v) in row.iter().enumerate() {
+        let rows = (y1 - y0) as u32;
+        let top = &ii.sums[y0 * st..(y0 + 1) * st];
+        let bottom = &ii.sums[y1 * st..(y1 + 1) * st];
+        let src = &p.px[y * p.w..(y + 1) * p.w];
+        let out = &mut bits[y * p.w..(y + 1) * p.w];
+        for (x, (&v, dark)) in src.iter().zip(out.iter_mut()).enumerate() {
             let x0 = x.saturating_sub(r);
             let x1 = (x + r + 1).min(p.w);
-            let n = ((x1 - x0) * (y1 - y0)) as u32;
-            let sum = ii.sum(x0, y0, x1, y1);
+            let n = (x1 - x0) as u32 * rows;
+            let sum =
+                bottom[x1].wrapping_sub(top[x1]).wrapping_sub(bottom[x0]).wrapping_add(top[x0]);
             let v = u32::from(v);
-            let dark = if invert { (v - off.min(v)) * n > sum } else { (v + off) * n < sum };
-            bits.push(dark);
+            // Compare v against the mean without dividing: v -/+ offset against sum / n.
+            *dark = if invert { v.saturating_sub(off) * n > sum } else { (v + off) * n < sum };
         }
     }
     Bitmap { w: p.w, h: p.h, bits }
+}
+
+/// Returns whether the outermost rows and columns are mostly dark (mean below 96): the sign
+/// of a light-on-dark code on a dark page.
+pub(crate) fn dark_border(p: Plane<'_>) -> bool {
+    let (w, h) = (p.w, p.h);
+    let band = (w.min(h) / 50).max(1);
+    let mut sum = 0u64;
+    let mut n = 0u64;
+    for y in (0..band).chain(h.saturating_sub(band)..h) {
+        sum += p.px[y * w..(y + 1) * w].iter().map(|&v| u64::from(v)).sum::<u64>();
+        n += w as u64;
+    }
+    for y in 0..h {
+        let row = &p.px[y * w..(y + 1) * w];
+        sum += row[..band.min(w)]
+            .iter()
+            .chain(&row[w.saturating_sub(band)..])
+            .map(|&v| u64::from(v))
+            .sum::<u64>();
+        n += 2 * band.min(w) as u64;
+    }
+    sum < 96 * n
 }
 
 /// Surrounds a bitmap with `pad` light pixels (see [`pad_white`]).
@@ -402,6 +431,15 @@ mod tests {
         let b = threshold_adaptive(plane(w, 1, &px), 4, 10, false);
         let dark: Vec<usize> = (0..w).filter(|&x| b.bits[x]).collect();
         assert_eq!(dark, vec![5, 35]);
+    }
+
+    #[test]
+    fn notices_a_dark_border() {
+        let mut px = vec![20u8; 100];
+        assert!(dark_border(plane(10, 10, &px)));
+        px.iter_mut().for_each(|v| *v = 230);
+        assert!(!dark_border(plane(10, 10, &px)));
+        assert!(!dark_border(plane(1, 1, &[200])));
     }
 
     #[test]

@@ -145,21 +145,24 @@ const fn v(base: Base, binarise: Binarise, invert: bool, pad: bool) -> Variant {
     Variant { base, binarise, invert, pad }
 }
 
-/// The order in which variants are tried: cheapest and most often successful first, so a
-/// clean frame costs one rqrr pass, and the variants that rescue the hard cases follow.
+/// The order in which variants are tried, for frames up to [`LARGE_FRAME`] pixels (camera
+/// frames, cropped images): cheapest and most often successful first, so a typical frame
+/// costs one detection pass. The order follows measurements on the benchmark set
+/// (`scripts/qr-bench`): the adaptive mean rescues uneven light, low contrast, noise and JPEG;
+/// windows about one module wide rescue blur; Otsu rescues strong noise; the rest are rarer.
 const PIPELINE: &[Variant] = {
     use Base::{Blurred, Double, Half, Original};
     use Binarise::{Adaptive, AdaptivePx, Otsu, Rqrr};
     &[
         v(Original, Adaptive { div: 12 }, false, true),
-        v(Original, Otsu, false, true),
-        v(Original, Adaptive { div: 12 }, true, true),
         v(Original, AdaptivePx { r: 6, offset: 3 }, false, true),
+        v(Original, Otsu, false, true),
         v(Original, AdaptivePx { r: 4, offset: 3 }, false, true),
         v(Original, Rqrr, false, false),
         v(Original, AdaptivePx { r: 10, offset: 3 }, false, true),
         v(Blurred, Adaptive { div: 12 }, false, true),
         v(Double, Adaptive { div: 12 }, false, true),
+        v(Original, Adaptive { div: 12 }, true, true),
         v(Original, Otsu, true, true),
         v(Original, AdaptivePx { r: 6, offset: 3 }, true, true),
         v(Half, Adaptive { div: 6 }, false, true),
@@ -171,6 +174,27 @@ const PIPELINE: &[Variant] = {
         v(Double, Adaptive { div: 12 }, true, true),
         v(Blurred, Adaptive { div: 12 }, true, true),
         v(Original, Rqrr, true, true),
+    ]
+};
+
+/// Frames above this many pixels (screenshots) use [`PIPELINE_LARGE`].
+const LARGE_FRAME: usize = 2_000_000;
+
+/// The order for screenshots: a small, sharp code among page clutter, where each pass is
+/// costly; global Otsu follows the adaptive mean (page backgrounds are flat), and the
+/// one-module windows, which mostly serve blurred camera frames, come last.
+const PIPELINE_LARGE: &[Variant] = {
+    use Base::{Half, Original};
+    use Binarise::{Adaptive, AdaptivePx, Otsu, Rqrr};
+    &[
+        v(Original, Adaptive { div: 12 }, false, true),
+        v(Original, Otsu, false, true),
+        v(Original, Rqrr, false, false),
+        v(Original, Adaptive { div: 12 }, true, true),
+        v(Original, Otsu, true, true),
+        v(Original, AdaptivePx { r: 4, offset: 3 }, false, true),
+        v(Half, Adaptive { div: 12 }, false, true),
+        v(Half, Rqrr, false, true),
     ]
 };
 
@@ -197,7 +221,12 @@ pub fn decode(frame: &LumaFrame, options: &DecodeOptions) -> Decoded {
     let mut cache = Bases::default();
     let mut out = Decoded::default();
     let mut slowest = Duration::ZERO;
-    for &variant in PIPELINE {
+    let pipeline = if original.w * original.h > LARGE_FRAME { PIPELINE_LARGE } else { PIPELINE };
+    // A dark frame border means a light-on-dark code (dark-mode page or app): try every
+    // variant with the opposite polarity first.
+    let flip = frame::dark_border(original);
+    for &variant in pipeline {
+        let variant = Variant { invert: variant.invert != flip, ..variant };
         if !applies(variant, original.w, original.h) {
             continue;
         }
