@@ -255,6 +255,41 @@ pub fn decode(frame: &LumaFrame, options: &DecodeOptions) -> Decoded {
     out
 }
 
+/// One decoded code and what it means to an authenticator.
+pub struct Classified {
+    /// The payload exactly as the code holds it.
+    pub text: String,
+    /// Its meaning according to [`crate::uri::classify`]: an account, a migration batch, a
+    /// push enrolment, or why it is none of these (a web link, Wi-Fi, plain text, ...).
+    pub payload: Result<crate::uri::Payload, crate::uri::UriError>,
+}
+
+impl std::fmt::Debug for Classified {
+    // The text is usually an otpauth URI with its secret: show only what kind it is.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match &self.payload {
+            Ok(crate::uri::Payload::Account(_)) => "account",
+            Ok(crate::uri::Payload::Migration(_)) => "migration batch",
+            Ok(crate::uri::Payload::PushEnrolment(_)) => "push enrolment",
+            Err(_) => "not an authenticator code",
+        };
+        f.debug_struct("Classified").field("kind", &kind).finish_non_exhaustive()
+    }
+}
+
+/// Decodes every code in a frame (see [`decode`]) and classifies each payload with
+/// [`crate::uri::classify`].
+pub fn decode_and_classify(frame: &LumaFrame, options: &DecodeOptions) -> Vec<Classified> {
+    decode(frame, options)
+        .payloads
+        .into_iter()
+        .map(|text| {
+            let payload = crate::uri::classify(&text);
+            Classified { text, payload }
+        })
+        .collect()
+}
+
 /// Lazily computed preprocessing bases shared by the variants of one frame.
 #[derive(Default)]
 struct Bases {
@@ -423,6 +458,32 @@ mod tests {
             let frame = LumaFrame::new(w, h, vec![0; (w * h) as usize]).unwrap();
             assert!(decode(&frame, &DecodeOptions::THOROUGH).payloads.is_empty());
         }
+    }
+
+    #[test]
+    fn classifies_every_code_in_a_frame() {
+        use crate::uri::{Payload, QrKind, UriError};
+        let account = "otpauth://totp/Example:alice?secret=JBSWY3DPEHPK3PXP&issuer=Example";
+        let a = code_frame(account, 3, 4);
+        let b = code_frame("https://example.com/welcome", 3, 4);
+        // Two codes side by side in one frame.
+        let (w, h) = (a.width() as usize + b.width() as usize, a.height().max(b.height()) as usize);
+        let mut px = vec![255u8; w * h];
+        for (img, x0) in [(&a, 0), (&b, a.width() as usize)] {
+            let iw = img.width() as usize;
+            for (y, row) in img.pixels().chunks(iw).enumerate() {
+                px[y * w + x0..y * w + x0 + iw].copy_from_slice(row);
+            }
+        }
+        let frame = LumaFrame::new(w as u32, h as u32, px).unwrap();
+        let mut got = decode_and_classify(&frame, &DecodeOptions::THOROUGH);
+        got.sort_by(|x, y| x.text.cmp(&y.text));
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].text, "https://example.com/welcome");
+        assert!(matches!(got[0].payload, Err(UriError::NotAnAccount { kind: QrKind::WebLink })));
+        assert_eq!(got[1].text, account);
+        assert!(matches!(got[1].payload, Ok(Payload::Account(_))));
+        assert!(!format!("{got:?}").contains("JBSWY3DP"));
     }
 
     #[test]
