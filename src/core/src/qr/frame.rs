@@ -319,7 +319,7 @@ pub(crate) fn threshold_adaptive(p: Plane<'_>, r: usize, offset: u8, invert: boo
     Bitmap { w: p.w, h: p.h, bits }
 }
 
-/// Returns whether the outermost rows and columns are mostly dark (mean below 96): the sign
+/// Returns whether the outermost rows and columns are mostly dark (mean below 56): the sign
 /// of a light-on-dark code on a dark page.
 pub(crate) fn dark_border(p: Plane<'_>) -> bool {
     let (w, h) = (p.w, p.h);
@@ -339,7 +339,9 @@ pub(crate) fn dark_border(p: Plane<'_>) -> bool {
             .sum::<u64>();
         n += 2 * band.min(w) as u64;
     }
-    sum < 96 * n
+    // Dark-mode pages sit at 15-40; a code cropped without quiet zone, whose border is its
+    // own finder patterns and data, averages 60-90 and must not count.
+    sum < 56 * n
 }
 
 /// Surrounds a bitmap with `pad` light pixels (see [`pad_white`]).

@@ -14,6 +14,7 @@
 
 mod encode;
 mod frame;
+mod locate;
 mod scan;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -367,6 +368,15 @@ fn run_variant(variant: Variant, p: Plane<'_>) -> AttemptResult {
 }
 
 fn detect_bitmap(bits: &Bitmap, pad: Option<usize>) -> AttemptResult {
+    // The fast affine path first (it needs no quiet-zone padding: it treats the outside of
+    // the image as light); rqrr's full detector only if it left something unread.
+    let fast = detect(|| {
+        let located = locate::read(bits);
+        AttemptResult { payloads: located.payloads, undecoded: usize::from(located.leftovers) }
+    });
+    if !fast.payloads.is_empty() && fast.undecoded == 0 {
+        return fast;
+    }
     let padded;
     let bits = match pad {
         Some(pad) => {
@@ -375,12 +385,18 @@ fn detect_bitmap(bits: &Bitmap, pad: Option<usize>) -> AttemptResult {
         }
         None => bits,
     };
-    detect(|| {
+    let mut result = detect(|| {
         let w = bits.w;
         let mut img =
             rqrr::PreparedImage::prepare_from_bitmap(w, bits.h, |x, y| bits.bits[y * w + x]);
         collect(img.detect_grids())
-    })
+    });
+    for payload in fast.payloads {
+        if !result.payloads.contains(&payload) {
+            result.payloads.push(payload);
+        }
+    }
+    result
 }
 
 /// Runs rqrr's grid detection and decoding on a prepared image.
