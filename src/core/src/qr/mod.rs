@@ -502,6 +502,50 @@ mod tests {
         assert!(!format!("{got:?}").contains("JBSWY3DP"));
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+        /// Arbitrary pixels (noise, stripes, partial codes) never panic and never decode to
+        /// anything but what a code holds.
+        #[test]
+        fn arbitrary_frames_do_not_panic(
+            w in 1u32..160,
+            h in 1u32..160,
+            seed in proptest::prelude::any::<u64>(),
+            stripes in proptest::prelude::any::<bool>(),
+        ) {
+            let mut state = seed | 1;
+            let px = (0..w * h)
+                .map(|i| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    if stripes { if (i % w) / 3 % 2 == 0 { 0 } else { 255 } } else { state as u8 }
+                })
+                .collect();
+            let frame = LumaFrame::new(w, h, px).unwrap();
+            let got = decode(&frame, &DecodeOptions::THOROUGH);
+            proptest::prop_assert!(got.payloads.is_empty());
+        }
+    }
+
+    #[test]
+    fn damaged_code_is_read_or_rejected_without_panic() {
+        let frame = code_frame("otpauth://totp/A?secret=JBSWY3DPEHPK3PXP", 4, 4);
+        let (w, h) = (frame.width(), frame.height());
+        let mut px = frame.into_pixels();
+        // Wipe a band through the middle of the code.
+        let row = w as usize;
+        for y in h as usize / 2 - 6..h as usize / 2 + 6 {
+            px[y * row..(y + 1) * row].fill(255);
+        }
+        let got = decode(&LumaFrame::new(w, h, px).unwrap(), &DecodeOptions::THOROUGH);
+        assert!(got.payloads.len() <= 1);
+        if let Some(p) = got.payloads.first() {
+            assert_eq!(p, "otpauth://totp/A?secret=JBSWY3DPEHPK3PXP");
+        }
+    }
+
     #[test]
     fn debug_output_hides_payloads() {
         let got = Decoded { payloads: vec!["otpauth://secret".into()], ..Decoded::default() };
