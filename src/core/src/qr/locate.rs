@@ -104,15 +104,15 @@ fn dark(b: &Bitmap, x: usize, y: usize) -> bool {
     b.bits[y * b.w + x]
 }
 
-/// Measures the 1:1:3:1:1 runs through (x, y) along direction (dx, dy) (a row, a column or
-/// a diagonal); returns how far along that line the pattern's centre lies from (x, y) and the
-/// module size (in steps along the line).
-fn cross_check(
+/// Measures the five runs (dark, light, dark centre, light, dark) through the dark pixel
+/// (x, y) along direction (dx, dy) (a row, a column or a diagonal); returns their lengths and
+/// how far along the line the centre run's middle lies from (x, y).
+fn runs(
     b: &Bitmap,
     (x, y): (usize, usize),
     (dx, dy): (isize, isize),
-    expect_total: f32,
-) -> Option<(f32, f32)> {
+    limit: u32,
+) -> Option<([u32; 5], f32)> {
     let at = |t: isize| {
         let (px, py) = (x as isize + t * dx, y as isize + t * dy);
         px >= 0
@@ -128,7 +128,6 @@ fn cross_check(
     if !at(0) {
         return None;
     }
-    let limit = (expect_total * 1.5) as u32 + 2;
     let mut counts = [0u32; 5];
     // Backwards from the centre: centre run, light ring, outer dark ring.
     let mut t = 0isize;
@@ -137,7 +136,8 @@ fn cross_check(
             counts[state] += 1;
             t -= 1;
         }
-        if counts[state] == 0 || counts[state] > limit {
+        // The outer run may go on into neighbouring dark modules: it is only capped.
+        if counts[state] == 0 || (state != 0 && counts[state] > limit) {
             return None;
         }
     }
@@ -147,18 +147,29 @@ fn cross_check(
             counts[state] += 1;
             t += 1;
         }
-        if (state != 2 && counts[state] == 0) || counts[state] > 2 * limit {
+        if (state != 2 && counts[state] == 0) || (state != 4 && counts[state] > 2 * limit) {
             return None;
         }
     }
+    // t is one step past the end of the last run.
+    let centre = (t - counts[4] as isize - counts[3] as isize) as f32 - counts[2] as f32 / 2.0;
+    Some((counts, centre))
+}
+
+/// Confirms a finder pattern along a line: 1:1:3:1:1 runs of about the expected total.
+/// Returns the centre's offset along the line and the module size.
+fn cross_check(
+    b: &Bitmap,
+    at: (usize, usize),
+    dir: (isize, isize),
+    expect_total: f32,
+) -> Option<(f32, f32)> {
+    let (counts, centre) = runs(b, at, dir, (expect_total * 1.5) as u32 + 2)?;
     let total: u32 = counts.iter().sum();
     if (total as f32 - expect_total).abs() > expect_total * 0.5 {
         return None;
     }
-    let m = ratio(&counts)?;
-    // t is one step past the end of the last run.
-    let centre = (t - counts[4] as isize - counts[3] as isize) as f32 - counts[2] as f32 / 2.0;
-    Some((centre, m))
+    Some((centre, ratio(&counts)?))
 }
 
 fn find_finders(b: &Bitmap) -> Vec<Finder> {
@@ -252,7 +263,8 @@ fn dist(a: Finder, b: Finder) -> f32 {
 fn triangle(f: &[Finder], i: usize, j: usize, k: usize) -> Option<(f32, usize, usize, usize)> {
     let (a, b, c) = (f[i], f[j], f[k]);
     let (mmin, mmax) = (a.module.min(b.module).min(c.module), a.module.max(b.module).max(c.module));
-    if mmax > mmin * 1.5 {
+    // Perspective makes the near finders look up to ~1.8x larger than the far one.
+    if mmax > mmin * 1.8 {
         return None;
     }
     // The corner opposite the longest side is the top-left finder.
@@ -266,11 +278,13 @@ fn triangle(f: &[Finder], i: usize, j: usize, k: usize) -> Option<(f32, usize, u
     };
     let (l1, l2) = (dist(f[tl], f[p]), dist(f[tl], f[q]));
     let module = (a.module + b.module + c.module) / 3.0;
-    if l1.min(l2) < 7.0 * module || l1.max(l2) > l1.min(l2) * 1.15 {
+    // Loose enough for a code seen at an angle (legs up to 1.4:1, corner far from 90
+    // degrees); the score below prefers the squarest triples.
+    if l1.min(l2) < 7.0 * module || l1.max(l2) > l1.min(l2) * 1.4 {
         return None;
     }
     let right_angle = (hyp / (l1 * l1 + l2 * l2).sqrt() - 1.0).abs();
-    if right_angle > 0.06 {
+    if right_angle > 0.2 {
         return None;
     }
     let cross = (f[p].x - f[tl].x) * (f[q].y - f[tl].y) - (f[p].y - f[tl].y) * (f[q].x - f[tl].x);
@@ -292,23 +306,153 @@ fn sample_and_decode(b: &Bitmap, tl: Finder, tr: Finder, bl: Finder) -> Option<S
         if !(21..=177).contains(&dim) {
             continue;
         }
-        if let Some(text) = decode_grid(b, tl, tr, bl, dim as usize) {
+        let dim = dim as usize;
+        let affine = Mapping::affine(tl, tr, bl, dim);
+        if let Some(text) = decode_grid(b, &affine, dim) {
             return Some(text);
+        }
+        // Seen at an angle the grid is not affine: the bottom-right alignment pattern (all
+        // versions from 2 on) pins the fourth corner of a perspective mapping.
+        if dim >= 25 {
+            let guess = affine.map(dim as f32 - 6.5, dim as f32 - 6.5);
+            // Near the bottom-right corner modules look about as large as at TR and BL.
+            let near = (tr.module + bl.module) / 2.0;
+            for ap in find_alignment(b, guess, near) {
+                let corners = [
+                    ((3.5, 3.5), (tl.x, tl.y)),
+                    ((dim as f32 - 3.5, 3.5), (tr.x, tr.y)),
+                    ((3.5, dim as f32 - 3.5), (bl.x, bl.y)),
+                    ((dim as f32 - 6.5, dim as f32 - 6.5), ap),
+                ];
+                let decoded = Mapping::perspective(&corners).and_then(|m| decode_grid(b, &m, dim));
+                if decoded.is_some() {
+                    return decoded;
+                }
+            }
         }
     }
     None
 }
 
-fn decode_grid(b: &Bitmap, tl: Finder, tr: Finder, bl: Finder, dim: usize) -> Option<String> {
-    let span = (dim - 7) as f32;
-    let (ux, uy) = ((tr.x - tl.x) / span, (tr.y - tl.y) / span);
-    let (vx, vy) = ((bl.x - tl.x) / span, (bl.y - tl.y) / span);
+/// A point in module coordinates and where it lies in the image.
+type PointPair = ((f32, f32), (f32, f32));
+
+/// Maps module coordinates (column, row; module centres at +0.5) to pixel coordinates:
+/// x = (a u + b v + c) / (g u + h v + 1), y = (d u + e v + f) / (g u + h v + 1).
+struct Mapping([f32; 8]);
+
+impl Mapping {
+    /// The affine grid through three finder centres (at module 3.5 from their corners).
+    fn affine(tl: Finder, tr: Finder, bl: Finder, dim: usize) -> Self {
+        let span = (dim - 7) as f32;
+        let (ux, uy) = ((tr.x - tl.x) / span, (tr.y - tl.y) / span);
+        let (vx, vy) = ((bl.x - tl.x) / span, (bl.y - tl.y) / span);
+        let (cx, cy) = (tl.x - 3.5 * (ux + vx), tl.y - 3.5 * (uy + vy));
+        Self([ux, vx, cx, uy, vy, cy, 0.0, 0.0])
+    }
+
+    /// The projective mapping through four (module, pixel) point pairs, solved as an 8x8
+    /// linear system; `None` when the points are degenerate.
+    fn perspective(pairs: &[PointPair; 4]) -> Option<Self> {
+        let mut m = [[0f64; 9]; 8];
+        for (i, &((u, v), (x, y))) in pairs.iter().enumerate() {
+            let (u, v, x, y) = (f64::from(u), f64::from(v), f64::from(x), f64::from(y));
+            m[2 * i] = [u, v, 1.0, 0.0, 0.0, 0.0, -u * x, -v * x, x];
+            m[2 * i + 1] = [0.0, 0.0, 0.0, u, v, 1.0, -u * y, -v * y, y];
+        }
+        // Gaussian elimination with partial pivoting.
+        for col in 0..8 {
+            let pivot = (col..8).max_by(|&a, &b| m[a][col].abs().total_cmp(&m[b][col].abs()))?;
+            if m[pivot][col].abs() < 1e-9 {
+                return None;
+            }
+            m.swap(col, pivot);
+            let pivot_row = m[col];
+            for (r, row) in m.iter_mut().enumerate() {
+                if r != col {
+                    let f = row[col] / pivot_row[col];
+                    for (v, p) in row.iter_mut().zip(pivot_row).skip(col) {
+                        *v -= f * p;
+                    }
+                }
+            }
+        }
+        let mut h = [0f32; 8];
+        for (i, hv) in h.iter_mut().enumerate() {
+            *hv = (m[i][8] / m[i][i]) as f32;
+        }
+        Some(Self(h))
+    }
+
+    fn map(&self, u: f32, v: f32) -> (f32, f32) {
+        let [a, b, c, d, e, f, g, h] = self.0;
+        let w = g * u + h * v + 1.0;
+        ((a * u + b * v + c) / w, (d * u + e * v + f) / w)
+    }
+}
+
+/// Looks for the 5x5 alignment pattern (dark ring, light ring, dark centre: 1:1:1:1:1 along
+/// any line through its centre) near `guess`; returns up to six candidate centres, nearest
+/// first (the caller keeps the one whose grid decodes).
+fn find_alignment(b: &Bitmap, guess: (f32, f32), module: f32) -> Vec<(f32, f32)> {
+    // Perspective moves the pattern far from the affine guess: search generously.
+    let radius = (module * 10.0) as isize + 2;
+    let (gx, gy) = (guess.0 as isize, guess.1 as isize);
+    let limit = (module * 6.0) as u32 + 1;
+    // The inner light-dark-light runs are one module each, similar to one another and to the
+    // expected size (perspective may scale it either way); the outer ring's runs may merge
+    // with neighbouring dark modules, so only their presence is checked.
+    let fits = |c: &[u32; 5]| {
+        let inner = (c[1] + c[2] + c[3]) as f32 / 3.0;
+        inner >= module * 0.5
+            && inner <= module * 2.0
+            && c[1..4].iter().all(|&c| c as f32 >= inner * 0.5 && c as f32 <= inner * 1.6)
+            && c[0] as f32 >= inner * 0.5
+            && c[4] as f32 >= inner * 0.5
+    };
+    let mut found: Vec<((f32, f32), f32)> = Vec::new();
+    for y in (gy - radius).max(0)..(gy + radius).min(b.h as isize) {
+        for x in (gx - radius).max(1)..(gx + radius).min(b.w as isize) {
+            let (xu, yu) = (x as usize, y as usize);
+            // Only at the start of a dark run.
+            if !dark(b, xu, yu) || dark(b, xu - 1, yu) {
+                continue;
+            }
+            let Some((h, tx)) = runs(b, (xu, yu), (1, 0), limit) else { continue };
+            if !fits(&h) {
+                continue;
+            }
+            let cx = x as f32 + tx;
+            let Some((v, ty)) = runs(b, (cx as usize, yu), (0, 1), limit) else { continue };
+            if !fits(&v) {
+                continue;
+            }
+            let cy = y as f32 + ty;
+            // Both diagonals too: chance 1:1:1 runs in the data rarely pass all four lines.
+            let diagonal = |d| {
+                runs(b, (cx as usize, cy as usize), d, 2 * limit)
+                    .is_some_and(|(c, _)| fits(&c.map(|v| (v as f32 / 1.2) as u32)))
+            };
+            if !diagonal((1, 1)) || !diagonal((1, -1)) {
+                continue;
+            }
+            if found
+                .iter()
+                .any(|&((fx, fy), _)| (fx - cx).abs() < module && (fy - cy).abs() < module)
+            {
+                continue;
+            }
+            found.push(((cx, cy), (cx - guess.0).powi(2) + (cy - guess.1).powi(2)));
+        }
+    }
+    found.sort_by(|a, b| a.1.total_cmp(&b.1));
+    found.into_iter().take(6).map(|(p, _)| p).collect()
+}
+
+fn decode_grid(b: &Bitmap, mapping: &Mapping, dim: usize) -> Option<String> {
     let grid = rqrr::SimpleGrid::from_func(dim, |col, row| {
-        let u = col as f32 + 0.5 - 3.5;
-        let v = row as f32 + 0.5 - 3.5;
-        let x = tl.x + u * ux + v * vx;
-        let y = tl.y + u * uy + v * vy;
-        if x < 0.0 || y < 0.0 {
+        let (x, y) = mapping.map(col as f32 + 0.5, row as f32 + 0.5);
+        if !(x >= 0.0 && y >= 0.0) {
             return false;
         }
         let (x, y) = (x as usize, y as usize);
@@ -343,6 +487,39 @@ mod tests {
     #[test]
     fn finds_three_finders_in_a_code() {
         assert_eq!(find_finders(&bitmap("hello", 4, 4)).len(), 3);
+    }
+
+    #[test]
+    fn reads_a_code_seen_at_an_angle_through_its_alignment_pattern() {
+        // Version 4 (33 modules): has an alignment pattern.
+        let text = "otpauth://totp/Example:alice@example.com?secret=JBSWY3DPEHPK3PXP";
+        let src = bitmap(text, 6, 4);
+        let s = src.w as f32;
+        // Output pixels map back into the source square: the top edge is foreshortened and
+        // the code leans, as when a phone is held at an angle.
+        let out = [(60.0, 40.0), (s - 20.0, 70.0), (s + 30.0, s + 50.0), (20.0, s + 30.0)];
+        let square = [(0.0, 0.0), (s, 0.0), (s, s), (0.0, s)];
+        let pairs =
+            [(out[0], square[0]), (out[1], square[1]), (out[2], square[2]), (out[3], square[3])];
+        let back = Mapping::perspective(&pairs).unwrap();
+        let (w, h) = (src.w + 80, src.h + 80);
+        let mut bits = vec![false; w * h];
+        for y in 0..h {
+            for x in 0..w {
+                let (sx, sy) = back.map(x as f32 + 0.5, y as f32 + 0.5);
+                if sx >= 0.0 && sy >= 0.0 && (sx as usize) < src.w && (sy as usize) < src.h {
+                    bits[y * w + x] = dark(&src, sx as usize, sy as usize);
+                }
+            }
+        }
+        let warped = Bitmap { w, h, bits };
+        // Not affine: three finders alone do not read it...
+        let f = find_finders(&warped);
+        assert_eq!(f.len(), 3);
+        let (_, tl, tr, bl) = triangle(&f, 0, 1, 2).unwrap();
+        assert!(decode_grid(&warped, &Mapping::affine(f[tl], f[tr], f[bl], 33), 33).is_none());
+        // ...but the alignment pattern fixes the fourth corner.
+        assert_eq!(read(&warped).payloads, [text]);
     }
 
     #[test]
