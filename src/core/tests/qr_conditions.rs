@@ -90,6 +90,11 @@ fn decodes_every_code_in_an_image_holding_several() {
 }
 
 #[test]
+fn decodes_camera_frames_with_every_degradation_at_once() {
+    assert_condition_decodes(Condition::Camera);
+}
+
+#[test]
 fn renders_are_reproducible_from_the_seed() {
     let texts = payloads(1, 3);
     let a = render(Condition::Noise, &[&texts[0]], 5);

@@ -29,10 +29,13 @@ pub enum Condition {
     Jpeg,
     SmallInScreenshot,
     Multi,
+    /// Everything a phone camera does at once: perspective, blur, uneven light, sensor noise
+    /// and JPEG compression.
+    Camera,
 }
 
 impl Condition {
-    pub const ALL: [Self; 13] = [
+    pub const ALL: [Self; 14] = [
         Self::Plain,
         Self::Inverted,
         Self::NoQuietZone,
@@ -46,6 +49,7 @@ impl Condition {
         Self::Jpeg,
         Self::SmallInScreenshot,
         Self::Multi,
+        Self::Camera,
     ];
 
     pub fn name(self) -> &'static str {
@@ -63,6 +67,7 @@ impl Condition {
             Self::Jpeg => "jpeg",
             Self::SmallInScreenshot => "small-in-screenshot",
             Self::Multi => "multi",
+            Self::Camera => "camera",
         }
     }
 
@@ -269,6 +274,24 @@ pub fn render(condition: Condition, texts: &[&str], seed: u64) -> Sample {
                 x += code.width() + 40;
             }
             page
+        }
+        Condition::Camera => {
+            let warped = render(Condition::Perspective, texts, seed).image;
+            let mut img = imageproc::filter::gaussian_blur_f32(&warped, rng.random_range(0.8..1.4));
+            let (w, h) = img.dimensions();
+            for (x, y, p) in img.enumerate_pixels_mut() {
+                let light = 0.55 + 0.45 * (x as f32 / w as f32 * 0.7 + y as f32 / h as f32 * 0.3);
+                p.0[0] = (f32::from(p.0[0]) * light) as u8;
+            }
+            add_noise(&mut img, 10.0, &mut rng);
+            let mut bytes = Vec::new();
+            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 60)
+                .encode_image(&img)
+                .expect("jpeg encodes");
+            let decoded = image::load_from_memory(&bytes).expect("jpeg decodes").to_luma8();
+            extension = "jpg";
+            file = Some(bytes);
+            decoded
         }
     };
     let file = file.unwrap_or_else(|| png(&image));
