@@ -8,7 +8,7 @@
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 
-use tessera_core::qr::{FrameSource, LumaFrame, QrError};
+use tessera_core::qr::{DecodeOptions, FrameSource, LumaFrame, QrError, decode};
 use x11rb::connection::Connection;
 use x11rb::protocol::xproto::{ConnectionExt as _, ImageFormat, ImageOrder};
 
@@ -194,6 +194,62 @@ pub fn read_clipboard() -> Result<ClipboardContent, CaptureError> {
     }
 }
 
+/// Decodes every code in each image file, several files at once (one per core); the results
+/// keep the order of `paths`. This is `tessera scan IMAGE...`.
+pub fn scan_images(
+    paths: &[PathBuf],
+    options: &DecodeOptions,
+) -> Vec<Result<Vec<String>, CaptureError>> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(paths.len());
+    let next = AtomicUsize::new(0);
+    let mut done: Vec<(usize, Result<Vec<String>, CaptureError>)> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(path) = paths.get(i) else { break mine };
+                        mine.push((i, load_image(path).map(|f| decode(&f, options).payloads)));
+                    }
+                })
+            })
+            .collect();
+        // A worker only panics if decoding does, which `decode` rules out; its files are
+        // then missing from the output rather than taking the others down.
+        workers.into_iter().flat_map(|w| w.join().unwrap_or_default()).collect()
+    });
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, r)| r).collect()
+}
+
+/// Decodes every code on every X11 screen; each distinct payload once. This is
+/// `tessera scan --screen`.
+pub fn scan_screens(
+    display: Option<&str>,
+    options: &DecodeOptions,
+) -> Result<Vec<String>, CaptureError> {
+    let mut payloads = Vec::new();
+    for frame in capture_screens(display)? {
+        for p in decode(&frame, options).payloads {
+            if !payloads.contains(&p) {
+                payloads.push(p);
+            }
+        }
+    }
+    Ok(payloads)
+}
+
+/// Decodes the codes in a clipboard image, or returns clipboard text as the one payload (a
+/// copied otpauth URI). This is `tessera scan --clipboard`.
+pub fn scan_clipboard(options: &DecodeOptions) -> Result<Vec<String>, CaptureError> {
+    Ok(match read_clipboard()? {
+        ClipboardContent::Image(frame) => decode(&frame, options).payloads,
+        ClipboardContent::Text(text) => vec![text],
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -220,6 +276,21 @@ mod tests {
         );
         assert_eq!(session.run().unwrap().payloads, ["otpauth://totp/A?secret=JBSWY3DPEHPK3PXP"]);
         assert_eq!(session.run().unwrap().payloads.last().map(String::as_str), Some("second"));
+    }
+
+    #[test]
+    fn scan_images_keeps_argument_order_and_reports_each_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut paths = Vec::new();
+        for i in 0..5 {
+            paths.push(write_png(dir.path(), &format!("{i}.png"), &format!("code {i}")));
+        }
+        paths.insert(2, dir.path().join("missing.png"));
+        let got = scan_images(&paths, &DecodeOptions::STILL);
+        assert_eq!(got.len(), 6);
+        assert!(matches!(got[2], Err(CaptureError::Image { .. })));
+        let texts: Vec<String> = got.into_iter().filter_map(Result::ok).flatten().collect();
+        assert_eq!(texts, ["code 0", "code 1", "code 2", "code 3", "code 4"]);
     }
 
     #[test]
@@ -327,5 +398,6 @@ mod tests {
         let mut session =
             ScanSession::new(ScreenSource::new(Some(xvfb.display.clone())), DecodeOptions::STILL);
         assert_eq!(session.run().unwrap().payloads, [uri]);
+        assert_eq!(scan_screens(Some(&xvfb.display), &DecodeOptions::STILL).unwrap(), [uri]);
     }
 }
