@@ -2,6 +2,9 @@
 
 use crate::common::Home;
 
+/// `tessera scan`: QR codes from images, the screen and the clipboard.
+mod scan;
+
 const KEY: &str = "JBSWY3DPEHPK3PXP";
 /// Codes of KEY (SHA1, 6 digits, 30 s) computed independently with Python's hmac module.
 const CODE_AT_1E9: &str = "949556";
@@ -66,7 +69,17 @@ fn sha256_eight_digits_sixty_seconds_from_flags() {
 #[test]
 fn list_and_code_print_json() {
     let home = home_with_one_account();
-    home.ok(&["add", "--secret", KEY, "--issuer", "Counter Co", "--type", "hotp", "--counter", "1"]);
+    home.ok(&[
+        "add",
+        "--secret",
+        KEY,
+        "--issuer",
+        "Counter Co",
+        "--type",
+        "hotp",
+        "--counter",
+        "1",
+    ]);
     let list: serde_json::Value = serde_json::from_str(&home.ok(&["list", "--json"])).unwrap();
     let list = list.as_array().unwrap();
     assert_eq!(list.len(), 2);
@@ -112,7 +125,15 @@ fn rename_and_remove_by_query() {
 #[test]
 fn ambiguous_query_lists_the_candidates_and_changes_nothing() {
     let home = home_with_one_account();
-    home.ok(&["add", "--secret", "GEZDGNBVGY3TQOJQ", "--issuer", "Visma", "--account", "other@example.com"]);
+    home.ok(&[
+        "add",
+        "--secret",
+        "GEZDGNBVGY3TQOJQ",
+        "--issuer",
+        "Visma",
+        "--account",
+        "other@example.com",
+    ]);
     let before = home.snapshot();
     let run = home.run(&["remove", "visma"]);
     assert_eq!(run.code, 1);
@@ -124,7 +145,17 @@ fn ambiguous_query_lists_the_candidates_and_changes_nothing() {
 #[test]
 fn export_uris_round_trips_into_a_fresh_vault() {
     let home = home_with_one_account();
-    home.ok(&["add", "--secret", KEY, "--issuer", "Steam", "--account", "gamer", "--type", "steam"]);
+    home.ok(&[
+        "add",
+        "--secret",
+        KEY,
+        "--issuer",
+        "Steam",
+        "--account",
+        "gamer",
+        "--type",
+        "steam",
+    ]);
     let file = home.dir.path().join("export.txt");
     home.ok(&["export", "--format", "uris", file.to_str().unwrap()]);
     let text = std::fs::read_to_string(&file).unwrap();
@@ -133,8 +164,10 @@ fn export_uris_round_trips_into_a_fresh_vault() {
     for line in text.lines() {
         other.ok(&["add", line]);
     }
-    let a: serde_json::Value = serde_json::from_str(&home.ok(&["code", "--json", "--at", "7"])).unwrap();
-    let b: serde_json::Value = serde_json::from_str(&other.ok(&["code", "--json", "--at", "7"])).unwrap();
+    let a: serde_json::Value =
+        serde_json::from_str(&home.ok(&["code", "--json", "--at", "7"])).unwrap();
+    let b: serde_json::Value =
+        serde_json::from_str(&other.ok(&["code", "--json", "--at", "7"])).unwrap();
     for (x, y) in a.as_array().unwrap().iter().zip(b.as_array().unwrap()) {
         assert_eq!(x["code"], y["code"]);
         assert_eq!(x["issuer"], y["issuer"]);
@@ -150,11 +183,64 @@ fn bad_inputs_fail_clearly_and_leave_the_vault_byte_identical() {
     let huge_label = format!("otpauth://totp/{}?secret={KEY}", "A".repeat(100 * 1024));
     let cases: Vec<(Vec<String>, &str)> = vec![
         (vec!["add".into(), "--secret".into(), "".into(), "--issuer".into(), "X".into()], "empty"),
-        (vec!["add".into(), "--secret".into(), "JBSW Y3D1 EHPK 3PXP".into(), "--issuer".into(), "X".into()], "'1' at position 9"),
-        (vec!["add".into(), "--secret".into(), KEY.into(), "--issuer".into(), "X".into(), "--digits".into(), "0".into()], "digits"),
-        (vec!["add".into(), "--secret".into(), KEY.into(), "--issuer".into(), "X".into(), "--digits".into(), "11".into()], "digits"),
-        (vec!["add".into(), "--secret".into(), KEY.into(), "--issuer".into(), "X".into(), "--period".into(), "0".into()], "period"),
-        (vec!["add".into(), "--secret".into(), KEY.into(), "--issuer".into(), "X".into(), "--algorithm".into(), "MD5".into()], "algorithm"),
+        (
+            vec![
+                "add".into(),
+                "--secret".into(),
+                "JBSW Y3D1 EHPK 3PXP".into(),
+                "--issuer".into(),
+                "X".into(),
+            ],
+            "'1' at position 9",
+        ),
+        (
+            vec![
+                "add".into(),
+                "--secret".into(),
+                KEY.into(),
+                "--issuer".into(),
+                "X".into(),
+                "--digits".into(),
+                "0".into(),
+            ],
+            "digits",
+        ),
+        (
+            vec![
+                "add".into(),
+                "--secret".into(),
+                KEY.into(),
+                "--issuer".into(),
+                "X".into(),
+                "--digits".into(),
+                "11".into(),
+            ],
+            "digits",
+        ),
+        (
+            vec![
+                "add".into(),
+                "--secret".into(),
+                KEY.into(),
+                "--issuer".into(),
+                "X".into(),
+                "--period".into(),
+                "0".into(),
+            ],
+            "period",
+        ),
+        (
+            vec![
+                "add".into(),
+                "--secret".into(),
+                KEY.into(),
+                "--issuer".into(),
+                "X".into(),
+                "--algorithm".into(),
+                "MD5".into(),
+            ],
+            "algorithm",
+        ),
         (vec!["add".into(), "https://example.com/login".into()], "web link"),
         (vec!["add".into(), "WIFI:T:WPA;S:Office;P:hunter22;;".into()], "Wi-Fi"),
         (vec!["add".into(), huge_label], "long"),
@@ -200,7 +286,8 @@ fn errors_never_show_the_secret_key() {
 fn duplicate_account_is_refused() {
     let home = home_with_one_account();
     let before = home.snapshot();
-    let run = home.run(&["add", &format!("otpauth://totp/Visma:me@example.com?secret={KEY}&issuer=Visma")]);
+    let run = home
+        .run(&["add", &format!("otpauth://totp/Visma:me@example.com?secret={KEY}&issuer=Visma")]);
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("already in the vault"), "{}", run.stderr);
     assert_eq!(home.snapshot(), before);

@@ -71,7 +71,7 @@ pub fn run(session: &Session, args: AddArgs, out: &mut dyn Write) -> Result<(), 
     Ok(())
 }
 
-fn find_same<'a>(vault: &'a Vault, account: &OtpUri) -> Option<&'a Entry> {
+pub(super) fn find_same<'a>(vault: &'a Vault, account: &OtpUri) -> Option<&'a Entry> {
     vault.content().entries.iter().find(|e| {
         e.otp.secret.ct_eq(&account.otp.secret)
             && e.issuer == account.issuer
@@ -130,7 +130,9 @@ fn accounts_from_uri(text: &str, args: &AddArgs) -> Result<Vec<OtpUri>, CliError
             return Err(CliError::new(
                 "this is a push-login enrolment code, not a code-generating account",
             )
-            .hint("push approvals are not supported by this version of Tessera; nothing was added"));
+            .hint(
+                "push approvals are not supported by this version of Tessera; nothing was added",
+            ));
         }
     };
     if accounts.is_empty() {

@@ -64,7 +64,9 @@ impl From<VaultError> for CliError {
             VaultError::UnsupportedVersion { .. } => {
                 "this vault was written by a newer Tessera; update Tessera to open it"
             }
-            VaultError::NotFound { .. } => "add an account with `tessera add` or run `tessera init`",
+            VaultError::NotFound { .. } => {
+                "add an account with `tessera add` or run `tessera init`"
+            }
             VaultError::AlreadyExists { .. } => "the existing vault was left untouched",
             _ => "the vault was not changed",
         };

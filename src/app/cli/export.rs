@@ -42,9 +42,8 @@ pub fn run(session: &Session, args: ExportArgs, out: &mut dyn Write) -> Result<(
             .write_all(text.as_bytes())
             .map_err(|err| CliError::new(format!("cannot write output: {err}")))?,
         Some(path) => {
-            write_private(&path, text.as_bytes()).map_err(|err| {
-                CliError::new(format!("cannot write {}: {err}", path.display()))
-            })?;
+            write_private(&path, text.as_bytes())
+                .map_err(|err| CliError::new(format!("cannot write {}: {err}", path.display())))?;
             eprintln!(
                 "exported {count} accounts to {}; the file holds your secret keys unencrypted",
                 path.display()

@@ -11,6 +11,7 @@ mod edit;
 mod error;
 mod export;
 mod query;
+mod scan;
 mod session;
 
 use std::ffi::OsString;
@@ -58,6 +59,8 @@ pub enum Command {
     Rename(edit::RenameArgs),
     /// Export accounts.
     Export(export::ExportArgs),
+    /// Read QR codes from images, the screen or the clipboard (print, describe or add them).
+    Scan(scan::ScanArgs),
 }
 
 #[derive(Debug, Args)]
@@ -117,5 +120,6 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
         Command::Remove(args) => edit::remove(&session, args, out),
         Command::Rename(args) => edit::rename(&session, args, out),
         Command::Export(args) => export::run(&session, args, out),
+        Command::Scan(args) => scan::run(&session, &args, out),
     }
 }

@@ -29,8 +29,10 @@ pub fn one(entries: &[Entry], query: &str) -> Result<usize, CliError> {
             .hint("`tessera list` shows every account")),
         [only] => Ok(*only),
         many => {
-            let names: Vec<String> =
-                many.iter().map(|&i| format!("  {}  ({})", label(&entries[i]), entries[i].id)).collect();
+            let names: Vec<String> = many
+                .iter()
+                .map(|&i| format!("  {}  ({})", label(&entries[i]), entries[i].id))
+                .collect();
             Err(CliError::new(format!(
                 "{:?} matches {} accounts:\n{}",
                 shorten(query),
@@ -53,5 +55,9 @@ pub fn label(entry: &Entry) -> String {
 }
 
 fn shorten(text: &str) -> String {
-    if text.chars().count() > 60 { text.chars().take(60).collect::<String>() + "…" } else { text.to_owned() }
+    if text.chars().count() > 60 {
+        text.chars().take(60).collect::<String>() + "…"
+    } else {
+        text.to_owned()
+    }
 }

@@ -61,8 +61,12 @@ impl Session {
             }
         }
         if !info.has_password {
-            return Err(CliError::new("the vault is protected only by the OS keyring, which did not answer")
-                .hint("unlock your desktop session's keyring (or start its secret service) and try again"));
+            return Err(CliError::new(
+                "the vault is protected only by the OS keyring, which did not answer",
+            )
+            .hint(
+                "unlock your desktop session's keyring (or start its secret service) and try again",
+            ));
         }
         let password = self.password(false)?;
         Ok(Vault::open(&self.path, &Unlock::Password(password))?)
@@ -76,8 +80,11 @@ impl Session {
     /// `tessera init`: creates the vault, refusing to replace one.
     pub fn init(&self, no_keyring: bool, out: &mut dyn Write) -> Result<(), CliError> {
         if self.vault_exists() {
-            return Err(CliError::new(format!("a vault already exists at {}", self.path.display()))
-                .hint("the existing vault was left untouched"));
+            return Err(CliError::new(format!(
+                "a vault already exists at {}",
+                self.path.display()
+            ))
+            .hint("the existing vault was left untouched"));
         }
         self.create(no_keyring, out).map(drop)
     }
@@ -131,8 +138,9 @@ impl Session {
             return Ok(pw);
         }
         if !std::io::stdin().is_terminal() {
-            return Err(CliError::new("the vault needs a password and none was given")
-                .hint("pass --password-file FILE or set TESSERA_PASSWORD_FILE (or run on a terminal)"));
+            return Err(CliError::new("the vault needs a password and none was given").hint(
+                "pass --password-file FILE or set TESSERA_PASSWORD_FILE (or run on a terminal)",
+            ));
         }
         let prompt = if confirm { "New vault password: " } else { "Vault password: " };
         let first = Zeroizing::new(
