@@ -6,8 +6,12 @@ set -euo pipefail
 packages=(
   # build
   pkg-config
+  # build: camera capture (nokhwa's V4L2 bindings are generated with bindgen)
+  libclang-dev
   # tests: the `code` benchmark compares with oathtool; keyring tests use keyutils
   oathtool keyutils
+  # tests: `tessera scan --screen` runs under Xvfb; scripts/qr-bench compares with zbarimg
+  xvfb zbar-tools
 )
 
 missing=()

@@ -1,9 +1,10 @@
 //! Where QR frames come from on the desktop: image files, the X11 screen and the clipboard.
 //!
 //! Each source produces [`LumaFrame`]s for `tessera_core::qr`; the decoding itself lives in
-//! the core. Screen capture reads the root window of every X11 screen (which is also what
-//! XWayland shows); capture through the Wayland desktop portal is not implemented yet, and
-//! without `DISPLAY` the error says so. The camera (nokhwa: V4L2 on Linux) is behind the
+//! the core. Screen capture reads the root window of every X11 screen. On a Wayland desktop
+//! XWayland's root window shows only X11 windows, so codes in Wayland windows are missed:
+//! capture through the desktop portal is not implemented yet. Without `DISPLAY` the error
+//! says so. The camera (nokhwa: V4L2 on Linux) is behind the
 //! `camera` feature; with no camera, or no permission to use it, the error says so in plain
 //! words.
 
@@ -66,20 +67,24 @@ pub enum CaptureError {
 pub fn load_image(path: &Path) -> Result<LumaFrame, CaptureError> {
     let image = image::open(path)
         .map_err(|source| CaptureError::Image { path: path.to_owned(), source })?;
-    Ok(to_frame(&image)?)
+    Ok(to_frame(image)?)
 }
 
 /// Decodes in-memory image bytes (any supported format) as a grayscale frame.
 pub fn image_from_bytes(bytes: &[u8]) -> Result<LumaFrame, CaptureError> {
     let image = image::load_from_memory(bytes).map_err(CaptureError::ImageData)?;
-    Ok(to_frame(&image)?)
+    Ok(to_frame(image)?)
 }
 
-fn to_frame(image: &image::DynamicImage) -> Result<LumaFrame, QrError> {
-    // RGBA first so transparent backgrounds (common in exported PNGs) count as white.
-    let rgba = image.to_rgba8();
-    let (w, h) = rgba.dimensions();
-    LumaFrame::from_rgba8(w, h, rgba.as_raw())
+fn to_frame(image: image::DynamicImage) -> Result<LumaFrame, QrError> {
+    let (w, h) = (image.width(), image.height());
+    if image.color().has_alpha() {
+        // Through RGBA so transparent backgrounds (common in exported PNGs) count as white.
+        let rgba = image.to_rgba8();
+        return LumaFrame::from_rgba8(w, h, rgba.as_raw());
+    }
+    // Grayscale files (most QR exports) need no conversion at all.
+    LumaFrame::new(w, h, image.into_luma8().into_raw())
 }
 
 /// Image files as a [`FrameSource`]: one frame per file, in order.

@@ -36,7 +36,9 @@ pub struct ScanArgs {
 impl From<CaptureError> for CliError {
     fn from(err: CaptureError) -> Self {
         let hint = match &err {
-            CaptureError::NoDisplay(_) => "screen capture needs an X11 (or XWayland) session",
+            CaptureError::NoDisplay(_) => {
+                "screen capture needs an X11 session (Wayland capture is not supported yet)"
+            }
             CaptureError::ClipboardEmpty => "copy a screenshot of the QR code or its otpauth link",
             CaptureError::Image { .. } | CaptureError::ImageData(_) => {
                 "PNG, JPEG, WebP, GIF and BMP images are supported"
