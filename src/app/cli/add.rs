@@ -71,7 +71,7 @@ pub fn run(session: &Session, args: &AddArgs, out: &mut dyn Write) -> Result<(),
     Ok(())
 }
 
-fn find_same<'a>(vault: &'a Vault, account: &OtpUri) -> Option<&'a Entry> {
+pub(super) fn find_same<'a>(vault: &'a Vault, account: &OtpUri) -> Option<&'a Entry> {
     vault.content().entries.iter().find(|e| {
         e.otp.secret.ct_eq(&account.otp.secret)
             && e.issuer == account.issuer

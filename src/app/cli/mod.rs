@@ -13,6 +13,7 @@ mod error;
 mod export;
 mod import;
 mod query;
+mod scan;
 mod session;
 
 use std::ffi::OsString;
@@ -66,6 +67,8 @@ pub enum Command {
     Backup(backup::BackupArgs),
     /// Decrypt the newest backup in a folder and compare it with the vault.
     VerifyBackup(backup::VerifyBackupArgs),
+    /// Read QR codes from images, the screen or the clipboard (print, describe or add them).
+    Scan(scan::ScanArgs),
 }
 
 #[derive(Debug, Args)]
@@ -128,5 +131,6 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
         Command::Import(args) => import::run(&session, &args, out),
         Command::Backup(args) => backup::backup(&session, &args, out),
         Command::VerifyBackup(args) => backup::verify(&session, &args, out),
+        Command::Scan(args) => scan::run(&session, &args, out),
     }
 }
