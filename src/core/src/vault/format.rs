@@ -136,31 +136,80 @@ struct Probe {
     version: Option<serde_json::Value>,
 }
 
+/// The file as it is hashed: every field of [`VaultFile`] in the same order, with an empty
+/// checksum. Serializing this borrowed view gives exactly the bytes that
+/// `serde_json::to_vec` of a [`VaultFile`] with `checksum = ""` gives, without cloning the
+/// file (the ciphertext is most of it).
+#[derive(Serialize)]
+struct Unsummed<'a> {
+    format: &'a str,
+    version: u32,
+    vault_id: &'a str,
+    generation: u64,
+    slots: &'a [Slot],
+    content: &'a Sealed,
+    checksum: &'static str,
+}
+
+/// Feeds serialized bytes straight into a SHA-256 context instead of a buffer.
+struct DigestWriter(digest::Context);
+
+impl std::io::Write for DigestWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Reports why a file that did not parse as a [`VaultFile`] (or whose header is not ours)
+/// cannot be read: not JSON, not a vault, a newer or an impossible version. Returns `Ok` if
+/// the header itself is a readable version-1 header.
+fn check_header(bytes: &[u8]) -> Result<(), VaultError> {
+    let probe: Probe = serde_json::from_slice(bytes).map_err(|e| {
+        damaged(format!("not a readable vault file (truncated or corrupted JSON: {e})"))
+    })?;
+    if probe.format.as_ref().and_then(|f| f.as_str()) != Some(FORMAT_NAME) {
+        return Err(damaged("not a tessera vault (missing \"format\": \"tessera-vault\")"));
+    }
+    let version = probe
+        .version
+        .as_ref()
+        .and_then(serde_json::Value::as_u64)
+        .ok_or_else(|| damaged("the version field is missing or not a number"))?;
+    if version > u64::from(FORMAT_VERSION) {
+        return Err(VaultError::UnsupportedVersion {
+            found: u32::try_from(version).unwrap_or(u32::MAX),
+            supported: FORMAT_VERSION,
+        });
+    }
+    if version != u64::from(FORMAT_VERSION) {
+        return Err(damaged(format!("version {version} never existed")));
+    }
+    Ok(())
+}
+
 impl VaultFile {
     /// Parses and checks a file: format marker, version, structure, checksum. Never decrypts.
+    ///
+    /// The file is parsed once. Only when that fails, or when the header is not a version-1
+    /// Tessera header, is it probed again for just `format` and `version`, so that a newer
+    /// file is reported as [`VaultError::UnsupportedVersion`] rather than as damage.
     pub(super) fn decode(bytes: &[u8]) -> Result<Self, VaultError> {
-        let probe: Probe = serde_json::from_slice(bytes).map_err(|e| {
-            damaged(format!("not a readable vault file (truncated or corrupted JSON: {e})"))
-        })?;
-        if probe.format.as_ref().and_then(|f| f.as_str()) != Some(FORMAT_NAME) {
-            return Err(damaged("not a tessera vault (missing \"format\": \"tessera-vault\")"));
+        let file: Self = match serde_json::from_slice(bytes) {
+            Ok(file) => file,
+            Err(e) => {
+                check_header(bytes)?;
+                return Err(damaged(format!("unexpected structure: {e}")));
+            }
+        };
+        if file.format != FORMAT_NAME || file.version != FORMAT_VERSION {
+            check_header(bytes)?;
+            return Err(damaged("not a tessera vault (unexpected header)"));
         }
-        let version = probe
-            .version
-            .as_ref()
-            .and_then(serde_json::Value::as_u64)
-            .ok_or_else(|| damaged("the version field is missing or not a number"))?;
-        if version > u64::from(FORMAT_VERSION) {
-            return Err(VaultError::UnsupportedVersion {
-                found: u32::try_from(version).unwrap_or(u32::MAX),
-                supported: FORMAT_VERSION,
-            });
-        }
-        if version != u64::from(FORMAT_VERSION) {
-            return Err(damaged(format!("version {version} never existed")));
-        }
-        let file: Self = serde_json::from_slice(bytes)
-            .map_err(|e| damaged(format!("unexpected structure: {e}")))?;
         if file.checksum != file.compute_checksum() {
             return Err(damaged("checksum mismatch: the file was altered or corrupted"));
         }
@@ -179,12 +228,23 @@ impl VaultFile {
         Ok(bytes)
     }
 
+    /// SHA-256 (hex) of the compact JSON of this file with an empty checksum field, streamed
+    /// into the hash without building the JSON text.
     fn compute_checksum(&self) -> String {
-        let mut copy = self.clone();
-        copy.checksum = String::new();
-        // Serializing a struct of strings and integers cannot fail.
-        let bytes = serde_json::to_vec(&copy).unwrap_or_default();
-        HEXLOWER.encode(digest::digest(&digest::SHA256, &bytes).as_ref())
+        let view = Unsummed {
+            format: &self.format,
+            version: self.version,
+            vault_id: &self.vault_id,
+            generation: self.generation,
+            slots: &self.slots,
+            content: &self.content,
+            checksum: "",
+        };
+        let mut writer = DigestWriter(digest::Context::new(&digest::SHA256));
+        // Serializing strings and integers into a writer that never fails cannot fail; an
+        // error here would only make the checksum mismatch, never pass.
+        let _ = serde_json::to_writer(&mut writer, &view);
+        HEXLOWER.encode(writer.0.finish().as_ref())
     }
 
     pub(super) fn content_aad(&self) -> Vec<u8> {
