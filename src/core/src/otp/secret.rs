@@ -6,6 +6,7 @@
 //! of the key.
 
 use std::fmt;
+use std::sync::OnceLock;
 
 use data_encoding::{BASE32_NOPAD, Encoding};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -60,10 +61,16 @@ pub struct Secret(Zeroizing<Vec<u8>>);
 /// Base32 (RFC 4648) without padding and without the trailing-bits check: a 26-character key
 /// has two spare bits that some generators leave non-zero, and rejecting such a key would lose
 /// an account for no security gain.
-fn lenient_base32() -> Encoding {
-    let mut spec = BASE32_NOPAD.specification();
-    spec.check_trailing_bits = false;
-    spec.encoding().expect("invariant: base32 specification is valid")
+///
+/// Built once per process: building an `Encoding` from a specification costs more than
+/// decoding a key, and opening a vault decodes one key per account.
+fn lenient_base32() -> &'static Encoding {
+    static LENIENT: OnceLock<Encoding> = OnceLock::new();
+    LENIENT.get_or_init(|| {
+        let mut spec = BASE32_NOPAD.specification();
+        spec.check_trailing_bits = false;
+        spec.encoding().expect("invariant: base32 specification is valid")
+    })
 }
 
 impl Secret {
@@ -162,11 +169,30 @@ impl Serialize for Secret {
 
 impl<'de> Deserialize<'de> for Secret {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let mut text = String::deserialize(deserializer)?;
-        let parsed = Self::parse_base32_any_length(&text);
-        text.zeroize();
+        deserializer.deserialize_str(SecretVisitor)
+    }
+}
+
+/// Parses the key from the deserializer's own buffer when it can lend one (no intermediate
+/// `String` holding the key to allocate and wipe); an owned string is wiped after parsing.
+struct SecretVisitor;
+
+impl serde::de::Visitor<'_> for SecretVisitor {
+    type Value = Secret;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a base32 secret key")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Secret, E> {
         // The error text never contains key material (only a position), so it may surface.
-        parsed.map_err(serde::de::Error::custom)
+        Secret::parse_base32_any_length(text).map_err(E::custom)
+    }
+
+    fn visit_string<E: serde::de::Error>(self, mut text: String) -> Result<Secret, E> {
+        let parsed = Secret::parse_base32_any_length(&text);
+        text.zeroize();
+        parsed.map_err(E::custom)
     }
 }
 
