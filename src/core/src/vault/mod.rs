@@ -379,9 +379,105 @@ fn decrypt(
     key_store: &dyn KeyStore,
 ) -> Result<Decrypted, VaultError> {
     let file = VaultFile::decode(bytes)?;
-    let master_key = unwrap_master_key(&file, unlock, key_store)?;
-    let content = decrypt_content(&file, &master_key)?;
+    let (master_key, content) = decrypt_file(&file, unlock, key_store)?;
     Ok(Decrypted { file, master_key, content })
+}
+
+fn decrypt_file(
+    file: &VaultFile,
+    unlock: &Unlock,
+    key_store: &dyn KeyStore,
+) -> Result<(Key, VaultContent), VaultError> {
+    let master_key = unwrap_master_key(file, unlock, key_store)?;
+    let content = decrypt_content(file, &master_key)?;
+    Ok((master_key, content))
+}
+
+/// A vault file read from disk and verified (format, version, structure, checksum) but not
+/// yet decrypted.
+///
+/// It lets a caller look at the slots ([`SealedVault::info`]), try the keyring and then a
+/// password without reading and parsing the file again for each attempt; opening a large
+/// vault is dominated by that parsing. [`Vault::open`] and [`Vault::read_only`] are
+/// shorthands for [`SealedVault::read`] followed by [`SealedVault::open`] or
+/// [`SealedVault::decrypt`].
+pub struct SealedVault {
+    path: PathBuf,
+    bytes: Vec<u8>,
+    file: VaultFile,
+}
+
+impl fmt::Debug for SealedVault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SealedVault")
+            .field("path", &self.path)
+            .field("vault_id", &self.file.vault_id)
+            .field("generation", &self.file.generation)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SealedVault {
+    /// Reads and verifies the vault file at `path`; needs no secret and takes no lock.
+    pub fn read(path: &Path) -> Result<Self, VaultError> {
+        let bytes = storage::read(path)?;
+        let file = VaultFile::decode(&bytes).map_err(|e| point_to_backup(e, path))?;
+        Ok(Self { path: path.to_path_buf(), bytes, file })
+    }
+
+    /// Returns the format version, vault id, generation and slots.
+    pub fn info(&self) -> VaultInfo {
+        VaultInfo::of(&self.file)
+    }
+
+    /// Decrypts the content without taking the lock: a snapshot for display that cannot be
+    /// saved. Can be called again with another [`Unlock`] after a failure.
+    pub fn decrypt(
+        &self,
+        unlock: &Unlock,
+        options: &VaultOptions,
+    ) -> Result<VaultContent, VaultError> {
+        decrypt_file(&self.file, unlock, options.key_store.as_ref())
+            .map(|(_, content)| content)
+            .map_err(|e| point_to_backup(e, &self.path))
+    }
+
+    /// Unlocks and takes the exclusive lock for the life of the returned [`Vault`]. Can be
+    /// called again with another [`Unlock`] after a failure.
+    ///
+    /// A wrong password or a damaged file leaves the directory exactly as it was (not even a
+    /// new lock file): the slot is opened before the lock is taken. If another process saved
+    /// between [`SealedVault::read`] and the lock, the current file is decrypted instead.
+    pub fn open(&self, unlock: &Unlock, options: VaultOptions) -> Result<Vault, VaultError> {
+        let path = self.path.as_path();
+        let (master_key, content) = decrypt_file(&self.file, unlock, options.key_store.as_ref())
+            .map_err(|e| point_to_backup(e, path))?;
+        let lock = FileLock::acquire(path, options.lock_wait)?;
+        // A vault's master key never changes, so the key just unwrapped still opens a newer
+        // save unless the file was replaced by a different vault.
+        let current = storage::read(path)?;
+        let decrypted = if current == self.bytes {
+            Decrypted { file: self.file.clone(), master_key, content }
+        } else {
+            let file = VaultFile::decode(&current)?;
+            if file.vault_id == self.file.vault_id {
+                let content = decrypt_content(&file, &master_key)?;
+                Decrypted { file, master_key, content }
+            } else {
+                decrypt(&current, unlock, options.key_store.as_ref())?
+            }
+        };
+        Ok(Vault {
+            path: path.to_path_buf(),
+            vault_id: decrypted.file.vault_id,
+            generation: decrypted.file.generation,
+            slots: decrypted.file.slots,
+            master_key: decrypted.master_key,
+            content: decrypted.content,
+            options,
+            lock: Some(lock),
+        })
+    }
 }
 
 fn unwrap_master_key(
@@ -498,7 +594,7 @@ impl Vault {
         unlock: &Unlock,
         options: &VaultOptions,
     ) -> Result<VaultContent, VaultError> {
-        Self::read_bytes(&storage::read(path)?, unlock, options)
+        SealedVault::read(path)?.decrypt(unlock, options)
     }
 
     /// Creates and writes a new empty vault protected by `protections` (at least one).
@@ -570,35 +666,7 @@ impl Vault {
         unlock: &Unlock,
         options: VaultOptions,
     ) -> Result<Self, VaultError> {
-        // Verify and unlock before taking the lock, so that a wrong password or a damaged file
-        // leaves the directory exactly as it was (not even a new lock file).
-        let bytes = storage::read(path)?;
-        let mut decrypted = decrypt(&bytes, unlock, options.key_store.as_ref())
-            .map_err(|e| point_to_backup(e, path))?;
-        let lock = FileLock::acquire(path, options.lock_wait)?;
-        // Another process may have saved between our read and the lock: decrypt the current
-        // file. A vault's master key never changes, so the key just unwrapped still opens it
-        // unless the file was replaced by a different vault.
-        let current = storage::read(path)?;
-        if current != bytes {
-            let file = VaultFile::decode(&current)?;
-            decrypted = if file.vault_id == decrypted.file.vault_id {
-                let content = decrypt_content(&file, &decrypted.master_key)?;
-                Decrypted { file, master_key: decrypted.master_key, content }
-            } else {
-                decrypt(&current, unlock, options.key_store.as_ref())?
-            };
-        }
-        Ok(Self {
-            path: path.to_path_buf(),
-            vault_id: decrypted.file.vault_id,
-            generation: decrypted.file.generation,
-            slots: decrypted.file.slots,
-            master_key: decrypted.master_key,
-            content: decrypted.content,
-            options,
-            lock: Some(lock),
-        })
+        SealedVault::read(path)?.open(unlock, options)
     }
 
     /// Returns the vault file's path.
