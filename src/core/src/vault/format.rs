@@ -1,7 +1,8 @@
-//! The on-disk container (version 1) and the cryptography that fills it.
+//! The on-disk container (version 2; version 1 is still read) and the cryptography that
+//! fills it.
 //!
 //! ```json
-//! { "format": "tessera-vault", "version": 1, "vault_id": "<uuid>", "generation": 7,
+//! { "format": "tessera-vault", "version": 2, "vault_id": "<uuid>", "generation": 7,
 //!   "slots": [
 //!     { "type": "password", "id": "<uuid>",
 //!       "kdf": { "algorithm": "argon2id", "version": 19, "m_kib": 131072, "t": 4, "p": 1,
@@ -10,7 +11,7 @@
 //!     { "type": "keyring", "id": "<uuid>", "service": "tessera", "user": "<vault uuid>",
 //!       "nonce": "...", "wrapped_key": "..." } ],
 //!   "content": { "nonce": "<base64>", "ciphertext": "<base64, JSON content + tag>" },
-//!   "checksum": "<hex SHA-256 of this object serialized with checksum = \"\">" }
+//!   "checksum": "<hex SHA-256 of the header, see below>" }
 //! ```
 //!
 //! - The content is AES-256-GCM under a random 256-bit master key. A fresh random 96-bit nonce
@@ -20,9 +21,32 @@
 //!   password slot, a random key held by the OS secret store for a keyring slot). The
 //!   associated data binds every ciphertext to this vault id and slot id (content: vault id
 //!   and generation), so pieces cannot be swapped between files or rolled back silently.
+//!   The associated data starts with `tessera-vault/1/` in both versions: it labels the
+//!   wrapping scheme, which version 2 did not change, and slots wrapped under version 1 must
+//!   keep opening (a password slot cannot be re-wrapped without the password).
 //! - The checksum is not a security measure (GCM authenticates); it tells *accidental*
-//!   damage apart from a wrong password: once the checksum holds, a slot that refuses to open
-//!   means the password is wrong, not that the file is broken.
+//!   damage apart from a wrong password.
+//!
+//! # Checksum: version 1 and version 2
+//!
+//! Version 1 hashed the whole object (compact JSON, `checksum` = `""`), ciphertext included,
+//! so opening a 1,000-account vault re-serialized and hashed ~400 KB of base64 that GCM
+//! authenticates anyway. Version 2 hashes only the *header*: the compact JSON of
+//! `{"format","version","vault_id","generation","slots","content_nonce","checksum":""}`
+//! (the content object reduced to its nonce). The distinction it exists for still holds:
+//!
+//! - damage to the header or to any slot (used or not) fails the checksum: *damaged*;
+//! - with the header intact, a slot that refuses to open means a wrong password (or a stale
+//!   keyring key), never a broken file;
+//! - once a slot has opened, the master key is right, so content that fails GCM
+//!   authentication is damage (reported as such), not a wrong password.
+//!
+//! The only difference a user can see: a file whose *ciphertext* is damaged, opened with a
+//! wrong password, reports the wrong password first (true) and the damage on the next,
+//! correct attempt; version 1 reported the damage first. Version 2 is a new number because a
+//! version-1 reader would compute the old checksum, fail, and wrongly call a good file
+//! damaged; with the bump it says "update tessera" instead. Saving a version-1 file writes
+//! version 2.
 
 use data_encoding::{BASE64, HEXLOWER};
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
@@ -36,7 +60,12 @@ use super::VaultError;
 /// The `format` marker of every Tessera vault file.
 pub(super) const FORMAT_NAME: &str = "tessera-vault";
 /// The newest container version this build reads and the one it writes.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
+/// The oldest container version this build still reads.
+const OLDEST_VERSION: u32 = 1;
+/// The version label in the AEAD associated data (see the module docs: it names the
+/// wrapping scheme, unchanged since version 1).
+const AAD_VERSION: u32 = 1;
 /// Length of the master key and of every slot key, in bytes.
 pub(super) const KEY_LEN: usize = 32;
 const SALT_LEN: usize = 16;
@@ -136,18 +165,31 @@ struct Probe {
     version: Option<serde_json::Value>,
 }
 
-/// The file as it is hashed: every field of [`VaultFile`] in the same order, with an empty
-/// checksum. Serializing this borrowed view gives exactly the bytes that
+/// What a version-1 checksum covers: every field of [`VaultFile`] in the same order, with an
+/// empty checksum. Serializing this borrowed view gives exactly the bytes that
 /// `serde_json::to_vec` of a [`VaultFile`] with `checksum = ""` gives, without cloning the
 /// file (the ciphertext is most of it).
 #[derive(Serialize)]
-struct Unsummed<'a> {
+struct WholeFileV1<'a> {
     format: &'a str,
     version: u32,
     vault_id: &'a str,
     generation: u64,
     slots: &'a [Slot],
     content: &'a Sealed,
+    checksum: &'static str,
+}
+
+/// What a version-2 checksum covers: the header, with the content reduced to its nonce (GCM
+/// authenticates the ciphertext; see the module docs).
+#[derive(Serialize)]
+struct Header<'a> {
+    format: &'a str,
+    version: u32,
+    vault_id: &'a str,
+    generation: u64,
+    slots: &'a [Slot],
+    content_nonce: &'a str,
     checksum: &'static str,
 }
 
@@ -167,7 +209,7 @@ impl std::io::Write for DigestWriter {
 
 /// Reports why a file that did not parse as a [`VaultFile`] (or whose header is not ours)
 /// cannot be read: not JSON, not a vault, a newer or an impossible version. Returns `Ok` if
-/// the header itself is a readable version-1 header.
+/// the header itself is a header this build reads.
 fn check_header(bytes: &[u8]) -> Result<(), VaultError> {
     let probe: Probe = serde_json::from_slice(bytes).map_err(|e| {
         damaged(format!("not a readable vault file (truncated or corrupted JSON: {e})"))
@@ -186,7 +228,7 @@ fn check_header(bytes: &[u8]) -> Result<(), VaultError> {
             supported: FORMAT_VERSION,
         });
     }
-    if version != u64::from(FORMAT_VERSION) {
+    if version < u64::from(OLDEST_VERSION) {
         return Err(damaged(format!("version {version} never existed")));
     }
     Ok(())
@@ -195,8 +237,8 @@ fn check_header(bytes: &[u8]) -> Result<(), VaultError> {
 impl VaultFile {
     /// Parses and checks a file: format marker, version, structure, checksum. Never decrypts.
     ///
-    /// The file is parsed once. Only when that fails, or when the header is not a version-1
-    /// Tessera header, is it probed again for just `format` and `version`, so that a newer
+    /// The file is parsed once. Only when that fails, or when the header is not one this
+    /// build reads, is it probed again for just `format` and `version`, so that a newer
     /// file is reported as [`VaultError::UnsupportedVersion`] rather than as damage.
     pub(super) fn decode(bytes: &[u8]) -> Result<Self, VaultError> {
         let file: Self = match serde_json::from_slice(bytes) {
@@ -206,7 +248,8 @@ impl VaultFile {
                 return Err(damaged(format!("unexpected structure: {e}")));
             }
         };
-        if file.format != FORMAT_NAME || file.version != FORMAT_VERSION {
+        if file.format != FORMAT_NAME || !(OLDEST_VERSION..=FORMAT_VERSION).contains(&file.version)
+        {
             check_header(bytes)?;
             return Err(damaged("not a tessera vault (unexpected header)"));
         }
@@ -228,22 +271,39 @@ impl VaultFile {
         Ok(bytes)
     }
 
-    /// SHA-256 (hex) of the compact JSON of this file with an empty checksum field, streamed
-    /// into the hash without building the JSON text.
+    /// The checksum this file's version defines (see the module docs), streamed into SHA-256
+    /// without building the JSON text.
     fn compute_checksum(&self) -> String {
-        let view = Unsummed {
-            format: &self.format,
-            version: self.version,
-            vault_id: &self.vault_id,
-            generation: self.generation,
-            slots: &self.slots,
-            content: &self.content,
-            checksum: "",
-        };
         let mut writer = DigestWriter(digest::Context::new(&digest::SHA256));
         // Serializing strings and integers into a writer that never fails cannot fail; an
         // error here would only make the checksum mismatch, never pass.
-        let _ = serde_json::to_writer(&mut writer, &view);
+        let _ = if self.version == 1 {
+            serde_json::to_writer(
+                &mut writer,
+                &WholeFileV1 {
+                    format: &self.format,
+                    version: self.version,
+                    vault_id: &self.vault_id,
+                    generation: self.generation,
+                    slots: &self.slots,
+                    content: &self.content,
+                    checksum: "",
+                },
+            )
+        } else {
+            serde_json::to_writer(
+                &mut writer,
+                &Header {
+                    format: &self.format,
+                    version: self.version,
+                    vault_id: &self.vault_id,
+                    generation: self.generation,
+                    slots: &self.slots,
+                    content_nonce: &self.content.nonce,
+                    checksum: "",
+                },
+            )
+        };
         HEXLOWER.encode(writer.0.finish().as_ref())
     }
 
@@ -253,11 +313,11 @@ impl VaultFile {
 }
 
 pub(super) fn content_aad(vault_id: &str, generation: u64) -> Vec<u8> {
-    format!("{FORMAT_NAME}/{FORMAT_VERSION}/content/{vault_id}/{generation}").into_bytes()
+    format!("{FORMAT_NAME}/{AAD_VERSION}/content/{vault_id}/{generation}").into_bytes()
 }
 
 pub(super) fn slot_aad(vault_id: &str, slot_id: &str) -> Vec<u8> {
-    format!("{FORMAT_NAME}/{FORMAT_VERSION}/slot/{vault_id}/{slot_id}").into_bytes()
+    format!("{FORMAT_NAME}/{AAD_VERSION}/slot/{vault_id}/{slot_id}").into_bytes()
 }
 
 pub(super) fn random_bytes<const N: usize>() -> Result<Zeroizing<[u8; N]>, VaultError> {
