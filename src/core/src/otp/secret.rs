@@ -96,6 +96,16 @@ impl Secret {
     /// Parses a base32 key leniently, accepting any non-empty length (for imported files, whose
     /// accounts already work elsewhere).
     pub fn parse_base32_any_length(text: &str) -> Result<Self, SecretError> {
+        // Fast path for the canonical form (what the vault stores): nothing to clean, so
+        // decode the text as is; the result is the same as the general path below.
+        if !text.is_empty()
+            && text.bytes().all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b))
+        {
+            let bytes = lenient_base32()
+                .decode(text.as_bytes())
+                .map_err(|_| SecretError::InvalidLength { length: text.len() })?;
+            return Self::from_bytes(bytes);
+        }
         let mut clean = Zeroizing::new(String::with_capacity(text.len()));
         let mut padding_seen = false;
         for (index, ch) in text.chars().enumerate() {

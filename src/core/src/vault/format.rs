@@ -53,6 +53,7 @@ use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use ring::digest;
 use ring::rand::{SecureRandom, SystemRandom};
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use zeroize::Zeroizing;
 
 use super::VaultError;
@@ -176,8 +177,47 @@ struct WholeFileV1<'a> {
     vault_id: &'a str,
     generation: u64,
     slots: &'a [Slot],
-    content: &'a Sealed,
+    content: SealedView<'a>,
     checksum: &'static str,
+}
+
+/// Serializes exactly like [`Sealed`], from borrowed parts.
+#[derive(Serialize)]
+struct SealedView<'a> {
+    nonce: &'a str,
+    ciphertext: &'a str,
+}
+
+/// The content object as parsed: the ciphertext borrowed from the file's text (base64 never
+/// needs JSON escapes, so that is the normal case) rather than copied out of it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SealedIn<'a> {
+    nonce: String,
+    #[serde(borrow)]
+    ciphertext: Cow<'a, str>,
+}
+
+/// [`VaultFile`] as parsed; see [`SealedIn`].
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VaultFileIn<'a> {
+    format: String,
+    version: u32,
+    vault_id: String,
+    generation: u64,
+    slots: Vec<Slot>,
+    #[serde(borrow)]
+    content: SealedIn<'a>,
+    checksum: String,
+}
+
+/// A checked file whose ciphertext may still be a slice of the text it was parsed from.
+pub(super) struct Decoded<'a> {
+    /// The file, with an empty `content.ciphertext`.
+    pub file: VaultFile,
+    /// The content's ciphertext (base64).
+    pub ciphertext: Cow<'a, str>,
 }
 
 /// What a version-2 checksum covers: the header, with the content reduced to its nonce (GCM
@@ -234,6 +274,11 @@ fn check_header(bytes: &[u8]) -> Result<(), VaultError> {
     Ok(())
 }
 
+/// The error for a file that is not UTF-8 text: what the header probe says, if anything.
+pub(super) fn not_utf8(bytes: &[u8]) -> VaultError {
+    check_header(bytes).err().unwrap_or_else(|| damaged("not a readable vault file (not UTF-8)"))
+}
+
 impl VaultFile {
     /// Parses and checks a file: format marker, version, structure, checksum. Never decrypts.
     ///
@@ -241,30 +286,50 @@ impl VaultFile {
     /// build reads, is it probed again for just `format` and `version`, so that a newer
     /// file is reported as [`VaultError::UnsupportedVersion`] rather than as damage.
     pub(super) fn decode(bytes: &[u8]) -> Result<Self, VaultError> {
-        let file: Self = match serde_json::from_slice(bytes) {
-            Ok(file) => file,
+        let text = std::str::from_utf8(bytes).map_err(|_| not_utf8(bytes))?;
+        let Decoded { mut file, ciphertext } = Self::decode_text(text)?;
+        file.content.ciphertext = ciphertext.into_owned();
+        Ok(file)
+    }
+
+    /// Like [`VaultFile::decode`], leaving the ciphertext in `text` (no copy of the largest
+    /// part of the file). Parsing from `str` also spares serde_json a UTF-8 check per string.
+    pub(super) fn decode_text(text: &str) -> Result<Decoded<'_>, VaultError> {
+        let parsed: VaultFileIn<'_> = match serde_json::from_str(text) {
+            Ok(parsed) => parsed,
             Err(e) => {
-                check_header(bytes)?;
+                check_header(text.as_bytes())?;
                 return Err(damaged(format!("unexpected structure: {e}")));
             }
         };
-        if file.format != FORMAT_NAME || !(OLDEST_VERSION..=FORMAT_VERSION).contains(&file.version)
+        if parsed.format != FORMAT_NAME
+            || !(OLDEST_VERSION..=FORMAT_VERSION).contains(&parsed.version)
         {
-            check_header(bytes)?;
+            check_header(text.as_bytes())?;
             return Err(damaged("not a tessera vault (unexpected header)"));
         }
-        if file.checksum != file.compute_checksum() {
+        let ciphertext = parsed.content.ciphertext;
+        let file = Self {
+            format: parsed.format,
+            version: parsed.version,
+            vault_id: parsed.vault_id,
+            generation: parsed.generation,
+            slots: parsed.slots,
+            content: Sealed { nonce: parsed.content.nonce, ciphertext: String::new() },
+            checksum: parsed.checksum,
+        };
+        if file.checksum != file.compute_checksum(&ciphertext) {
             return Err(damaged("checksum mismatch: the file was altered or corrupted"));
         }
         if file.slots.is_empty() {
             return Err(damaged("the file has no key slots"));
         }
-        Ok(file)
+        Ok(Decoded { file, ciphertext })
     }
 
     /// Serializes with a fresh checksum.
     pub(super) fn encode(mut self) -> Result<Vec<u8>, VaultError> {
-        self.checksum = self.compute_checksum();
+        self.checksum = self.compute_checksum(&self.content.ciphertext);
         let mut bytes = serde_json::to_vec_pretty(&self)
             .map_err(|e| VaultError::Internal { detail: format!("serialize vault: {e}") })?;
         bytes.push(b'\n');
@@ -272,8 +337,9 @@ impl VaultFile {
     }
 
     /// The checksum this file's version defines (see the module docs), streamed into SHA-256
-    /// without building the JSON text.
-    fn compute_checksum(&self) -> String {
+    /// without building the JSON text. `ciphertext` stands for `content.ciphertext`, which
+    /// [`VaultFile::decode_text`] leaves empty.
+    fn compute_checksum(&self, ciphertext: &str) -> String {
         let mut writer = DigestWriter(digest::Context::new(&digest::SHA256));
         // Serializing strings and integers into a writer that never fails cannot fail; an
         // error here would only make the checksum mismatch, never pass.
@@ -286,7 +352,7 @@ impl VaultFile {
                     vault_id: &self.vault_id,
                     generation: self.generation,
                     slots: &self.slots,
-                    content: &self.content,
+                    content: SealedView { nonce: &self.content.nonce, ciphertext },
                     checksum: "",
                 },
             )

@@ -48,6 +48,7 @@ mod format;
 mod keystore;
 mod storage;
 
+use std::borrow::Cow;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -379,17 +380,20 @@ fn decrypt(
     key_store: &dyn KeyStore,
 ) -> Result<Decrypted, VaultError> {
     let file = VaultFile::decode(bytes)?;
-    let (master_key, content) = decrypt_file(&file, unlock, key_store)?;
+    let (master_key, content) = decrypt_file(&file, &file.content.ciphertext, unlock, key_store)?;
     Ok(Decrypted { file, master_key, content })
 }
 
+/// Unwraps the master key and decrypts `ciphertext`, the file's content (passed apart because
+/// [`SealedVault`] keeps it inside the file's text).
 fn decrypt_file(
     file: &VaultFile,
+    ciphertext: &str,
     unlock: &Unlock,
     key_store: &dyn KeyStore,
 ) -> Result<(Key, VaultContent), VaultError> {
     let master_key = unwrap_master_key(file, unlock, key_store)?;
-    let content = decrypt_content(file, &master_key)?;
+    let content = decrypt_content(file, ciphertext, &master_key)?;
     Ok((master_key, content))
 }
 
@@ -403,8 +407,18 @@ fn decrypt_file(
 /// [`SealedVault::decrypt`].
 pub struct SealedVault {
     path: PathBuf,
-    bytes: Vec<u8>,
+    /// The whole file as read.
+    text: String,
+    /// The parsed file, its `content.ciphertext` left empty: see `ciphertext`.
     file: VaultFile,
+    ciphertext: Ciphertext,
+}
+
+/// Where a [`SealedVault`]'s ciphertext is: a range of its text (the normal case, no copy), or
+/// an owned string if the file spelled it with JSON escapes.
+enum Ciphertext {
+    InText(std::ops::Range<usize>),
+    Owned(String),
 }
 
 impl fmt::Debug for SealedVault {
@@ -420,9 +434,26 @@ impl fmt::Debug for SealedVault {
 impl SealedVault {
     /// Reads and verifies the vault file at `path`; needs no secret and takes no lock.
     pub fn read(path: &Path) -> Result<Self, VaultError> {
-        let bytes = storage::read(path)?;
-        let file = VaultFile::decode(&bytes).map_err(|e| point_to_backup(e, path))?;
-        Ok(Self { path: path.to_path_buf(), bytes, file })
+        let text = String::from_utf8(storage::read(path)?)
+            .map_err(|e| point_to_backup(format::not_utf8(e.as_bytes()), path))?;
+        let decoded = VaultFile::decode_text(&text).map_err(|e| point_to_backup(e, path))?;
+        let ciphertext = match decoded.ciphertext {
+            Cow::Borrowed(slice) => {
+                let start = slice.as_ptr().addr().wrapping_sub(text.as_ptr().addr());
+                Ciphertext::InText(start..start.saturating_add(slice.len()))
+            }
+            Cow::Owned(owned) => Ciphertext::Owned(owned),
+        };
+        Ok(Self { path: path.to_path_buf(), file: decoded.file, text, ciphertext })
+    }
+
+    fn ciphertext(&self) -> &str {
+        match &self.ciphertext {
+            // The range was cut from this text, so it is always in bounds; an empty string
+            // would only fail authentication, never panic.
+            Ciphertext::InText(range) => self.text.get(range.clone()).unwrap_or_default(),
+            Ciphertext::Owned(owned) => owned,
+        }
     }
 
     /// Returns the format version, vault id, generation and slots.
@@ -437,7 +468,7 @@ impl SealedVault {
         unlock: &Unlock,
         options: &VaultOptions,
     ) -> Result<VaultContent, VaultError> {
-        decrypt_file(&self.file, unlock, options.key_store.as_ref())
+        decrypt_file(&self.file, self.ciphertext(), unlock, options.key_store.as_ref())
             .map(|(_, content)| content)
             .map_err(|e| point_to_backup(e, &self.path))
     }
@@ -450,18 +481,19 @@ impl SealedVault {
     /// between [`SealedVault::read`] and the lock, the current file is decrypted instead.
     pub fn open(&self, unlock: &Unlock, options: VaultOptions) -> Result<Vault, VaultError> {
         let path = self.path.as_path();
-        let (master_key, content) = decrypt_file(&self.file, unlock, options.key_store.as_ref())
-            .map_err(|e| point_to_backup(e, path))?;
+        let (master_key, content) =
+            decrypt_file(&self.file, self.ciphertext(), unlock, options.key_store.as_ref())
+                .map_err(|e| point_to_backup(e, path))?;
         let lock = FileLock::acquire(path, options.lock_wait)?;
         // A vault's master key never changes, so the key just unwrapped still opens a newer
         // save unless the file was replaced by a different vault.
         let current = storage::read(path)?;
-        let decrypted = if current == self.bytes {
+        let decrypted = if current == self.text.as_bytes() {
             Decrypted { file: self.file.clone(), master_key, content }
         } else {
             let file = VaultFile::decode(&current)?;
             if file.vault_id == self.file.vault_id {
-                let content = decrypt_content(&file, &master_key)?;
+                let content = decrypt_content(&file, &file.content.ciphertext, &master_key)?;
                 Decrypted { file, master_key, content }
             } else {
                 decrypt(&current, unlock, options.key_store.as_ref())?
@@ -547,21 +579,20 @@ fn slot_error(error: OpenError, rejected: VaultError) -> VaultError {
     }
 }
 
-fn decrypt_content(file: &VaultFile, master_key: &Key) -> Result<VaultContent, VaultError> {
-    let plain = format::open(
-        master_key,
-        &file.content_aad(),
-        &file.content.nonce,
-        &file.content.ciphertext,
-    )
-    .map_err(|e| match e {
-        OpenError::Malformed(detail) => {
-            format::damaged(format!("the content is malformed: {detail}"))
-        }
-        OpenError::Rejected => {
-            format::damaged("the content does not authenticate (altered or corrupted)")
-        }
-    })?;
+fn decrypt_content(
+    file: &VaultFile,
+    ciphertext: &str,
+    master_key: &Key,
+) -> Result<VaultContent, VaultError> {
+    let plain = format::open(master_key, &file.content_aad(), &file.content.nonce, ciphertext)
+        .map_err(|e| match e {
+            OpenError::Malformed(detail) => {
+                format::damaged(format!("the content is malformed: {detail}"))
+            }
+            OpenError::Rejected => {
+                format::damaged("the content does not authenticate (altered or corrupted)")
+            }
+        })?;
     serde_json::from_slice(&plain)
         .map_err(|e| format::damaged(format!("the decrypted content is not valid: {e}")))
 }
@@ -736,7 +767,7 @@ impl Vault {
         if file.generation == self.generation {
             return Ok(false);
         }
-        self.content = decrypt_content(&file, &self.master_key)?;
+        self.content = decrypt_content(&file, &file.content.ciphertext, &self.master_key)?;
         self.generation = file.generation;
         self.slots = file.slots;
         Ok(true)
