@@ -593,7 +593,10 @@ fn decrypt_content(
                 format::damaged("the content does not authenticate (altered or corrupted)")
             }
         })?;
-    serde_json::from_slice(&plain)
+    // One UTF-8 check for the whole text is cheaper than serde_json's check per string.
+    let text = std::str::from_utf8(&plain)
+        .map_err(|_| format::damaged("the decrypted content is not valid: not UTF-8"))?;
+    serde_json::from_str(text)
         .map_err(|e| format::damaged(format!("the decrypted content is not valid: {e}")))
 }
 
