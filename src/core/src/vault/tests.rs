@@ -283,6 +283,19 @@ fn every_single_bit_flip_in_the_file_is_detected() {
 }
 
 #[test]
+fn a_file_that_is_not_utf8_is_reported_as_damaged() {
+    let (dir, path) = saved_vault();
+    let mut bytes = std::fs::read(&path).unwrap();
+    let at = bytes.windows(12).position(|w| w == b"\"ciphertext\"").unwrap() + 20;
+    bytes[at] = 0xFF;
+    std::fs::write(&path, &bytes).unwrap();
+    let before = snapshot(dir.path());
+    assert!(matches!(open_pw(&path, PASSWORD), Err(VaultError::Damaged { .. })));
+    assert!(matches!(Vault::inspect_bytes(&bytes), Err(VaultError::Damaged { .. })));
+    assert_eq!(snapshot(dir.path()), before);
+}
+
+#[test]
 fn truncated_file_is_reported_as_damaged() {
     let (dir, path) = saved_vault();
     let original = std::fs::read(&path).unwrap();
