@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 pub use account::{DeviceKey, PushAccount, PushBackendKind, PushHistoryItem};
 pub use enrolment::{PushEnrolment, is_loopback_host};
 pub use pending::PendingRequests;
-pub use privacyidea::{DEFAULT_CHALLENGE_VALIDITY, PrivacyIdeaBackend};
+pub use privacyidea::{DEFAULT_CHALLENGE_VALIDITY, PrivacyIdeaBackend, install_crypto_provider};
 pub use schedule::{PollSchedule, ScheduleConfig};
 
 /// Why a push operation failed. Messages are lowercase, name the server but never a key, a

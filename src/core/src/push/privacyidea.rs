@@ -40,8 +40,9 @@ pub const DEFAULT_CHALLENGE_VALIDITY: u64 = 120;
 const POLL_WINDOW_SECONDS: i64 = 60;
 
 /// Installs rustls' ring provider once per process (reqwest is built without a default one,
-/// to stay off aws-lc's C build). Harmless if the app installed one already.
-pub(crate) fn install_crypto_provider() {
+/// to stay off aws-lc's C build). [`PrivacyIdeaBackend::new`] calls it; call it yourself
+/// before building any other reqwest client. Harmless if a provider is installed already.
+pub fn install_crypto_provider() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         // An error only means a provider is installed already, which is what we want.
