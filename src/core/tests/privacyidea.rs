@@ -26,7 +26,7 @@ use serde_json::Value;
 use tessera_core::clock::{Clock, SystemClock};
 use tessera_core::push::{
     Decision, PendingRequests, PrivacyIdeaBackend, PushAccount, PushBackend, PushEnrolment,
-    PushError, PushRequest,
+    PushError, PushEvent, PushRequest, PushSession, ScheduleConfig,
 };
 
 /// The admin API of the running server, behind a lock that serialises the tests.
@@ -340,7 +340,8 @@ fn expired_requests_are_neither_shown_nor_answerable() {
     let (tid, _) = peer.trigger(&account.serial);
     let mut pending = PendingRequests::new();
     let t0 = now();
-    let fresh = pending.merge_poll(&account.serial, backend.poll(&account, t0).unwrap(), t0);
+    let fresh =
+        pending.merge_poll(&account.serial, backend.poll(&account, t0).unwrap(), t0).arrived;
     assert_eq!(fresh.len(), 1);
     let request = fresh[0].clone();
     assert_eq!(request.expires, t0 + validity);
@@ -583,4 +584,31 @@ fn a_server_that_is_down_gives_a_clear_error_and_nothing_is_lost() {
     assert_eq!(again.id, request.id);
     backend.answer(&account, &via_proxy, &Decision::Approve { answer: None }).unwrap();
     assert_eq!(peer.outcome(&tid), "accept");
+}
+
+#[test]
+fn a_session_reports_arrivals_and_records_decisions() {
+    let peer = peer();
+    let backend = backend();
+    let (account, _cleanup) = enrolled(&peer, &backend);
+    let serial = account.serial.clone();
+    let now_ms = || now() * 1000;
+    let mut session = PushSession::new(
+        vec![Box::new(backend)],
+        ScheduleConfig::default(),
+        tessera_core::push::random_seed(),
+    );
+    session.add_account(account, now_ms());
+    assert!(session.tick(now_ms()).is_empty(), "nothing pending yet");
+
+    let (tid, _) = peer.trigger(&serial);
+    session.poll_soon(now_ms());
+    std::thread::sleep(Duration::from_millis(1100)); // the minimum gap between polls
+    let events = session.tick(now_ms());
+    let [PushEvent::Arrived(request)] = &events[..] else { panic!("{events:?}") };
+    let item = session.answer(request.short_id(), Decision::NotMe, now_ms()).unwrap();
+    assert_eq!(item.decision, Some(Decision::NotMe));
+    assert!(item.accepted);
+    assert_eq!(peer.outcome(&tid), "declined");
+    assert!(session.pending().is_empty());
 }

@@ -22,6 +22,7 @@ mod enrolment;
 mod pending;
 mod privacyidea;
 mod schedule;
+mod session;
 
 use std::fmt;
 
@@ -29,9 +30,10 @@ use serde::{Deserialize, Serialize};
 
 pub use account::{DeviceKey, PushAccount, PushBackendKind, PushHistoryItem};
 pub use enrolment::{PushEnrolment, is_loopback_host};
-pub use pending::PendingRequests;
+pub use pending::{PendingRequests, PollMerge};
 pub use privacyidea::{DEFAULT_CHALLENGE_VALIDITY, PrivacyIdeaBackend, install_crypto_provider};
 pub use schedule::{PollSchedule, ScheduleConfig};
+pub use session::{PushEvent, PushSession, random_seed};
 
 /// Why a push operation failed. Messages are lowercase, name the server but never a key, a
 /// signature or an enrolment credential.

@@ -10,6 +10,15 @@ use super::{PushError, PushRequest};
 /// How long an expired request's id is remembered so a late poll cannot show it again.
 const FORGET_EXPIRED_AFTER: u64 = 600;
 
+/// What changed with one poll result.
+#[derive(Debug, Clone, Default)]
+pub struct PollMerge {
+    /// Requests seen for the first time.
+    pub arrived: Vec<PushRequest>,
+    /// Requests the server no longer lists (answered elsewhere, expired or cancelled there).
+    pub withdrawn: Vec<PushRequest>,
+}
+
 /// Requests waiting for a decision, across all push accounts.
 #[derive(Debug, Clone, Default)]
 pub struct PendingRequests {
@@ -27,13 +36,9 @@ impl PendingRequests {
     /// Replaces the requests of account `serial` with a fresh poll result taken at `now`.
     ///
     /// Requests seen before keep their `created`/`expires`; requests already expired (here or
-    /// earlier) are dropped with a log line. Returns the requests that are new.
-    pub fn merge_poll(
-        &mut self,
-        serial: &str,
-        polled: Vec<PushRequest>,
-        now: u64,
-    ) -> Vec<PushRequest> {
+    /// earlier) are dropped with a log line. Returns the requests that are new and those the
+    /// server no longer lists.
+    pub fn merge_poll(&mut self, serial: &str, polled: Vec<PushRequest>, now: u64) -> PollMerge {
         self.expired.retain(|(_, at)| at.saturating_add(FORGET_EXPIRED_AFTER) > now);
         let mut previous: Vec<PushRequest> = Vec::new();
         self.items.retain(|r| {
@@ -63,7 +68,11 @@ impl PendingRequests {
             }
             self.items.push(request);
         }
-        fresh
+        previous.retain(|p| !self.items.iter().any(|r| r.id == p.id));
+        for gone in &previous {
+            tracing::info!(serial = %gone.serial, id = %gone.short_id(), "push request withdrawn by the server");
+        }
+        PollMerge { arrived: fresh, withdrawn: previous }
     }
 
     /// Removes and returns the requests expired at `now` (for the history).
@@ -146,10 +155,11 @@ mod tests {
     #[test]
     fn new_requests_are_reported_once_and_keep_their_first_seen_time() {
         let mut set = PendingRequests::new();
-        let fresh = set.merge_poll("A", vec![req("n1", "A", 100)], 100);
-        assert_eq!(fresh.len(), 1);
-        let fresh = set.merge_poll("A", vec![req("n1", "A", 103), req("n2", "A", 103)], 103);
-        assert_eq!(fresh.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["n2"]);
+        let merge = set.merge_poll("A", vec![req("n1", "A", 100)], 100);
+        assert_eq!(merge.arrived.len(), 1);
+        let merge = set.merge_poll("A", vec![req("n1", "A", 103), req("n2", "A", 103)], 103);
+        assert_eq!(merge.arrived.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["n2"]);
+        assert!(merge.withdrawn.is_empty());
         assert_eq!(set.find("n1").unwrap().created, 100, "first-seen time is kept");
         assert_eq!(set.len(), 2);
     }
@@ -159,7 +169,8 @@ mod tests {
         let mut set = PendingRequests::new();
         set.merge_poll("A", vec![req("n1", "A", 100)], 100);
         set.merge_poll("B", vec![req("m1", "B", 100)], 100);
-        set.merge_poll("A", vec![], 103);
+        let merge = set.merge_poll("A", vec![], 103);
+        assert_eq!(merge.withdrawn.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["n1"]);
         assert_eq!(set.requests().iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["m1"]);
     }
 
@@ -172,11 +183,11 @@ mod tests {
         assert_eq!(gone.len(), 1);
         assert!(set.is_empty());
         // The server still lists it (its validity is longer than our estimate): stay hidden.
-        let fresh = set.merge_poll("A", vec![req("n1", "A", 221)], 221);
-        assert!(fresh.is_empty() && set.is_empty());
+        let merge = set.merge_poll("A", vec![req("n1", "A", 221)], 221);
+        assert!(merge.arrived.is_empty() && set.is_empty());
         // A request already past its expiry when polled is never shown.
-        let fresh = set.merge_poll("A", vec![req("n9", "A", 0)], 500);
-        assert!(fresh.is_empty() && set.is_empty());
+        let merge = set.merge_poll("A", vec![req("n9", "A", 0)], 500);
+        assert!(merge.arrived.is_empty() && set.is_empty());
     }
 
     #[test]
