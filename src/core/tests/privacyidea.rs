@@ -612,3 +612,40 @@ fn a_session_reports_arrivals_and_records_decisions() {
     assert_eq!(peer.outcome(&tid), "declined");
     assert!(session.pending().is_empty());
 }
+
+#[test]
+fn a_session_retries_with_back_off_until_the_server_is_back() {
+    let peer = peer();
+    let backend = backend();
+    let (mut account, _cleanup) = enrolled(&peer, &backend);
+    let mut proxy = Proxy::start(&peer.url);
+    account.url = proxy.url();
+    let serial = account.serial.clone();
+    let now_ms = || now() * 1000;
+    let mut session = PushSession::new(vec![Box::new(backend)], ScheduleConfig::default(), 1);
+    session.add_account(account, now_ms());
+
+    let (tid, _) = peer.trigger(&serial);
+    proxy.stop();
+    let mut delays = Vec::new();
+    for _ in 0..3 {
+        // Each failure pushes the next attempt further out; poll regardless to see it grow.
+        let events = session.poll_all(now_ms());
+        let [PushEvent::Failed { retry_in_ms, error, .. }] = &events[..] else {
+            panic!("{events:?}")
+        };
+        assert!(matches!(error, PushError::Unreachable { .. }), "{error}");
+        delays.push(*retry_in_ms);
+    }
+    assert!(delays[2] >= 12_000 && delays[2] <= 24_000, "third back-off step: {delays:?}");
+
+    proxy.listen();
+    session.poll_soon(now_ms());
+    std::thread::sleep(Duration::from_millis(1100));
+    let events = session.tick(now_ms());
+    assert!(matches!(&events[0], PushEvent::Recovered { serial: s } if *s == serial), "{events:?}");
+    let PushEvent::Arrived(request) = &events[1] else { panic!("{events:?}") };
+    let id = request.id.clone();
+    session.answer(&id, Decision::Approve { answer: None }, now_ms()).unwrap();
+    assert_eq!(peer.outcome(&tid), "accept");
+}

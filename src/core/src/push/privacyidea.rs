@@ -19,6 +19,7 @@
 //! first seen + [`DEFAULT_CHALLENGE_VALIDITY`]), and structured context (IP, location): the
 //! question text is all there is.
 
+use std::io::Read as _;
 use std::sync::Once;
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -35,6 +36,9 @@ use super::{
 
 /// privacyIDEA's default challenge lifetime (`DefaultChallengeValidityTime`), in seconds.
 pub const DEFAULT_CHALLENGE_VALIDITY: u64 = 120;
+
+/// Largest response body read from a push server.
+const MAX_RESPONSE_BYTES: u64 = 1 << 20;
 
 /// The server refuses poll timestamps further than this from its clock (`POLL_TIME_WINDOW`).
 const POLL_WINDOW_SECONDS: i64 = 60;
@@ -69,6 +73,9 @@ impl PrivacyIdeaBackend {
                 .connect_timeout(Duration::from_secs(10))
                 .timeout(Duration::from_secs(30))
                 .tls_danger_accept_invalid_certs(!verify)
+                // A redirect could lead from HTTPS to plain HTTP or to another host, around
+                // check_transport; privacyIDEA's endpoints never redirect.
+                .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .map_err(|e| PushError::Key(format!("cannot set up TLS: {}", root_cause(&e))))
         };
@@ -112,7 +119,11 @@ impl PrivacyIdeaBackend {
             .and_then(|s| httpdate::parse_http_date(s).ok())
             .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
             .map(|d| d.as_secs());
-        let text = response.text().map_err(unreachable)?;
+        // privacyIDEA's answers are a few kilobytes; a server sending more is not one.
+        let mut text = String::new();
+        response.take(MAX_RESPONSE_BYTES).read_to_string(&mut text).map_err(|e| {
+            PushError::Unreachable { server: server.to_owned(), detail: e.to_string() }
+        })?;
         let body: Value = serde_json::from_str(&text).map_err(|_| PushError::BadResponse {
             server: server.to_owned(),
             detail: format!("HTTP {status} without a JSON body"),
