@@ -5,9 +5,9 @@
 //! `otpauth://pipush/LABEL?url=...&ttl=MIN&issuer=...&enrollment_credential=HEX&v=1&serial=...&sslverify=0|1&poll_only=True`,
 //! also with the `pia://` scheme, optionally `image`, `pin`, `app_force_unlock`.
 //!
-//! This parser is the push module's own until the `uri` module classifies `pipush` links; it
-//! keeps to the fields privacyIDEA documents and refuses what it cannot honour (another
-//! protocol version, plain HTTP to a remote host).
+//! The `uri` module splits the link into text fields ([`crate::uri::PushEnrolment`]); this
+//! module turns them into a checked [`PushEnrolment`], refusing what it cannot honour
+//! (another protocol version, plain HTTP or unchecked TLS to a remote host).
 
 use std::fmt;
 use std::net::IpAddr;
@@ -65,68 +65,72 @@ impl PushEnrolment {
     /// Returns true if `text` looks like a push enrolment link (`otpauth://pipush/...` or
     /// `pia://pipush/...`), without checking it further.
     pub fn is_push_link(text: &str) -> bool {
-        let start: String = text.trim().chars().take(16).collect::<String>().to_ascii_lowercase();
-        start.starts_with("otpauth://pipush") || start.starts_with("pia://pipush")
+        matches!(crate::uri::classify(text), Ok(crate::uri::Payload::PushEnrolment(_)))
     }
 
     /// Parses and checks a push enrolment link.
     pub fn parse(uri: &str) -> Result<Self, PushError> {
+        let raw = crate::uri::PushEnrolment::parse(uri)
+            .map_err(|e| PushError::InvalidEnrolment(e.to_string()))?;
+        Self::from_uri(&raw)
+    }
+
+    /// Checks the fields of a link the `uri` module has parsed (for example from
+    /// [`crate::uri::classify`]): protocol version 1, the required fields, a number for `ttl`,
+    /// and a transport that protects the enrolment credential.
+    pub fn from_uri(raw: &crate::uri::PushEnrolment) -> Result<Self, PushError> {
         let invalid = |why: &str| PushError::InvalidEnrolment(why.to_owned());
-        let parsed = Url::parse(uri.trim()).map_err(|_| invalid("not a URI"))?;
-        let is_pipush = matches!(parsed.scheme(), "otpauth" | "pia")
-            && parsed.host_str().is_some_and(|h| h.eq_ignore_ascii_case("pipush"));
-        if !is_pipush {
-            return Err(invalid("not a privacyIDEA push link (expected otpauth://pipush/...)"));
-        }
-        let label = percent_encoding::percent_decode_str(parsed.path().trim_start_matches('/'))
-            .decode_utf8_lossy()
-            .into_owned();
-        let param = |name: &str| {
-            parsed.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.trim().to_owned())
-        };
         let flag = |name: &str| {
-            param(name).is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true"))
+            raw.extra.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).is_some_and(|(_, v)| {
+                matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true")
+            })
+        };
+        let extra = |name: &str| {
+            raw.extra.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone())
         };
 
-        match param("v") {
-            Some(v) if v == "1" => {}
+        match text(&raw.v) {
+            Some("1") => {}
             Some(v) => return Err(PushError::UnsupportedVersion(v.chars().take(20).collect())),
             None => return Err(invalid("the version parameter v is missing")),
         }
-        let url = param("url").ok_or_else(|| invalid("the url parameter is missing"))?;
-        let serial = param("serial")
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| invalid("the serial parameter is missing"))?;
+        let url = text(&raw.url).ok_or_else(|| invalid("the url parameter is missing"))?;
+        let serial = text(&raw.serial).ok_or_else(|| invalid("the serial parameter is missing"))?;
         if serial.len() > 128 || serial.chars().any(|c| c.is_control() || c == '|') {
             return Err(invalid("the serial parameter is malformed"));
         }
-        let enrollment_credential = param("enrollment_credential")
-            .filter(|s| !s.is_empty())
+        let enrollment_credential = raw
+            .enrollment_credential
+            .as_deref()
+            .map(|c| c.trim().to_owned())
+            .filter(|c| !c.is_empty())
             .ok_or_else(|| invalid("the enrollment_credential parameter is missing"))?;
-        let ttl_minutes = match param("ttl") {
+        let ttl_minutes = match text(&raw.ttl) {
             None => DEFAULT_TTL_MINUTES,
             Some(t) => t.parse().map_err(|_| invalid("ttl is not a number of minutes"))?,
         };
-        let sslverify = match param("sslverify").as_deref() {
+        let sslverify = match text(&raw.sslverify) {
             None | Some("1") => true,
             Some("0") => false,
             Some(other) if other.eq_ignore_ascii_case("true") => true,
             Some(other) if other.eq_ignore_ascii_case("false") => false,
             Some(_) => return Err(invalid("sslverify must be 0 or 1")),
         };
-        check_transport(&url, sslverify)?;
+        check_transport(url, sslverify)?;
+        let poll_only = text(&raw.poll_only)
+            .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true"));
         Ok(Self {
-            label: if label.is_empty() { serial.clone() } else { label },
-            issuer: param("issuer").unwrap_or_else(|| "privacyIDEA".to_owned()),
-            url,
+            label: if raw.label.is_empty() { serial.to_owned() } else { raw.label.clone() },
+            issuer: text(&raw.issuer).unwrap_or("privacyIDEA").to_owned(),
+            url: url.to_owned(),
             ttl_minutes,
             enrollment_credential,
-            serial,
+            serial: serial.to_owned(),
             sslverify,
-            poll_only: flag("poll_only"),
+            poll_only,
             pin: flag("pin"),
-            app_force_unlock: param("app_force_unlock"),
-            image: param("image"),
+            app_force_unlock: extra("app_force_unlock"),
+            image: extra("image"),
         })
     }
 
@@ -149,6 +153,11 @@ impl PushEnrolment {
     pub fn server(&self) -> String {
         server_name(&self.url)
     }
+}
+
+/// Returns a trimmed, non-empty field value.
+fn text(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
 }
 
 /// Returns true for `localhost` and loopback IP addresses (127.0.0.0/8, ::1).
