@@ -146,6 +146,9 @@ impl PrivacyIdeaBackend {
         if wire.serial != account.serial {
             return Err("challenge is for another serial");
         }
+        if wire.require_presence.as_deref().is_some_and(|p| p.chars().any(char::is_control)) {
+            return Err("presence options contain control characters");
+        }
         let sslverify = wire.sslverify != "0";
         check_transport(&wire.url, sslverify).map_err(|_| "answer url is not allowed")?;
         let decline_reason_supported = wire
@@ -157,8 +160,8 @@ impl PrivacyIdeaBackend {
             id: wire.nonce,
             backend: PushBackendKind::PrivacyIdea,
             serial: wire.serial,
-            title: wire.title,
-            question: wire.question,
+            title: display_text(&wire.title),
+            question: display_text(&wire.question),
             server: server_name(&wire.url),
             created: now,
             expires: now.saturating_add(self.challenge_validity),
@@ -257,6 +260,18 @@ fn verify_challenge(server_key: &[u8], c: &WireChallenge) -> Result<bool, &'stat
         }
         _ => Err("capabilities without their signature"),
     }
+}
+
+/// Makes server-supplied text safe to show after its signature was checked: control
+/// characters (terminal escapes, newlines) become spaces, bidirectional overrides that could
+/// make "evil.example" read as something else are removed, and the length is capped.
+pub(crate) fn display_text(text: &str) -> String {
+    const MAX_CHARS: usize = 1000;
+    text.chars()
+        .filter(|c| !matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'))
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(MAX_CHARS)
+        .collect()
 }
 
 /// Formats Unix seconds as privacyIDEA's poll timestamp: ISO-8601 UTC, `2026-11-21T23:07:13Z`.
@@ -523,6 +538,14 @@ mod tests {
         c.capabilities = None;
         c.capabilities_signature = None;
         assert_eq!(verify_challenge(public, &c), Ok(true), "pre-3.14 servers send none");
+    }
+
+    #[test]
+    fn shown_text_cannot_carry_escapes_or_direction_overrides() {
+        assert_eq!(display_text("Login\x1b[2J by\nalice?"), "Login [2J by alice?");
+        assert_eq!(display_text("from \u{202e}elpmaxe.live"), "from elpmaxe.live");
+        assert_eq!(display_text("Grüße 👋"), "Grüße 👋");
+        assert_eq!(display_text(&"x".repeat(5000)).len(), 1000);
     }
 
     #[test]
