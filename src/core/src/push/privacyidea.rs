@@ -28,7 +28,7 @@ use reqwest::blocking::{Client, RequestBuilder};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::enrolment::{check_transport, server_name};
+use super::enrolment::{check_transport, is_loopback_host, server_name};
 use super::{
     Decision, DeviceKey, PushAccount, PushBackend, PushBackendKind, PushEnrolment, PushError,
     PushRequest, RequestContext, crypto,
@@ -149,7 +149,13 @@ impl PrivacyIdeaBackend {
         if wire.require_presence.as_deref().is_some_and(|p| p.chars().any(char::is_control)) {
             return Err("presence options contain control characters");
         }
-        let sslverify = wire.sslverify != "0";
+        // The server may ask us not to check certificates; we honour that only for loopback
+        // hosts and check them anyway elsewhere (a valid certificate still works).
+        let loopback = url::Url::parse(&wire.url)
+            .ok()
+            .and_then(|u| u.host_str().map(is_loopback_host))
+            .unwrap_or(false);
+        let sslverify = wire.sslverify != "0" || !loopback;
         check_transport(&wire.url, sslverify).map_err(|_| "answer url is not allowed")?;
         let decline_reason_supported = wire
             .capabilities
@@ -477,14 +483,18 @@ mod tests {
 
     /// Builds a challenge signed the way `_build_smartphone_data` signs it.
     fn challenge(question: &str, presence: Option<&str>) -> WireChallenge {
+        challenge_at("http://127.0.0.1:5001/ttype/push", "0", question, presence)
+    }
+
+    fn challenge_at(url: &str, ssl: &str, question: &str, presence: Option<&str>) -> WireChallenge {
         let (private, _) = server_keys();
         let mut c = WireChallenge {
             nonce: "M3Q2CYZ7WJ5KXGOS4R6DPAV3HNF2LBTU".into(),
             question: question.into(),
             title: "privacyIDEA".into(),
             serial: "PIPU0001".into(),
-            url: "http://127.0.0.1:5001/ttype/push".into(),
-            sslverify: "0".into(),
+            url: url.into(),
+            sslverify: ssl.into(),
             signature: String::new(),
             require_presence: presence.map(str::to_owned),
             capabilities: Some(r#"{"decline_reason": true}"#.into()),
@@ -546,6 +556,60 @@ mod tests {
         assert_eq!(display_text("from \u{202e}elpmaxe.live"), "from elpmaxe.live");
         assert_eq!(display_text("Grüße 👋"), "Grüße 👋");
         assert_eq!(display_text(&"x".repeat(5000)).len(), 1000);
+    }
+
+    fn account() -> PushAccount {
+        PushAccount {
+            backend: PushBackendKind::PrivacyIdea,
+            serial: "PIPU0001".into(),
+            url: "https://pi.example/ttype/push".into(),
+            sslverify: true,
+            device_key: DeviceKey::from_pkcs8_der(server_keys().0.clone()).unwrap(),
+            server_public_key: server_keys().1.clone(),
+            issuer: "privacyIDEA".into(),
+            label: "alice".into(),
+            enrolled_at: 0,
+        }
+    }
+
+    fn to_json(c: &WireChallenge) -> Value {
+        serde_json::json!({
+            "nonce": c.nonce, "question": c.question, "title": c.title, "serial": c.serial,
+            "url": c.url, "sslverify": c.sslverify, "signature": c.signature,
+            "require_presence": c.require_presence, "capabilities": c.capabilities,
+            "capabilities_signature": c.capabilities_signature,
+        })
+    }
+
+    #[test]
+    fn remote_answers_always_check_certificates_and_never_use_plain_http() {
+        let backend = PrivacyIdeaBackend::new().unwrap();
+        let remote = challenge_at("https://pi.example/ttype/push", "0", "Login?", None);
+        let request = backend.accept_challenge(&account(), &to_json(&remote), 1000).unwrap();
+        assert!(request.sslverify, "sslverify=0 is ignored for a remote host");
+        assert_eq!(request.server, "pi.example");
+        assert_eq!((request.created, request.expires), (1000, 1120));
+        assert!(request.decline_reason_supported);
+        let plain = challenge_at("http://pi.example/ttype/push", "0", "Login?", None);
+        assert_eq!(
+            backend.accept_challenge(&account(), &to_json(&plain), 1000),
+            Err("answer url is not allowed")
+        );
+        let local = challenge("Login?", Some("A,B,C"));
+        let request = backend.accept_challenge(&account(), &to_json(&local), 1000).unwrap();
+        assert!(!request.sslverify);
+        assert_eq!(request.require_presence, Some(vec!["A".into(), "B".into(), "C".into()]));
+    }
+
+    #[test]
+    fn challenges_for_another_serial_or_malformed_are_dropped() {
+        let backend = PrivacyIdeaBackend::new().unwrap();
+        let mut other = account();
+        other.serial = "PIPU0002".into();
+        let c = to_json(&challenge("Login?", None));
+        assert_eq!(backend.accept_challenge(&other, &c, 0), Err("challenge is for another serial"));
+        let garbage = serde_json::json!({"nonce": 1});
+        assert_eq!(backend.accept_challenge(&account(), &garbage, 0), Err("malformed challenge"));
     }
 
     #[test]
