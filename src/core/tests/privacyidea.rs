@@ -649,3 +649,71 @@ fn a_session_retries_with_back_off_until_the_server_is_back() {
     session.answer(&id, Decision::Approve { answer: None }, now_ms()).unwrap();
     assert_eq!(peer.outcome(&tid), "accept");
 }
+
+/// Serves every connection over TLS with a fresh self-signed certificate for 127.0.0.1 and
+/// answers like privacyIDEA refusing a poll, so a client that gets that far has completed a
+/// TLS handshake.
+fn self_signed_https_server() -> u16 {
+    tessera_core::push::install_crypto_provider();
+    let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into()]).unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(certified.signing_key.serialize_der().into());
+    let config = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(vec![certified.cert.der().clone()], key)
+        .unwrap();
+    let config = Arc::new(config);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let connection = rustls::ServerConnection::new(config.clone()).unwrap();
+            let mut tls = rustls::StreamOwned::new(connection, stream.unwrap());
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            // A client that rejects the certificate aborts the handshake: read fails.
+            while !head.ends_with(b"\r\n\r\n") {
+                if tls.read(&mut byte).map_or(true, |n| n == 0) {
+                    break;
+                }
+                head.push(byte[0]);
+            }
+            let body = r#"{"result":{"status":false,"error":{"code":10,"message":"ERR10: Could not verify signature!"}}}"#;
+            let _ = write!(
+                tls,
+                "HTTP/1.1 400 BAD REQUEST\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = tls.flush();
+            tls.conn.send_close_notify();
+            let _ = tls.flush();
+        }
+    });
+    port
+}
+
+#[test]
+fn https_certificates_are_checked_unless_sslverify_is_off_on_loopback() {
+    let port = self_signed_https_server();
+    let backend = backend();
+    let mut account = PushAccount {
+        backend: tessera_core::push::PushBackendKind::PrivacyIdea,
+        serial: "PIPU0000TLS".into(),
+        url: format!("https://127.0.0.1:{port}/ttype/push"),
+        sslverify: true,
+        device_key: tessera_core::push::DeviceKey::generate_with_bits(2048).unwrap(),
+        server_public_key: vec![],
+        issuer: "test".into(),
+        label: "tls".into(),
+        enrolled_at: 0,
+    };
+    let err = backend.poll(&account, now()).unwrap_err();
+    let PushError::Unreachable { detail, .. } = &err else { panic!("{err:?}") };
+    assert!(detail.contains("certificate"), "names the certificate problem: {err}");
+
+    account.sslverify = false;
+    let err = backend.poll(&account, now()).unwrap_err();
+    assert!(
+        matches!(&err, PushError::Refused { status: 400, message, .. } if message.starts_with("ERR10")),
+        "the TLS handshake succeeded and the server's answer was read: {err:?}"
+    );
+}
