@@ -1,1 +1,2 @@
 //! The `tessera` command line.
+pub mod push;
