@@ -12,11 +12,16 @@ use std::time::Duration;
 
 use clap::Subcommand;
 use serde_json::json;
-use tessera_core::clock::Clock;
+use tessera_core::clock::{Clock, SystemClock};
 use tessera_core::push::{
-    Decision, PrivacyIdeaBackend, PushAccount, PushBackend, PushEnrolment, PushError, PushEvent,
-    PushHistoryItem, PushRequest, PushSession, ScheduleConfig, describe_skew, random_seed,
+    Decision, PrivacyIdeaBackend, PushBackend, PushEnrolment, PushEvent, PushHistoryItem,
+    PushRequest, PushSession, ScheduleConfig, describe_skew, random_seed,
 };
+use tessera_core::uri;
+use tessera_core::vault::Vault;
+
+use super::CliError;
+use super::session::Session;
 
 /// The `push` subcommands.
 #[derive(Debug, Subcommand)]
@@ -45,129 +50,180 @@ pub enum PushCommand {
     },
     /// Print requests as they arrive; on a terminal, ask for each decision.
     Watch,
+    /// List the enrolled push accounts.
+    Accounts {
+        /// Print a JSON array instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show past requests and the decisions taken (newest last).
+    History {
+        /// Print a JSON array instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
-/// An error the push commands report: what went wrong and, when useful, what to do.
-#[derive(Debug)]
-pub struct PushCliError {
-    /// The message after `error: `.
-    pub message: String,
-    /// A hint for the next line, if any.
-    pub hint: Option<String>,
-}
-
-impl std::fmt::Display for PushCliError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for PushCliError {}
-
-impl From<PushError> for PushCliError {
-    fn from(error: PushError) -> Self {
-        let hint = match &error {
-            PushError::ClockSkew { .. } => {
-                Some("set the system clock (e.g. `timedatectl set-ntp true`) and try again")
-            }
-            PushError::Unreachable { .. } => Some(
-                "check the network and the server; requests stay on the server until they expire",
-            ),
-            PushError::UnknownRequest(_) | PushError::AmbiguousRequest(_) => {
-                Some("run `tessera push pending` to see the waiting requests and their ids")
-            }
-            PushError::AnswerRequired { .. } | PushError::AnswerNotOffered { .. } => {
-                Some("pass --answer with the choice shown on the login screen")
-            }
-            PushError::EnrolmentExpired { .. } => {
-                Some("ask the server for a new enrolment QR code and add it at once")
-            }
-            PushError::InsecureTransport { .. } => Some(
-                "the server must use HTTPS with a valid certificate (only servers on this \
-                 computer may use plain HTTP or sslverify=0)",
-            ),
-            PushError::Expired => Some("start the login again to get a new request"),
-            _ => None,
-        };
-        Self { message: error.to_string(), hint: hint.map(str::to_owned) }
-    }
-}
-
-/// What the push commands need from the vault.
-pub trait PushStore {
-    /// Returns the enrolled push accounts.
-    fn push_accounts(&mut self) -> Result<Vec<PushAccount>, PushCliError>;
-    /// Adds a push account (replacing one with the same serial) and saves.
-    fn add_push_account(&mut self, account: PushAccount) -> Result<(), PushCliError>;
-    /// Appends a decision to the push history and saves.
-    fn record_push_decision(&mut self, item: PushHistoryItem) -> Result<(), PushCliError>;
-}
-
-fn backend() -> Result<PrivacyIdeaBackend, PushCliError> {
+fn backend() -> Result<PrivacyIdeaBackend, CliError> {
     Ok(PrivacyIdeaBackend::new()?)
 }
 
-/// Finishes a push enrolment from a scanned link: creates the device key, registers it with
-/// the server, stores the account. Returns the line to print.
+/// `tessera add` with a push enrolment link: creates the device key, registers it with the
+/// server and stores the account. The vault is opened (and locked) before the server is
+/// contacted: the link's credential is single-use, so an enrolment must not be finished
+/// when it cannot be saved.
 pub fn enrol(
-    enrolment: &PushEnrolment,
-    store: &mut dyn PushStore,
-    clock: &dyn Clock,
-    err: &mut dyn Write,
-) -> Result<String, PushCliError> {
-    // The link was scanned (or pasted) just now: this command is the scan.
+    session: &Session,
+    raw: &uri::PushEnrolment,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    let clock = SystemClock;
+    // This command is the scan: the link's ttl counts from now.
     let scanned_at = clock.now();
+    let enrolment = PushEnrolment::from_uri(raw)?;
+    let mut vault = session.open_or_create(out)?;
+    if vault.content().push_accounts.iter().any(|a| a.serial == enrolment.serial) {
+        return Err(CliError::new(format!(
+            "the push account {} is already enrolled",
+            enrolment.serial
+        ))
+        .hint("nothing was added; ask the server for a new enrolment QR code to enrol again"));
+    }
     if enrolment.insecure_transport() {
-        let _ = writeln!(
-            err,
+        eprintln!(
             "warning: the connection to {} is not protected by a checked certificate \
              (plain HTTP or sslverify=0); allowed only because the server is on this computer",
             enrolment.server()
         );
     }
-    let account = backend()?.enrol(enrolment, scanned_at, clock.now())?;
-    let line = format!(
-        "added push account {} ({}, {}) at {}",
-        account.label,
-        account.issuer,
-        account.serial,
-        account.server()
-    );
-    store.add_push_account(account)?;
-    Ok(line)
+    let account = backend()?.enrol(&enrolment, scanned_at, clock.now())?;
+    let name = if account.label == account.serial {
+        format!("{} ({})", account.serial, account.issuer)
+    } else {
+        format!("{} ({}, {}: {})", account.serial, account.issuer, account.label, account.serial)
+    };
+    let line = format!("added push account {name} at {}", account.server());
+    vault.content_mut().push_accounts.push(account);
+    vault.save().map_err(|e| {
+        CliError::from(e).hint(
+            "the server finished the enrolment but it could not be saved here; \
+             remove the token on the server and enrol again",
+        )
+    })?;
+    let _ = writeln!(out, "{line}");
+    Ok(())
 }
 
 /// Runs one `tessera push` subcommand.
-pub fn run(
-    command: PushCommand,
-    store: &mut dyn PushStore,
-    clock: &dyn Clock,
-    out: &mut dyn Write,
-    err: &mut dyn Write,
-) -> Result<(), PushCliError> {
-    let accounts = store.push_accounts()?;
-    if accounts.is_empty() {
-        return Err(PushCliError {
-            message: "there are no push accounts".to_owned(),
-            hint: Some("add one with `tessera add 'otpauth://pipush/...'`".to_owned()),
-        });
+pub fn run(session: &Session, command: PushCommand, out: &mut dyn Write) -> Result<(), CliError> {
+    let clock = SystemClock;
+    let mut vault = session.open()?;
+    match command {
+        PushCommand::Accounts { json } => return accounts(&vault, json, out),
+        PushCommand::History { json } => return history(&vault, json, out),
+        _ => {}
     }
-    let mut session =
+    let accounts = vault.content().push_accounts.clone();
+    if accounts.is_empty() {
+        return Err(CliError::new("there are no push accounts")
+            .hint("add one with `tessera add 'otpauth://pipush/...'` (the link in the QR code)"));
+    }
+    let mut push =
         PushSession::new(vec![Box::new(backend()?)], ScheduleConfig::default(), random_seed());
     for account in accounts {
-        session.add_account(account, clock.now_millis());
+        push.add_account(account, clock.now_millis());
     }
+    let mut err = std::io::stderr();
     match command {
-        PushCommand::Pending { json } => pending(&mut session, json, clock, out, err),
+        PushCommand::Pending { json } => {
+            // Reading needs no lock: let other commands use the vault while we poll.
+            drop(vault);
+            pending(&mut push, json, &clock, out, &mut err)
+        }
         PushCommand::Approve { id, answer } => {
-            decide(&mut session, &id, Decision::Approve { answer }, store, clock, out, err)
+            decide(&mut push, &id, Decision::Approve { answer }, &mut vault, &clock, out, &mut err)
         }
         PushCommand::Deny { id, not_me } => {
             let decision = if not_me { Decision::NotMe } else { Decision::Deny };
-            decide(&mut session, &id, decision, store, clock, out, err)
+            decide(&mut push, &id, decision, &mut vault, &clock, out, &mut err)
         }
-        PushCommand::Watch => watch(&mut session, store, clock, out, err),
+        PushCommand::Watch => {
+            // Hold the lock only while saving a decision, so other commands keep working.
+            vault.release_lock();
+            watch(&mut push, &mut vault, &clock, out, &mut err)
+        }
+        PushCommand::Accounts { .. } | PushCommand::History { .. } => Ok(()),
     }
+}
+
+fn print_json(value: &serde_json::Value, out: &mut dyn Write) -> Result<(), CliError> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| CliError::new(format!("cannot write JSON: {e}")))?;
+    writeln!(out, "{text}").map_err(|e| CliError::new(format!("cannot write output: {e}")))
+}
+
+/// `tessera push accounts`: what is enrolled, never the keys.
+fn accounts(vault: &Vault, as_json: bool, out: &mut dyn Write) -> Result<(), CliError> {
+    let accounts = &vault.content().push_accounts;
+    if as_json {
+        let list: Vec<_> = accounts
+            .iter()
+            .map(|a| {
+                json!({
+                    "serial": a.serial, "backend": a.backend, "issuer": a.issuer,
+                    "label": a.label, "server": a.server(), "url": a.url,
+                    "sslverify": a.sslverify, "enrolled_at": a.enrolled_at,
+                })
+            })
+            .collect();
+        return print_json(&serde_json::Value::Array(list), out);
+    }
+    if accounts.is_empty() {
+        let _ = writeln!(out, "no push accounts");
+    }
+    for a in accounts {
+        let warning =
+            if a.sslverify { "" } else { " (certificate checks off: this computer only)" };
+        let _ =
+            writeln!(out, "{} ({}, {}) at {}{warning}", a.serial, a.issuer, a.backend, a.server());
+    }
+    Ok(())
+}
+
+/// `tessera push history`: past requests and decisions.
+fn history(vault: &Vault, as_json: bool, out: &mut dyn Write) -> Result<(), CliError> {
+    let items = &vault.content().push_history;
+    if as_json {
+        let value = serde_json::to_value(items)
+            .map_err(|e| CliError::new(format!("cannot write JSON: {e}")))?;
+        return print_json(&value, out);
+    }
+    if items.is_empty() {
+        let _ = writeln!(out, "no push history");
+    }
+    for item in items {
+        let decision =
+            item.decision.as_ref().map_or_else(|| "expired".to_owned(), ToString::to_string);
+        let _ = writeln!(
+            out,
+            "{} {decision}: {}: {} ({} at {})",
+            tessera_core::push::format_utc(item.decided_at),
+            item.title,
+            item.question,
+            item.serial,
+            item.server
+        );
+    }
+    Ok(())
+}
+
+/// Appends a decision to the vault's push history and saves, picking up what other
+/// processes saved meanwhile.
+fn record(vault: &mut Vault, item: PushHistoryItem) -> Result<(), CliError> {
+    vault.reload()?;
+    vault.content_mut().push_history.push(item);
+    vault.save()?;
+    Ok(())
 }
 
 /// Polls every account once; reports failures as warnings, and fails only if every account
@@ -176,7 +232,7 @@ fn poll_once(
     session: &mut PushSession,
     clock: &dyn Clock,
     err: &mut dyn Write,
-) -> Result<(), PushCliError> {
+) -> Result<(), CliError> {
     let total = session.accounts().count();
     let mut failures = Vec::new();
     for event in session.poll_all(clock.now_millis()) {
@@ -201,18 +257,15 @@ fn pending(
     clock: &dyn Clock,
     out: &mut dyn Write,
     err: &mut dyn Write,
-) -> Result<(), PushCliError> {
+) -> Result<(), CliError> {
     poll_once(session, clock, err)?;
     let now = clock.now();
     let requests = session.pending().requests();
-    let io = |e: std::io::Error| PushCliError {
-        message: format!("cannot write output: {e}"),
-        hint: None,
-    };
+    let io = |e: std::io::Error| CliError::new(format!("cannot write output: {e}"));
     if as_json {
         let list: Vec<_> = requests.iter().map(|r| request_json(r, now)).collect();
         let text = serde_json::to_string_pretty(&list)
-            .map_err(|e| PushCliError { message: format!("cannot write JSON: {e}"), hint: None })?;
+            .map_err(|e| CliError::new(format!("cannot write JSON: {e}")))?;
         writeln!(out, "{text}").map_err(io)?;
     } else if requests.is_empty() {
         writeln!(out, "no login requests waiting").map_err(io)?;
@@ -271,11 +324,11 @@ fn decide(
     session: &mut PushSession,
     id: &str,
     decision: Decision,
-    store: &mut dyn PushStore,
+    vault: &mut Vault,
     clock: &dyn Clock,
     out: &mut dyn Write,
     err: &mut dyn Write,
-) -> Result<(), PushCliError> {
+) -> Result<(), CliError> {
     poll_once(session, clock, err)?;
     let item = session.answer(id, decision, clock.now_millis())?;
     let line = format!(
@@ -284,7 +337,10 @@ fn decide(
         item.title,
         item.question
     );
-    store.record_push_decision(item)?;
+    // The answer is sent; failing to keep it in the history must not read as "not sent".
+    if let Err(e) = record(vault, item) {
+        let _ = writeln!(err, "warning: the answer was sent but not saved in the history: {e}");
+    }
     let _ = writeln!(out, "{line}");
     Ok(())
 }
@@ -324,11 +380,11 @@ fn prompt_for(r: &PushRequest) -> String {
 
 fn watch(
     session: &mut PushSession,
-    store: &mut dyn PushStore,
+    vault: &mut Vault,
     clock: &dyn Clock,
     out: &mut dyn Write,
     err: &mut dyn Write,
-) -> Result<(), PushCliError> {
+) -> Result<(), CliError> {
     let interactive = std::io::stdin().is_terminal();
     let (tx, lines) = mpsc::channel::<String>();
     if interactive {
@@ -422,12 +478,13 @@ fn watch(
                                     .as_ref()
                                     .map_or_else(String::new, ToString::to_string)
                             );
-                            if let Err(e) = store.record_push_decision(item) {
+                            if let Err(e) = record(vault, item) {
                                 let _ = writeln!(
                                     err,
-                                    "warning: the decision was sent but not saved in the history: {e}"
+                                    "warning: the answer was sent but not saved in the history: {e}"
                                 );
                             }
+                            vault.release_lock();
                         }
                         Err(e) => {
                             let _ = writeln!(err, "error: {e}");
@@ -501,11 +558,7 @@ mod tests {
     }
 
     #[test]
-    fn hints_point_to_the_fix() {
-        let e =
-            PushCliError::from(PushError::ClockSkew { server: "pi".into(), offset_seconds: 192 });
-        assert!(e.message.contains("3 min 12 s fast"), "{}", e.message);
-        assert!(e.hint.unwrap().contains("clock"));
+    fn durations_read_like_speech() {
         assert_eq!(describe_duration(4_500), "5 s");
         assert_eq!(describe_duration(150_000), "2 min 30 s");
     }

@@ -31,7 +31,9 @@ use serde::{Deserialize, Serialize};
 pub use account::{DeviceKey, PushAccount, PushBackendKind, PushHistoryItem};
 pub use enrolment::{PushEnrolment, is_loopback_host};
 pub use pending::{PendingRequests, PollMerge};
-pub use privacyidea::{DEFAULT_CHALLENGE_VALIDITY, PrivacyIdeaBackend, install_crypto_provider};
+pub use privacyidea::{
+    DEFAULT_CHALLENGE_VALIDITY, PrivacyIdeaBackend, format_utc, install_crypto_provider,
+};
 pub use schedule::{PollSchedule, ScheduleConfig};
 pub use session::{PushEvent, PushSession, random_seed};
 

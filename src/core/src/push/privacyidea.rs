@@ -280,8 +280,9 @@ pub(crate) fn display_text(text: &str) -> String {
         .collect()
 }
 
-/// Formats Unix seconds as privacyIDEA's poll timestamp: ISO-8601 UTC, `2026-11-21T23:07:13Z`.
-pub(crate) fn iso_timestamp(unix: u64) -> String {
+/// Formats Unix seconds as ISO-8601 UTC, `2026-11-21T23:07:13Z` (privacyIDEA's poll
+/// timestamp; also how the CLI shows times).
+pub fn format_utc(unix: u64) -> String {
     humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(unix)).to_string()
 }
 
@@ -364,7 +365,7 @@ impl PushBackend for PrivacyIdeaBackend {
         }
         let url = check_transport(&account.url, account.sslverify)?;
         let server = account.server();
-        let timestamp = iso_timestamp(now);
+        let timestamp = format_utc(now);
         let signature = account.device_key.sign(&format!("{}|{timestamp}", account.serial))?;
         let query = [
             ("serial", account.serial.as_str()),
@@ -614,8 +615,8 @@ mod tests {
 
     #[test]
     fn poll_timestamps_are_iso_8601_utc() {
-        assert_eq!(iso_timestamp(0), "1970-01-01T00:00:00Z");
-        assert_eq!(iso_timestamp(1_795_302_433), "2026-11-21T23:07:13Z");
+        assert_eq!(format_utc(0), "1970-01-01T00:00:00Z");
+        assert_eq!(format_utc(1_795_302_433), "2026-11-21T23:07:13Z");
     }
 
     #[test]

@@ -9,12 +9,14 @@
 
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use reqwest::blocking::Client;
 use serde_json::Value;
+
+use crate::common::Home;
 
 /// The admin API of the running privacyIDEA server.
 struct Peer {
@@ -126,10 +128,11 @@ impl Peer {
     }
 }
 
-/// A `TESSERA_HOME` with a password-only vault, one push account for alice, and cleanup.
+/// A `TESSERA_HOME` (keyring off, password file) with one push account for alice, enrolled
+/// through `tessera add LINK`; deletes the token (and a test policy) on the server at the end.
 struct Device<'a> {
     peer: &'a Peer,
-    dir: tempfile::TempDir,
+    home: Home,
     serial: String,
     policy: Option<&'static str>,
 }
@@ -144,33 +147,8 @@ impl Drop for Device<'_> {
 }
 
 impl Device<'_> {
-    fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tessera"));
-        cmd.args(args)
-            .env("TESSERA_HOME", self.dir.path().join("data"))
-            .env("TESSERA_PASSWORD_FILE", self.dir.path().join("password"))
-            .env_remove("TESSERA_PASSWORD")
-            .stdin(Stdio::null());
-        cmd
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.command(args).output().unwrap()
-    }
-
-    /// Runs a command that must succeed; returns stdout.
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "tessera {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
     fn pending(&self) -> Vec<Value> {
-        serde_json::from_str::<Value>(&self.ok(&["push", "pending", "--json"]))
+        serde_json::from_str::<Value>(&self.home.ok(&["push", "pending", "--json"]))
             .unwrap()
             .as_array()
             .unwrap()
@@ -179,22 +157,26 @@ impl Device<'_> {
 }
 
 fn device(peer: &Peer) -> Device<'_> {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("password"), "push-e2e-password").unwrap();
     let link = peer.enrol_link();
     let serial = link.split("serial=").nth(1).unwrap().split('&').next().unwrap().to_owned();
-    let device = Device { peer, dir, serial, policy: None };
-    let password = device.dir.path().join("password");
-    device.ok(&["init", "--password-file", password.to_str().unwrap(), "--no-keyring"]);
-    let out = device.run(&["add", &link]);
-    assert!(out.status.success(), "add failed: {}", String::from_utf8_lossy(&out.stderr));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains(&format!("added push account {}", device.serial)), "{stdout}");
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let device = Device { peer, home: Home::new(), serial, policy: None };
+    let run = device.home.run(&["add", &link]);
+    assert_eq!(run.code, 0, "add failed: {}", run.stderr);
     assert!(
-        stderr.contains("warning: the connection to 127.0.0.1"),
-        "plain HTTP is flagged: {stderr}"
+        run.stdout.contains(&format!("added push account {}", device.serial)),
+        "{}",
+        run.stdout
     );
+    assert!(
+        run.stderr.contains("warning: the connection to 127.0.0.1"),
+        "plain HTTP is flagged: {}",
+        run.stderr
+    );
+    // The first `add` created the vault; a second enrolment of the same token is refused
+    // before the server is asked (its credential is spent anyway).
+    let again = device.home.run(&["add", &link]);
+    assert_eq!(again.code, 1);
+    assert!(again.stderr.contains("is already enrolled"), "{}", again.stderr);
     device
 }
 
@@ -203,21 +185,36 @@ fn cli_enrols_lists_and_approves_a_login() {
     let peer = peer();
     let device = device(&peer);
     assert!(device.pending().is_empty());
-    assert_eq!(device.ok(&["push", "pending"]).trim(), "no login requests waiting");
+    assert_eq!(device.home.ok(&["push", "pending"]).trim(), "no login requests waiting");
 
     let (tid, _) = peer.trigger(&device.serial);
     let pending = device.pending();
     assert_eq!(pending.len(), 1, "{pending:?}");
     assert_eq!(pending[0]["question"], "Login by Alice from 127.0.0.1?");
     assert_eq!(pending[0]["serial"], device.serial.as_str());
-    let text = device.ok(&["push", "pending"]);
+    let text = device.home.ok(&["push", "pending"]);
     assert!(text.contains("privacyIDEA: Login by Alice from 127.0.0.1?"), "{text}");
 
     let id = pending[0]["short_id"].as_str().unwrap();
-    let out = device.ok(&["push", "approve", id]);
+    let out = device.home.ok(&["push", "approve", id]);
     assert!(out.starts_with("approved: privacyIDEA"), "{out}");
     assert_eq!(peer.outcome(&tid), "accept");
     assert!(device.pending().is_empty());
+
+    // The decision is kept in the vault's history, and the account is listed (without keys).
+    let history: Value =
+        serde_json::from_str(&device.home.ok(&["push", "history", "--json"])).unwrap();
+    assert_eq!(history.as_array().unwrap().len(), 1, "{history}");
+    assert_eq!(history[0]["decision"]["decision"], "approve");
+    assert_eq!(history[0]["question"], "Login by Alice from 127.0.0.1?");
+    assert_eq!(history[0]["accepted"], true);
+    let accounts: Value =
+        serde_json::from_str(&device.home.ok(&["push", "accounts", "--json"])).unwrap();
+    assert_eq!(accounts[0]["serial"], device.serial.as_str());
+    assert_eq!(accounts[0]["server"], peer.url.trim_start_matches("http://"));
+    assert!(!accounts.to_string().contains("device_key"));
+    let vault = std::fs::read_to_string(device.home.vault()).unwrap();
+    assert!(!vault.contains(&device.serial), "push accounts are inside the encrypted content");
 }
 
 #[test]
@@ -226,13 +223,13 @@ fn cli_denies_and_reports_not_me() {
     let device = device(&peer);
     let (tid, _) = peer.trigger(&device.serial);
     let id = device.pending()[0]["id"].as_str().unwrap().to_owned();
-    let out = device.ok(&["push", "deny", &id]);
+    let out = device.home.ok(&["push", "deny", &id]);
     assert!(out.starts_with("denied: "), "{out}");
     assert_eq!(peer.outcome(&tid), "declined");
 
     let (tid, _) = peer.trigger(&device.serial);
     let id = device.pending()[0]["id"].as_str().unwrap().to_owned();
-    let out = device.ok(&["push", "deny", &id, "--not-me"]);
+    let out = device.home.ok(&["push", "deny", &id, "--not-me"]);
     assert!(out.starts_with("denied (not me): "), "{out}");
     assert_eq!(peer.outcome(&tid), "declined");
     let audit = peer.audit(&device.serial);
@@ -262,18 +259,17 @@ fn cli_number_matching_needs_the_right_choice() {
     let wrong = options.iter().find(|o| *o != right).unwrap();
     let id = request["short_id"].as_str().unwrap();
 
-    let out = device.run(&["push", "approve", id]);
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("error: this request asks you to choose one of"), "{stderr}");
-    assert!(stderr.contains("--answer"), "hint: {stderr}");
+    let run = device.home.run(&["push", "approve", id]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("error: this request asks you to choose one of"), "{}", run.stderr);
+    assert!(run.stderr.contains("--answer"), "hint: {}", run.stderr);
 
-    let out = device.run(&["push", "approve", id, "--answer", wrong]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("did not accept the answer"));
+    let run = device.home.run(&["push", "approve", id, "--answer", wrong]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("did not accept the answer"), "{}", run.stderr);
     assert_eq!(peer.outcome(&tid), "pending");
 
-    device.ok(&["push", "approve", id, "--answer", right]);
+    device.home.ok(&["push", "approve", id, "--answer", right]);
     assert_eq!(peer.outcome(&tid), "accept");
 }
 
@@ -281,18 +277,22 @@ fn cli_number_matching_needs_the_right_choice() {
 fn cli_reports_unknown_ids_with_a_hint() {
     let peer = peer();
     let device = device(&peer);
-    let out = device.run(&["push", "approve", "NOSUCHID"]);
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("error: no pending push request matches \"NOSUCHID\""), "{stderr}");
-    assert!(stderr.contains("tessera push pending"), "{stderr}");
+    let run = device.home.run(&["push", "approve", "NOSUCHID"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("error: no pending push request matches \"NOSUCHID\""),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("tessera push pending"), "{}", run.stderr);
 }
 
 #[test]
 fn cli_watch_prints_requests_as_they_arrive() {
     let peer = peer();
     let device = device(&peer);
-    let mut child = device.command(&["push", "watch"]).stdout(Stdio::piped()).spawn().unwrap();
+    let mut child =
+        device.home.command().args(["push", "watch"]).stdout(Stdio::piped()).spawn().unwrap();
     let (tx, lines) = std::sync::mpsc::channel();
     let stdout = child.stdout.take().unwrap();
     std::thread::spawn(move || {
@@ -306,7 +306,7 @@ fn cli_watch_prints_requests_as_they_arrive() {
     assert!(first.starts_with("watching 1 push account"), "{first}");
     std::thread::sleep(Duration::from_secs(1));
     peer.trigger(&device.serial);
-    // How fast is measured by tests/measure/push_watch.py; here only that it arrives.
+    // How fast is measured by scripts/measure-push.py; here only that it arrives.
     let line = lines.recv_timeout(Duration::from_secs(30)).unwrap();
     child.kill().unwrap();
     child.wait().unwrap();

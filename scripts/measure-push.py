@@ -8,7 +8,7 @@ Prints two figures:
   2. the HTTP requests `tessera push watch` makes per idle minute (counted in the server's
      own request log, so nothing is self-reported).
 
-Usage:  python3 tests/measure/push_watch.py [--tessera target/release/tessera] [--triggers 20]
+Usage:  python3 scripts/measure-push.py [--tessera target/release/tessera] [--triggers 20]
 
 Needs: the privacyIDEA peer (shared/peers/privacyidea/setup.sh; started here if it is not
 running), python3 (stdlib only), a built `tessera` binary. Uses a throwaway TESSERA_HOME.
@@ -30,7 +30,7 @@ import urllib.parse
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+ROOT = os.path.abspath(os.path.join(HERE, ".."))
 SETUP = os.path.abspath(os.path.join(ROOT, "..", "shared", "peers", "privacyidea", "setup.sh"))
 PI_HOME = os.environ.get("PI_HOME", os.path.join(tempfile.gettempdir(), "privacyidea-peer"))
 PASSWORD = "measure-push-password"
@@ -87,7 +87,8 @@ def main():
     password_file = os.path.join(home, "password")
     with open(password_file, "w") as f:
         f.write(PASSWORD)
-    env = dict(os.environ, TESSERA_HOME=os.path.join(home, "data"), TESSERA_PASSWORD_FILE=password_file)
+    env = dict(os.environ, TESSERA_HOME=os.path.join(home, "data"), TESSERA_PASSWORD_FILE=password_file,
+               TESSERA_KEYRING="off")
 
     def tessera(*argv, **kw):
         return subprocess.run([args.tessera, *argv], env=env, check=True, capture_output=True, text=True, **kw)
