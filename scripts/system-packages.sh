@@ -8,6 +8,9 @@ packages=(
   pkg-config
   # tests: the `code` benchmark compares with oathtool; keyring tests use keyutils
   oathtool keyutils
+  # push tests: the privacyIDEA peer (shared/peers/privacyidea/setup.sh) is a Python venv
+  # from PyPI driven with curl and jq
+  python3 python3-venv curl jq
 )
 
 missing=()
