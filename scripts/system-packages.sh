@@ -6,8 +6,9 @@ set -euo pipefail
 packages=(
   # build
   pkg-config
-  # tests: the `code` benchmark compares with oathtool; keyring tests use keyutils
-  oathtool keyutils
+  # tests: the `code` benchmark compares with oathtool; keyring tests use keyutils and a
+  # throwaway gnome-keyring secret service inside dbus-run-session
+  oathtool keyutils gnome-keyring dbus
   # push tests: the privacyIDEA peer (shared/peers/privacyidea/setup.sh) is a Python venv
   # from PyPI driven with curl and jq
   python3 python3-venv curl jq

@@ -1,5 +1,6 @@
 //! Tessera's one integration-test binary (one binary links the app once; see STACK.md).
 //! Each module covers one shipped surface.
+#![allow(clippy::unwrap_used, unreachable_pub)]
 
 /// Shared fixtures and helpers for running the built binary in a throwaway home.
 mod common;

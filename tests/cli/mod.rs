@@ -344,5 +344,5 @@ fn init_refuses_to_replace_a_vault() {
 }
 
 fn to_run(cmd: &mut std::process::Command) -> crate::common::Run {
-    crate::common::to_run(cmd.output().unwrap())
+    crate::common::to_run(&cmd.output().unwrap())
 }

@@ -45,7 +45,7 @@ pub struct AddArgs {
     pub counter: Option<u64>,
 }
 
-pub fn run(session: &Session, args: AddArgs, out: &mut dyn Write) -> Result<(), CliError> {
+pub fn run(session: &Session, args: &AddArgs, out: &mut dyn Write) -> Result<(), CliError> {
     // A push enrolment (otpauth://pipush/...) makes a push account, not a code account.
     if let Some(text) = &args.uri
         && let Ok(Payload::PushEnrolment(enrolment)) = uri::classify(text.trim())
@@ -85,9 +85,9 @@ fn find_same<'a>(vault: &'a Vault, account: &OtpUri) -> Option<&'a Entry> {
     })
 }
 
-fn accounts_from_args(args: AddArgs) -> Result<Vec<OtpUri>, CliError> {
+fn accounts_from_args(args: &AddArgs) -> Result<Vec<OtpUri>, CliError> {
     if let Some(text) = &args.uri {
-        return accounts_from_uri(text, &args);
+        return accounts_from_uri(text, args);
     }
     let Some(secret) = &args.secret else {
         return Err(CliError::usage("give an otpauth:// URI or --secret KEY")

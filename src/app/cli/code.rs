@@ -98,7 +98,7 @@ pub fn list(session: &Session, json: bool, out: &mut dyn Write) -> Result<(), Cl
     Ok(())
 }
 
-pub fn code(session: &Session, args: CodeArgs, out: &mut dyn Write) -> Result<(), CliError> {
+pub fn code(session: &Session, args: &CodeArgs, out: &mut dyn Write) -> Result<(), CliError> {
     let vault = session.open()?;
     let now = args.at.unwrap_or_else(|| SystemClock.now());
     let entries = &vault.content().entries;
@@ -147,7 +147,7 @@ pub fn code(session: &Session, args: CodeArgs, out: &mut dyn Write) -> Result<()
     Ok(())
 }
 
-pub fn next(session: &Session, args: NextArgs, out: &mut dyn Write) -> Result<(), CliError> {
+pub fn next(session: &Session, args: &NextArgs, out: &mut dyn Write) -> Result<(), CliError> {
     let mut vault = session.open()?;
     let index = query::one(&vault.content().entries, &args.query)?;
     let entry = &mut vault.content_mut().entries[index];

@@ -25,7 +25,7 @@ pub struct RenameArgs {
     pub account: Option<String>,
 }
 
-pub fn remove(session: &Session, args: RemoveArgs, out: &mut dyn Write) -> Result<(), CliError> {
+pub fn remove(session: &Session, args: &RemoveArgs, out: &mut dyn Write) -> Result<(), CliError> {
     let mut vault = session.open()?;
     let index = query::one(&vault.content().entries, &args.query)?;
     let entry = vault.content_mut().entries.remove(index);

@@ -114,11 +114,11 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
     let session = session::Session::from_env(&cli.global)?;
     match cli.command {
         Command::Init(args) => session.init(args.no_keyring, out),
-        Command::Add(args) => add::run(&session, args, out),
+        Command::Add(args) => add::run(&session, &args, out),
         Command::List(args) => code::list(&session, args.json, out),
-        Command::Code(args) => code::code(&session, args, out),
-        Command::Next(args) => code::next(&session, args, out),
-        Command::Remove(args) => edit::remove(&session, args, out),
+        Command::Code(args) => code::code(&session, &args, out),
+        Command::Next(args) => code::next(&session, &args, out),
+        Command::Remove(args) => edit::remove(&session, &args, out),
         Command::Rename(args) => edit::rename(&session, args, out),
         Command::Export(args) => export::run(&session, args, out),
         Command::Push(command) => push::run(&session, command, out),

@@ -6,7 +6,7 @@
 //! automation, kiosks and tests that must not touch the user's secret store).
 
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use tessera_core::vault::{self, Protection, Unlock, Vault, VaultError};
 use zeroize::Zeroizing;
@@ -33,11 +33,6 @@ impl Session {
             Ok("off" | "0" | "no" | "false")
         );
         Ok(Self { path, password_file, keyring })
-    }
-
-    /// Returns the vault file's path.
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     /// Returns true if a vault file exists.
@@ -106,7 +101,10 @@ impl Session {
                     );
                     return Ok(vault);
                 }
-                Err(VaultError::KeyringUnavailable { .. }) => {}
+                // No secret store, or only one that forgets keys at reboot: use a password.
+                Err(
+                    VaultError::KeyringUnavailable { .. } | VaultError::KeyringNotDurable { .. },
+                ) => {}
                 Err(err) => return Err(err.into()),
             }
         }
