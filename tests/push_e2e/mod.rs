@@ -52,8 +52,20 @@ fn peer() -> MutexGuard<'static, Peer> {
         let url = match read_env_url() {
             Some(url) if is_up(&url) => url,
             existing => {
-                let script = Path::new(env!("CARGO_MANIFEST_DIR"))
-                    .join("../shared/peers/privacyidea/setup.sh");
+                // `$PI_SETUP`, else `shared/` beside the repository.
+                let script = std::env::var_os("PI_SETUP").map_or_else(
+                    || {
+                        Path::new(env!("CARGO_MANIFEST_DIR"))
+                            .join("../shared/peers/privacyidea/setup.sh")
+                    },
+                    PathBuf::from,
+                );
+                assert!(
+                    script.exists(),
+                    "no privacyIDEA server is running and the setup script is not at {}; \
+                     set PI_SETUP to shared/peers/privacyidea/setup.sh",
+                    script.display()
+                );
                 let mut cmd = Command::new("bash");
                 cmd.arg(script);
                 if existing.is_some() && pi_home().join("data/privacyidea.sqlite").exists() {

@@ -36,8 +36,22 @@ struct Peer {
     jwt: String,
 }
 
+/// The peer's setup script: `$PI_SETUP` if set, else `shared/` beside the repository.
 fn setup_script() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/peers/privacyidea/setup.sh")
+    let script = std::env::var_os("PI_SETUP").map_or_else(
+        || {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../../../shared/peers/privacyidea/setup.sh")
+        },
+        PathBuf::from,
+    );
+    assert!(
+        script.exists(),
+        "no privacyIDEA server is running (no answer at the URL in $PI_HOME/env) and the setup \
+         script is not at {}; set PI_SETUP to shared/peers/privacyidea/setup.sh",
+        script.display()
+    );
+    script
 }
 
 fn pi_home() -> PathBuf {
