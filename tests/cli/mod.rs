@@ -1,5 +1,8 @@
 //! `tessera` end to end: add, code, list, next, rename, remove, export and every bad input.
 
+/// `tessera import` / `tessera export` through every format's fixture.
+mod transfer;
+
 use crate::common::Home;
 
 const KEY: &str = "JBSWY3DPEHPK3PXP";

@@ -4,6 +4,7 @@ use std::fmt;
 
 use tessera_core::otp::{OtpError, SecretError};
 use tessera_core::push::PushError;
+use tessera_core::transfer::{Format, TransferError};
 use tessera_core::uri::UriError;
 use tessera_core::vault::VaultError;
 
@@ -120,6 +121,30 @@ impl From<PushError> for CliError {
             }
             PushError::Expired => "start the login again to get a new request",
             _ => "nothing was changed",
+        };
+        Self::new(err.to_string()).hint(hint)
+    }
+}
+
+impl From<TransferError> for CliError {
+    fn from(err: TransferError) -> Self {
+        let hint = match &err {
+            TransferError::PasswordRequired { .. } => {
+                "pass --import-password-file FILE (or run on a terminal to be asked)".to_owned()
+            }
+            TransferError::WrongPassword { .. } => {
+                "check the file's password (not the vault's); the vault was not changed".to_owned()
+            }
+            TransferError::Unrecognised { .. } | TransferError::UnknownFormat { .. } => {
+                format!("name the format with --format ({})", Format::all_names())
+            }
+            TransferError::NotExportable { .. } => {
+                format!("export formats: {}", Format::export_names())
+            }
+            TransferError::CannotEncrypt { .. } => {
+                "leave out --export-password-file, or export as aegis or 2fas".to_owned()
+            }
+            _ => "the vault was not changed".to_owned(),
         };
         Self::new(err.to_string()).hint(hint)
     }
