@@ -424,6 +424,12 @@ fn watch(
                 }
                 PushEvent::Expired(r) => {
                     queue.retain(|id| *id != r.id);
+                    // Unanswered requests belong in the history too: a login nobody
+                    // approved is worth seeing later.
+                    if let Err(e) = record(vault, PushHistoryItem::new(&r, None, now, false)) {
+                        let _ = writeln!(err, "warning: cannot save the history: {e}");
+                    }
+                    vault.release_lock();
                     writeln!(out, "[{}] expired unanswered", r.short_id())
                 }
                 PushEvent::Failed { serial, error, retry_in_ms } => writeln!(
