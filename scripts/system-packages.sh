@@ -13,6 +13,9 @@ packages=(
   libclang-dev
   # tests: `tessera scan --screen` runs under Xvfb; scripts/qr-bench compares with zbarimg
   xvfb zbar-tools
+  # push tests: the privacyIDEA peer (shared/peers/privacyidea/setup.sh) is a Python venv
+  # from PyPI driven with curl and jq
+  python3 python3-venv curl jq
 )
 
 missing=()

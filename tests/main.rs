@@ -8,6 +8,9 @@ mod common;
 /// The `tessera` command line end to end: the built binary, a temp TESSERA_HOME, real files.
 mod cli;
 
+/// Push approvals end to end: the binary against a real privacyIDEA server.
+mod push_e2e;
+
 /// Fails when a test file exists under tests/ but no module includes it.
 #[test]
 fn every_test_file_is_part_of_the_test_binary() {

@@ -46,6 +46,12 @@ pub struct AddArgs {
 }
 
 pub fn run(session: &Session, args: &AddArgs, out: &mut dyn Write) -> Result<(), CliError> {
+    // A push enrolment (otpauth://pipush/...) makes a push account, not a code account.
+    if let Some(text) = &args.uri
+        && let Ok(Payload::PushEnrolment(enrolment)) = uri::classify(text.trim())
+    {
+        return super::push::enrol(session, &enrolment, out);
+    }
     // Everything is parsed and checked before the vault is opened or created, so bad input
     // never creates or changes a vault.
     let accounts = accounts_from_args(args)?;

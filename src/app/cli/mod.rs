@@ -12,6 +12,7 @@ mod edit;
 mod error;
 mod export;
 mod import;
+mod push;
 mod query;
 mod scan;
 mod session;
@@ -69,6 +70,9 @@ pub enum Command {
     VerifyBackup(backup::VerifyBackupArgs),
     /// Read QR codes from images, the screen or the clipboard (print, describe or add them).
     Scan(scan::ScanArgs),
+    /// Push login approvals: list, approve, deny or watch login requests.
+    #[command(subcommand)]
+    Push(push::PushCommand),
 }
 
 #[derive(Debug, Args)]
@@ -132,5 +136,6 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
         Command::Backup(args) => backup::backup(&session, &args, out),
         Command::VerifyBackup(args) => backup::verify(&session, &args, out),
         Command::Scan(args) => scan::run(&session, &args, out),
+        Command::Push(command) => push::run(&session, command, out),
     }
 }

@@ -254,6 +254,13 @@ pub struct VaultContent {
     /// The accounts, in display order.
     #[serde(default)]
     pub entries: Vec<Entry>,
+    /// Enrolled push-approval accounts, with their device private keys (vaults written
+    /// before push support have none).
+    #[serde(default)]
+    pub push_accounts: Vec<crate::push::PushAccount>,
+    /// Past push requests and the decisions taken, oldest first.
+    #[serde(default)]
+    pub push_history: Vec<crate::push::PushHistoryItem>,
 }
 
 /// A way to protect a new vault. Several may be given; each becomes a slot.
