@@ -70,7 +70,7 @@ pub fn run(session: &Session, args: &AddArgs, out: &mut dyn Write) -> Result<(),
         added.push(query::label(&entry));
         vault.content_mut().entries.push(entry);
     }
-    vault.save()?;
+    super::session::save(&mut vault)?;
     for label in added {
         let _ = writeln!(out, "added {label}");
     }

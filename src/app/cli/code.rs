@@ -160,7 +160,7 @@ pub fn next(session: &Session, args: &NextArgs, out: &mut dyn Write) -> Result<(
     }
     let code = entry.otp.advance()?;
     entry.last_used = Some(SystemClock.now());
-    vault.save()?;
+    super::session::save(&mut vault)?;
     let _ = writeln!(out, "{code}");
     Ok(())
 }

@@ -104,7 +104,7 @@ pub fn enrol(
     };
     let line = format!("added push account {name} at {}", account.server());
     vault.content_mut().push_accounts.push(account);
-    vault.save().map_err(|e| {
+    super::session::save(&mut vault).map_err(|e| {
         CliError::from(e).hint(
             "the server finished the enrolment but it could not be saved here; \
              remove the token on the server and enrol again",
@@ -222,7 +222,7 @@ fn history(vault: &Vault, as_json: bool, out: &mut dyn Write) -> Result<(), CliE
 fn record(vault: &mut Vault, item: PushHistoryItem) -> Result<(), CliError> {
     vault.reload()?;
     vault.content_mut().push_history.push(item);
-    vault.save()?;
+    super::session::save(vault)?;
     Ok(())
 }
 

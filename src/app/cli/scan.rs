@@ -176,7 +176,7 @@ fn add_accounts(
         vault.content_mut().entries.push(entry);
     }
     if !added.is_empty() {
-        vault.save()?;
+        super::session::save(&mut vault)?;
     }
     for label in added {
         let _ = writeln!(out, "added {label}");

@@ -9,7 +9,8 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use tessera_core::vault::{
-    self, Protection, SealedVault, Unlock, Vault, VaultContent, VaultError, VaultOptions,
+    self, BackupOutcome, Protection, SealedVault, Unlock, Vault, VaultContent, VaultError,
+    VaultOptions,
 };
 use zeroize::Zeroizing;
 
@@ -218,4 +219,17 @@ pub fn prompt_password(prompt: &str, confirm: bool) -> Result<Option<Zeroizing<S
         return Err(CliError::new("the two passwords differ"));
     }
     Ok(Some(first))
+}
+
+/// Saves the vault and reports the automatic backup's outcome on stderr: a failed backup is
+/// a warning, never a failed command (the vault itself was saved).
+pub fn save(vault: &mut Vault) -> Result<(), VaultError> {
+    vault.save()?;
+    if let Some(BackupOutcome::Failed(reason)) = vault.last_backup() {
+        eprintln!("warning: the vault was saved, but the automatic backup failed: {reason}");
+        eprintln!(
+            "hint: older backups were left untouched; check the folder or run `tessera backup`"
+        );
+    }
+    Ok(())
 }

@@ -261,6 +261,44 @@ pub struct VaultContent {
     /// Past push requests and the decisions taken, oldest first.
     #[serde(default)]
     pub push_history: Vec<crate::push::PushHistoryItem>,
+    /// Automatic backups written after every save; `None` when the user has not set them up.
+    /// Kept inside the encrypted content because it holds the backup password.
+    #[serde(default)]
+    pub backup: Option<BackupSettings>,
+}
+
+/// Where and how [`Vault::save`] writes an automatic encrypted backup after every change.
+///
+/// Each backup is an encrypted Aegis file under its own password (see
+/// [`crate::transfer::backup`]), so it can be restored on another device by Tessera or by
+/// Aegis; the newest `keep` files are kept.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct BackupSettings {
+    /// The folder the backups go to (created if missing).
+    pub folder: PathBuf,
+    /// How many backups to keep (at least 1).
+    pub keep: usize,
+    /// The backup password (not the vault's).
+    pub password: Zeroizing<String>,
+}
+
+impl fmt::Debug for BackupSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BackupSettings")
+            .field("folder", &self.folder)
+            .field("keep", &self.keep)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+/// What the automatic backup after the last save did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BackupOutcome {
+    /// A new backup file was written (older ones beyond `keep` were pruned).
+    Written(PathBuf),
+    /// The backup failed; the vault itself was saved and no older backup was deleted.
+    Failed(String),
 }
 
 /// A way to protect a new vault. Several may be given; each becomes a slot.
@@ -370,6 +408,7 @@ pub struct Vault {
     content: VaultContent,
     options: VaultOptions,
     lock: Option<FileLock>,
+    last_backup: Option<BackupOutcome>,
 }
 
 impl fmt::Debug for Vault {
@@ -526,6 +565,7 @@ impl SealedVault {
             content: decrypted.content,
             options,
             lock: Some(lock),
+            last_backup: None,
         })
     }
 }
@@ -679,6 +719,7 @@ impl Vault {
             content: VaultContent::default(),
             options,
             lock: Some(lock),
+            last_backup: None,
         };
         let mut keyring_store = None;
         for protection in protections {
@@ -766,7 +807,33 @@ impl Vault {
             }
             return Err(e);
         }
+        self.last_backup = self.content.backup.as_ref().map(|settings| self.write_backup(settings));
         Ok(())
+    }
+
+    /// Writes the automatic backup for the content just saved. A failure is reported through
+    /// [`Vault::last_backup`], never as a failed save: the vault is already safely on disk.
+    fn write_backup(&self, settings: &BackupSettings) -> BackupOutcome {
+        use crate::clock::{Clock, SystemClock};
+        use crate::transfer::{ImportedAccount, backup};
+        let accounts: Vec<ImportedAccount> =
+            self.content.entries.iter().map(ImportedAccount::from).collect();
+        match backup::write_backup(
+            &accounts,
+            &settings.folder,
+            &settings.password,
+            settings.keep.max(1),
+            SystemClock.now(),
+        ) {
+            Ok(path) => BackupOutcome::Written(path),
+            Err(err) => BackupOutcome::Failed(err.to_string()),
+        }
+    }
+
+    /// Returns what the automatic backup did after the most recent [`Vault::save`] of this
+    /// handle (`None` if backups are off or nothing was saved yet).
+    pub fn last_backup(&self) -> Option<&BackupOutcome> {
+        self.last_backup.as_ref()
     }
 
     /// Releases the inter-process lock while keeping the vault unlocked in memory, so that

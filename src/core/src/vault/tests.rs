@@ -634,3 +634,64 @@ fn default_password_protection_uses_the_documented_argon2id_cost() {
     let kdf = Vault::inspect(&path).unwrap().kdf.unwrap();
     assert_eq!(kdf, KdfParams { m_kib: 128 * 1024, t: 4, p: 1 });
 }
+
+fn backup_settings(folder: &Path, keep: usize) -> BackupSettings {
+    BackupSettings { folder: folder.to_path_buf(), keep, password: pw("backup pw") }
+}
+
+#[test]
+fn every_save_writes_an_automatic_backup_that_verifies() {
+    let (dir, path) = setup();
+    let folder = dir.path().join("backups");
+    let mut vault = Vault::create_with(&path, &[cheap(PASSWORD)], options()).unwrap();
+    assert_eq!(vault.last_backup(), None, "no backup before one is configured");
+    vault.content_mut().backup = Some(backup_settings(&folder, 2));
+    vault.content_mut().entries.push(entry("GitHub"));
+    vault.save().unwrap();
+    assert!(matches!(vault.last_backup(), Some(BackupOutcome::Written(p)) if p.exists()));
+    for issuer in ["GitLab", "Visma"] {
+        vault.content_mut().entries.push(entry(issuer));
+        vault.save().unwrap();
+    }
+    let backups = crate::transfer::backup::list_backups(&folder).unwrap();
+    assert_eq!(backups.len(), 2, "only the newest `keep` backups stay");
+    let accounts: Vec<crate::transfer::ImportedAccount> =
+        vault.content().entries.iter().map(crate::transfer::ImportedAccount::from).collect();
+    let check = crate::transfer::backup::verify_backup(&accounts, &folder, "backup pw").unwrap();
+    assert!(check.matches(), "{check:?}");
+    // The settings survive a reopen (they live in the encrypted content).
+    drop(vault);
+    let reopened = open_pw(&path, PASSWORD).unwrap();
+    let settings = reopened.content().backup.as_ref().unwrap();
+    assert_eq!((settings.folder.as_path(), settings.keep), (folder.as_path(), 2));
+}
+
+#[test]
+fn a_failed_backup_never_fails_the_save_or_deletes_older_backups() {
+    let (dir, path) = setup();
+    let folder = dir.path().join("backups");
+    let mut vault = Vault::create_with(&path, &[cheap(PASSWORD)], options()).unwrap();
+    vault.content_mut().backup = Some(backup_settings(&folder, 1));
+    vault.content_mut().entries.push(entry("GitHub"));
+    vault.save().unwrap();
+    let good = crate::transfer::backup::list_backups(&folder).unwrap();
+    assert_eq!(good.len(), 1);
+    // Point the backups at a path below a regular file: creating the folder must fail.
+    let blocker = dir.path().join("not-a-folder");
+    std::fs::write(&blocker, b"x").unwrap();
+    vault.content_mut().backup = Some(backup_settings(&blocker.join("sub"), 1));
+    vault.content_mut().entries.push(entry("GitLab"));
+    vault.save().unwrap();
+    assert!(
+        matches!(vault.last_backup(), Some(BackupOutcome::Failed(reason)) if !reason.is_empty())
+    );
+    drop(vault);
+    assert_eq!(open_pw(&path, PASSWORD).unwrap().content().entries.len(), 2, "the save landed");
+    assert_eq!(crate::transfer::backup::list_backups(&folder).unwrap(), good, "old backup kept");
+}
+
+#[test]
+fn backup_settings_debug_hides_the_password() {
+    let shown = format!("{:?}", backup_settings(Path::new("/b"), 3));
+    assert!(shown.contains("redacted") && !shown.contains("backup pw"), "{shown}");
+}
