@@ -1,0 +1,15 @@
+//! Compiles the Slint UI (ui/app.slint) and bundles the translations from assets/translations.
+//!
+//! Debug info is on in dev/test builds so UI tests can find elements by id; release builds
+//! leave it out.
+fn main() {
+    let debug = std::env::var("PROFILE").map(|p| p != "release").unwrap_or(true);
+    let config = slint_build::CompilerConfiguration::new()
+        .with_debug_info(debug)
+        .with_style("fluent".into())
+        .with_bundled_translations(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/translations"));
+    if let Err(error) = slint_build::compile_with_config("ui/app.slint", config) {
+        eprintln!("slint compile error: {error}");
+        std::process::exit(1);
+    }
+}
