@@ -7,6 +7,8 @@ fn main() {
     let config = slint_build::CompilerConfiguration::new()
         .with_debug_info(debug)
         .with_style("fluent".into())
+        // One translation per string, not per component: the .po has no msgctxt.
+        .with_default_translation_context(slint_build::DefaultTranslationContext::None)
         .with_bundled_translations(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/translations"));
     if let Err(error) = slint_build::compile_with_config("ui/app.slint", config) {
         eprintln!("slint compile error: {error}");

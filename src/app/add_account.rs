@@ -13,7 +13,7 @@ pub(crate) fn reset(ui: &AppWindow) {
     form.set_name(SharedString::new());
     form.set_issuer(SharedString::new());
     form.set_secret(SharedString::new());
-    form.set_counter_based(false);
+    form.set_kind(0);
     form.set_algorithm(0);
     form.set_digits("6".into());
     form.set_period("30".into());
@@ -64,14 +64,19 @@ pub(crate) fn validate(ui: &AppWindow, existing: &[Entry]) -> Option<OtpParams> 
     let digits = number(&form.get_digits(), 1, 10);
     let period = if counter_based { Ok(30) } else { number(&form.get_period(), 1, 86_400) };
     let counter = if counter_based { number(&form.get_counter(), 0, u64::MAX) } else { Ok(0) };
-    let problem = |r: &Result<u64, NumberProblem>| r.as_ref().err().copied().unwrap_or(NumberProblem::None);
+    let problem =
+        |r: &Result<u64, NumberProblem>| r.as_ref().err().copied().unwrap_or(NumberProblem::None);
     form.set_digits_problem(problem(&digits));
     form.set_period_problem(problem(&period));
     form.set_counter_problem(problem(&counter));
 
     let duplicate = secret.as_ref().ok().and_then(|s| {
         existing.iter().find(|e| e.otp.secret.ct_eq(s)).map(|e| {
-            if e.issuer.is_empty() { e.account.clone() } else { format!("{} ({})", e.issuer, e.account) }
+            if e.issuer.is_empty() {
+                e.account.clone()
+            } else {
+                format!("{} ({})", e.issuer, e.account)
+            }
         })
     });
     form.set_duplicate_of(duplicate.unwrap_or_default().into());

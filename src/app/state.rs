@@ -276,7 +276,8 @@ impl State {
                     || e.account.to_lowercase().contains(&needle)
             })
             .collect();
-        let section = |e: &Entry| e.group.clone().unwrap_or_else(|| e.issuer.clone()).to_lowercase();
+        let section =
+            |e: &Entry| e.group.clone().unwrap_or_else(|| e.issuer.clone()).to_lowercase();
         let mut counts = std::collections::HashMap::<String, usize>::new();
         for e in &picked {
             if !e.favourite {
@@ -485,9 +486,11 @@ pub(crate) fn avatar_colour(name: &str) -> slint::Color {
         (0x8e, 0x24, 0xaa),
     ];
     // FNV-1a: stable across runs and platforms (std's hasher is randomly seeded).
-    let hash = name.trim().to_lowercase().bytes().fold(0x811c_9dc5u32, |h, b| {
-        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
-    });
+    let hash = name
+        .trim()
+        .to_lowercase()
+        .bytes()
+        .fold(0x811c_9dc5u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
     let (r, g, b) = COLOURS[hash as usize % COLOURS.len()];
     slint::Color::from_rgb_u8(r, g, b)
 }
@@ -561,7 +564,8 @@ mod tests {
     #[test]
     fn settings_survive_a_round_trip_and_defaults_fill_gaps() {
         let dir = tempfile::tempdir().unwrap();
-        let settings = Settings { language: Language::Dutch, auto_lock_minutes: 9, ..Default::default() };
+        let settings =
+            Settings { language: Language::Dutch, auto_lock_minutes: 9, ..Default::default() };
         settings.save(dir.path()).unwrap();
         assert_eq!(Settings::load(dir.path()), settings);
         std::fs::write(dir.path().join("settings.json"), br#"{"theme":"dark"}"#).unwrap();

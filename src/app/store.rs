@@ -136,7 +136,10 @@ pub fn data_dir() -> PathBuf {
 /// Returns the backend the app uses for the vault in `home`.
 pub fn system_backend(home: &Path) -> Arc<dyn VaultBackend> {
     // Until the encrypted vault is merged the app keeps accounts in memory only.
-    Arc::new(MemoryBackend { location: home.join("vault.json").display().to_string(), ..Default::default() })
+    Arc::new(MemoryBackend {
+        location: home.join("vault.json").display().to_string(),
+        ..Default::default()
+    })
 }
 
 /// What a [`MemoryBackend`] holds.

@@ -8,7 +8,9 @@ use zeroize::Zeroizing;
 
 use crate::state::{Shared, State, background};
 use crate::store::{NewProtection, OpenVault, StoreError, UnlockWith};
-use crate::{AppAdapter, AppWindow, CreateProblem, FirstRunAdapter, Screen, UnlockAdapter, UnlockProblem};
+use crate::{
+    AppAdapter, AppWindow, CreateProblem, FirstRunAdapter, Screen, UnlockAdapter, UnlockProblem,
+};
 
 /// Shortest password or PIN accepted for a new vault.
 const MIN_PASSWORD_CHARS: usize = 4;
@@ -43,7 +45,11 @@ pub(crate) fn start(state: &Shared) {
                     }
                     Err(error) => {
                         let s = state.borrow();
-                        show_problem(&s, UnlockProblem::Other, &format!("{}: {error}", path.display()));
+                        show_problem(
+                            &s,
+                            UnlockProblem::Other,
+                            &format!("{}: {error}", path.display()),
+                        );
                     }
                 }
             } else if summary.has_keyring && !summary.has_password {
@@ -63,7 +69,9 @@ pub(crate) fn start(state: &Shared) {
 /// Fills the unlock screen's slots and clears old messages.
 pub(crate) fn prepare(state: &State, ui: &AppWindow) {
     let unlock = ui.global::<UnlockAdapter>();
-    let summary = state.summary.unwrap_or(crate::store::VaultSummary { has_password: true, has_keyring: false });
+    let summary = state
+        .summary
+        .unwrap_or(crate::store::VaultSummary { has_password: true, has_keyring: false });
     unlock.set_has_password(summary.has_password);
     unlock.set_has_keyring(summary.has_keyring);
     unlock.set_problem(UnlockProblem::None);
