@@ -82,7 +82,11 @@ impl Deps {
     /// Returns the real dependencies: system clock and clipboard, the vault in the data
     /// directory (`TESSERA_HOME` or the platform's), worker threads.
     pub fn system() -> Self {
-        let home = crate::store::data_dir();
+        Self::system_at(crate::store::data_dir())
+    }
+
+    /// Like [`Deps::system`] with an explicit data directory (Android's app-private dir).
+    pub fn system_at(home: PathBuf) -> Self {
         Self {
             clock: Arc::new(SystemClock),
             clipboard: Box::new(SystemClipboard::default()),

@@ -75,6 +75,9 @@ pub fn build(deps: Deps) -> Result<App, slint::PlatformError> {
     Ok(App { window, state })
 }
 
+/// The application id: names the .desktop file, the AppStream metadata and the window class.
+pub const APP_ID: &str = "io.github.tessera.Tessera";
+
 /// Opens the desktop app and returns when its window closes.
 pub fn run() -> Result<(), slint::PlatformError> {
     if std::env::var_os("SLINT_BACKEND").is_none() {
@@ -82,15 +85,39 @@ pub fn run() -> Result<(), slint::PlatformError> {
         // whatever works if it cannot be selected.
         let _ = slint::BackendSelector::new().renderer_name("software".into()).select();
     }
-    let app = build(Deps::system())?;
+    // Lets Wayland compositors match the window to the .desktop file; harmless if refused.
+    let _ = slint::set_xdg_app_id(APP_ID);
+    run_with(Deps::system())
+}
+
+/// Opens the app on `deps` and returns when its window closes; the window size is remembered.
+pub fn run_with(deps: Deps) -> Result<(), slint::PlatformError> {
+    let app = build(deps)?;
     if let Some((width, height)) = app.state.borrow().settings.window_size {
         app.window.window().set_size(slint::LogicalSize::new(width.max(300.0), height.max(300.0)));
     }
-    app.window.run()?;
-    let mut state = app.state.borrow_mut();
-    let size = app.window.window().size().to_logical(app.window.window().scale_factor());
-    state.settings.window_size = Some((size.width, size.height));
-    // Losing the window size is harmless.
-    let _ = state.settings.save(&state.deps.home);
-    Ok(())
+    let weak = std::rc::Rc::downgrade(&app.state);
+    let window = app.window.as_weak();
+    app.window.window().on_close_requested(move || {
+        if let (Some(state), Some(window)) = (weak.upgrade(), window.upgrade()) {
+            let mut state = state.borrow_mut();
+            let size = window.window().size().to_logical(window.window().scale_factor());
+            state.settings.window_size = Some((size.width, size.height));
+            // Losing the window size is harmless.
+            let _ = state.settings.save(&state.deps.home);
+        }
+        slint::CloseRequestResponse::HideWindow
+    });
+    app.window.run()
+}
+
+/// The Android entry point: the activity glue calls this exported symbol.
+#[cfg(target_os = "android")]
+#[unsafe(no_mangle)]
+#[allow(unsafe_code)] // only `no_mangle`: the symbol name is the Android ABI
+fn android_main(app: slint::android::AndroidApp) {
+    let home = app.internal_data_path().unwrap_or_else(|| std::path::PathBuf::from("."));
+    if slint::android::init(app).is_ok() {
+        let _ = run_with(Deps::system_at(home));
+    }
 }
