@@ -389,3 +389,63 @@ fn every_ui_string_has_a_dutch_translation() {
     }
     assert!(missing.is_empty(), "strings without a Dutch translation: {missing:?}");
 }
+
+fn press(h: &Harness, text: slint::SharedString) {
+    use slint::platform::WindowEvent;
+    h.app.window().window().dispatch_event(WindowEvent::KeyPressed { text: text.clone() });
+    h.app.window().window().dispatch_event(WindowEvent::KeyReleased { text });
+    mock_elapsed_time(Duration::from_millis(20));
+}
+
+fn ctrl(h: &Harness, letter: &str) {
+    use slint::platform::{Key, WindowEvent};
+    let control: slint::SharedString = Key::Control.into();
+    h.app.window().window().dispatch_event(WindowEvent::KeyPressed { text: control.clone() });
+    press(h, letter.into());
+    h.app.window().window().dispatch_event(WindowEvent::KeyReleased { text: control });
+    mock_elapsed_time(Duration::from_millis(20));
+}
+
+#[test]
+fn keyboard_adds_with_ctrl_n_closes_with_escape_copies_with_arrows_and_enter_and_locks() {
+    use slint::platform::Key;
+    let h = unlocked(vec![entry("Alpha", "a", RFC_KEY), entry("Beta", "b", "JBSWY3DPEHPK3PXP")]);
+    ctrl(&h, "n");
+    assert!(h.exists("Enter a setup key"), "Ctrl+N opens Add account");
+    press(&h, Key::Escape.into());
+    assert!(!h.exists("Enter a setup key"), "Esc closes it");
+    press(&h, Key::DownArrow.into());
+    press(&h, Key::DownArrow.into());
+    press(&h, Key::Return.into());
+    let beta = OtpParams::totp(Secret::parse_base32("JBSWY3DPEHPK3PXP").unwrap()).code_at(RFC_TIME);
+    assert_eq!(h.clipboard.content(), Some(beta), "Down, Down, Enter copies the second row");
+    ctrl(&h, "l");
+    assert!(h.exists("Tessera is locked"), "Ctrl+L locks");
+}
+
+#[test]
+fn a_password_file_unlocks_at_start() {
+    i_slint_backend_testing::init_no_event_loop();
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("password");
+    std::fs::write(&file, "1234\n").unwrap();
+    std::fs::write(home.path().join("settings.json"), ENGLISH).unwrap();
+    let backend = MemoryBackend::default();
+    {
+        let mut v = backend.vault.lock().unwrap();
+        v.exists = true;
+        v.password = Some("1234".into());
+        v.entries = vec![entry("Example", "ada", RFC_KEY)];
+    }
+    let deps = Deps {
+        clock: FakeClock::at(RFC_TIME),
+        clipboard: Box::new(FakeClipboard::default()),
+        home: home.path().to_owned(),
+        vault: Arc::new(backend),
+        background: Background::Inline,
+        password_file: Some(file),
+    };
+    let app = tessera::build(deps).unwrap();
+    mock_elapsed_time(Duration::ZERO);
+    assert!(ElementHandle::find_by_accessible_label(app.window(), RFC_CODE).next().is_some());
+}
