@@ -1,16 +1,18 @@
-//! `tessera`: the desktop app with no arguments, the command line with a subcommand.
+//! The `tessera` binary: the desktop app with no arguments, the command line with a subcommand.
 
-fn main() -> std::process::ExitCode {
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
     if std::env::args_os().len() > 1 {
-        eprintln!("error: the command line is not part of this build yet");
-        return std::process::ExitCode::from(2);
+        return tessera::cli::main();
     }
     match tessera::run() {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: cannot open the window: {error}");
-            eprintln!("hint: a display is needed (run under X11/Wayland, or Xvfb)");
-            std::process::ExitCode::FAILURE
+            eprintln!("hint: a display is needed (X11 or Wayland; Xvfb on a headless machine)");
+            eprintln!("hint: `tessera --help` lists the command-line commands");
+            ExitCode::FAILURE
         }
     }
 }

@@ -8,51 +8,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use tessera_core::otp::OtpParams;
-
-/// One account (mirrors `tessera_core::vault::Entry` field for field until the vault lands).
-#[derive(Debug, Clone)]
-pub struct Entry {
-    /// Stable identifier.
-    pub id: String,
-    /// The service ("GitHub"); may be empty.
-    pub issuer: String,
-    /// The account name at the service.
-    pub account: String,
-    /// How codes are computed, including the secret.
-    pub otp: OtpParams,
-    /// Free text.
-    pub note: String,
-    /// Optional group name.
-    pub group: Option<String>,
-    /// Shown first when true.
-    pub favourite: bool,
-    /// Creation time, Unix seconds.
-    pub created: u64,
-    /// When a code was last copied, Unix seconds.
-    pub last_used: Option<u64>,
-}
-
-impl Entry {
-    /// Returns a new entry created at `now` with a process-unique id.
-    pub fn new(issuer: String, account: String, otp: OtpParams, now: u64) -> Self {
-        use std::sync::atomic::{AtomicU64, Ordering};
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let id =
-            format!("{now}-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
-        Self {
-            id,
-            issuer,
-            account,
-            otp,
-            note: String::new(),
-            group: None,
-            favourite: false,
-            created: now,
-            last_used: None,
-        }
-    }
-}
+pub use tessera_core::vault::Entry;
+use tessera_core::vault::{
+    FORMAT_VERSION, KdfParams, KeyStore, Protection, Unlock, Vault, VaultError, VaultOptions,
+};
 
 /// What is known about a vault before unlocking it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,23 +82,112 @@ pub trait OpenVault: Send {
     fn save(&mut self) -> Result<(), StoreError>;
 }
 
-/// Returns the data directory: `$TESSERA_HOME`, else `$XDG_DATA_HOME/tessera`, else
-/// `~/.local/share/tessera`.
+/// Returns the data directory: `$TESSERA_HOME`, else the platform data directory (the same
+/// rule as the CLI, from the vault module).
 pub fn data_dir() -> PathBuf {
-    let env = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
-    env("TESSERA_HOME")
-        .or_else(|| env("XDG_DATA_HOME").map(|d| d.join("tessera")))
-        .or_else(|| env("HOME").map(|h| h.join(".local/share/tessera")))
-        .unwrap_or_else(|| PathBuf::from("tessera"))
+    tessera_core::vault::data_dir().unwrap_or_else(|_| PathBuf::from("tessera"))
 }
 
-/// Returns the backend the app uses for the vault in `home`.
+/// Returns the backend the app uses: the encrypted vault file in `home`.
 pub fn system_backend(home: &Path) -> Arc<dyn VaultBackend> {
-    // Until the encrypted vault is merged the app keeps accounts in memory only.
-    Arc::new(MemoryBackend {
-        location: home.join("vault.json").display().to_string(),
-        ..Default::default()
-    })
+    Arc::new(FileBackend::new(home.join(tessera_core::vault::VAULT_FILE_NAME)))
+}
+
+/// The encrypted vault file (tessera-core's [`Vault`]).
+#[derive(Debug, Clone)]
+pub struct FileBackend {
+    path: PathBuf,
+    options: VaultOptions,
+    kdf: Option<KdfParams>,
+}
+
+impl FileBackend {
+    /// Returns a backend for the vault file at `path` using the OS secret stores.
+    pub fn new(path: PathBuf) -> Self {
+        Self { path, options: VaultOptions::default(), kdf: None }
+    }
+
+    /// Returns a backend with an explicit key store and Argon2id cost (tests use cheap
+    /// parameters and an in-memory key store).
+    pub fn with(path: PathBuf, key_store: Arc<dyn KeyStore>, kdf: Option<KdfParams>) -> Self {
+        Self { path, options: VaultOptions { key_store, ..VaultOptions::default() }, kdf }
+    }
+}
+
+fn store_error(error: VaultError) -> StoreError {
+    match error {
+        VaultError::WrongPassword => StoreError::WrongPassword,
+        VaultError::Damaged { detail } => StoreError::Damaged(detail),
+        VaultError::UnsupportedVersion { .. } => StoreError::NewerVersion,
+        VaultError::KeyringUnavailable { detail } => StoreError::Keyring(detail),
+        error @ VaultError::KeyringNotDurable { .. } => StoreError::Keyring(error.to_string()),
+        other => StoreError::Other(other.to_string()),
+    }
+}
+
+impl VaultBackend for FileBackend {
+    fn inspect(&self) -> Result<Option<VaultSummary>, StoreError> {
+        match Vault::inspect(&self.path) {
+            Ok(info) if info.version > FORMAT_VERSION => Err(StoreError::NewerVersion),
+            Ok(info) => Ok(Some(VaultSummary {
+                has_password: info.has_password,
+                has_keyring: info.has_keyring,
+            })),
+            Err(VaultError::NotFound { .. }) => Ok(None),
+            Err(error) => Err(store_error(error)),
+        }
+    }
+
+    fn create(&self, protection: NewProtection) -> Result<Box<dyn OpenVault>, StoreError> {
+        let protection = match (protection, self.kdf) {
+            (NewProtection::Keyring, _) => Protection::Keyring,
+            (NewProtection::Password(p), Some(kdf)) => Protection::PasswordWithParams(p, kdf),
+            (NewProtection::Password(p), None) => Protection::Password(p),
+        };
+        Vault::create_with(&self.path, &[protection], self.options.clone())
+            .map(|v| Box::new(v) as Box<dyn OpenVault>)
+            .map_err(store_error)
+    }
+
+    fn open(&self, unlock: UnlockWith) -> Result<Box<dyn OpenVault>, StoreError> {
+        let unlock = match unlock {
+            UnlockWith::Keyring => Unlock::Keyring,
+            UnlockWith::Password(p) => Unlock::Password(p),
+        };
+        Vault::open_with(&self.path, &unlock, self.options.clone())
+            .map(|v| Box::new(v) as Box<dyn OpenVault>)
+            .map_err(store_error)
+    }
+
+    fn keyring_available(&self) -> bool {
+        // A store that forgets keys at reboot (keyutils) is no place for the only key.
+        const PROBE: &str = "tessera-availability-probe";
+        match self.options.key_store.store(PROBE, b"probe") {
+            Ok(stored) => {
+                let _ = self.options.key_store.delete(PROBE);
+                stored.durable
+            }
+            Err(_) => false,
+        }
+    }
+
+    fn location(&self) -> String {
+        self.path.display().to_string()
+    }
+}
+
+impl OpenVault for Vault {
+    fn entries(&self) -> &[Entry] {
+        &self.content().entries
+    }
+
+    fn entries_mut(&mut self) -> &mut Vec<Entry> {
+        &mut self.content_mut().entries
+    }
+
+    fn save(&mut self) -> Result<(), StoreError> {
+        Self::save(self).map_err(store_error)
+    }
 }
 
 /// What a [`MemoryBackend`] holds.

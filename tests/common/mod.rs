@@ -1,61 +1,99 @@
-//! Fakes for the GUI's `Deps`: a clock the test sets and a clipboard the test reads.
+//! Runs the built `tessera` binary against a throwaway data directory.
 
-use std::cell::RefCell;
-use std::rc::Rc;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+#![allow(dead_code)]
 
-use tessera_core::clock::Clock;
+/// Fakes for the GUI's `Deps`: a settable clock and an in-memory clipboard.
+pub mod fakes;
 
-/// A clock that reports whatever the test last set.
-#[derive(Debug, Default)]
-pub struct FakeClock(AtomicU64);
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
 
-impl FakeClock {
-    pub fn at(unix: u64) -> Arc<Self> {
-        Arc::new(Self(AtomicU64::new(unix)))
+/// A temporary TESSERA_HOME with a password file; the OS keyring is switched off so tests never
+/// touch the developer's secret store.
+pub struct Home {
+    pub dir: tempfile::TempDir,
+    pub password_file: PathBuf,
+}
+
+/// What one run of the binary produced.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Home {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let password_file = dir.path().join("password.txt");
+        std::fs::write(&password_file, "correct horse battery staple\n").unwrap();
+        Self { dir, password_file }
     }
 
-    pub fn set(&self, unix: u64) {
-        self.0.store(unix, Ordering::SeqCst);
+    pub fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
     }
 
-    pub fn advance(&self, seconds: u64) {
-        self.0.fetch_add(seconds, Ordering::SeqCst);
+    pub fn vault(&self) -> PathBuf {
+        self.data().join("vault.json")
+    }
+
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tessera"));
+        cmd.env("TESSERA_HOME", self.data())
+            .env("TESSERA_PASSWORD_FILE", &self.password_file)
+            .env("TESSERA_KEYRING", "off")
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        to_run(self.command().args(args).output().unwrap())
+    }
+
+    /// Runs and asserts success, returning stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let run = self.run(args);
+        assert_eq!(run.code, 0, "tessera {args:?} failed:\n{}", run.stderr);
+        run.stdout
+    }
+
+    /// Returns every file under the data directory with a digest of its bytes, for "nothing
+    /// changed" checks (digests keep assertion failures readable).
+    pub fn snapshot(&self) -> Vec<(PathBuf, String)> {
+        let mut files = Vec::new();
+        collect(&self.data(), &mut files);
+        files.sort();
+        files
+            .into_iter()
+            .map(|(path, bytes)| {
+                let digest = ring::digest::digest(&ring::digest::SHA256, &bytes);
+                let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+                (path, hex)
+            })
+            .collect()
     }
 }
 
-impl Clock for FakeClock {
-    fn now(&self) -> u64 {
-        self.0.load(Ordering::SeqCst)
+fn collect(dir: &Path, files: &mut Vec<(PathBuf, Vec<u8>)>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            collect(&path, files);
+        } else if path.extension().is_some_and(|e| e == "lock") {
+            // The lock file records its holder's pid; it guards the vault, it is not vault data.
+        } else {
+            let bytes = std::fs::read(&path).unwrap();
+            files.push((path, bytes));
+        }
     }
 }
 
-/// A clipboard that is just a shared string.
-#[derive(Debug, Default, Clone)]
-pub struct FakeClipboard(pub Rc<RefCell<Option<String>>>);
-
-impl FakeClipboard {
-    pub fn content(&self) -> Option<String> {
-        self.0.borrow().clone()
-    }
-
-    pub fn put(&self, text: &str) {
-        *self.0.borrow_mut() = Some(text.to_owned());
-    }
-}
-
-impl tessera::Clipboard for FakeClipboard {
-    fn set_text(&mut self, text: &str) -> Result<(), String> {
-        self.put(text);
-        Ok(())
-    }
-
-    fn text(&mut self) -> Option<String> {
-        self.content()
-    }
-
-    fn clear(&mut self) {
-        *self.0.borrow_mut() = None;
+pub fn to_run(output: Output) -> Run {
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     }
 }

@@ -3,8 +3,12 @@
 //!
 //! `init_no_event_loop` is per thread, so every test (its own thread) starts its own backend;
 //! timers fire only inside `mock_elapsed_time`.
+// STYLE.md allows unwrap in tests; these helpers sit outside #[test] functions.
+#![allow(clippy::unwrap_used, unreachable_pub)]
 
+mod perf_fixture;
 mod screenshots;
+mod vault_file;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,7 +19,7 @@ use tessera::store::{Entry, MemoryBackend};
 use tessera::{App, Background, Deps};
 use tessera_core::otp::{OtpParams, Secret};
 
-use crate::common::{FakeClipboard, FakeClock};
+use crate::common::fakes::{FakeClipboard, FakeClock};
 
 /// RFC 6238's SHA-1 seed "12345678901234567890" in base32.
 pub const RFC_KEY: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
@@ -40,8 +44,6 @@ pub fn start_with(vault: Option<Vec<Entry>>, settings: &str) -> Harness {
 }
 
 pub fn start_on_current_backend(vault: Option<Vec<Entry>>, settings: &str) -> Harness {
-    let home = tempfile::tempdir().unwrap();
-    std::fs::write(home.path().join("settings.json"), settings).unwrap();
     let backend = MemoryBackend::default();
     if let Some(entries) = vault {
         let mut v = backend.vault.lock().unwrap();
@@ -49,13 +51,25 @@ pub fn start_on_current_backend(vault: Option<Vec<Entry>>, settings: &str) -> Ha
         v.password = Some("1234".into());
         v.entries = entries;
     }
+    let home = tempfile::tempdir().unwrap();
+    launch(Arc::new(backend.clone()), backend, home, settings)
+}
+
+/// Starts the app on `vault` with settings and the unlock record in `home`.
+pub fn launch(
+    vault: Arc<dyn tessera::store::VaultBackend>,
+    backend: MemoryBackend,
+    home: tempfile::TempDir,
+    settings: &str,
+) -> Harness {
+    std::fs::write(home.path().join("settings.json"), settings).unwrap();
     let clock = FakeClock::at(RFC_TIME);
     let clipboard = FakeClipboard::default();
     let deps = Deps {
         clock: clock.clone(),
         clipboard: Box::new(clipboard.clone()),
         home: home.path().to_owned(),
-        vault: Arc::new(backend.clone()),
+        vault,
         background: Background::Inline,
         password_file: None,
     };

@@ -1,1 +1,121 @@
-//! The `tessera` command line.
+//! The `tessera` command line: a thin layer over tessera-core.
+//!
+//! The contract (subcommands, flags, JSON shapes, exit codes) is fixed: tests and outside
+//! scripts rely on it. Errors print as `error: ...` plus a `hint: ...` on stderr; exit 1 for
+//! bad input or a failed operation, 2 for usage errors (clap's own). Nothing is written to the
+//! vault when a command fails.
+
+mod add;
+mod code;
+mod edit;
+mod error;
+mod export;
+mod query;
+mod session;
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+pub use error::CliError;
+
+/// Tessera: an open-source authenticator.
+#[derive(Debug, Parser)]
+#[command(name = "tessera", version, about, long_about = None)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every subcommand accepts.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Read the vault password from FILE (first line). Also: TESSERA_PASSWORD_FILE.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create the vault explicitly (the first `add` also creates it).
+    Init(InitArgs),
+    /// Add an account from an otpauth:// URI or from a secret key.
+    Add(add::AddArgs),
+    /// List accounts.
+    List(ListArgs),
+    /// Show the current codes of accounts matching QUERY (all accounts without QUERY).
+    Code(code::CodeArgs),
+    /// Advance a counter-based (HOTP) account and print its new code.
+    Next(code::NextArgs),
+    /// Remove an account.
+    Remove(edit::RemoveArgs),
+    /// Change an account's issuer and/or account name.
+    Rename(edit::RenameArgs),
+    /// Export accounts.
+    Export(export::ExportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Protect the vault with a password only, even if an OS keyring is available.
+    #[arg(long)]
+    pub no_keyring: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Print a JSON array instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Parses the process arguments, runs the command and turns the outcome into an exit code.
+pub fn main() -> ExitCode {
+    main_with(std::env::args_os())
+}
+
+/// Like [`main`], with explicit arguments (for tests).
+pub fn main_with<I, T>(args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(err) => {
+            // clap prints help/version to stdout (exit 0) and usage errors to stderr (exit 2).
+            let _ = err.print();
+            return ExitCode::from(u8::try_from(err.exit_code()).unwrap_or(2));
+        }
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match run(cli, &mut out) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            let _ = out.flush();
+            err.print();
+            ExitCode::from(err.exit_code())
+        }
+    }
+}
+
+/// Runs a parsed command, writing its normal output to `out`.
+pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
+    let session = session::Session::from_env(&cli.global)?;
+    match cli.command {
+        Command::Init(args) => session.init(args.no_keyring, out),
+        Command::Add(args) => add::run(&session, &args, out),
+        Command::List(args) => code::list(&session, args.json, out),
+        Command::Code(args) => code::code(&session, &args, out),
+        Command::Next(args) => code::next(&session, &args, out),
+        Command::Remove(args) => edit::remove(&session, &args, out),
+        Command::Rename(args) => edit::rename(&session, args, out),
+        Command::Export(args) => export::run(&session, args, out),
+    }
+}

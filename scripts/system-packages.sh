@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Tessera needs to build, run and test (idempotent: installs only
+# what is missing, so a second run costs a second). Needs root or sudo.
+set -euo pipefail
+
+packages=(
+  # build
+  pkg-config
+  # tests: the `code` benchmark compares with oathtool; keyring tests use keyutils
+  oathtool keyutils
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo=sudo
+  echo "installing: ${missing[*]}" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+if ! command -v cargo >/dev/null; then
+  echo "error: Rust is not installed; install it from rustup (stable, 1.92 or newer) and retry" >&2
+  exit 1
+fi

@@ -1,0 +1,169 @@
+//! `tessera add`: from an otpauth:// (or Google migration) URI, or from a pasted secret key.
+
+use std::io::Write;
+
+use clap::Args;
+use tessera_core::clock::{Clock, SystemClock};
+use tessera_core::otp::{Algorithm, OtpKind, OtpParams, Secret};
+use tessera_core::uri::{self, OtpUri, Payload};
+use tessera_core::vault::{Entry, Vault};
+
+use super::session::Session;
+use super::{CliError, query};
+
+/// Longest issuer or account name accepted from the command line.
+const MAX_NAME_CHARS: usize = 256;
+
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// An otpauth:// or otpauth-migration:// URI (as in the QR code).
+    #[arg(conflicts_with_all = ["secret", "kind", "algorithm", "digits", "period", "counter"])]
+    pub uri: Option<String>,
+    /// The "Account secret key" (base32; spaces, hyphens and lower case are fine).
+    #[arg(long, value_name = "KEY")]
+    pub secret: Option<String>,
+    /// The service or company, e.g. "Visma".
+    #[arg(long)]
+    pub issuer: Option<String>,
+    /// The account name, usually your e-mail address.
+    #[arg(long)]
+    pub account: Option<String>,
+    /// totp (time-based, default), hotp (counter-based) or steam.
+    #[arg(long = "type", value_name = "TYPE")]
+    pub kind: Option<String>,
+    /// SHA1 (default), SHA256 or SHA512.
+    #[arg(long)]
+    pub algorithm: Option<String>,
+    /// Code length, 1-10 (default 6).
+    #[arg(long)]
+    pub digits: Option<u64>,
+    /// Seconds per code for time-based accounts (default 30).
+    #[arg(long)]
+    pub period: Option<u64>,
+    /// Initial counter for counter-based accounts (default 0).
+    #[arg(long)]
+    pub counter: Option<u64>,
+}
+
+pub fn run(session: &Session, args: &AddArgs, out: &mut dyn Write) -> Result<(), CliError> {
+    // Everything is parsed and checked before the vault is opened or created, so bad input
+    // never creates or changes a vault.
+    let accounts = accounts_from_args(args)?;
+    let mut vault = session.open_or_create(out)?;
+    let now = SystemClock.now();
+    let mut added = Vec::new();
+    for account in accounts {
+        if let Some(existing) = find_same(&vault, &account) {
+            return Err(CliError::new(format!(
+                "{} is already in the vault with the same secret key",
+                query::label(existing)
+            ))
+            .hint("nothing was added"));
+        }
+        let entry = Entry::new(account.issuer, account.account, account.otp, now);
+        added.push(query::label(&entry));
+        vault.content_mut().entries.push(entry);
+    }
+    vault.save()?;
+    for label in added {
+        let _ = writeln!(out, "added {label}");
+    }
+    Ok(())
+}
+
+fn find_same<'a>(vault: &'a Vault, account: &OtpUri) -> Option<&'a Entry> {
+    vault.content().entries.iter().find(|e| {
+        e.otp.secret.ct_eq(&account.otp.secret)
+            && e.issuer == account.issuer
+            && e.account == account.account
+    })
+}
+
+fn accounts_from_args(args: &AddArgs) -> Result<Vec<OtpUri>, CliError> {
+    if let Some(text) = &args.uri {
+        return accounts_from_uri(text, args);
+    }
+    let Some(secret) = &args.secret else {
+        return Err(CliError::usage("give an otpauth:// URI or --secret KEY")
+            .hint("e.g. tessera add --secret 'JBSW Y3DP EHPK 3PXP' --issuer Visma --account me@example.com"));
+    };
+    let issuer = args.issuer.clone().unwrap_or_default();
+    let account = args.account.clone().unwrap_or_default();
+    check_name(&issuer)?;
+    check_name(&account)?;
+    if issuer.is_empty() && account.is_empty() {
+        return Err(CliError::new("give the account a name: --issuer, --account or both"));
+    }
+    let secret = Secret::parse_base32(secret)?;
+    let kind = args.kind.as_deref().map_or(Ok(OtpKind::Totp), str::parse)?;
+    let algorithm = args.algorithm.as_deref().map_or(Ok(Algorithm::Sha1), str::parse)?;
+    let digits = args.digits.unwrap_or(6);
+    let digits = u8::try_from(digits)
+        .map_err(|_| CliError::new(format!("digits must be between 1 and 10, not {digits}")))?;
+    let otp = OtpParams::new(
+        kind,
+        secret,
+        algorithm,
+        digits,
+        args.period.unwrap_or(30),
+        args.counter.unwrap_or(0),
+    )?;
+    Ok(vec![OtpUri { issuer, account, otp, extra: Vec::new() }])
+}
+
+fn accounts_from_uri(text: &str, args: &AddArgs) -> Result<Vec<OtpUri>, CliError> {
+    let payload = uri::classify(text.trim())?;
+    let mut accounts = match payload {
+        Payload::Account(account) => vec![account],
+        Payload::Migration(batch) => {
+            if batch.batch_size > 1 {
+                eprintln!(
+                    "note: this is part {} of {} of a Google Authenticator export; add the other \
+                     parts too",
+                    batch.batch_index + 1,
+                    batch.batch_size
+                );
+            }
+            batch.accounts
+        }
+        Payload::PushEnrolment(_) => {
+            return Err(CliError::new(
+                "this is a push-login enrolment code, not a code-generating account",
+            )
+            .hint(
+                "push approvals are not supported by this version of Tessera; nothing was added",
+            ));
+        }
+    };
+    if accounts.is_empty() {
+        return Err(CliError::new("the URI holds no accounts"));
+    }
+    // --issuer/--account override the URI's names when exactly one account is added.
+    if accounts.len() == 1 {
+        if let Some(issuer) = &args.issuer {
+            accounts[0].issuer.clone_from(issuer);
+        }
+        if let Some(account) = &args.account {
+            accounts[0].account.clone_from(account);
+        }
+    }
+    for account in &accounts {
+        check_name(&account.issuer)?;
+        check_name(&account.account)?;
+    }
+    Ok(accounts)
+}
+
+/// Rejects names that are too long to display or contain control characters.
+pub fn check_name(name: &str) -> Result<(), CliError> {
+    let count = name.chars().count();
+    if count > MAX_NAME_CHARS {
+        return Err(CliError::new(format!(
+            "the name is too long: {count} characters, at most {MAX_NAME_CHARS}"
+        )));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(CliError::new("the name contains control characters"));
+    }
+    Ok(())
+}

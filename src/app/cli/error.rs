@@ -1,0 +1,93 @@
+//! The one place where core errors become what a CLI user reads: `error: ...` and a hint.
+
+use std::fmt;
+
+use tessera_core::otp::{OtpError, SecretError};
+use tessera_core::uri::UriError;
+use tessera_core::vault::VaultError;
+
+/// A failed command: what went wrong, what to try, and the exit status.
+#[derive(Debug)]
+pub struct CliError {
+    message: String,
+    hint: Option<String>,
+    code: u8,
+}
+
+impl CliError {
+    /// A bad-input or failed-operation error (exit 1).
+    pub fn new(message: impl Into<String>) -> Self {
+        Self { message: message.into(), hint: None, code: 1 }
+    }
+
+    /// A usage error detected after parsing, such as contradictory flags (exit 2).
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self { message: message.into(), hint: None, code: 2 }
+    }
+
+    /// Adds a hint line.
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// Returns the process exit status.
+    pub fn exit_code(&self) -> u8 {
+        self.code
+    }
+
+    /// Writes the error (and hint) to stderr.
+    pub fn print(&self) {
+        eprintln!("error: {}", self.message);
+        if let Some(hint) = &self.hint {
+            eprintln!("hint: {hint}");
+        }
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl From<VaultError> for CliError {
+    fn from(err: VaultError) -> Self {
+        let hint = match &err {
+            VaultError::WrongPassword => {
+                "check --password-file or TESSERA_PASSWORD_FILE; the vault was not changed"
+            }
+            VaultError::Damaged { .. } => {
+                "the vault file is damaged; the previous copy is kept beside it as vault.json.bak \
+                 (copy it over vault.json to restore it)"
+            }
+            VaultError::UnsupportedVersion { .. } => {
+                "this vault was written by a newer Tessera; update Tessera to open it"
+            }
+            VaultError::NotFound { .. } => {
+                "add an account with `tessera add` or run `tessera init`"
+            }
+            VaultError::AlreadyExists { .. } => "the existing vault was left untouched",
+            _ => "the vault was not changed",
+        };
+        Self::new(err.to_string()).hint(hint)
+    }
+}
+
+impl From<UriError> for CliError {
+    fn from(err: UriError) -> Self {
+        Self::new(err.to_string()).hint("nothing was added")
+    }
+}
+
+impl From<OtpError> for CliError {
+    fn from(err: OtpError) -> Self {
+        Self::new(err.to_string()).hint("nothing was added")
+    }
+}
+
+impl From<SecretError> for CliError {
+    fn from(err: SecretError) -> Self {
+        Self::new(err.to_string()).hint("copy the key again from the service's setup page")
+    }
+}
