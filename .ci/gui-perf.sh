@@ -7,6 +7,7 @@
 # Prints figures and ratios; it asserts nothing (timings depend on the machine).
 #
 # Needs: xvfb xauth xdotool keepassxc (apt). Usage: .ci/gui-perf.sh [idle-seconds]
+# PERF_TARGET_DIR puts the release build elsewhere than CARGO_TARGET_DIR (optional).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -16,8 +17,9 @@ WORK=$(mktemp -d)
 trap 'kill "${XVFB_PID:-}" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
 cd "$ROOT"
-cargo build --quiet --release --bin tessera
-BIN=$CARGO_TARGET_DIR/release/tessera
+PERF_TARGET_DIR=${PERF_TARGET_DIR:-$CARGO_TARGET_DIR}
+CARGO_TARGET_DIR=$PERF_TARGET_DIR cargo build --quiet --release --bin tessera
+BIN=$PERF_TARGET_DIR/release/tessera
 
 # The fixture: 200 accounts in an encrypted vault, written by our own vault code.
 mkdir -p "$WORK/home"

@@ -80,6 +80,12 @@ pub trait OpenVault: Send {
     fn entries_mut(&mut self) -> &mut Vec<Entry>;
     /// Writes the entries.
     fn save(&mut self) -> Result<(), StoreError>;
+    /// Returns which slots the vault has.
+    fn summary(&self) -> VaultSummary;
+    /// Sets or replaces the password slot, then saves (slow: key derivation).
+    fn set_password(&mut self, password: zeroize::Zeroizing<String>) -> Result<(), StoreError>;
+    /// Adds or removes the keyring slot, then saves; refuses to remove the last slot.
+    fn enable_keyring(&mut self, enable: bool) -> Result<(), StoreError>;
 }
 
 /// Returns the data directory: `$TESSERA_HOME`, else the platform data directory (the same
@@ -160,6 +166,12 @@ impl VaultBackend for FileBackend {
     }
 
     fn keyring_available(&self) -> bool {
+        // TESSERA_KEYRING=off switches the keyring off, as for the CLI (kiosks, tests).
+        let off = std::env::var("TESSERA_KEYRING")
+            .is_ok_and(|v| matches!(v.to_ascii_lowercase().as_str(), "off" | "0" | "no" | "false"));
+        if off {
+            return false;
+        }
         // A store that forgets keys at reboot (keyutils) is no place for the only key.
         const PROBE: &str = "tessera-availability-probe";
         match self.options.key_store.store(PROBE, b"probe") {
@@ -187,6 +199,19 @@ impl OpenVault for Vault {
 
     fn save(&mut self) -> Result<(), StoreError> {
         Self::save(self).map_err(store_error)
+    }
+
+    fn summary(&self) -> VaultSummary {
+        let info = self.info();
+        VaultSummary { has_password: info.has_password, has_keyring: info.has_keyring }
+    }
+
+    fn set_password(&mut self, password: zeroize::Zeroizing<String>) -> Result<(), StoreError> {
+        Self::set_password(self, Some(password)).map_err(store_error)
+    }
+
+    fn enable_keyring(&mut self, enable: bool) -> Result<(), StoreError> {
+        Self::enable_keyring(self, enable).map_err(store_error)
     }
 }
 
@@ -298,6 +323,26 @@ impl OpenVault for MemoryOpen {
     fn save(&mut self) -> Result<(), StoreError> {
         let mut vault = self.vault.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         vault.entries = self.entries.clone();
+        Ok(())
+    }
+
+    fn summary(&self) -> VaultSummary {
+        let vault = self.vault.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        VaultSummary { has_password: vault.password.is_some(), has_keyring: vault.keyring }
+    }
+
+    fn set_password(&mut self, password: zeroize::Zeroizing<String>) -> Result<(), StoreError> {
+        let mut vault = self.vault.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        vault.password = Some(password.to_string());
+        Ok(())
+    }
+
+    fn enable_keyring(&mut self, enable: bool) -> Result<(), StoreError> {
+        let mut vault = self.vault.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !enable && vault.password.is_none() {
+            return Err(StoreError::Other("the vault needs a password or the keyring".into()));
+        }
+        vault.keyring = enable;
         Ok(())
     }
 }

@@ -13,7 +13,7 @@ use crate::{
 };
 
 /// Shortest password or PIN accepted for a new vault.
-const MIN_PASSWORD_CHARS: usize = 4;
+pub(crate) const MIN_PASSWORD_CHARS: usize = 4;
 
 /// Decides the first screen: create, unlock (possibly automatically), or a damaged-vault notice.
 pub(crate) fn start(state: &Shared) {

@@ -463,3 +463,26 @@ fn a_password_file_unlocks_at_start() {
     mock_elapsed_time(Duration::ZERO);
     assert!(ElementHandle::find_by_accessible_label(app.window(), RFC_CODE).next().is_some());
 }
+
+#[test]
+fn the_password_can_be_changed_in_settings() {
+    let h = unlocked(vec![entry("Example", "ada", RFC_KEY)]);
+    h.click("Settings");
+    assert!(h.exists("The vault opens with your password or PIN."));
+    h.type_into("New password or PIN", "abc");
+    h.type_into("Repeat new password or PIN", "abc");
+    h.click("Set password");
+    assert!(h.exists("Use at least 4 characters"));
+    h.type_into("New password or PIN", "new-secret");
+    h.type_into("Repeat new password or PIN", "new-secret");
+    h.click("Set password");
+    assert!(h.exists("Password changed"));
+    h.click("Back");
+    h.click("Lock");
+    h.type_into("Password or PIN", "1234");
+    h.click("Unlock");
+    assert!(h.exists("Wrong password or PIN"), "the old password no longer opens the vault");
+    h.type_into("Password or PIN", "new-secret");
+    h.click("Unlock");
+    assert!(h.exists(RFC_CODE));
+}
