@@ -29,6 +29,16 @@ pub(crate) fn open(state: &mut State, id: &str) {
     state.show(Screen::Details);
 }
 
+/// Empties the details form (on lock).
+pub(crate) fn clear(ui: &AppWindow) {
+    let details = ui.global::<DetailsAdapter>();
+    details.set_id(slint::SharedString::new());
+    details.set_name(slint::SharedString::new());
+    details.set_issuer(slint::SharedString::new());
+    details.set_note(slint::SharedString::new());
+    details.set_confirm_delete(false);
+}
+
 /// Wires the details screen.
 pub(crate) fn connect(window: &AppWindow, state: &Shared) {
     let details = window.global::<DetailsAdapter>();

@@ -419,6 +419,9 @@ impl State {
             ui.global::<AppAdapter>().set_unlocked(false);
             ui.global::<AccountsAdapter>().set_search(SharedString::new());
             ui.global::<AccountsAdapter>().set_total(0);
+            // Nothing typed into a form (a secret key, a note) survives locking.
+            crate::add_account::reset(&ui);
+            crate::details::clear(&ui);
             crate::unlock::prepare(self, &ui);
         }
         self.show(Screen::Unlock);

@@ -292,6 +292,16 @@ fn a_damaged_vault_is_never_reported_as_a_wrong_password() {
 }
 
 #[test]
+fn locking_forgets_a_half_typed_secret() {
+    let h = unlocked(Vec::new());
+    h.add_by_key("ada", "Example", "JBSWY3DPEHPK3PXP");
+    h.app.window().global::<tessera::AppAdapter>().invoke_lock();
+    assert!(h.exists("Tessera is locked"));
+    let form = h.app.window().global::<tessera::AddAccountAdapter>();
+    assert_eq!(form.get_secret(), "", "the typed key is gone");
+}
+
+#[test]
 fn idle_time_locks_the_vault() {
     let h = unlocked(vec![entry("Example", "ada", RFC_KEY)]);
     h.wait(4 * 60);
