@@ -6,8 +6,9 @@ set -euo pipefail
 packages=(
   # build
   pkg-config
-  # tests: the `code` benchmark compares with oathtool; keyring tests use keyutils
-  oathtool keyutils
+  # tests: the `code` benchmark compares with oathtool; keyring tests use keyutils and a
+  # throwaway gnome-keyring secret service inside dbus-run-session
+  oathtool keyutils gnome-keyring dbus
 )
 
 missing=()

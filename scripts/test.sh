@@ -1,6 +1,18 @@
 #!/usr/bin/env bash
-# Runs every test of the workspace, after installing the system packages they need.
+# Runs every test of the workspace, after installing the system packages they need, and ends
+# with one summary line over all test binaries ("N passed, M failed").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/system-packages.sh
-cargo test --workspace --locked
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+cargo test --workspace --locked 2>&1 | tee "$log" || status=$?
+# libtest prints "test result: ok. 12 passed; 0 failed; ..."; our custom harnesses print
+# "12 passed, 0 failed". Sum both kinds.
+awk '
+  /^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+  /^[0-9]+ passed, [0-9]+ failed$/ { p += $1; f += $3 }
+  END { printf "\ntotal: %d passed, %d failed\n", p, f }
+' "$log"
+exit "$status"

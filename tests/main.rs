@@ -1,8 +1,6 @@
 //! Tessera's one integration-test binary (one binary links the app once; see STACK.md).
 //! Each module covers one shipped surface.
-// STYLE.md allows unwrap in tests, including helpers outside #[test] functions; test helpers
-// are `pub` for their sibling modules and may take fixtures by value.
-#![allow(clippy::unwrap_used, clippy::needless_pass_by_value, unreachable_pub)]
+#![allow(clippy::unwrap_used, unreachable_pub)]
 
 /// Shared fixtures and helpers for running the built binary in a throwaway home.
 mod common;

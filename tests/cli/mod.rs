@@ -1,5 +1,8 @@
 //! `tessera` end to end: add, code, list, next, rename, remove, export and every bad input.
 
+/// `tessera import` / `tessera export` through every format's fixture.
+mod transfer;
+
 use crate::common::Home;
 
 const KEY: &str = "JBSWY3DPEHPK3PXP";
@@ -344,5 +347,5 @@ fn init_refuses_to_replace_a_vault() {
 }
 
 fn to_run(cmd: &mut std::process::Command) -> crate::common::Run {
-    crate::common::to_run(cmd.output().unwrap())
+    crate::common::to_run(&cmd.output().unwrap())
 }

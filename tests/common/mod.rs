@@ -48,7 +48,7 @@ impl Home {
     }
 
     pub fn run(&self, args: &[&str]) -> Run {
-        to_run(self.command().args(args).output().unwrap())
+        to_run(&self.command().args(args).output().unwrap())
     }
 
     /// Runs and asserts success, returning stdout.
@@ -90,7 +90,7 @@ fn collect(dir: &Path, files: &mut Vec<(PathBuf, Vec<u8>)>) {
     }
 }
 
-pub fn to_run(output: Output) -> Run {
+pub fn to_run(output: &Output) -> Run {
     Run {
         code: output.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),

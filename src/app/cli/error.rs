@@ -3,6 +3,7 @@
 use std::fmt;
 
 use tessera_core::otp::{OtpError, SecretError};
+use tessera_core::transfer::{Format, TransferError};
 use tessera_core::uri::UriError;
 use tessera_core::vault::VaultError;
 
@@ -89,5 +90,29 @@ impl From<OtpError> for CliError {
 impl From<SecretError> for CliError {
     fn from(err: SecretError) -> Self {
         Self::new(err.to_string()).hint("copy the key again from the service's setup page")
+    }
+}
+
+impl From<TransferError> for CliError {
+    fn from(err: TransferError) -> Self {
+        let hint = match &err {
+            TransferError::PasswordRequired { .. } => {
+                "pass --import-password-file FILE (or run on a terminal to be asked)".to_owned()
+            }
+            TransferError::WrongPassword { .. } => {
+                "check the file's password (not the vault's); the vault was not changed".to_owned()
+            }
+            TransferError::Unrecognised { .. } | TransferError::UnknownFormat { .. } => {
+                format!("name the format with --format ({})", Format::all_names())
+            }
+            TransferError::NotExportable { .. } => {
+                format!("export formats: {}", Format::export_names())
+            }
+            TransferError::CannotEncrypt { .. } => {
+                "leave out --export-password-file, or export as aegis or 2fas".to_owned()
+            }
+            _ => "the vault was not changed".to_owned(),
+        };
+        Self::new(err.to_string()).hint(hint)
     }
 }

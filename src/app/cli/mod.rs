@@ -6,10 +6,12 @@
 //! vault when a command fails.
 
 mod add;
+mod backup;
 mod code;
 mod edit;
 mod error;
 mod export;
+mod import;
 mod query;
 mod session;
 
@@ -56,8 +58,14 @@ pub enum Command {
     Remove(edit::RemoveArgs),
     /// Change an account's issuer and/or account name.
     Rename(edit::RenameArgs),
-    /// Export accounts.
+    /// Export accounts to another app's format (aegis, 2fas, google, uri-list).
     Export(export::ExportArgs),
+    /// Import accounts from another authenticator's export file.
+    Import(import::ImportArgs),
+    /// Write an encrypted backup (Aegis format) into a folder, keeping the newest N.
+    Backup(backup::BackupArgs),
+    /// Decrypt the newest backup in a folder and compare it with the vault.
+    VerifyBackup(backup::VerifyBackupArgs),
 }
 
 #[derive(Debug, Args)]
@@ -116,6 +124,9 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
         Command::Next(args) => code::next(&session, &args, out),
         Command::Remove(args) => edit::remove(&session, &args, out),
         Command::Rename(args) => edit::rename(&session, args, out),
-        Command::Export(args) => export::run(&session, args, out),
+        Command::Export(args) => export::run(&session, &args, out),
+        Command::Import(args) => import::run(&session, &args, out),
+        Command::Backup(args) => backup::backup(&session, &args, out),
+        Command::VerifyBackup(args) => backup::verify(&session, &args, out),
     }
 }

@@ -107,7 +107,10 @@ impl Session {
                     );
                     return Ok(vault);
                 }
-                Err(VaultError::KeyringUnavailable { .. }) => {}
+                // No secret store, or only one that forgets keys at reboot: use a password.
+                Err(
+                    VaultError::KeyringUnavailable { .. } | VaultError::KeyringNotDurable { .. },
+                ) => {}
                 Err(err) => return Err(err.into()),
             }
         }
@@ -123,15 +126,7 @@ impl Session {
     /// Returns the password from the password file, if one is configured.
     fn password_from_file(&self) -> Result<Option<Zeroizing<String>>, CliError> {
         let Some(file) = &self.password_file else { return Ok(None) };
-        let raw = Zeroizing::new(std::fs::read_to_string(file).map_err(|err| {
-            CliError::new(format!("cannot read the password file {}: {err}", file.display()))
-        })?);
-        // The password is the first line; a trailing newline from `echo` is not part of it.
-        let first = raw.lines().next().unwrap_or("");
-        if first.is_empty() {
-            return Err(CliError::new(format!("the password file {} is empty", file.display())));
-        }
-        Ok(Some(Zeroizing::new(first.to_owned())))
+        read_password_file(file).map(Some)
     }
 
     fn password(&self, confirm: bool) -> Result<Zeroizing<String>, CliError> {
@@ -162,4 +157,38 @@ impl Session {
         }
         Ok(first)
     }
+}
+
+/// Reads a password from the first line of `file` (a trailing newline from `echo` is not part of
+/// it); also used for the import and export file passwords.
+pub fn read_password_file(file: &Path) -> Result<Zeroizing<String>, CliError> {
+    let raw = Zeroizing::new(std::fs::read_to_string(file).map_err(|err| {
+        CliError::new(format!("cannot read the password file {}: {err}", file.display()))
+    })?);
+    let first = raw.lines().next().unwrap_or("");
+    if first.is_empty() {
+        return Err(CliError::new(format!("the password file {} is empty", file.display())));
+    }
+    Ok(Zeroizing::new(first.to_owned()))
+}
+
+/// Asks for a password on the terminal (twice when `confirm`); `None` when stdin is not a
+/// terminal, so scripts get a clear error instead of a hang.
+pub fn prompt_password(prompt: &str, confirm: bool) -> Result<Option<Zeroizing<String>>, CliError> {
+    if !std::io::stdin().is_terminal() {
+        return Ok(None);
+    }
+    let read = |prompt: &str| {
+        rpassword::prompt_password(prompt)
+            .map(Zeroizing::new)
+            .map_err(|err| CliError::new(format!("cannot read the password: {err}")))
+    };
+    let first = read(prompt)?;
+    if first.is_empty() {
+        return Err(CliError::new("the password is empty"));
+    }
+    if confirm && *read("Repeat the password: ")? != *first {
+        return Err(CliError::new("the two passwords differ"));
+    }
+    Ok(Some(first))
 }

@@ -385,18 +385,23 @@ fn main() -> ExitCode {
             filter = Some(arg);
         }
     }
-    let mut failed = 0;
+    let (mut passed, mut failed) = (0, 0);
     for (name, test) in tests {
         if filter.as_deref().is_some_and(|f| !name.contains(f)) {
             continue;
         }
         match test() {
-            Ok(()) => println!("test {name} ... ok"),
+            Ok(()) => {
+                println!("test {name} ... ok");
+                passed += 1;
+            }
             Err(e) => {
                 println!("test {name} ... FAILED: {e}");
                 failed += 1;
             }
         }
     }
+    // The plain closing line CI readers understand for a custom harness.
+    println!("\n{passed} passed, {failed} failed");
     if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }

@@ -4,7 +4,7 @@
 //! { "format": "tessera-vault", "version": 1, "vault_id": "<uuid>", "generation": 7,
 //!   "slots": [
 //!     { "type": "password", "id": "<uuid>",
-//!       "kdf": { "algorithm": "argon2id", "version": 19, "m_kib": 131072, "t": 3, "p": 1,
+//!       "kdf": { "algorithm": "argon2id", "version": 19, "m_kib": 131072, "t": 4, "p": 1,
 //!                "salt": "<base64, 16 bytes>" },
 //!       "nonce": "<base64, 12 bytes>", "wrapped_key": "<base64, 32-byte key + 16-byte tag>" },
 //!     { "type": "keyring", "id": "<uuid>", "service": "tessera", "user": "<vault uuid>",
@@ -46,7 +46,7 @@ pub(super) type Key = Zeroizing<[u8; KEY_LEN]>;
 
 /// Argon2id cost parameters, stored in each password slot so that they can grow later.
 ///
-/// The defaults ([`KdfParams::default`]) are m = 128 MiB, t = 3, p = 1; see the module docs
+/// The defaults ([`KdfParams::default`]) are m = 128 MiB, t = 4, p = 1; see the module docs
 /// of [`crate::vault`] for the measured cost.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KdfParams {
@@ -60,7 +60,7 @@ pub struct KdfParams {
 
 impl Default for KdfParams {
     fn default() -> Self {
-        Self { m_kib: 128 * 1024, t: 3, p: 1 }
+        Self { m_kib: 128 * 1024, t: 4, p: 1 }
     }
 }
 

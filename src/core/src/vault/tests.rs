@@ -227,6 +227,7 @@ fn truncated_file_is_reported_as_damaged() {
         let before = snapshot(dir.path());
         let err = open_pw(&path, PASSWORD).unwrap_err();
         assert!(matches!(err, VaultError::Damaged { .. }), "len {len}: {err:?}");
+        assert!(err.to_string().contains("vault.json.bak"), "{err}");
         assert!(err.to_string().starts_with("the vault file is damaged"));
         assert_eq!(snapshot(dir.path()), before);
     }
@@ -554,5 +555,5 @@ fn default_password_protection_uses_the_documented_argon2id_cost() {
     let (_dir, path) = setup();
     drop(Vault::create_with(&path, &[Protection::Password(pw(PASSWORD))], options()).unwrap());
     let kdf = Vault::inspect(&path).unwrap().kdf.unwrap();
-    assert_eq!(kdf, KdfParams { m_kib: 128 * 1024, t: 3, p: 1 });
+    assert_eq!(kdf, KdfParams { m_kib: 128 * 1024, t: 4, p: 1 });
 }

@@ -1,0 +1,97 @@
+//! `tessera backup` and `tessera verify-backup`: encrypted Aegis-format backups in a folder.
+//!
+//! The backup password is separate from the vault's (a backup is meant to be opened on another
+//! device, possibly by Aegis). Writing keeps the newest N backups and deletes nothing when it
+//! fails; verifying decrypts the newest backup and compares it with the vault.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::Args;
+use tessera_core::clock::{Clock, SystemClock};
+use tessera_core::transfer::ImportedAccount;
+use tessera_core::transfer::backup::{verify_backup, write_backup};
+use zeroize::Zeroizing;
+
+use super::CliError;
+use super::session::{Session, prompt_password, read_password_file};
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// The backup folder (created if missing).
+    pub dir: PathBuf,
+    /// How many backups to keep in the folder (the oldest beyond this are deleted).
+    /// The default is tessera-core's `backup::DEFAULT_KEEP`.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..))]
+    pub keep: u16,
+    /// Read the backup password (not the vault's) from FILE (first line).
+    #[arg(long, value_name = "FILE")]
+    pub backup_password_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyBackupArgs {
+    /// The backup folder.
+    pub dir: PathBuf,
+    /// Read the backup password from FILE (first line).
+    #[arg(long, value_name = "FILE")]
+    pub backup_password_file: Option<PathBuf>,
+}
+
+fn backup_password(
+    file: Option<&std::path::Path>,
+    confirm: bool,
+) -> Result<Zeroizing<String>, CliError> {
+    if let Some(file) = file {
+        return read_password_file(file);
+    }
+    prompt_password("Backup password: ", confirm)?.ok_or_else(|| {
+        CliError::usage("backups are encrypted: a backup password is needed")
+            .hint("pass --backup-password-file FILE (or run on a terminal to be asked)")
+    })
+}
+
+fn vault_accounts(session: &Session) -> Result<Vec<ImportedAccount>, CliError> {
+    let vault = session.open()?;
+    Ok(vault.content().entries.iter().map(ImportedAccount::from).collect())
+}
+
+pub fn backup(session: &Session, args: &BackupArgs, out: &mut dyn Write) -> Result<(), CliError> {
+    let password = backup_password(args.backup_password_file.as_deref(), true)?;
+    let accounts = vault_accounts(session)?;
+    let path =
+        write_backup(&accounts, &args.dir, &password, usize::from(args.keep), SystemClock.now())
+            .map_err(|err| CliError::from(err).hint("older backups were left untouched"))?;
+    let _ = writeln!(out, "backed up {} accounts to {}", accounts.len(), path.display());
+    Ok(())
+}
+
+pub fn verify(
+    session: &Session,
+    args: &VerifyBackupArgs,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    let password = backup_password(args.backup_password_file.as_deref(), false)?;
+    let accounts = vault_accounts(session)?;
+    let check = verify_backup(&accounts, &args.dir, &password)?;
+    if check.matches() {
+        let _ = writeln!(
+            out,
+            "ok: {} holds the vault's {} accounts",
+            check.path.display(),
+            accounts.len()
+        );
+        return Ok(());
+    }
+    for label in &check.missing {
+        let _ = writeln!(out, "missing from the backup: {label}");
+    }
+    for label in &check.extra {
+        let _ = writeln!(out, "only in the backup: {label}");
+    }
+    for label in &check.changed {
+        let _ = writeln!(out, "different in the backup: {label}");
+    }
+    Err(CliError::new(format!("{} does not match the vault", check.path.display()))
+        .hint("run `tessera backup` to write a current backup"))
+}

@@ -1,0 +1,328 @@
+//! Automatic encrypted backups to a user-chosen folder, and "verify backup".
+//!
+//! Each backup is an encrypted Aegis vault (see the `aegis` module) under its own backup
+//! password, so it can be restored by Tessera and by Aegis itself, on any device. Files are
+//! named `tessera-backup-YYYYMMDD-HHMMSS.json` (UTC, from the time the caller passes), which
+//! sorts oldest to newest by name.
+//!
+//! Safety rules, in order: the new backup is written to a temporary file, flushed to disk,
+//! read back and compared byte for byte, and only then renamed into place; only after that
+//! succeeds are backups beyond the newest `keep` deleted. Any failure returns an error and
+//! deletes nothing, so a full disk or a broken folder never costs the older good backups. A
+//! failed backup is the caller's to report; it must never block saving the vault.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use super::{Format, ImportedAccount, TransferError, export, import};
+
+/// How many backups are kept when the user has not chosen.
+pub const DEFAULT_KEEP: usize = 10;
+
+const PREFIX: &str = "tessera-backup-";
+const SUFFIX: &str = ".json";
+
+fn io_error(what: &str, path: &Path, error: &std::io::Error) -> TransferError {
+    TransferError::Io { what: format!("{what} {}", path.display()), reason: error.to_string() }
+}
+
+/// Writes an encrypted backup of `accounts` into `dir` and keeps the newest `keep` backups.
+///
+/// `now` is the Unix time used for the file name. Returns the new file's path. On error nothing
+/// is deleted (see the module documentation).
+pub fn write_backup(
+    accounts: &[ImportedAccount],
+    dir: &Path,
+    password: &str,
+    keep: usize,
+    now: u64,
+) -> Result<PathBuf, TransferError> {
+    let out = export(accounts, Format::Aegis, Some(password))?;
+    fs::create_dir_all(dir).map_err(|e| io_error("cannot create the backup folder", dir, &e))?;
+    let path = free_name(dir, now);
+    let temp = dir.join(format!(".{PREFIX}{now}.tmp"));
+    let written = write_and_check(&temp, &out.data);
+    if let Err(e) = written {
+        let _ = fs::remove_file(&temp);
+        return Err(e);
+    }
+    if let Err(e) = fs::rename(&temp, &path) {
+        let _ = fs::remove_file(&temp);
+        return Err(io_error("cannot move the new backup into place at", &path, &e));
+    }
+    if let Ok(dir_handle) = fs::File::open(dir) {
+        // Persist the rename; not every platform can sync a directory, and the backup is
+        // already complete either way.
+        let _ = dir_handle.sync_all();
+    }
+    prune(dir, keep.max(1))?;
+    Ok(path)
+}
+
+fn write_and_check(temp: &Path, data: &[u8]) -> Result<(), TransferError> {
+    let mut file = open_private(temp).map_err(|e| io_error("cannot create", temp, &e))?;
+    file.write_all(data).map_err(|e| io_error("cannot write", temp, &e))?;
+    file.sync_all().map_err(|e| io_error("cannot flush", temp, &e))?;
+    drop(file);
+    let back = fs::read(temp).map_err(|e| io_error("cannot read back", temp, &e))?;
+    if back != data {
+        return Err(TransferError::Io {
+            what: format!("the backup written to {}", temp.display()),
+            reason: "reading it back gave different bytes".into(),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn open_private(path: &Path) -> std::io::Result<fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)
+}
+
+#[cfg(not(unix))]
+fn open_private(path: &Path) -> std::io::Result<fs::File> {
+    fs::OpenOptions::new().write(true).create(true).truncate(true).open(path)
+}
+
+/// Returns a backup path for `now` that does not exist yet (`-2`, `-3`, ... within a second).
+fn free_name(dir: &Path, now: u64) -> PathBuf {
+    let stamp = timestamp(now);
+    let mut path = dir.join(format!("{PREFIX}{stamp}{SUFFIX}"));
+    let mut n = 2;
+    while path.exists() {
+        path = dir.join(format!("{PREFIX}{stamp}-{n}{SUFFIX}"));
+        n += 1;
+    }
+    path
+}
+
+/// Lists the backups in `dir`, oldest first.
+pub fn list_backups(dir: &Path) -> Result<Vec<PathBuf>, TransferError> {
+    let read = fs::read_dir(dir).map_err(|e| io_error("cannot read the backup folder", dir, &e))?;
+    let mut found: Vec<PathBuf> = read
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(PREFIX) && n.ends_with(SUFFIX))
+        })
+        .collect();
+    // Names embed a fixed-width UTC timestamp, and "-2" suffixes sort after the plain name.
+    found.sort_by_key(|p| sort_key(p));
+    Ok(found)
+}
+
+fn sort_key(path: &Path) -> (String, u32) {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    let core = name.trim_start_matches(PREFIX).trim_end_matches(SUFFIX);
+    match core.get(15..).and_then(|s| s.strip_prefix('-')).and_then(|n| n.parse().ok()) {
+        Some(n) => (core[..15].to_owned(), n),
+        None => (core.to_owned(), 1),
+    }
+}
+
+fn prune(dir: &Path, keep: usize) -> Result<(), TransferError> {
+    let backups = list_backups(dir)?;
+    let excess = backups.len().saturating_sub(keep);
+    for old in &backups[..excess] {
+        fs::remove_file(old).map_err(|e| io_error("cannot delete the old backup", old, &e))?;
+    }
+    Ok(())
+}
+
+/// The outcome of comparing the newest backup with the vault.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupCheck {
+    /// The backup that was checked.
+    pub path: PathBuf,
+    /// Accounts in the vault but not in the backup ("issuer (account)").
+    pub missing: Vec<String>,
+    /// Accounts in the backup but not in the vault.
+    pub extra: Vec<String>,
+    /// Accounts in both whose settings, note, group or favourite mark differ.
+    pub changed: Vec<String>,
+}
+
+impl BackupCheck {
+    /// Returns true if the backup holds exactly the vault's accounts.
+    pub fn matches(&self) -> bool {
+        self.missing.is_empty() && self.extra.is_empty() && self.changed.is_empty()
+    }
+}
+
+/// Decrypts the newest backup in `dir` and compares it with `accounts` (the vault's).
+pub fn verify_backup(
+    accounts: &[ImportedAccount],
+    dir: &Path,
+    password: &str,
+) -> Result<BackupCheck, TransferError> {
+    let path = list_backups(dir)?
+        .pop()
+        .ok_or_else(|| TransferError::NoBackup { dir: dir.display().to_string() })?;
+    let bytes = fs::read(&path).map_err(|e| io_error("cannot read", &path, &e))?;
+    let report = import(&bytes, Some(Format::Aegis), Some(password))?;
+    let mut check = BackupCheck { path, missing: vec![], extra: vec![], changed: vec![] };
+    let mut unmatched: Vec<&ImportedAccount> = report.accounts.iter().collect();
+    for wanted in accounts {
+        let found = unmatched.iter().position(|got| {
+            got.issuer == wanted.issuer
+                && got.account == wanted.account
+                && got.otp.secret.ct_eq(&wanted.otp.secret)
+        });
+        match found {
+            None => check.missing.push(wanted.label()),
+            Some(i) => {
+                let got = unmatched.swap_remove(i);
+                if !same_settings(got, wanted) {
+                    check.changed.push(wanted.label());
+                }
+            }
+        }
+    }
+    check.extra = unmatched.iter().map(|a| a.label()).collect();
+    for problem in report.problems {
+        check.extra.push(format!("unreadable {problem}"));
+    }
+    Ok(check)
+}
+
+fn same_settings(a: &ImportedAccount, b: &ImportedAccount) -> bool {
+    let (p, q) = (&a.otp, &b.otp);
+    let moving = if p.kind.is_time_based() { p.period == q.period } else { p.counter == q.counter };
+    p.kind == q.kind
+        && p.algorithm == q.algorithm
+        && p.digits == q.digits
+        && moving
+        && a.note == b.note
+        && a.group == b.group
+        && a.favourite == b.favourite
+}
+
+/// Formats Unix seconds as `YYYYMMDD-HHMMSS` (UTC).
+///
+/// Written out rather than pulling in a date crate for one conversion: the civil-from-days
+/// algorithm from Howard Hinnant's "chrono-Compatible Low-Level Date Algorithms".
+fn timestamp(unix: u64) -> String {
+    let days = i64::try_from(unix / 86_400).unwrap_or(i64::MAX / 2);
+    let secs = unix % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}{month:02}{day:02}-{:02}{:02}{:02}",
+        secs / 3600,
+        (secs % 3600) / 60,
+        secs % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transfer::vectors;
+
+    const PASSWORD: &str = "backup password";
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("tessera-backup-test-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn timestamps_are_utc_civil_dates() {
+        assert_eq!(timestamp(0), "19700101-000000");
+        assert_eq!(timestamp(951_782_400), "20000229-000000");
+        assert_eq!(timestamp(1_700_000_000), "20231114-221320");
+        assert_eq!(timestamp(4_102_444_799), "20991231-235959");
+    }
+
+    #[test]
+    fn backups_rotate_keeping_the_newest() {
+        let dir = temp_dir("rotate");
+        let accounts = vectors::canonical();
+        for i in 0..4 {
+            write_backup(&accounts[..1], &dir, PASSWORD, 3, 1_700_000_000 + i * 60).unwrap();
+        }
+        let same_second = write_backup(&accounts[..1], &dir, PASSWORD, 3, 1_700_000_180).unwrap();
+        assert!(same_second.to_string_lossy().ends_with("-2.json"), "{same_second:?}");
+        let names: Vec<String> = list_backups(&dir)
+            .unwrap()
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "tessera-backup-20231114-221520.json",
+                "tessera-backup-20231114-221620.json",
+                "tessera-backup-20231114-221620-2.json",
+            ]
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(&same_second).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_failed_backup_deletes_nothing() {
+        let dir = temp_dir("fail");
+        let accounts = vectors::canonical();
+        write_backup(&accounts, &dir, PASSWORD, 1, 1_700_000_000).unwrap();
+        // A directory squatting on the temporary name makes the next write fail.
+        fs::create_dir_all(dir.join(format!(".{PREFIX}1700000060.tmp"))).unwrap();
+        let err = write_backup(&accounts, &dir, PASSWORD, 1, 1_700_000_060).unwrap_err();
+        assert!(matches!(err, TransferError::Io { .. }), "{err}");
+        let left = list_backups(&dir).unwrap();
+        assert_eq!(left.len(), 1, "the older good backup survives");
+        assert!(verify_backup(&accounts, &dir, PASSWORD).unwrap().matches());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn verify_reports_differences_with_the_vault() {
+        let dir = temp_dir("verify");
+        let mut accounts = vectors::canonical();
+        write_backup(&accounts, &dir, PASSWORD, DEFAULT_KEEP, 1_700_000_000).unwrap();
+        let check = verify_backup(&accounts, &dir, PASSWORD).unwrap();
+        assert!(check.matches(), "{check:?}");
+
+        accounts[1].note = "changed".into();
+        let removed = accounts.remove(0);
+        let mut added = removed.clone();
+        added.account = "someone else".into();
+        accounts.push(added);
+        let check = verify_backup(&accounts, &dir, PASSWORD).unwrap();
+        assert!(!check.matches());
+        assert_eq!(check.changed, ["Example Bank (12345678)"]);
+        assert_eq!(check.missing, ["GitHub (someone else)"]);
+        assert_eq!(check.extra, ["GitHub (alice@example.com)"]);
+
+        let err = verify_backup(&accounts, &dir, "wrong").unwrap_err();
+        assert_eq!(err, TransferError::WrongPassword { format: Format::Aegis });
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn verify_without_backups_says_so() {
+        let dir = temp_dir("empty");
+        fs::create_dir_all(&dir).unwrap();
+        let err = verify_backup(&[], &dir, PASSWORD).unwrap_err();
+        assert!(matches!(err, TransferError::NoBackup { .. }), "{err}");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}
