@@ -53,7 +53,8 @@ impl App {
     }
 }
 
-/// Creates the window and wires every screen to `deps`; shows first run or unlock.
+/// Creates the window and wires every screen to `deps`; shows first run or unlock. Closing
+/// the window saves its size in the settings.
 pub fn build(deps: Deps) -> Result<App, slint::PlatformError> {
     let window = AppWindow::new()?;
     let state = state::State::new(deps, &window);
@@ -69,6 +70,18 @@ pub fn build(deps: Deps) -> Result<App, slint::PlatformError> {
         if let Some(state) = weak.upgrade() {
             state.borrow_mut().tick();
         }
+    });
+    let weak = std::rc::Rc::downgrade(&state);
+    let handle = window.as_weak();
+    window.window().on_close_requested(move || {
+        if let (Some(state), Some(window)) = (weak.upgrade(), handle.upgrade()) {
+            let mut state = state.borrow_mut();
+            let size = window.window().size().to_logical(window.window().scale_factor());
+            state.settings.window_size = Some((size.width, size.height));
+            // Losing the window size is harmless.
+            let _ = state.settings.save(&state.deps.home);
+        }
+        slint::CloseRequestResponse::HideWindow
     });
     unlock::start(&state);
     state.borrow_mut().tick();
@@ -96,18 +109,6 @@ pub fn run_with(deps: Deps) -> Result<(), slint::PlatformError> {
     if let Some((width, height)) = app.state.borrow().settings.window_size {
         app.window.window().set_size(slint::LogicalSize::new(width.max(300.0), height.max(300.0)));
     }
-    let weak = std::rc::Rc::downgrade(&app.state);
-    let window = app.window.as_weak();
-    app.window.window().on_close_requested(move || {
-        if let (Some(state), Some(window)) = (weak.upgrade(), window.upgrade()) {
-            let mut state = state.borrow_mut();
-            let size = window.window().size().to_logical(window.window().scale_factor());
-            state.settings.window_size = Some((size.width, size.height));
-            // Losing the window size is harmless.
-            let _ = state.settings.save(&state.deps.home);
-        }
-        slint::CloseRequestResponse::HideWindow
-    });
     app.window.run()
 }
 

@@ -496,3 +496,12 @@ fn the_password_can_be_changed_in_settings() {
     h.click("Unlock");
     assert!(h.exists(RFC_CODE));
 }
+
+#[test]
+fn closing_the_window_remembers_its_size() {
+    let h = unlocked(Vec::new());
+    h.app.window().window().set_size(slint::LogicalSize::new(520.0, 700.0));
+    h.app.window().window().dispatch_event(slint::platform::WindowEvent::CloseRequested);
+    let saved = tessera::Settings::load(h.home.path());
+    assert_eq!(saved.window_size, Some((520.0, 700.0)));
+}
