@@ -11,6 +11,9 @@ mod cli;
 /// The desktop app driven through i-slint-backend-testing by accessible label, with fakes.
 mod ui;
 
+/// Push approvals end to end: the binary against a real privacyIDEA server.
+mod push_e2e;
+
 /// Fails when a test file exists under tests/ but no module includes it.
 #[test]
 fn every_test_file_is_part_of_the_test_binary() {

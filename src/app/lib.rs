@@ -4,6 +4,7 @@
 //! loop, which is how the UI tests drive the real interface with a fake clock and clipboard.
 #![allow(unreachable_pub)]
 
+pub mod capture;
 pub mod cli;
 pub mod deps;
 pub mod store;

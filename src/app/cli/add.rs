@@ -46,6 +46,12 @@ pub struct AddArgs {
 }
 
 pub fn run(session: &Session, args: &AddArgs, out: &mut dyn Write) -> Result<(), CliError> {
+    // A push enrolment (otpauth://pipush/...) makes a push account, not a code account.
+    if let Some(text) = &args.uri
+        && let Ok(Payload::PushEnrolment(enrolment)) = uri::classify(text.trim())
+    {
+        return super::push::enrol(session, &enrolment, out);
+    }
     // Everything is parsed and checked before the vault is opened or created, so bad input
     // never creates or changes a vault.
     let accounts = accounts_from_args(args)?;
@@ -71,7 +77,7 @@ pub fn run(session: &Session, args: &AddArgs, out: &mut dyn Write) -> Result<(),
     Ok(())
 }
 
-fn find_same<'a>(vault: &'a Vault, account: &OtpUri) -> Option<&'a Entry> {
+pub(super) fn find_same<'a>(vault: &'a Vault, account: &OtpUri) -> Option<&'a Entry> {
     vault.content().entries.iter().find(|e| {
         e.otp.secret.ct_eq(&account.otp.secret)
             && e.issuer == account.issuer

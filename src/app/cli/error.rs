@@ -3,6 +3,7 @@
 use std::fmt;
 
 use tessera_core::otp::{OtpError, SecretError};
+use tessera_core::push::PushError;
 use tessera_core::transfer::{Format, TransferError};
 use tessera_core::uri::UriError;
 use tessera_core::vault::VaultError;
@@ -90,6 +91,38 @@ impl From<OtpError> for CliError {
 impl From<SecretError> for CliError {
     fn from(err: SecretError) -> Self {
         Self::new(err.to_string()).hint("copy the key again from the service's setup page")
+    }
+}
+
+impl From<PushError> for CliError {
+    fn from(err: PushError) -> Self {
+        let hint = match &err {
+            PushError::ClockSkew { .. } => {
+                "set the system clock (e.g. `timedatectl set-ntp true`) and try again"
+            }
+            PushError::Unreachable { .. } => {
+                "check the network and the server; requests wait on the server until they expire"
+            }
+            PushError::UnknownRequest(_) | PushError::AmbiguousRequest(_) => {
+                "run `tessera push pending` to see the waiting requests and their ids"
+            }
+            PushError::AnswerRequired { .. } | PushError::AnswerNotOffered { .. } => {
+                "pass --answer with the choice shown on the login screen"
+            }
+            PushError::AnswerRejected { .. } => {
+                "check the choice on the login screen, or start the login again"
+            }
+            PushError::EnrolmentExpired { .. }
+            | PushError::InvalidEnrolment(_)
+            | PushError::UnsupportedVersion(_) => "ask the server for a new enrolment QR code",
+            PushError::InsecureTransport { .. } => {
+                "the server must use HTTPS with a valid certificate (only a server on this \
+                 computer may use plain HTTP or sslverify=0); nothing was added"
+            }
+            PushError::Expired => "start the login again to get a new request",
+            _ => "nothing was changed",
+        };
+        Self::new(err.to_string()).hint(hint)
     }
 }
 

@@ -8,7 +8,9 @@
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
-use tessera_core::vault::{self, Protection, Unlock, Vault, VaultError};
+use tessera_core::vault::{
+    self, Protection, SealedVault, Unlock, Vault, VaultContent, VaultError, VaultOptions,
+};
 use zeroize::Zeroizing;
 
 use super::{CliError, GlobalArgs};
@@ -46,16 +48,42 @@ impl Session {
         self.path.exists()
     }
 
-    /// Opens the existing vault.
+    /// Opens the existing vault for changes (takes the vault's lock).
     pub fn open(&self) -> Result<Vault, CliError> {
-        if !self.vault_exists() {
-            return Err(CliError::new(format!("no vault at {}", self.path.display()))
-                .hint("add an account with `tessera add` or run `tessera init`"));
+        let sealed = self.sealed()?;
+        self.unlock(&sealed, |unlock| sealed.open(unlock, VaultOptions::default()))
+    }
+
+    /// Decrypts the existing vault for display only: no lock is taken, so this neither waits
+    /// for nor blocks another tessera process.
+    pub fn read(&self) -> Result<VaultContent, CliError> {
+        let sealed = self.sealed()?;
+        let options = VaultOptions::default();
+        self.unlock(&sealed, |unlock| sealed.decrypt(unlock, &options))
+    }
+
+    /// Reads and verifies the vault file once; every unlock attempt reuses it.
+    fn sealed(&self) -> Result<SealedVault, CliError> {
+        match SealedVault::read(&self.path) {
+            Ok(sealed) => Ok(sealed),
+            Err(VaultError::NotFound { .. }) => {
+                Err(CliError::new(format!("no vault at {}", self.path.display()))
+                    .hint("add an account with `tessera add` or run `tessera init`"))
+            }
+            Err(err) => Err(err.into()),
         }
-        let info = Vault::inspect(&self.path)?;
+    }
+
+    /// Tries the keyring, then a password, with `attempt` doing the actual unlock.
+    fn unlock<T>(
+        &self,
+        sealed: &SealedVault,
+        attempt: impl Fn(&Unlock) -> Result<T, VaultError>,
+    ) -> Result<T, CliError> {
+        let info = sealed.info();
         if info.has_keyring && self.keyring {
-            match Vault::open(&self.path, &Unlock::Keyring) {
-                Ok(vault) => return Ok(vault),
+            match attempt(&Unlock::Keyring) {
+                Ok(value) => return Ok(value),
                 // The secret store did not answer or lacks our key: fall back to a password.
                 Err(VaultError::KeyringUnavailable { .. }) if info.has_password => {}
                 Err(err) => return Err(err.into()),
@@ -70,7 +98,7 @@ impl Session {
             ));
         }
         let password = self.password(false)?;
-        Ok(Vault::open(&self.path, &Unlock::Password(password))?)
+        Ok(attempt(&Unlock::Password(password))?)
     }
 
     /// Opens the vault, creating it first if there is none (the first `add`).

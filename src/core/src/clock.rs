@@ -9,6 +9,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub trait Clock: Send + Sync {
     /// Returns the current time as whole seconds since the Unix epoch.
     fn now(&self) -> u64;
+
+    /// Returns the current time in milliseconds since the Unix epoch (push poll schedules
+    /// need sub-second steps). Defaults to [`Clock::now`] times 1000.
+    fn now_millis(&self) -> u64 {
+        self.now().saturating_mul(1000)
+    }
 }
 
 /// Reads the operating system's wall clock.
@@ -19,6 +25,12 @@ impl Clock for SystemClock {
     fn now(&self) -> u64 {
         // A clock set before 1970 is treated as the epoch rather than a panic.
         SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    }
+
+    fn now_millis(&self) -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
     }
 }
 
@@ -39,6 +51,13 @@ mod tests {
     #[test]
     fn fixed_clock_reports_its_instant() {
         assert_eq!(FixedClock(59).now(), 59);
+    }
+
+    #[test]
+    fn milliseconds_agree_with_seconds() {
+        assert_eq!(FixedClock(59).now_millis(), 59_000);
+        let (s, ms) = (SystemClock.now(), SystemClock.now_millis());
+        assert!(ms / 1000 >= s && ms / 1000 <= s + 1, "{s} {ms}");
     }
 
     #[test]

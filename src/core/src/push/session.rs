@@ -1,0 +1,356 @@
+//! A running push client: the enrolled accounts, one poll schedule each, the pending set, and
+//! the backends that speak to their servers. The CLI's `push watch` and the GUI's push worker
+//! drive it the same way: call [`PushSession::tick`] when [`PushSession::next_due`] comes,
+//! show the [`PushEvent`]s, and send the user's decisions with [`PushSession::answer`].
+//!
+//! Nothing here sleeps, spawns or reads a clock: time is the caller's `now_ms` (Unix time in
+//! milliseconds; schedules need sub-second resolution, requests use whole seconds).
+
+use super::{
+    Decision, PendingRequests, PollSchedule, PushAccount, PushBackend, PushError, PushHistoryItem,
+    PushRequest, ScheduleConfig,
+};
+
+/// Something the user (or a log) should hear about after a tick.
+#[derive(Debug)]
+pub enum PushEvent {
+    /// A new login request, signature-checked.
+    Arrived(PushRequest),
+    /// A request expired unanswered (removed from the pending set).
+    Expired(PushRequest),
+    /// The server stopped listing a request (answered on another device, expired or
+    /// cancelled there); it is no longer pending.
+    Withdrawn(PushRequest),
+    /// Polling an account failed; it is retried after `retry_in_ms` (backing off).
+    Failed {
+        /// The account's serial.
+        serial: String,
+        /// Why it failed.
+        error: PushError,
+        /// When the next attempt is scheduled, in milliseconds from now.
+        retry_in_ms: u64,
+    },
+    /// An account that was failing polled successfully again.
+    Recovered {
+        /// The account's serial.
+        serial: String,
+    },
+}
+
+struct Tracked {
+    account: PushAccount,
+    schedule: PollSchedule,
+    /// Whether the last poll failed (to report recovery once).
+    failing: bool,
+}
+
+/// Polls every enrolled account on its schedule and keeps what is pending.
+pub struct PushSession {
+    backends: Vec<Box<dyn PushBackend>>,
+    tracked: Vec<Tracked>,
+    pending: PendingRequests,
+    config: ScheduleConfig,
+    seed: u64,
+}
+
+impl std::fmt::Debug for PushSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PushSession")
+            .field("accounts", &self.tracked.len())
+            .field("pending", &self.pending.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PushSession {
+    /// Returns a session over `backends` (one per protocol) with no accounts yet. `seed`
+    /// drives the back-off jitter; pass something random (see [`random_seed`]).
+    pub fn new(backends: Vec<Box<dyn PushBackend>>, config: ScheduleConfig, seed: u64) -> Self {
+        Self { backends, tracked: Vec::new(), pending: PendingRequests::new(), config, seed }
+    }
+
+    /// Adds (or replaces, by serial) an account; its first poll is due at `now_ms`.
+    pub fn add_account(&mut self, account: PushAccount, now_ms: u64) {
+        self.tracked.retain(|t| t.account.serial != account.serial);
+        self.seed = self.seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let schedule = PollSchedule::new(self.config, now_ms, self.seed);
+        self.tracked.push(Tracked { account, schedule, failing: false });
+    }
+
+    /// Returns the accounts being polled.
+    pub fn accounts(&self) -> impl Iterator<Item = &PushAccount> {
+        self.tracked.iter().map(|t| &t.account)
+    }
+
+    /// Returns the requests waiting for a decision.
+    pub fn pending(&self) -> &PendingRequests {
+        &self.pending
+    }
+
+    /// Returns when the next poll is due (Unix ms), or `None` without accounts.
+    pub fn next_due(&self) -> Option<u64> {
+        self.tracked.iter().map(|t| t.schedule.next_at()).min()
+    }
+
+    /// Makes every account's poll due now (unlock, window focus), respecting the minimum gap.
+    pub fn poll_soon(&mut self, now_ms: u64) {
+        for t in &mut self.tracked {
+            t.schedule.poll_soon(now_ms);
+        }
+    }
+
+    /// Switches all schedules between the foreground and the background interval.
+    pub fn set_active(&mut self, active: bool, now_ms: u64) {
+        for t in &mut self.tracked {
+            t.schedule.set_active(active, now_ms);
+        }
+    }
+
+    fn backend_for(&self, account: &PushAccount) -> Result<&dyn PushBackend, PushError> {
+        self.backends
+            .iter()
+            .find(|b| b.kind() == account.backend)
+            .map(AsRef::as_ref)
+            .ok_or(PushError::WrongBackend(account.backend))
+    }
+
+    /// Polls the accounts that are due at `now_ms` and expires old requests.
+    pub fn tick(&mut self, now_ms: u64) -> Vec<PushEvent> {
+        self.poll_where(now_ms, |t| t.schedule.is_due(now_ms))
+    }
+
+    /// Polls every account now, whatever the schedule says (the CLI's one-shot commands).
+    pub fn poll_all(&mut self, now_ms: u64) -> Vec<PushEvent> {
+        self.poll_where(now_ms, |_| true)
+    }
+
+    fn poll_where(&mut self, now_ms: u64, due: impl Fn(&Tracked) -> bool) -> Vec<PushEvent> {
+        let now = now_ms / 1000;
+        let mut events = Vec::new();
+        for index in 0..self.tracked.len() {
+            if !due(&self.tracked[index]) {
+                continue;
+            }
+            let result = match self.backend_for(&self.tracked[index].account) {
+                Ok(backend) => backend.poll(&self.tracked[index].account, now),
+                Err(e) => Err(e),
+            };
+            let tracked = &mut self.tracked[index];
+            let serial = tracked.account.serial.clone();
+            match result {
+                Ok(requests) => {
+                    if std::mem::take(&mut tracked.failing) {
+                        events.push(PushEvent::Recovered { serial: serial.clone() });
+                    }
+                    tracked.schedule.record_success(now_ms);
+                    let merge = self.pending.merge_poll(&serial, requests, now);
+                    events.extend(merge.arrived.into_iter().map(PushEvent::Arrived));
+                    events.extend(merge.withdrawn.into_iter().map(PushEvent::Withdrawn));
+                }
+                Err(error) => {
+                    let retry_in_ms = tracked.schedule.record_failure(now_ms);
+                    tracked.failing = true;
+                    tracing::warn!(%serial, %error, retry_in_ms, "push poll failed");
+                    events.push(PushEvent::Failed { serial, error, retry_in_ms });
+                }
+            }
+        }
+        events.extend(self.pending.remove_expired(now).into_iter().map(PushEvent::Expired));
+        events
+    }
+
+    /// Sends `decision` for the pending request `id` (or a unique prefix of it) at `now_ms`
+    /// and returns the history entry. On failure the request stays pending (a server that
+    /// is down can be answered once it is back), except when it has expired.
+    pub fn answer(
+        &mut self,
+        id: &str,
+        decision: Decision,
+        now_ms: u64,
+    ) -> Result<PushHistoryItem, PushError> {
+        let now = now_ms / 1000;
+        let request = self.pending.find(id)?.clone();
+        if request.is_expired(now) {
+            self.pending.remove(&request.id);
+            return Err(PushError::Expired);
+        }
+        request.check_decision(&decision)?;
+        let tracked = self
+            .tracked
+            .iter()
+            .find(|t| t.account.serial == request.serial)
+            .ok_or_else(|| PushError::UnknownRequest(request.short_id().to_owned()))?;
+        self.backend_for(&tracked.account)?.answer(&tracked.account, &request, &decision)?;
+        self.pending.remove(&request.id);
+        Ok(PushHistoryItem::new(&request, Some(decision), now, true))
+    }
+}
+
+/// Returns a random seed for the back-off jitter from the operating system.
+pub fn random_seed() -> u64 {
+    let mut bytes = [0u8; 8];
+    // If the OS generator fails, jitter falls back to a fixed sequence: harmless.
+    let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes);
+    u64::from_le_bytes(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::push::{DeviceKey, PushBackendKind, PushEnrolment, RequestContext};
+    use std::sync::{Arc, Mutex, OnceLock};
+
+    /// An in-memory backend: the test decides what each poll returns and records answers.
+    #[derive(Default)]
+    struct Scripted {
+        polls: Mutex<Vec<Result<Vec<PushRequest>, PushError>>>,
+        answers: Mutex<Vec<(String, Decision)>>,
+        answer_fails: Mutex<bool>,
+    }
+
+    impl PushBackend for Arc<Scripted> {
+        fn kind(&self) -> PushBackendKind {
+            PushBackendKind::PrivacyIdea
+        }
+        fn enrol(&self, _: &PushEnrolment, _: u64, _: u64) -> Result<PushAccount, PushError> {
+            Err(PushError::InvalidEnrolment("not scripted".into()))
+        }
+        fn poll(&self, _: &PushAccount, _: u64) -> Result<Vec<PushRequest>, PushError> {
+            let mut polls = self.polls.lock().unwrap();
+            if polls.is_empty() { Ok(vec![]) } else { polls.remove(0) }
+        }
+        fn answer(&self, _: &PushAccount, r: &PushRequest, d: &Decision) -> Result<(), PushError> {
+            if *self.answer_fails.lock().unwrap() {
+                return Err(PushError::Unreachable { server: "s".into(), detail: "down".into() });
+            }
+            self.answers.lock().unwrap().push((r.id.clone(), d.clone()));
+            Ok(())
+        }
+    }
+
+    fn account(serial: &str) -> PushAccount {
+        static KEY: OnceLock<DeviceKey> = OnceLock::new();
+        PushAccount {
+            backend: PushBackendKind::PrivacyIdea,
+            serial: serial.into(),
+            url: "https://pi.example/ttype/push".into(),
+            sslverify: true,
+            device_key: KEY.get_or_init(|| DeviceKey::generate_with_bits(2048).unwrap()).clone(),
+            server_public_key: vec![],
+            issuer: "privacyIDEA".into(),
+            label: serial.into(),
+            enrolled_at: 0,
+        }
+    }
+
+    fn request(id: &str, now: u64) -> PushRequest {
+        PushRequest {
+            id: id.into(),
+            backend: PushBackendKind::PrivacyIdea,
+            serial: "A".into(),
+            title: "t".into(),
+            question: "q".into(),
+            server: "pi.example".into(),
+            created: now,
+            expires: now + 120,
+            require_presence: None,
+            context: RequestContext::default(),
+            answer_url: "https://pi.example/ttype/push".into(),
+            sslverify: true,
+            decline_reason_supported: true,
+        }
+    }
+
+    fn session(backend: &Arc<Scripted>) -> PushSession {
+        let mut s = PushSession::new(vec![Box::new(backend.clone())], ScheduleConfig::default(), 7);
+        s.add_account(account("A"), 1_000_000);
+        s
+    }
+
+    #[test]
+    fn arrivals_are_reported_once_and_answers_leave_history() {
+        let backend = Arc::new(Scripted::default());
+        backend
+            .polls
+            .lock()
+            .unwrap()
+            .extend([Ok(vec![request("N1", 1000)]), Ok(vec![request("N1", 1003)])]);
+        let mut s = session(&backend);
+        let events = s.tick(1_000_000);
+        assert!(matches!(&events[..], [PushEvent::Arrived(r)] if r.id == "N1"), "{events:?}");
+        assert!(s.tick(1_001_000).is_empty(), "not due yet: no poll");
+        assert!(s.tick(1_003_000).is_empty(), "polled again: nothing new");
+        let item = s.answer("n1", Decision::Deny, 1_004_000).unwrap();
+        assert_eq!(item.decision, Some(Decision::Deny));
+        assert_eq!(item.decided_at, 1004);
+        assert!(s.pending().is_empty());
+        assert_eq!(backend.answers.lock().unwrap()[0], ("N1".to_owned(), Decision::Deny));
+    }
+
+    #[test]
+    fn failures_back_off_and_recovery_is_reported() {
+        let backend = Arc::new(Scripted::default());
+        backend.polls.lock().unwrap().extend([
+            Err(PushError::Unreachable { server: "s".into(), detail: "refused".into() }),
+            Ok(vec![]),
+        ]);
+        let mut s = session(&backend);
+        let events = s.tick(1_000_000);
+        let [PushEvent::Failed { retry_in_ms, .. }] = &events[..] else { panic!("{events:?}") };
+        assert!((3_000..=6_000).contains(retry_in_ms));
+        assert_eq!(s.next_due(), Some(1_000_000 + retry_in_ms));
+        s.poll_soon(1_000_500);
+        assert_eq!(s.next_due(), Some(1_001_000), "focus retries after the minimum gap");
+        let events = s.tick(1_001_000);
+        assert!(matches!(&events[..], [PushEvent::Recovered { serial }] if serial == "A"));
+    }
+
+    #[test]
+    fn a_failed_answer_keeps_the_request_and_expiry_removes_it() {
+        let backend = Arc::new(Scripted::default());
+        backend.polls.lock().unwrap().push(Ok(vec![request("N1", 1000)]));
+        let mut s = session(&backend);
+        s.tick(1_000_000);
+        *backend.answer_fails.lock().unwrap() = true;
+        let err = s.answer("N1", Decision::Approve { answer: None }, 1_001_000).unwrap_err();
+        assert!(matches!(err, PushError::Unreachable { .. }));
+        assert_eq!(s.pending().len(), 1, "nothing lost");
+        // The server stays down; the request still expires locally.
+        let down = || Err(PushError::Unreachable { server: "s".into(), detail: "refused".into() });
+        backend.polls.lock().unwrap().push(down());
+        let events = s.tick(1_120_000);
+        assert!(
+            matches!(&events[..], [PushEvent::Failed { .. }, PushEvent::Expired(r)] if r.id == "N1"),
+            "{events:?}"
+        );
+        assert!(matches!(
+            s.answer("N1", Decision::Deny, 1_120_000),
+            Err(PushError::UnknownRequest(_))
+        ));
+    }
+
+    #[test]
+    fn requests_answered_elsewhere_are_withdrawn() {
+        let backend = Arc::new(Scripted::default());
+        backend.polls.lock().unwrap().extend([Ok(vec![request("N1", 1000)]), Ok(vec![])]);
+        let mut s = session(&backend);
+        s.tick(1_000_000);
+        let events = s.poll_all(1_000_100);
+        assert!(matches!(&events[..], [PushEvent::Withdrawn(r)] if r.id == "N1"), "{events:?}");
+        assert!(s.pending().is_empty());
+    }
+
+    #[test]
+    fn number_matching_is_checked_before_sending() {
+        let backend = Arc::new(Scripted::default());
+        let mut r = request("N1", 1000);
+        r.require_presence = Some(vec!["A".into(), "B".into()]);
+        backend.polls.lock().unwrap().push(Ok(vec![r]));
+        let mut s = session(&backend);
+        s.tick(1_000_000);
+        let err = s.answer("N1", Decision::Approve { answer: None }, 1_001_000).unwrap_err();
+        assert!(matches!(err, PushError::AnswerRequired { .. }));
+        assert!(backend.answers.lock().unwrap().is_empty());
+        s.answer("N1", Decision::Approve { answer: Some("B".into()) }, 1_001_000).unwrap();
+    }
+}
