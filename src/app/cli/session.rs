@@ -39,6 +39,7 @@ impl Session {
     }
 
     /// Returns the vault file's path.
+    #[allow(dead_code)] // part of the session's API; no command needs it yet
     pub fn path(&self) -> &Path {
         &self.path
     }
