@@ -76,7 +76,7 @@ pub(crate) fn connect(window: &AppWindow, state: &Shared) {
 thread_local! {
     /// The controller of the window on this (the UI) thread, for reports from the worker.
     static CONTROLLER: std::cell::RefCell<std::rc::Weak<std::cell::RefCell<State>>> =
-        std::cell::RefCell::new(std::rc::Weak::new());
+        const { std::cell::RefCell::new(std::rc::Weak::new()) };
 }
 
 /// Starts the worker thread; its reports reach the UI thread through

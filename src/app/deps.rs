@@ -54,6 +54,9 @@ impl Clipboard for SystemClipboard {
     }
 }
 
+/// Shows a desktop notification with a title and a body; must not fail loudly.
+pub type Notify = Arc<dyn Fn(&str, &str) + Send + Sync>;
+
 /// Where slow work (key derivation) runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Background {
@@ -82,7 +85,7 @@ pub struct Deps {
     /// When to poll push accounts.
     pub push_schedule: ScheduleConfig,
     /// Shows a desktop notification (title, body) when a login request arrives.
-    pub notify: Arc<dyn Fn(&str, &str) + Send + Sync>,
+    pub notify: Notify,
 }
 
 /// Returns the real push backends; one that cannot start (no TLS provider) is left out and

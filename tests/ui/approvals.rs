@@ -296,18 +296,26 @@ fn screenshots_of_the_approvals_view_render() {
         server.pending.lock().unwrap().push(request("N1", Some(&["17", "42", "93"])));
         p.h.wait(3);
         p.h.wait(17);
-        mock_elapsed_time(std::time::Duration::from_millis(50));
-        let image = window.window().take_snapshot().expect("software renderer snapshot");
-        let pixels = image.as_bytes();
-        assert!(pixels.chunks(4).any(|px| px != &pixels[..4]), "{name} is blank");
-        if let Some(dir) = std::env::var_os("TESSERA_SCREENSHOTS") {
-            let dir = std::path::PathBuf::from(dir);
-            std::fs::create_dir_all(&dir).unwrap();
-            let file = std::fs::File::create(dir.join(format!("{name}.png"))).unwrap();
-            let mut encoder = png::Encoder::new(file, image.width(), image.height());
-            encoder.set_color(png::ColorType::Rgba);
-            encoder.set_depth(png::BitDepth::Eight);
-            encoder.write_header().unwrap().write_image_data(pixels).unwrap();
+        snapshot(&p.h, name);
+        if settings == ENGLISH {
+            p.h.click("Back");
+            snapshot(&p.h, "approvals-accounts-strip-light");
         }
+    }
+}
+
+fn snapshot(h: &Harness, name: &str) {
+    i_slint_backend_testing::mock_elapsed_time(std::time::Duration::from_millis(50));
+    let image = h.app.window().window().take_snapshot().expect("software renderer snapshot");
+    let pixels = image.as_bytes();
+    assert!(pixels.chunks(4).any(|px| px != &pixels[..4]), "{name} is blank");
+    if let Some(dir) = std::env::var_os("TESSERA_SCREENSHOTS") {
+        let dir = std::path::PathBuf::from(dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = std::fs::File::create(dir.join(format!("{name}.png"))).unwrap();
+        let mut encoder = png::Encoder::new(file, image.width(), image.height());
+        encoder.set_color(png::ColorType::Rgba);
+        encoder.set_depth(png::BitDepth::Eight);
+        encoder.write_header().unwrap().write_image_data(pixels).unwrap();
     }
 }
