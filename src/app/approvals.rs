@@ -63,14 +63,18 @@ pub(crate) fn connect(window: &AppWindow, state: &Shared) {
         }
     });
 
-    let mut state_ref = state.borrow_mut();
-    let deps = &state_ref.deps;
-    let engine = Engine::new(deps.push_backends.clone(), deps.clock.clone(), deps.push_schedule);
-    let worker = match deps.background {
+    let (engine, background) = {
+        let state = state.borrow();
+        let deps = &state.deps;
+        let engine =
+            Engine::new(deps.push_backends.clone(), deps.clock.clone(), deps.push_schedule);
+        (engine, deps.background)
+    };
+    let worker = match background {
         crate::deps::Background::Inline => PushWorker::Inline(Box::new(engine)),
         crate::deps::Background::Thread => spawn(engine, state),
     };
-    state_ref.approvals.worker = Some(worker);
+    state.borrow_mut().approvals.worker = Some(worker);
 }
 
 thread_local! {
