@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use tessera_core::clock::{Clock, SystemClock};
+use tessera_core::push::{PushBackend, ScheduleConfig};
 
 use crate::store::{MemoryBackend, VaultBackend};
 
@@ -53,6 +54,9 @@ impl Clipboard for SystemClipboard {
     }
 }
 
+/// Shows a desktop notification with a title and a body; must not fail loudly.
+pub type Notify = Arc<dyn Fn(&str, &str) + Send + Sync>;
+
 /// Where slow work (key derivation) runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Background {
@@ -76,6 +80,25 @@ pub struct Deps {
     pub background: Background,
     /// A file holding the password to unlock with at start (`TESSERA_PASSWORD_FILE`).
     pub password_file: Option<PathBuf>,
+    /// The push servers' protocols (privacyIDEA); tests put an in-process backend here.
+    pub push_backends: Vec<Arc<dyn PushBackend>>,
+    /// When to poll push accounts.
+    pub push_schedule: ScheduleConfig,
+    /// Shows a desktop notification (title, body) when a login request arrives.
+    pub notify: Notify,
+}
+
+/// Returns the real push backends; one that cannot start (no TLS provider) is left out and
+/// logged, so the rest of the app still works.
+fn system_push_backends() -> Vec<Arc<dyn PushBackend>> {
+    tessera_core::push::install_crypto_provider();
+    match tessera_core::push::PrivacyIdeaBackend::new() {
+        Ok(backend) => vec![Arc::new(backend)],
+        Err(error) => {
+            eprintln!("tessera: push approvals are unavailable: {error}");
+            Vec::new()
+        }
+    }
 }
 
 impl Deps {
@@ -96,6 +119,9 @@ impl Deps {
             password_file: std::env::var_os("TESSERA_PASSWORD_FILE")
                 .filter(|p| !p.is_empty())
                 .map(PathBuf::from),
+            push_backends: system_push_backends(),
+            push_schedule: ScheduleConfig::default(),
+            notify: Arc::new(crate::approvals::notify_desktop),
         }
     }
 
@@ -109,6 +135,9 @@ impl Deps {
             vault: Arc::new(MemoryBackend::default()),
             background: Background::Inline,
             password_file: None,
+            push_backends: Vec::new(),
+            push_schedule: ScheduleConfig::default(),
+            notify: Arc::new(|_, _| {}),
         }
     }
 }

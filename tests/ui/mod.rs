@@ -6,6 +6,7 @@
 // STYLE.md allows unwrap in tests; these helpers sit outside #[test] functions.
 #![allow(clippy::unwrap_used, unreachable_pub)]
 
+mod approvals;
 mod perf_fixture;
 mod screenshots;
 mod vault_file;
@@ -72,6 +73,9 @@ pub fn launch(
         vault,
         background: Background::Inline,
         password_file: None,
+        push_backends: Vec::new(),
+        push_schedule: tessera_core::push::ScheduleConfig::default(),
+        notify: Arc::new(|_, _| {}),
     };
     let app = tessera::build(deps).unwrap();
     app.window().window().set_size(slint::LogicalSize::new(440.0, 640.0));
@@ -468,6 +472,9 @@ fn a_password_file_unlocks_at_start() {
         vault: Arc::new(backend),
         background: Background::Inline,
         password_file: Some(file),
+        push_backends: Vec::new(),
+        push_schedule: tessera_core::push::ScheduleConfig::default(),
+        notify: Arc::new(|_, _| {}),
     };
     let app = tessera::build(deps).unwrap();
     mock_elapsed_time(Duration::ZERO);
