@@ -8,6 +8,7 @@
 
 mod perf_fixture;
 mod screenshots;
+mod transfer;
 mod vault_file;
 
 use std::sync::Arc;
