@@ -345,9 +345,8 @@ fn connect_export(window: &AppWindow, state: &Shared) {
         background(
             &s,
             move || {
-                let written =
-                    export(&accounts, format, (!plain).then_some(password.as_str()))
-                        .map_err(|e| e.to_string())?;
+                let written = export(&accounts, format, (!plain).then_some(password.as_str()))
+                    .map_err(|e| e.to_string())?;
                 write_file(&path, &written.data)
                     .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
                 let lines: Vec<SharedString> = written
@@ -357,7 +356,8 @@ fn connect_export(window: &AppWindow, state: &Shared) {
                     .collect();
                 Ok((accounts.len() - lines.len(), path, lines))
             },
-            move |state: &mut State, result: Result<(usize, PathBuf, Vec<SharedString>), String>| {
+            move |state: &mut State,
+                  result: Result<(usize, PathBuf, Vec<SharedString>), String>| {
                 let Some(ui) = state.ui() else { return };
                 let adapter = ui.global::<TransferAdapter>();
                 adapter.set_export_busy(false);

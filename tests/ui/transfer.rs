@@ -68,7 +68,10 @@ fn importing_an_encrypted_aegis_file_previews_first_and_adds_everything_only_whe
     assert!(h.exists("This file is encrypted: enter its password."), "asks for the password");
     h.type_into("Password of the file", FIXTURE_PASSWORD);
     h.click("Read file");
-    assert!(h.exists("Found 9 accounts in Aegis vault (JSON)"), "the preview names count and format");
+    assert!(
+        h.exists("Found 9 accounts in Aegis vault (JSON)"),
+        "the preview names count and format"
+    );
     assert_eq!(h.entries().len(), 1, "nothing is added before the user confirms");
 
     h.click("Add the imported accounts");
@@ -111,7 +114,8 @@ fn export_needs_the_vault_password_and_an_encrypted_aegis_export_reimports_to_th
         kind: tessera_core::otp::OtpKind::Steam,
         ..steam.otp.clone()
     };
-    let original = vec![entry("Example", "ada", RFC_KEY), steam, entry("Ünïcode", "bob", "KRSXG5CTMVRXEZLU")];
+    let original =
+        vec![entry("Example", "ada", RFC_KEY), steam, entry("Ünïcode", "bob", "KRSXG5CTMVRXEZLU")];
     let h = unlocked(original.clone());
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("export.json");
@@ -245,4 +249,51 @@ fn verify_backup_reports_a_match_and_then_what_is_missing() {
     h.click("Verify backup");
     assert!(h.exists("The newest backup differs from the vault: 1 missing, 0 extra, 0 changed"));
     assert!(h.exists("− Second (ada)"), "the missing account is named");
+}
+
+#[test]
+fn screenshots_of_the_import_preview_and_the_backup_settings_render() {
+    super::screenshots::i_slint_core_platform_set();
+    let dir = tempfile::tempdir().unwrap();
+    // The canonical URI list with two lines that cannot be imported.
+    let mut list = std::fs::read_to_string(fixture("uri-list.txt")).unwrap();
+    list.push_str("otpauth://totp/Broken:bob?secret=NOT-BASE32!\n");
+    list.push_str("otpauth://totp/Example:short?secret=JBSW\n");
+    let file = dir.path().join("accounts.txt");
+    std::fs::write(&file, list).unwrap();
+
+    let h = super::start_on_current_backend(Some(vec![entry("Existing", "ada", RFC_KEY)]), ENGLISH);
+    h.type_into("Password or PIN", "1234");
+    h.click("Unlock");
+    open_import(&h, &file.display().to_string());
+    h.app.window().window().set_size(slint::LogicalSize::new(440.0, 640.0));
+    super::screenshots::snapshot(&h, "import-preview-english-light");
+
+    let home = tempfile::tempdir().unwrap();
+    let keys = Arc::new(MemoryKeys::default());
+    let vault = home.path().join("vault.json");
+    let h = launch(file_backend(vault, &keys), MemoryBackend::default(), home, ENGLISH);
+    h.click("Use the system keyring");
+    h.type_into("New password or PIN", "correct horse");
+    h.type_into("Repeat password or PIN", "correct horse");
+    h.click("Create vault");
+    tall(&h);
+    h.add_by_key("ada", "Example", RFC_KEY);
+    h.click("Add");
+    turn_on_backups(&h, &dir.path().join("Backups"));
+    h.click("Verify backup");
+    // Let the "Account added" toast go.
+    i_slint_backend_testing::mock_elapsed_time(std::time::Duration::from_secs(3));
+    h.app.window().window().set_size(slint::LogicalSize::new(440.0, 1080.0));
+    super::screenshots::snapshot(&h, "backup-settings-english-light");
+
+    // The banner after a save whose backup failed.
+    h.app.window().window().set_size(slint::LogicalSize::new(440.0, 640.0));
+    let folder = dir.path().join("Backups");
+    std::fs::remove_dir_all(&folder).unwrap();
+    std::fs::write(&folder, "in the way").unwrap();
+    add_and_return_to_settings(&h, "GitHub", "JBSWY3DPEHPK3PXP");
+    h.click("Back");
+    i_slint_backend_testing::mock_elapsed_time(std::time::Duration::from_secs(3));
+    super::screenshots::snapshot(&h, "backup-failed-banner-english-light");
 }
