@@ -16,6 +16,7 @@ mod approvals;
 mod details;
 mod settings;
 mod state;
+mod transfer;
 mod unlock;
 
 use std::time::Duration;
@@ -68,6 +69,7 @@ pub fn build(deps: Deps) -> Result<App, slint::PlatformError> {
     details::connect(&window, &state);
     settings::connect(&window, &state);
     approvals::connect(&window, &state);
+    transfer::connect(&window, &state);
     let weak = std::rc::Rc::downgrade(&state);
     // The only periodic timer: codes are recomputed only for rows whose period rolled over.
     state.borrow().tick_timer.start(TimerMode::Repeated, Duration::from_secs(1), move || {

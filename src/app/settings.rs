@@ -35,6 +35,7 @@ pub(crate) fn open(state: &State) {
         adapter.set_vault_path(state.deps.vault.location().into());
         adapter.set_notice(SecurityNotice::None);
         adapter.set_keyring_available(state.deps.vault.keyring_available());
+        crate::transfer::show_backups(state, &ui);
         show_protection(state, &ui);
     }
     state.show(Screen::Settings);
@@ -96,6 +97,7 @@ fn change_protection(
         move |s: &mut State, (vault, result): (Box<dyn OpenVault>, Result<(), StoreError>)| {
             s.vault = Some(vault);
             s.summary = s.vault.as_ref().map(|v| v.summary());
+            s.note_backup();
             let Some(ui) = s.ui() else { return };
             let adapter = ui.global::<SettingsAdapter>();
             adapter.set_security_busy(false);

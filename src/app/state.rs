@@ -257,7 +257,10 @@ impl State {
     pub fn save(&mut self) -> bool {
         let Some(vault) = self.vault.as_mut() else { return false };
         match vault.save() {
-            Ok(()) => true,
+            Ok(()) => {
+                self.note_backup();
+                true
+            }
             Err(error) => {
                 self.toast(Toast::Error, &error.to_string());
                 false
@@ -429,6 +432,15 @@ impl State {
             crate::unlock::prepare(self, &ui);
         }
         self.show(Screen::Unlock);
+    }
+
+    /// Shows a failed automatic backup of the last save as a non-blocking banner (and clears
+    /// the banner once a backup succeeds again).
+    pub fn note_backup(&self) {
+        let outcome = self.vault.as_ref().and_then(|v| v.last_backup());
+        if let Some(ui) = self.ui() {
+            crate::transfer::show_backup_outcome(&ui, outcome.as_ref());
+        }
     }
 
     /// Takes an opened vault: shows the accounts.

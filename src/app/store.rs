@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use tessera_core::push::{PushAccount, PushHistoryItem};
 pub use tessera_core::vault::Entry;
+pub use tessera_core::vault::{BackupOutcome, BackupSettings};
 use tessera_core::vault::{
     FORMAT_VERSION, KdfParams, KeyStore, Protection, Unlock, Vault, VaultError, VaultOptions,
 };
@@ -91,6 +92,20 @@ pub trait OpenVault: Send {
     fn set_password(&mut self, password: zeroize::Zeroizing<String>) -> Result<(), StoreError>;
     /// Adds or removes the keyring slot, then saves; refuses to remove the last slot.
     fn enable_keyring(&mut self, enable: bool) -> Result<(), StoreError>;
+    /// Returns true if `password` opens the vault's password slot (re-authentication; slow).
+    fn verify_password(&self, password: &str) -> bool;
+    /// Returns the automatic backup settings (`None`: backups off).
+    fn backup(&self) -> Option<BackupSettings> {
+        None
+    }
+    /// Replaces the backup settings; they take effect with the next [`OpenVault::save`].
+    fn set_backup(&mut self, _settings: Option<BackupSettings>) -> Result<(), StoreError> {
+        Err(StoreError::Other("backups need the encrypted vault file".into()))
+    }
+    /// Returns what the automatic backup after the last save did (`None`: none was due).
+    fn last_backup(&self) -> Option<BackupOutcome> {
+        None
+    }
 }
 
 /// Returns the data directory: `$TESSERA_HOME`, else the platform data directory (the same
@@ -225,6 +240,23 @@ impl OpenVault for Vault {
 
     fn enable_keyring(&mut self, enable: bool) -> Result<(), StoreError> {
         Self::enable_keyring(self, enable).map_err(store_error)
+    }
+
+    fn verify_password(&self, password: &str) -> bool {
+        Self::verify_password(self, password)
+    }
+
+    fn backup(&self) -> Option<BackupSettings> {
+        self.content().backup.clone()
+    }
+
+    fn set_backup(&mut self, settings: Option<BackupSettings>) -> Result<(), StoreError> {
+        self.content_mut().backup = settings;
+        Ok(())
+    }
+
+    fn last_backup(&self) -> Option<BackupOutcome> {
+        Self::last_backup(self).cloned()
     }
 }
 
@@ -381,5 +413,10 @@ impl OpenVault for MemoryOpen {
         }
         vault.keyring = enable;
         Ok(())
+    }
+
+    fn verify_password(&self, password: &str) -> bool {
+        let vault = self.vault.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        vault.password.as_deref() == Some(password)
     }
 }

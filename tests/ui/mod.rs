@@ -9,6 +9,7 @@
 mod approvals;
 mod perf_fixture;
 mod screenshots;
+mod transfer;
 mod vault_file;
 
 use std::sync::Arc;

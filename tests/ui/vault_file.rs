@@ -15,7 +15,7 @@ use super::{ENGLISH, RFC_CODE, RFC_KEY, launch};
 
 /// A durable secret store that lives in memory.
 #[derive(Debug, Default)]
-struct MemoryKeys(Mutex<HashMap<String, Vec<u8>>>);
+pub(super) struct MemoryKeys(Mutex<HashMap<String, Vec<u8>>>);
 
 impl KeyStore for MemoryKeys {
     fn store(&self, name: &str, key: &[u8]) -> Result<Stored, KeyStoreError> {
@@ -33,7 +33,7 @@ impl KeyStore for MemoryKeys {
     }
 }
 
-fn file_backend(path: PathBuf, keys: &Arc<MemoryKeys>) -> Arc<FileBackend> {
+pub(super) fn file_backend(path: PathBuf, keys: &Arc<MemoryKeys>) -> Arc<FileBackend> {
     let keys: Arc<dyn KeyStore> = keys.clone();
     Arc::new(FileBackend::with(path, keys, Some(KdfParams::INSECURE_FOR_TESTS)))
 }
