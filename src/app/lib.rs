@@ -12,6 +12,8 @@ pub mod store;
 mod accounts;
 mod add_account;
 mod details;
+mod qr_view;
+mod scan;
 mod settings;
 mod state;
 mod unlock;
@@ -20,7 +22,7 @@ use std::time::Duration;
 
 use slint::{ComponentHandle, TimerMode};
 
-pub use deps::{Background, Clipboard, Deps, SystemClipboard};
+pub use deps::{Background, Clipboard, Deps, ScanSources, SystemClipboard, SystemScanSources};
 pub use state::{Attempts, Language, Settings, ThemeMode};
 
 /// The Slint-generated window, adapters and row types (generated code: lints off).
@@ -64,6 +66,8 @@ pub fn build(deps: Deps) -> Result<App, slint::PlatformError> {
     add_account::connect(&window, &state);
     unlock::connect(&window, &state);
     details::connect(&window, &state);
+    scan::connect(&window, &state);
+    qr_view::connect(&window, &state);
     settings::connect(&window, &state);
     let weak = std::rc::Rc::downgrade(&state);
     // The only periodic timer: codes are recomputed only for rows whose period rolled over.

@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used, unreachable_pub)]
 
 mod perf_fixture;
+mod scan;
 mod screenshots;
 mod vault_file;
 
@@ -34,6 +35,8 @@ pub struct Harness {
     pub clipboard: FakeClipboard,
     pub backend: MemoryBackend,
     pub home: tempfile::TempDir,
+    /// What "Scan QR code" finds on the (fake) screen, clipboard and camera.
+    pub sources: Arc<scan::FakeSources>,
 }
 
 /// Starts the app on a fresh backend for this thread. `vault`: create it first with password
@@ -65,6 +68,7 @@ pub fn launch(
     std::fs::write(home.path().join("settings.json"), settings).unwrap();
     let clock = FakeClock::at(RFC_TIME);
     let clipboard = FakeClipboard::default();
+    let sources = Arc::new(scan::FakeSources::default());
     let deps = Deps {
         clock: clock.clone(),
         clipboard: Box::new(clipboard.clone()),
@@ -72,11 +76,12 @@ pub fn launch(
         vault,
         background: Background::Inline,
         password_file: None,
+        scan_sources: sources.clone(),
     };
     let app = tessera::build(deps).unwrap();
     app.window().window().set_size(slint::LogicalSize::new(440.0, 640.0));
     app.window().show().unwrap();
-    Harness { app, clock, clipboard, backend, home }
+    Harness { app, clock, clipboard, backend, home, sources }
 }
 
 pub const ENGLISH: &str = r#"{"language":"english","theme":"light"}"#;
@@ -468,6 +473,7 @@ fn a_password_file_unlocks_at_start() {
         vault: Arc::new(backend),
         background: Background::Inline,
         password_file: Some(file),
+        scan_sources: Arc::new(scan::FakeSources::default()),
     };
     let app = tessera::build(deps).unwrap();
     mock_elapsed_time(Duration::ZERO);
