@@ -124,7 +124,7 @@ fn kind_key(kind: &QrKind) -> &'static str {
 fn show_uri_error(ui: &AppWindow, err: &UriError) {
     match err {
         UriError::NotAnAccount { kind } => {
-            set_problem(ui, ScanProblem::NotAccount, kind_key(kind), "")
+            set_problem(ui, ScanProblem::NotAccount, kind_key(kind), "");
         }
         UriError::IsPushEnrolment => set_problem(ui, ScanProblem::Push, "", ""),
         other => set_problem(ui, ScanProblem::BadAccount, "", &chain(other)),
@@ -469,8 +469,7 @@ pub(crate) fn connect(window: &AppWindow, state: &Shared) {
         let path = {
             let state = s.borrow();
             let Some(ui) = state.ui() else { return };
-            let path = ui.global::<ScanAdapter>().get_path().trim().to_owned();
-            path
+            ui.global::<ScanAdapter>().get_path().trim().to_owned()
         };
         if path.is_empty() {
             return;

@@ -285,3 +285,41 @@ fn export_shows_one_migration_code_per_page() {
     assert_eq!(names.len(), 12);
     assert!(names.contains(&"Issuer 11".to_owned()));
 }
+
+#[test]
+fn screenshots_of_the_scan_and_qr_screens_render() {
+    use super::screenshots::{i_slint_core_platform_set, snapshot};
+    i_slint_core_platform_set();
+    for (theme, language) in [("light", "english"), ("dark", "dutch")] {
+        let dutch = language == "dutch";
+        let settings = format!(r#"{{"language":"{language}","theme":"{theme}"}}"#);
+        let h = super::start_on_current_backend(
+            Some(vec![entry("Example", "ada@example.org", RFC_KEY)]),
+            &settings,
+        );
+        let tag = format!("{language}-{theme}");
+        h.type_into(if dutch { "Wachtwoord of pincode" } else { "Password or PIN" }, "1234");
+        h.click(if dutch { "Ontgrendelen" } else { "Unlock" });
+        *h.sources.screen.lock().unwrap() = vec![screen_with("https://example.org/login")];
+        h.click(if dutch { "Account toevoegen" } else { "Add account" });
+        h.click(if dutch { "QR-code scannen" } else { "Scan QR code" });
+        h.click(if dutch { "Scherm scannen" } else { "Scan the screen" });
+        snapshot(&h, &format!("scan-web-link-{tag}"));
+
+        let (links, _) = uri::encode_migration_with_id(&accounts(12), 5);
+        let dir = tempfile::tempdir().unwrap();
+        let first = save_png(dir.path(), "first.png", &links[0]);
+        h.type_into(if dutch { "Afbeeldingsbestand" } else { "Image file" }, &first);
+        h.click(if dutch { "Afbeelding openen" } else { "Open image" });
+        snapshot(&h, &format!("scan-export-{tag}"));
+        h.click(if dutch { "Annuleren" } else { "Cancel" });
+        h.click(if dutch { "Annuleren" } else { "Cancel" });
+
+        h.click(if dutch { "Gegevens van Example" } else { "Details for Example" });
+        h.click(if dutch { "QR-code tonen" } else { "Show QR code" });
+        snapshot(&h, &format!("show-qr-password-{tag}"));
+        h.type_into(if dutch { "Wachtwoord of pincode" } else { "Password or PIN" }, "1234");
+        h.click(if dutch { "QR-code tonen" } else { "Show QR code" });
+        snapshot(&h, &format!("show-qr-{tag}"));
+    }
+}

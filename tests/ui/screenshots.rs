@@ -10,7 +10,7 @@ use slint::ComponentHandle;
 
 use super::{Harness, RFC_KEY, entry, start_on_current_backend};
 
-fn snapshot(h: &Harness, name: &str) {
+pub fn snapshot(h: &Harness, name: &str) {
     mock_elapsed_time(Duration::from_millis(50));
     let image = h.app.window().window().take_snapshot().expect("software renderer snapshot");
     let pixels = image.as_bytes();
@@ -90,7 +90,7 @@ fn screenshots_of_the_main_screens_render() {
     snapshot(&h, "first-run-english-light");
 }
 
-fn i_slint_core_platform_set() {
+pub fn i_slint_core_platform_set() {
     slint::platform::set_platform(Box::new(TestingBackend::new(TestingBackendOptions {
         mock_time: true,
         threading: false,
