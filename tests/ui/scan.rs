@@ -323,3 +323,24 @@ fn screenshots_of_the_scan_and_qr_screens_render() {
         snapshot(&h, &format!("show-qr-{tag}"));
     }
 }
+
+#[test]
+fn a_keyring_only_vault_shows_the_qr_code_after_a_confirmation() {
+    i_slint_backend_testing::init_no_event_loop();
+    let backend = tessera::store::MemoryBackend::default();
+    {
+        let mut vault = backend.vault.lock().unwrap();
+        vault.exists = true;
+        vault.keyring = true;
+        vault.entries = vec![entry("Example", "ada", RFC_KEY)];
+    }
+    let home = tempfile::tempdir().unwrap();
+    let h = super::launch(std::sync::Arc::new(backend.clone()), backend, home, super::ENGLISH);
+    assert!(h.exists("Lock"), "a keyring-only vault opens by itself");
+    h.click("Details for Example");
+    h.click("Show QR code");
+    assert!(!h.exists("Password or PIN"), "there is no password to ask for");
+    assert!(!h.exists("QR code"), "the code waits for the confirmation");
+    h.click("Show QR code");
+    assert_eq!(shown_qr(&h).len(), 1);
+}
