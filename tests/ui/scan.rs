@@ -316,6 +316,7 @@ fn screenshots_of_the_scan_and_qr_screens_render() {
         h.click(if dutch { "Annuleren" } else { "Cancel" });
 
         h.click(if dutch { "Gegevens van Example" } else { "Details for Example" });
+        snapshot(&h, &format!("details-{tag}"));
         h.click(if dutch { "QR-code tonen" } else { "Show QR code" });
         snapshot(&h, &format!("show-qr-password-{tag}"));
         h.type_into(if dutch { "Wachtwoord of pincode" } else { "Password or PIN" }, "1234");
