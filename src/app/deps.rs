@@ -10,6 +10,7 @@ use tessera_core::clock::{Clock, SystemClock};
 use tessera_core::qr::{FrameSource, LumaFrame};
 
 use crate::capture::{CaptureError, ClipboardContent};
+use tessera_core::push::{PushBackend, ScheduleConfig};
 
 use crate::store::{MemoryBackend, VaultBackend};
 
@@ -94,6 +95,8 @@ impl ScanSources for SystemScanSources {
         Err(CaptureError::Camera("this build of Tessera has no camera support".to_owned()))
     }
 }
+/// Shows a desktop notification with a title and a body; must not fail loudly.
+pub type Notify = Arc<dyn Fn(&str, &str) + Send + Sync>;
 
 /// Where slow work (key derivation) runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,6 +123,25 @@ pub struct Deps {
     pub password_file: Option<PathBuf>,
     /// Where scanned QR codes come from.
     pub scan_sources: Arc<dyn ScanSources>,
+    /// The push servers' protocols (privacyIDEA); tests put an in-process backend here.
+    pub push_backends: Vec<Arc<dyn PushBackend>>,
+    /// When to poll push accounts.
+    pub push_schedule: ScheduleConfig,
+    /// Shows a desktop notification (title, body) when a login request arrives.
+    pub notify: Notify,
+}
+
+/// Returns the real push backends; one that cannot start (no TLS provider) is left out and
+/// logged, so the rest of the app still works.
+fn system_push_backends() -> Vec<Arc<dyn PushBackend>> {
+    tessera_core::push::install_crypto_provider();
+    match tessera_core::push::PrivacyIdeaBackend::new() {
+        Ok(backend) => vec![Arc::new(backend)],
+        Err(error) => {
+            eprintln!("tessera: push approvals are unavailable: {error}");
+            Vec::new()
+        }
+    }
 }
 
 impl Deps {
@@ -141,6 +163,9 @@ impl Deps {
                 .filter(|p| !p.is_empty())
                 .map(PathBuf::from),
             scan_sources: Arc::new(SystemScanSources),
+            push_backends: system_push_backends(),
+            push_schedule: ScheduleConfig::default(),
+            notify: Arc::new(crate::approvals::notify_desktop),
         }
     }
 
@@ -155,6 +180,9 @@ impl Deps {
             background: Background::Inline,
             password_file: None,
             scan_sources: Arc::new(SystemScanSources),
+            push_backends: Vec::new(),
+            push_schedule: ScheduleConfig::default(),
+            notify: Arc::new(|_, _| {}),
         }
     }
 }

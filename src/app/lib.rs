@@ -7,10 +7,12 @@
 pub mod capture;
 pub mod cli;
 pub mod deps;
+pub mod push_worker;
 pub mod store;
 
 mod accounts;
 mod add_account;
+mod approvals;
 mod details;
 mod qr_view;
 mod scan;
@@ -69,6 +71,7 @@ pub fn build(deps: Deps) -> Result<App, slint::PlatformError> {
     scan::connect(&window, &state);
     qr_view::connect(&window, &state);
     settings::connect(&window, &state);
+    approvals::connect(&window, &state);
     let weak = std::rc::Rc::downgrade(&state);
     // The only periodic timer: codes are recomputed only for rows whose period rolled over.
     state.borrow().tick_timer.start(TimerMode::Repeated, Duration::from_secs(1), move || {

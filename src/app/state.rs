@@ -182,6 +182,7 @@ pub(crate) struct State {
     clear_timer: Timer,
     toast_timer: Timer,
     pub tick_timer: Timer,
+    pub approvals: crate::approvals::Approvals,
     pub window: slint::Weak<AppWindow>,
     pub me: Weak<RefCell<Self>>,
 }
@@ -212,6 +213,7 @@ impl State {
                 clear_timer: Timer::default(),
                 toast_timer: Timer::default(),
                 tick_timer: Timer::default(),
+                approvals: crate::approvals::Approvals::default(),
                 window: window.as_weak(),
                 me: me.clone(),
             })
@@ -344,6 +346,7 @@ impl State {
         if self.vault.is_some() {
             ui.global::<AccountsAdapter>().set_now((now % NOW_MODULUS) as i32);
             self.update_rolled_over(now);
+            crate::approvals::tick(self);
             let idle = u64::from(self.settings.auto_lock_minutes) * 60;
             if idle > 0 && now.saturating_sub(self.last_activity) >= idle {
                 self.lock();
@@ -416,6 +419,7 @@ impl State {
         if self.vault.is_none() {
             return;
         }
+        crate::approvals::locked(self);
         self.vault = None;
         self.details_id = None;
         crate::scan::clear(self);
@@ -444,6 +448,7 @@ impl State {
         }
         self.refresh_rows();
         self.show(Screen::Accounts);
+        crate::approvals::unlocked(self);
     }
 }
 

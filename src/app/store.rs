@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use tessera_core::push::{PushAccount, PushHistoryItem};
 pub use tessera_core::vault::Entry;
 use tessera_core::vault::{
     FORMAT_VERSION, KdfParams, KeyStore, Protection, Unlock, Vault, VaultError, VaultOptions,
@@ -78,6 +79,10 @@ pub trait OpenVault: Send {
     fn entries(&self) -> &[Entry];
     /// Returns the entries for editing; call [`OpenVault::save`] afterwards.
     fn entries_mut(&mut self) -> &mut Vec<Entry>;
+    /// Returns the enrolled push-approval accounts.
+    fn push_accounts(&self) -> &[PushAccount];
+    /// Returns the history of push requests and decisions (oldest first) to append to.
+    fn push_history_mut(&mut self) -> &mut Vec<PushHistoryItem>;
     /// Writes the entries.
     fn save(&mut self) -> Result<(), StoreError>;
     /// Returns which slots the vault has.
@@ -197,6 +202,14 @@ impl OpenVault for Vault {
         &mut self.content_mut().entries
     }
 
+    fn push_accounts(&self) -> &[PushAccount] {
+        &self.content().push_accounts
+    }
+
+    fn push_history_mut(&mut self) -> &mut Vec<PushHistoryItem> {
+        &mut self.content_mut().push_history
+    }
+
     fn save(&mut self) -> Result<(), StoreError> {
         Self::save(self).map_err(store_error)
     }
@@ -228,6 +241,10 @@ pub struct MemoryVault {
     pub damaged: bool,
     /// The saved entries.
     pub entries: Vec<Entry>,
+    /// The enrolled push accounts.
+    pub push_accounts: Vec<PushAccount>,
+    /// The saved push history.
+    pub push_history: Vec<PushHistoryItem>,
 }
 
 /// A vault kept in memory, shared between opens (for tests and previews).
@@ -244,6 +261,8 @@ pub struct MemoryBackend {
 struct MemoryOpen {
     vault: Arc<Mutex<MemoryVault>>,
     entries: Vec<Entry>,
+    push_accounts: Vec<PushAccount>,
+    push_history: Vec<PushHistoryItem>,
 }
 
 impl MemoryBackend {
@@ -252,7 +271,16 @@ impl MemoryBackend {
     }
 
     fn opened(&self, entries: Vec<Entry>) -> Box<dyn OpenVault> {
-        Box::new(MemoryOpen { vault: Arc::clone(&self.vault), entries })
+        let (push_accounts, push_history) = {
+            let vault = self.lock();
+            (vault.push_accounts.clone(), vault.push_history.clone())
+        };
+        Box::new(MemoryOpen {
+            vault: Arc::clone(&self.vault),
+            entries,
+            push_accounts,
+            push_history,
+        })
     }
 }
 
@@ -320,9 +348,18 @@ impl OpenVault for MemoryOpen {
         &mut self.entries
     }
 
+    fn push_accounts(&self) -> &[PushAccount] {
+        &self.push_accounts
+    }
+
+    fn push_history_mut(&mut self) -> &mut Vec<PushHistoryItem> {
+        &mut self.push_history
+    }
+
     fn save(&mut self) -> Result<(), StoreError> {
         let mut vault = self.vault.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         vault.entries = self.entries.clone();
+        vault.push_history = self.push_history.clone();
         Ok(())
     }
 

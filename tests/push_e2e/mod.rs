@@ -18,6 +18,9 @@ use serde_json::Value;
 
 use crate::common::Home;
 
+/// The desktop app's approvals view against the same server.
+mod gui;
+
 /// The admin API of the running privacyIDEA server.
 struct Peer {
     url: String,

@@ -6,6 +6,7 @@
 // STYLE.md allows unwrap in tests; these helpers sit outside #[test] functions.
 #![allow(clippy::unwrap_used, unreachable_pub)]
 
+mod approvals;
 mod perf_fixture;
 mod scan;
 mod screenshots;
@@ -77,6 +78,9 @@ pub fn launch(
         background: Background::Inline,
         password_file: None,
         scan_sources: sources.clone(),
+        push_backends: Vec::new(),
+        push_schedule: tessera_core::push::ScheduleConfig::default(),
+        notify: Arc::new(|_, _| {}),
     };
     let app = tessera::build(deps).unwrap();
     app.window().window().set_size(slint::LogicalSize::new(440.0, 640.0));
@@ -474,6 +478,9 @@ fn a_password_file_unlocks_at_start() {
         background: Background::Inline,
         password_file: Some(file),
         scan_sources: Arc::new(scan::FakeSources::default()),
+        push_backends: Vec::new(),
+        push_schedule: tessera_core::push::ScheduleConfig::default(),
+        notify: Arc::new(|_, _| {}),
     };
     let app = tessera::build(deps).unwrap();
     mock_elapsed_time(Duration::ZERO);

@@ -62,7 +62,11 @@ fn error_chain(err: &dyn std::error::Error) -> String {
 }
 
 pub fn run(session: &Session, args: &ScanArgs, out: &mut dyn Write) -> Result<(), CliError> {
-    let options = DecodeOptions::STILL;
+    // A command-line scan has the user's full attention and no frame rate to keep, so it
+    // gets a longer budget than the GUI's two seconds: a slow or busy machine must not turn
+    // a readable code into "no QR code found". The pipeline still stops early on success.
+    let options =
+        DecodeOptions { budget: Some(std::time::Duration::from_secs(10)), exhaustive: false };
     let mut payloads: Vec<String> = Vec::new();
     let mut failed: Option<CliError> = None;
     if args.screen {

@@ -1,0 +1,72 @@
+//! The desktop app's approvals view against the real privacyIDEA server: a triggered login
+//! comes to the front with the server's question, and the Approve button reaches the server.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use i_slint_backend_testing::{AccessibleRole, ElementHandle, mock_elapsed_time};
+use slint::ComponentHandle;
+use tessera::{AppAdapter, Background, Deps, Screen};
+use tessera_core::clock::SystemClock;
+use tessera_core::push::{PrivacyIdeaBackend, PushBackend, ScheduleConfig};
+
+use super::{device, peer};
+use crate::common::fakes::FakeClipboard;
+
+fn find(app: &tessera::App, label: &str) -> Vec<ElementHandle> {
+    mock_elapsed_time(Duration::ZERO);
+    ElementHandle::find_by_accessible_label(app.window(), label)
+        .filter(|e| e.is_valid() && e.computed_opacity() > 0.0)
+        .collect()
+}
+
+#[test]
+fn gui_shows_a_real_login_request_and_approve_reaches_the_server() {
+    let peer = peer();
+    let device = device(&peer);
+    let (tid, _) = peer.trigger(&device.serial);
+
+    i_slint_backend_testing::init_no_event_loop();
+    let notes = Arc::new(Mutex::new(Vec::new()));
+    let recorded = notes.clone();
+    let settings = device.home.data().join("settings.json");
+    std::fs::write(settings, r#"{"language":"english","theme":"light"}"#).unwrap();
+    let deps = Deps {
+        // The server checks the poll's timestamp: real time, not a fake clock.
+        clock: Arc::new(SystemClock),
+        clipboard: Box::new(FakeClipboard::default()),
+        home: device.home.data(),
+        vault: tessera::store::system_backend(&device.home.data()),
+        background: Background::Inline,
+        password_file: Some(device.home.password_file.clone()),
+        scan_sources: Arc::new(tessera::SystemScanSources),
+        push_backends: vec![Arc::new(PrivacyIdeaBackend::new().unwrap()) as Arc<dyn PushBackend>],
+        push_schedule: ScheduleConfig::default(),
+        notify: Arc::new(move |title: &str, body: &str| {
+            recorded.lock().unwrap().push(format!("{title}: {body}"));
+        }),
+    };
+    // Unlocks with the password file and polls at once.
+    let app = tessera::build(deps).unwrap();
+    app.window().show().unwrap();
+    assert_eq!(app.window().global::<AppAdapter>().get_screen(), Screen::Approvals);
+    assert!(!find(&app, "Login by Alice from 127.0.0.1?").is_empty(), "the server's question");
+    assert_eq!(*notes.lock().unwrap(), ["privacyIDEA: Login by Alice from 127.0.0.1?"]);
+
+    let approve = find(&app, "Approve")
+        .into_iter()
+        .find(|e| e.accessible_role() == Some(AccessibleRole::Button))
+        .expect("an Approve button");
+    approve.invoke_accessible_default_action();
+    mock_elapsed_time(Duration::from_millis(20));
+    assert_eq!(peer.outcome(&tid), "accept", "the server recorded the approval");
+    assert!(find(&app, "Approve").is_empty(), "the answered request is gone");
+    assert!(!find(&app, "privacyIDEA: Approved").is_empty(), "the history shows it");
+    // Locking closes the vault (and its file lock), so the CLI can read the history.
+    app.window().global::<AppAdapter>().invoke_lock();
+    assert_eq!(app.window().global::<AppAdapter>().get_screen(), Screen::Unlock);
+
+    let history: serde_json::Value =
+        serde_json::from_str(&device.home.ok(&["push", "history", "--json"])).unwrap();
+    assert_eq!(history[0]["decision"]["decision"], "approve", "{history}");
+}
