@@ -7,6 +7,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use tessera_core::clock::{Clock, SystemClock};
+use tessera_core::qr::{FrameSource, LumaFrame};
+
+use crate::capture::{CaptureError, ClipboardContent};
 use tessera_core::push::{PushBackend, ScheduleConfig};
 
 use crate::store::{MemoryBackend, VaultBackend};
@@ -54,6 +57,44 @@ impl Clipboard for SystemClipboard {
     }
 }
 
+/// Where QR codes come from when scanning: the screen, the clipboard, image files, a camera.
+///
+/// Every method runs on a worker thread (never the UI thread).
+pub trait ScanSources: Send + Sync {
+    /// Captures every screen.
+    fn screen(&self) -> Result<Vec<LumaFrame>, CaptureError>;
+    /// Reads the clipboard: an image or text.
+    fn clipboard(&self) -> Result<ClipboardContent, CaptureError>;
+    /// Reads an image file.
+    fn image(&self, path: &std::path::Path) -> Result<LumaFrame, CaptureError>;
+    /// Opens the camera; the returned source yields frames until dropped.
+    fn camera(&self) -> Result<Box<dyn FrameSource>, CaptureError>;
+}
+
+/// The real sources: X11 screens, the OS clipboard, files, the first camera (`camera` feature).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemScanSources;
+
+impl ScanSources for SystemScanSources {
+    fn screen(&self) -> Result<Vec<LumaFrame>, CaptureError> {
+        crate::capture::capture_screens(None)
+    }
+
+    fn clipboard(&self) -> Result<ClipboardContent, CaptureError> {
+        crate::capture::read_clipboard()
+    }
+
+    fn image(&self, path: &std::path::Path) -> Result<LumaFrame, CaptureError> {
+        crate::capture::load_image(path)
+    }
+
+    fn camera(&self) -> Result<Box<dyn FrameSource>, CaptureError> {
+        #[cfg(feature = "camera")]
+        return Ok(Box::new(crate::capture::CameraSource::open()?));
+        #[cfg(not(feature = "camera"))]
+        Err(CaptureError::Camera("this build of Tessera has no camera support".to_owned()))
+    }
+}
 /// Shows a desktop notification with a title and a body; must not fail loudly.
 pub type Notify = Arc<dyn Fn(&str, &str) + Send + Sync>;
 
@@ -80,6 +121,8 @@ pub struct Deps {
     pub background: Background,
     /// A file holding the password to unlock with at start (`TESSERA_PASSWORD_FILE`).
     pub password_file: Option<PathBuf>,
+    /// Where scanned QR codes come from.
+    pub scan_sources: Arc<dyn ScanSources>,
     /// The push servers' protocols (privacyIDEA); tests put an in-process backend here.
     pub push_backends: Vec<Arc<dyn PushBackend>>,
     /// When to poll push accounts.
@@ -119,6 +162,7 @@ impl Deps {
             password_file: std::env::var_os("TESSERA_PASSWORD_FILE")
                 .filter(|p| !p.is_empty())
                 .map(PathBuf::from),
+            scan_sources: Arc::new(SystemScanSources),
             push_backends: system_push_backends(),
             push_schedule: ScheduleConfig::default(),
             notify: Arc::new(crate::approvals::notify_desktop),
@@ -135,6 +179,7 @@ impl Deps {
             vault: Arc::new(MemoryBackend::default()),
             background: Background::Inline,
             password_file: None,
+            scan_sources: Arc::new(SystemScanSources),
             push_backends: Vec::new(),
             push_schedule: ScheduleConfig::default(),
             notify: Arc::new(|_, _| {}),

@@ -14,6 +14,8 @@ mod accounts;
 mod add_account;
 mod approvals;
 mod details;
+mod qr_view;
+mod scan;
 mod settings;
 mod state;
 mod transfer;
@@ -23,7 +25,7 @@ use std::time::Duration;
 
 use slint::{ComponentHandle, TimerMode};
 
-pub use deps::{Background, Clipboard, Deps, SystemClipboard};
+pub use deps::{Background, Clipboard, Deps, ScanSources, SystemClipboard, SystemScanSources};
 pub use state::{Attempts, Language, Settings, ThemeMode};
 
 /// The Slint-generated window, adapters and row types (generated code: lints off).
@@ -67,6 +69,8 @@ pub fn build(deps: Deps) -> Result<App, slint::PlatformError> {
     add_account::connect(&window, &state);
     unlock::connect(&window, &state);
     details::connect(&window, &state);
+    scan::connect(&window, &state);
+    qr_view::connect(&window, &state);
     settings::connect(&window, &state);
     approvals::connect(&window, &state);
     transfer::connect(&window, &state);

@@ -170,6 +170,10 @@ pub(crate) struct State {
     pub attempts: Attempts,
     pub search: String,
     pub details_id: Option<String>,
+    /// The QR scan in progress (scan.rs).
+    pub scan: crate::scan::ScanState,
+    /// The QR codes on show (qr_view.rs).
+    pub qr: crate::qr_view::QrState,
     rows: Rc<VecModel<AccountRow>>,
     shown: Vec<Shown>,
     last_second: u64,
@@ -199,6 +203,8 @@ impl State {
                 attempts,
                 search: String::new(),
                 details_id: None,
+                scan: crate::scan::ScanState::default(),
+                qr: crate::qr_view::QrState::default(),
                 rows,
                 shown: Vec::new(),
                 last_second: 0,
@@ -419,6 +425,8 @@ impl State {
         crate::approvals::locked(self);
         self.vault = None;
         self.details_id = None;
+        crate::scan::clear(self);
+        crate::qr_view::clear(self);
         self.search.clear();
         self.rows.set_vec(Vec::new());
         self.shown.clear();

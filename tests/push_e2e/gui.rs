@@ -39,6 +39,7 @@ fn gui_shows_a_real_login_request_and_approve_reaches_the_server() {
         vault: tessera::store::system_backend(&device.home.data()),
         background: Background::Inline,
         password_file: Some(device.home.password_file.clone()),
+        scan_sources: Arc::new(tessera::SystemScanSources),
         push_backends: vec![Arc::new(PrivacyIdeaBackend::new().unwrap()) as Arc<dyn PushBackend>],
         push_schedule: ScheduleConfig::default(),
         notify: Arc::new(move |title: &str, body: &str| {

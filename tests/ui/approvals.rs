@@ -122,6 +122,7 @@ pub fn start_push(server: Arc<FakeServer>, settings: &str) -> PushHarness {
         vault: Arc::new(backend.clone()),
         background: Background::Inline,
         password_file: None,
+        scan_sources: Arc::new(crate::ui::scan::FakeSources::default()),
         push_backends: vec![server.clone() as Arc<dyn PushBackend>],
         push_schedule: ScheduleConfig::default(),
         notify: Arc::new(move |title: &str, body: &str| {
@@ -131,7 +132,18 @@ pub fn start_push(server: Arc<FakeServer>, settings: &str) -> PushHarness {
     let app = tessera::build(deps).unwrap();
     app.window().window().set_size(slint::LogicalSize::new(440.0, 640.0));
     app.window().show().unwrap();
-    PushHarness { h: Harness { app, clock, clipboard, backend, home }, server, notes }
+    PushHarness {
+        h: Harness {
+            app,
+            clock,
+            clipboard,
+            backend,
+            home,
+            sources: Arc::new(crate::ui::scan::FakeSources::default()),
+        },
+        server,
+        notes,
+    }
 }
 
 fn unlock(h: &Harness, password_label: &str, unlock_label: &str) {

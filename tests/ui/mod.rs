@@ -8,6 +8,7 @@
 
 mod approvals;
 mod perf_fixture;
+mod scan;
 mod screenshots;
 mod transfer;
 mod vault_file;
@@ -36,6 +37,8 @@ pub struct Harness {
     pub clipboard: FakeClipboard,
     pub backend: MemoryBackend,
     pub home: tempfile::TempDir,
+    /// What "Scan QR code" finds on the (fake) screen, clipboard and camera.
+    pub sources: Arc<scan::FakeSources>,
 }
 
 /// Starts the app on a fresh backend for this thread. `vault`: create it first with password
@@ -67,6 +70,7 @@ pub fn launch(
     std::fs::write(home.path().join("settings.json"), settings).unwrap();
     let clock = FakeClock::at(RFC_TIME);
     let clipboard = FakeClipboard::default();
+    let sources = Arc::new(scan::FakeSources::default());
     let deps = Deps {
         clock: clock.clone(),
         clipboard: Box::new(clipboard.clone()),
@@ -74,6 +78,7 @@ pub fn launch(
         vault,
         background: Background::Inline,
         password_file: None,
+        scan_sources: sources.clone(),
         push_backends: Vec::new(),
         push_schedule: tessera_core::push::ScheduleConfig::default(),
         notify: Arc::new(|_, _| {}),
@@ -81,7 +86,7 @@ pub fn launch(
     let app = tessera::build(deps).unwrap();
     app.window().window().set_size(slint::LogicalSize::new(440.0, 640.0));
     app.window().show().unwrap();
-    Harness { app, clock, clipboard, backend, home }
+    Harness { app, clock, clipboard, backend, home, sources }
 }
 
 pub const ENGLISH: &str = r#"{"language":"english","theme":"light"}"#;
@@ -473,6 +478,7 @@ fn a_password_file_unlocks_at_start() {
         vault: Arc::new(backend),
         background: Background::Inline,
         password_file: Some(file),
+        scan_sources: Arc::new(scan::FakeSources::default()),
         push_backends: Vec::new(),
         push_schedule: tessera_core::push::ScheduleConfig::default(),
         notify: Arc::new(|_, _| {}),
