@@ -398,18 +398,34 @@ async fn rp_enrol(
     let expires = now + c.enrol_ttl_minutes * 60;
     state.0.store.add_enrolment(&device, &user, &sha256_hex(credential.as_bytes()), expires)?;
     let loopback_http = c.public_url.starts_with("http://");
-    let mut uri = OtpUri::new(issuer, user.clone(), OtpParams::totp(secret));
-    uri.extra = vec![
-        ("push".into(), tessera::URI_PROTOCOL.into()),
-        ("push_url".into(), c.public_url.clone()),
-        ("push_device".into(), device.clone()),
-        ("push_credential".into(), credential),
-        ("push_ttl".into(), c.enrol_ttl_minutes.to_string()),
-        ("push_sslverify".into(), if loopback_http { "0" } else { "1" }.into()),
+    let totp = OtpUri::new(issuer, user.clone(), OtpParams::totp(secret));
+    let push = [
+        ("push", tessera::URI_PROTOCOL.to_owned()),
+        ("push_url", c.public_url.clone()),
+        ("push_device", device.clone()),
+        ("push_credential", credential),
+        ("push_ttl", c.enrol_ttl_minutes.to_string()),
+        ("push_sslverify", if loopback_http { "0" } else { "1" }.to_owned()),
     ];
+    let fragment: Vec<String> =
+        push.iter().map(|(k, v)| format!("{k}={}", percent_encode(v))).collect();
+    let uri = format!("{}#{}", totp.to_uri().as_str(), fragment.join("&"));
     state.0.store.audit(now, "enrolment_issued", Some(&user), &json!({ "device": device }));
     tracing::info!(user = %user, device = %device, "enrolment issued");
-    Ok(Json(json!({ "uri": uri.to_uri().as_str(), "device": device, "expires": expires })))
+    Ok(Json(json!({ "uri": uri, "device": device, "expires": expires })))
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters.
+fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 async fn rp_devices(
@@ -507,7 +523,7 @@ async fn rp_create_login(
             (code.clone(), Vec::new(), json!({ "code": code }))
         }
     };
-    let expires_in = body.expires_in.unwrap_or(c.login_expiry).clamp(10, 600);
+    let expires_in = body.expires_in.unwrap_or(c.login_expiry).clamp(1, 600);
     let internal = |_| err(StatusCode::INTERNAL_SERVER_ERROR, "random generator failed");
     let login = store::Login {
         id: tessera::random_hex(16).map_err(internal)?,
@@ -607,7 +623,14 @@ async fn rp_audit(
 ) -> ApiResult<Json<Value>> {
     rp_auth(&state, &headers)?;
     let events = state.0.store.audit_log(q.user.as_deref(), q.after.unwrap_or(0), 1000)?;
-    Ok(Json(serde_json::to_value(events).unwrap_or_default()))
+    let list = events
+        .into_iter()
+        .map(|e| {
+            let detail: Value = serde_json::from_str(&e.detail).unwrap_or(Value::String(e.detail));
+            json!({ "id": e.id, "at": e.at, "event": e.event, "user": e.user, "detail": detail })
+        })
+        .collect();
+    Ok(Json(Value::Array(list)))
 }
 
 /// The signed-request headers of a device call.

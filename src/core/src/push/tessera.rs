@@ -14,7 +14,11 @@
 //!
 //! # Enrolment URI (one QR for every authenticator)
 //! A standard `otpauth://totp/ISSUER:USER?secret=...&issuer=...&algorithm=SHA1&digits=6&period=30`
-//! plus these extra parameters, which standard parsers ignore:
+//! followed by a fragment `#push=tessera1&push_url=...` with the parameters below
+//! (values percent-encoded). They sit in the fragment, not the query, because strict parsers
+//! (pyotp's `parse_uri`) refuse unknown query parameters, while every URI parser ignores a
+//! fragment for the query. Tessera's parser reads a `#push=` fragment as further parameters
+//! ([`crate::uri::OtpUri::extra`]).
 //!
 //! | parameter | meaning |
 //! |---|---|
