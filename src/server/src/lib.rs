@@ -888,3 +888,161 @@ pub fn verify_outcome(outcome: &Value) -> Option<String> {
     (decision.verify(&key) && Some(decision.challenge.id.as_str()) == outcome.get("id")?.as_str())
         .then_some(decision.decision)
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt as _;
+
+    fn state(config: Config) -> (AppState, String) {
+        let store = Store::open(std::path::Path::new(":memory:")).unwrap();
+        let state = AppState::new(store, config).unwrap();
+        let key = state.bootstrap_api_key().unwrap().unwrap();
+        (state, key)
+    }
+
+    async fn call(app: &Router, request: Request<Body>) -> (StatusCode, Value) {
+        let response = app.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
+    fn rp(method: &str, path: &str, key: &str, body: Value) -> Request<Body> {
+        Request::builder()
+            .method(method)
+            .uri(path)
+            .header("authorization", format!("Bearer {key}"))
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap()
+    }
+
+    fn device_request(
+        key: &DeviceKey,
+        device: &str,
+        method: &str,
+        path: &str,
+        body: &[u8],
+    ) -> Request<Body> {
+        let ts = system_ms();
+        let nonce = tessera::random_hex(16).unwrap();
+        let message = tessera::request_message(method, path, device, ts, &nonce, body);
+        Request::builder()
+            .method(method)
+            .uri(path)
+            .header(tessera::HEADER_DEVICE, device)
+            .header(tessera::HEADER_TIMESTAMP, ts.to_string())
+            .header(tessera::HEADER_NONCE, nonce)
+            .header(tessera::HEADER_SIGNATURE, tessera::b64(&key.sign_p256(&message).unwrap()))
+            .body(Body::from(body.to_vec()))
+            .unwrap()
+    }
+
+    /// Enrols a device for `user` through the router; returns its id and key.
+    async fn enrol(app: &Router, key: &str, user: &str) -> (String, DeviceKey) {
+        let (status, reply) =
+            call(app, rp("POST", &format!("/rp/v1/users/{user}/enrol"), key, json!({}))).await;
+        assert_eq!(status, StatusCode::OK, "{reply}");
+        let uri = OtpUri::parse(reply["uri"].as_str().unwrap()).unwrap();
+        let e = tessera::TesseraEnrolment::from_extra(&uri.extra).unwrap().unwrap();
+        let device_key = DeviceKey::generate_p256().unwrap();
+        let body = serde_json::to_vec(&json!({
+            "credential": e.credential,
+            "public_key": tessera::b64(&device_key.p256_public_key().unwrap()),
+        }))
+        .unwrap();
+        let (status, reply) =
+            call(app, device_request(&device_key, &e.device, "POST", "/device/v1/enrol", &body))
+                .await;
+        assert_eq!(status, StatusCode::OK, "{reply}");
+        let (status, _) =
+            call(app, device_request(&device_key, &e.device, "POST", "/device/v1/enrol", &body))
+                .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "an enrolment credential works once");
+        (e.device, device_key)
+    }
+
+    #[tokio::test]
+    async fn relying_party_calls_need_a_known_api_key() {
+        let (state, key) = state(Config::new("http://127.0.0.1:1"));
+        let app = router(state);
+        let health = Request::builder().uri("/health").body(Body::empty()).unwrap();
+        assert_eq!(call(&app, health).await.0, StatusCode::OK);
+        let anonymous =
+            Request::builder().method("GET").uri("/rp/v1/audit").body(Body::empty()).unwrap();
+        assert_eq!(call(&app, anonymous).await.0, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            call(&app, rp("GET", "/rp/v1/audit", "tsk_wrong", json!({}))).await.0,
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(call(&app, rp("GET", "/rp/v1/audit", &key, json!({}))).await.0, StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn logins_need_a_device_and_respect_the_outstanding_limit() {
+        let (state, key) = state(Config::new("http://127.0.0.1:1"));
+        let app = router(state);
+        let login = json!({ "user": "alice", "mode": "pick" });
+        let (status, _) = call(&app, rp("POST", "/rp/v1/logins", &key, login.clone())).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "no device yet");
+        let (device, device_key) = enrol(&app, &key, "alice").await;
+        for _ in 0..3 {
+            let (status, reply) =
+                call(&app, rp("POST", "/rp/v1/logins", &key, login.clone())).await;
+            assert_eq!(status, StatusCode::OK, "{reply}");
+            assert_eq!(reply["display"]["number"].as_str().unwrap().len(), 2);
+        }
+        let (status, reply) = call(&app, rp("POST", "/rp/v1/logins", &key, login)).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+        assert!(reply["error"].as_str().unwrap().contains("outstanding"), "{reply}");
+        let (status, reply) = call(
+            &app,
+            device_request(&device_key, &device, "GET", "/device/v1/pending?wait=0", b""),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        let pending: PendingResponse = serde_json::from_value(reply).unwrap();
+        assert_eq!(pending.challenges.len(), 3);
+        assert!(pending.challenges.iter().all(|c| c.challenge.options.len() == 3));
+    }
+
+    #[tokio::test]
+    async fn a_burst_over_the_api_key_rate_is_refused() {
+        let mut config = Config::new("http://127.0.0.1:1");
+        config.rp_rate = 1.0;
+        config.rp_burst = 3.0;
+        let (state, key) = state(config);
+        let app = router(state);
+        let mut statuses = Vec::new();
+        for _ in 0..5 {
+            statuses.push(call(&app, rp("GET", "/rp/v1/audit", &key, json!({}))).await.0);
+        }
+        assert_eq!(&statuses[..3], [StatusCode::OK; 3]);
+        assert_eq!(statuses[4], StatusCode::TOO_MANY_REQUESTS);
+    }
+
+    #[tokio::test]
+    async fn a_long_poll_returns_as_soon_as_a_login_is_created() {
+        let (state, key) = state(Config::new("http://127.0.0.1:1"));
+        let app = router(state);
+        let (device, device_key) = enrol(&app, &key, "bob").await;
+        let poll = device_request(&device_key, &device, "GET", "/device/v1/pending?wait=20", b"");
+        let waiter = tokio::spawn({
+            let app = app.clone();
+            async move { call(&app, poll).await }
+        });
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(!waiter.is_finished(), "the poll is held while nothing is pending");
+        let started = Instant::now();
+        call(&app, rp("POST", "/rp/v1/logins", &key, json!({ "user": "bob" }))).await;
+        let (status, reply) = waiter.await.unwrap();
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(reply["challenges"].as_array().unwrap().len(), 1);
+        assert!(started.elapsed() < Duration::from_secs(10), "woken by the login, not the timeout");
+    }
+}
