@@ -891,7 +891,7 @@ pub fn verify_outcome(outcome: &Value) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
+    #![allow(clippy::unwrap_used, clippy::needless_pass_by_value)]
 
     use super::*;
     use axum::body::Body;
@@ -913,12 +913,13 @@ mod tests {
     }
 
     fn rp(method: &str, path: &str, key: &str, body: Value) -> Request<Body> {
+        let body = body.to_string();
         Request::builder()
             .method(method)
             .uri(path)
             .header("authorization", format!("Bearer {key}"))
             .header("content-type", "application/json")
-            .body(Body::from(body.to_string()))
+            .body(Body::from(body))
             .unwrap()
     }
 
