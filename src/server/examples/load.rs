@@ -35,7 +35,7 @@ fn args() -> Args {
         match flag.as_str() {
             "--server" => a.server = value,
             "--api-key-file" => {
-                a.key = std::fs::read_to_string(value).expect("api key file").trim().to_owned()
+                a.key = std::fs::read_to_string(value).expect("api key file").trim().to_owned();
             }
             "--devices" => a.devices = value.parse().expect("--devices N"),
             "--rate" => a.rate = value.parse().expect("--rate N"),
