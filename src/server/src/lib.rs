@@ -482,6 +482,7 @@ async fn rp_create_login(
 ) -> ApiResult<Json<Value>> {
     let key_name = rp_auth(&state, &headers)?;
     check_user(&body.user)?;
+    tracing::debug!(api_key = %key_name, "create login");
     let store = &state.0.store;
     let c = &state.0.config;
     let now = state.now();
@@ -528,7 +529,7 @@ async fn rp_create_login(
     let login = store::Login {
         id: tessera::random_hex(16).map_err(internal)?,
         user: user.clone(),
-        rp: body.rp.unwrap_or_else(|| key_name.clone()),
+        rp: body.rp.unwrap_or_else(|| c.issuer.clone()),
         mode: mode.to_string(),
         context: serde_json::to_string(&body.context).unwrap_or_else(|_| "{}".into()),
         options: serde_json::to_string(&options).unwrap_or_else(|_| "[]".into()),
