@@ -10,7 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/system-packages.sh
 cargo build --release --locked --quiet
-bin=$PWD/target/release/tessera
+# Honour CARGO_TARGET_DIR (helpers and CI keep separate target directories).
+bin=$(realpath "${CARGO_TARGET_DIR:-target}")/release/tessera
 runs=${RUNS:-200}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

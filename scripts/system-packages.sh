@@ -9,6 +9,10 @@ packages=(
   # tests: the `code` benchmark compares with oathtool; keyring tests use keyutils and a
   # throwaway gnome-keyring secret service inside dbus-run-session
   oathtool keyutils gnome-keyring dbus
+  # build: camera capture (nokhwa's V4L2 bindings are generated with bindgen)
+  libclang-dev
+  # tests: `tessera scan --screen` runs under Xvfb; scripts/qr-bench compares with zbarimg
+  xvfb zbar-tools
   # push tests: the privacyIDEA peer (shared/peers/privacyidea/setup.sh) is a Python venv
   # from PyPI driven with curl and jq
   python3 python3-venv curl jq

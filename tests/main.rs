@@ -8,6 +8,9 @@ mod common;
 /// The `tessera` command line end to end: the built binary, a temp TESSERA_HOME, real files.
 mod cli;
 
+/// The desktop app driven through i-slint-backend-testing by accessible label, with fakes.
+mod ui;
+
 /// Push approvals end to end: the binary against a real privacyIDEA server.
 mod push_e2e;
 

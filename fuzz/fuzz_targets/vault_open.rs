@@ -3,7 +3,10 @@
 //!
 //! Seeds in `fuzz/seeds/vault_open/`: vaults with 0, 1 and 3 entries written by our own
 //! `Vault::create_with` + `save` with the password `fuzz` and `KdfParams::INSECURE_FOR_TESTS`,
-//! so that mutations of real files reach the slot and content layers. Run:
+//! so that mutations of real files reach the slot and content layers: `vault-N.json` in
+//! format version 1 (whole-file checksum), `vault-v2-N.json` the same vaults opened and saved
+//! again by the version-2 build (header checksum). The core's unit tests also read two of the
+//! version-1 seeds to prove that version 1 stays readable. Run:
 //! `cargo fuzz run vault_open fuzz/corpus/vault_open fuzz/seeds/vault_open` (see the report for
 //! the stable-toolchain invocation). The keyring path always meets a wrong key (the store below
 //! answers `[7; 32]`) and so exercises the rejection path.

@@ -1,7 +1,18 @@
-//! The `tessera` binary: the command line when given a subcommand.
+//! The `tessera` binary: the desktop app with no arguments, the command line with a subcommand.
 
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    tessera::cli::main()
+    if std::env::args_os().len() > 1 {
+        return tessera::cli::main();
+    }
+    match tessera::run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: cannot open the window: {error}");
+            eprintln!("hint: a display is needed (X11 or Wayland; Xvfb on a headless machine)");
+            eprintln!("hint: `tessera --help` lists the command-line commands");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -238,3 +238,57 @@ fn backup_then_verify_detects_a_changed_vault() {
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("wrong password"), "{}", run.stderr);
 }
+
+#[test]
+fn automatic_backups_follow_every_change_and_a_failure_only_warns() {
+    let (home, _) = imported("uri-list.txt", None);
+    let dir = home.dir.path().join("auto-backups");
+    let pw = password_file(&home, "backup pass");
+    let (dir_s, pw_s) = (dir.to_str().unwrap(), pw.to_str().unwrap());
+    let out = home.ok(&["backup", dir_s, "--auto", "--keep", "3", "--backup-password-file", pw_s]);
+    assert!(out.contains("automatic backups on"), "{out}");
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1, "turning it on writes the first");
+
+    // A change through any command writes a backup that matches the changed vault.
+    home.ok(&["remove", "alice@example.com"]);
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 2);
+    let out = home.ok(&["verify-backup", dir_s, "--backup-password-file", pw_s]);
+    assert!(out.starts_with("ok: "), "{out}");
+
+    // Make the folder unwritable by replacing it with a file: the save still succeeds, the
+    // user is warned, and nothing else changes.
+    let moved = home.dir.path().join("kept-backups");
+    std::fs::rename(&dir, &moved).unwrap();
+    std::fs::write(&dir, b"not a folder").unwrap();
+    let run = home.run(&["add", "--secret", "GEZDGNBVGY3TQOJQ", "--issuer", "New Co"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("automatic backup failed"), "{}", run.stderr);
+    assert!(home.ok(&["list"]).contains("New Co"), "the vault change landed");
+    assert_eq!(std::fs::read_dir(&moved).unwrap().count(), 2, "older backups untouched");
+
+    // Turning backups off stops them.
+    std::fs::remove_file(&dir).unwrap();
+    assert!(home.ok(&["backup", "--off"]).contains("off"));
+    home.ok(&["remove", "New Co"]);
+    assert!(!dir.exists(), "no backup after --off");
+}
+
+#[test]
+fn automatic_backups_are_not_turned_on_for_an_unusable_folder() {
+    let (home, _) = imported("uri-list.txt", None);
+    let blocker = home.dir.path().join("file");
+    std::fs::write(&blocker, b"x").unwrap();
+    let pw = password_file(&home, "backup pass");
+    let target = blocker.join("sub");
+    let run = home.run(&[
+        "backup",
+        target.to_str().unwrap(),
+        "--auto",
+        "--backup-password-file",
+        pw.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("were not turned on"), "{}", run.stderr);
+    let run = home.run(&["remove", "alice@example.com"]);
+    assert!(!run.stderr.contains("backup"), "backups stayed off: {}", run.stderr);
+}

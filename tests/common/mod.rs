@@ -2,6 +2,9 @@
 
 #![allow(dead_code)]
 
+/// Fakes for the GUI's `Deps`: a settable clock and an in-memory clipboard.
+pub mod fakes;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 

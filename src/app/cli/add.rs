@@ -92,7 +92,7 @@ pub fn run(session: &Session, args: &AddArgs, out: &mut dyn Write) -> Result<(),
         added.push(query::label(&entry));
         vault.content_mut().entries.push(entry);
     }
-    vault.save().map_err(|e| {
+    super::session::save(&mut vault).map_err(|e| {
         let error = CliError::from(e);
         if push_line.is_some() {
             error.hint("the server finished the push enrolment but it could not be saved here; enrol again with a new QR code")
@@ -117,7 +117,7 @@ fn query_name(account: &OtpUri) -> String {
     }
 }
 
-fn find_same<'a>(vault: &'a Vault, account: &OtpUri) -> Option<&'a Entry> {
+pub(super) fn find_same<'a>(vault: &'a Vault, account: &OtpUri) -> Option<&'a Entry> {
     vault.content().entries.iter().find(|e| {
         e.otp.secret.ct_eq(&account.otp.secret)
             && e.issuer == account.issuer

@@ -11,6 +11,7 @@ use clap::Args;
 use tessera_core::clock::{Clock, SystemClock};
 use tessera_core::transfer::ImportedAccount;
 use tessera_core::transfer::backup::{verify_backup, write_backup};
+use tessera_core::vault::{BackupOutcome, BackupSettings};
 use zeroize::Zeroizing;
 
 use super::CliError;
@@ -18,8 +19,9 @@ use super::session::{Session, prompt_password, read_password_file};
 
 #[derive(Debug, Args)]
 pub struct BackupArgs {
-    /// The backup folder (created if missing).
-    pub dir: PathBuf,
+    /// The backup folder (created if missing); not needed with --off.
+    #[arg(required_unless_present = "off")]
+    pub dir: Option<PathBuf>,
     /// How many backups to keep in the folder (the oldest beyond this are deleted).
     /// The default is tessera-core's `backup::DEFAULT_KEEP`.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..))]
@@ -27,6 +29,13 @@ pub struct BackupArgs {
     /// Read the backup password (not the vault's) from FILE (first line).
     #[arg(long, value_name = "FILE")]
     pub backup_password_file: Option<PathBuf>,
+    /// Also back up automatically after every change to the vault, into DIR with this
+    /// password and --keep (the settings are stored inside the encrypted vault).
+    #[arg(long, conflicts_with = "off")]
+    pub auto: bool,
+    /// Stop automatic backups (backup files already written are kept).
+    #[arg(long, conflicts_with_all = ["dir", "keep", "backup_password_file"])]
+    pub off: bool,
 }
 
 #[derive(Debug, Args)]
@@ -57,11 +66,52 @@ fn vault_accounts(session: &Session) -> Result<Vec<ImportedAccount>, CliError> {
 }
 
 pub fn backup(session: &Session, args: &BackupArgs, out: &mut dyn Write) -> Result<(), CliError> {
+    let Some(dir) = &args.dir else {
+        let mut vault = session.open()?;
+        if vault.content_mut().backup.take().is_none() {
+            let _ = writeln!(out, "automatic backups were already off");
+            return Ok(());
+        }
+        super::session::save(&mut vault)?;
+        let _ = writeln!(out, "automatic backups are off; existing backup files were kept");
+        return Ok(());
+    };
     let password = backup_password(args.backup_password_file.as_deref(), true)?;
+    if args.auto {
+        // Saving with the new settings writes the first automatic backup, so success here
+        // proves the folder and password work.
+        let mut vault = session.open()?;
+        let previous = vault.content().backup.clone();
+        vault.content_mut().backup =
+            Some(BackupSettings { folder: dir.clone(), keep: usize::from(args.keep), password });
+        vault.save()?;
+        return match vault.last_backup() {
+            Some(BackupOutcome::Written(path)) => {
+                let _ = writeln!(
+                    out,
+                    "automatic backups on: one after every change, newest {} kept in {}; first: {}",
+                    args.keep,
+                    dir.display(),
+                    path.display()
+                );
+                Ok(())
+            }
+            other => {
+                let reason = match other {
+                    Some(BackupOutcome::Failed(reason)) => reason.clone(),
+                    _ => "no backup was written".to_owned(),
+                };
+                vault.content_mut().backup = previous;
+                super::session::save(&mut vault)?;
+                Err(CliError::new(format!("cannot back up to {}: {reason}", dir.display())).hint(
+                    "automatic backups were not turned on; older backups were left untouched",
+                ))
+            }
+        };
+    }
     let accounts = vault_accounts(session)?;
-    let path =
-        write_backup(&accounts, &args.dir, &password, usize::from(args.keep), SystemClock.now())
-            .map_err(|err| CliError::from(err).hint("older backups were left untouched"))?;
+    let path = write_backup(&accounts, dir, &password, usize::from(args.keep), SystemClock.now())
+        .map_err(|err| CliError::from(err).hint("older backups were left untouched"))?;
     let _ = writeln!(out, "backed up {} accounts to {}", accounts.len(), path.display());
     Ok(())
 }

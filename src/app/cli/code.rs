@@ -58,8 +58,8 @@ fn json_line(out: &mut dyn Write, value: &impl Serialize) -> Result<(), CliError
 }
 
 pub fn list(session: &Session, json: bool, out: &mut dyn Write) -> Result<(), CliError> {
-    let vault = session.open()?;
-    let entries = &vault.content().entries;
+    let content = session.read()?;
+    let entries = &content.entries;
     if json {
         let rows: Vec<ListRow<'_>> = entries
             .iter()
@@ -99,9 +99,9 @@ pub fn list(session: &Session, json: bool, out: &mut dyn Write) -> Result<(), Cl
 }
 
 pub fn code(session: &Session, args: &CodeArgs, out: &mut dyn Write) -> Result<(), CliError> {
-    let vault = session.open()?;
+    let content = session.read()?;
     let now = args.at.unwrap_or_else(|| SystemClock.now());
-    let entries = &vault.content().entries;
+    let entries = &content.entries;
     let selected: Vec<&Entry> = match &args.query {
         Some(q) => query::matching(entries, q).into_iter().map(|i| &entries[i]).collect(),
         None => entries.iter().collect(),
@@ -160,7 +160,7 @@ pub fn next(session: &Session, args: &NextArgs, out: &mut dyn Write) -> Result<(
     }
     let code = entry.otp.advance()?;
     entry.last_used = Some(SystemClock.now());
-    vault.save()?;
+    super::session::save(&mut vault)?;
     let _ = writeln!(out, "{code}");
     Ok(())
 }

@@ -29,7 +29,7 @@ pub fn remove(session: &Session, args: &RemoveArgs, out: &mut dyn Write) -> Resu
     let mut vault = session.open()?;
     let index = query::one(&vault.content().entries, &args.query)?;
     let entry = vault.content_mut().entries.remove(index);
-    vault.save()?;
+    super::session::save(&mut vault)?;
     let _ = writeln!(out, "removed {}", query::label(&entry));
     Ok(())
 }
@@ -52,7 +52,7 @@ pub fn rename(session: &Session, args: RenameArgs, out: &mut dyn Write) -> Resul
         entry.account = account;
     }
     let after = query::label(entry);
-    vault.save()?;
+    super::session::save(&mut vault)?;
     let _ = writeln!(out, "renamed {before} to {after}");
     Ok(())
 }

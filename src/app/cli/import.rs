@@ -75,7 +75,7 @@ pub fn run(session: &Session, args: &ImportArgs, out: &mut dyn Write) -> Result<
     if let Some(mut vault) = vault.filter(|_| !args.dry_run && count > 0) {
         let now = SystemClock.now();
         vault.content_mut().entries.extend(report.accounts.into_iter().map(|a| a.into_entry(now)));
-        vault.save()?;
+        super::session::save(&mut vault)?;
     }
     let verb = if args.dry_run { "would import" } else { "imported" };
     for label in &labels {

@@ -14,6 +14,7 @@ mod export;
 mod import;
 mod push;
 mod query;
+mod scan;
 mod session;
 
 use std::ffi::OsString;
@@ -67,6 +68,8 @@ pub enum Command {
     Backup(backup::BackupArgs),
     /// Decrypt the newest backup in a folder and compare it with the vault.
     VerifyBackup(backup::VerifyBackupArgs),
+    /// Read QR codes from images, the screen or the clipboard (print, describe or add them).
+    Scan(scan::ScanArgs),
     /// Push login approvals: list, approve, deny or watch login requests.
     #[command(subcommand)]
     Push(push::PushCommand),
@@ -132,6 +135,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
         Command::Import(args) => import::run(&session, &args, out),
         Command::Backup(args) => backup::backup(&session, &args, out),
         Command::VerifyBackup(args) => backup::verify(&session, &args, out),
+        Command::Scan(args) => scan::run(&session, &args, out),
         Command::Push(command) => push::run(&session, command, out),
     }
 }

@@ -134,7 +134,7 @@ pub fn enrol(
     };
     let line = format!("added push account {name} at {}", account.server());
     vault.content_mut().push_accounts.push(account);
-    vault.save().map_err(|e| {
+    super::session::save(&mut vault).map_err(|e| {
         CliError::from(e).hint(
             "the server finished the enrolment but it could not be saved here; \
              remove the token on the server and enrol again",
@@ -261,7 +261,7 @@ fn history(vault: &Vault, as_json: bool, out: &mut dyn Write) -> Result<(), CliE
 fn record(vault: &mut Vault, item: PushHistoryItem) -> Result<(), CliError> {
     vault.reload()?;
     vault.content_mut().push_history.push(item);
-    vault.save()?;
+    super::session::save(vault)?;
     Ok(())
 }
 
@@ -464,6 +464,12 @@ fn watch(
                 }
                 PushEvent::Expired(r) => {
                     queue.retain(|id| *id != r.id);
+                    // Unanswered requests belong in the history too: a login nobody
+                    // approved is worth seeing later.
+                    if let Err(e) = record(vault, PushHistoryItem::new(&r, None, now, false)) {
+                        let _ = writeln!(err, "warning: cannot save the history: {e}");
+                    }
+                    vault.release_lock();
                     writeln!(out, "[{}] expired unanswered", r.short_id())
                 }
                 PushEvent::Failed { serial, error, retry_in_ms } => writeln!(

@@ -15,10 +15,20 @@ pub fn matching(entries: &[Entry], query: &str) -> Vec<usize> {
         .iter()
         .enumerate()
         .filter(|(_, e)| {
-            e.issuer.to_lowercase().contains(&needle) || e.account.to_lowercase().contains(&needle)
+            contains_folded(&e.issuer, &needle) || contains_folded(&e.account, &needle)
         })
         .map(|(i, _)| i)
         .collect()
+}
+
+/// `haystack.to_lowercase().contains(needle)` for an already lower-cased needle, without
+/// allocating when both are ASCII (the common case, and `tessera code` scans every account).
+fn contains_folded(haystack: &str, needle: &str) -> bool {
+    if !(haystack.is_ascii() && needle.is_ascii()) {
+        return haystack.to_lowercase().contains(needle);
+    }
+    let (hay, needle) = (haystack.as_bytes(), needle.as_bytes());
+    needle.is_empty() || hay.windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle))
 }
 
 /// Returns the single entry matching `query`, or an error naming none or all candidates.
@@ -59,5 +69,27 @@ fn shorten(text: &str) -> String {
         text.chars().take(60).collect::<String>() + "…"
     } else {
         text.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::contains_folded;
+
+    #[test]
+    fn folded_matching_agrees_with_lowercasing() {
+        for (hay, needle) in [
+            ("GitHub", "hub"),
+            ("GitHub", "github"),
+            ("GitHub", ""),
+            ("", "a"),
+            ("Ab", "abc"),
+            ("ÄRGER GmbH", "ärger"),
+            ("Straße", "ss"),
+            ("İstanbul", "i̇st"),
+        ] {
+            let expected = hay.to_lowercase().contains(needle);
+            assert_eq!(contains_folded(hay, needle), expected, "{hay:?} / {needle:?}");
+        }
     }
 }

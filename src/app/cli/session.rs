@@ -8,7 +8,10 @@
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
-use tessera_core::vault::{self, Protection, Unlock, Vault, VaultError};
+use tessera_core::vault::{
+    self, BackupOutcome, Protection, SealedVault, Unlock, Vault, VaultContent, VaultError,
+    VaultOptions,
+};
 use zeroize::Zeroizing;
 
 use super::{CliError, GlobalArgs};
@@ -36,6 +39,7 @@ impl Session {
     }
 
     /// Returns the vault file's path.
+    #[allow(dead_code)] // part of the session's API; no command needs it yet
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -45,16 +49,42 @@ impl Session {
         self.path.exists()
     }
 
-    /// Opens the existing vault.
+    /// Opens the existing vault for changes (takes the vault's lock).
     pub fn open(&self) -> Result<Vault, CliError> {
-        if !self.vault_exists() {
-            return Err(CliError::new(format!("no vault at {}", self.path.display()))
-                .hint("add an account with `tessera add` or run `tessera init`"));
+        let sealed = self.sealed()?;
+        self.unlock(&sealed, |unlock| sealed.open(unlock, VaultOptions::default()))
+    }
+
+    /// Decrypts the existing vault for display only: no lock is taken, so this neither waits
+    /// for nor blocks another tessera process.
+    pub fn read(&self) -> Result<VaultContent, CliError> {
+        let sealed = self.sealed()?;
+        let options = VaultOptions::default();
+        self.unlock(&sealed, |unlock| sealed.decrypt(unlock, &options))
+    }
+
+    /// Reads and verifies the vault file once; every unlock attempt reuses it.
+    fn sealed(&self) -> Result<SealedVault, CliError> {
+        match SealedVault::read(&self.path) {
+            Ok(sealed) => Ok(sealed),
+            Err(VaultError::NotFound { .. }) => {
+                Err(CliError::new(format!("no vault at {}", self.path.display()))
+                    .hint("add an account with `tessera add` or run `tessera init`"))
+            }
+            Err(err) => Err(err.into()),
         }
-        let info = Vault::inspect(&self.path)?;
+    }
+
+    /// Tries the keyring, then a password, with `attempt` doing the actual unlock.
+    fn unlock<T>(
+        &self,
+        sealed: &SealedVault,
+        attempt: impl Fn(&Unlock) -> Result<T, VaultError>,
+    ) -> Result<T, CliError> {
+        let info = sealed.info();
         if info.has_keyring && self.keyring {
-            match Vault::open(&self.path, &Unlock::Keyring) {
-                Ok(vault) => return Ok(vault),
+            match attempt(&Unlock::Keyring) {
+                Ok(value) => return Ok(value),
                 // The secret store did not answer or lacks our key: fall back to a password.
                 Err(VaultError::KeyringUnavailable { .. }) if info.has_password => {}
                 Err(err) => return Err(err.into()),
@@ -69,7 +99,7 @@ impl Session {
             ));
         }
         let password = self.password(false)?;
-        Ok(Vault::open(&self.path, &Unlock::Password(password))?)
+        Ok(attempt(&Unlock::Password(password))?)
     }
 
     /// Opens the vault, creating it first if there is none (the first `add`).
@@ -190,4 +220,17 @@ pub fn prompt_password(prompt: &str, confirm: bool) -> Result<Option<Zeroizing<S
         return Err(CliError::new("the two passwords differ"));
     }
     Ok(Some(first))
+}
+
+/// Saves the vault and reports the automatic backup's outcome on stderr: a failed backup is
+/// a warning, never a failed command (the vault itself was saved).
+pub fn save(vault: &mut Vault) -> Result<(), VaultError> {
+    vault.save()?;
+    if let Some(BackupOutcome::Failed(reason)) = vault.last_backup() {
+        eprintln!("warning: the vault was saved, but the automatic backup failed: {reason}");
+        eprintln!(
+            "hint: older backups were left untouched; check the folder or run `tessera backup`"
+        );
+    }
+    Ok(())
 }

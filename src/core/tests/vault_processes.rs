@@ -111,8 +111,8 @@ fn temp_vault() -> (tempfile::TempDir, PathBuf) {
 
 /// Returns how long a fresh writer takes until its first save is visible (the fastest of 3).
 fn time_to_first_save(path: &Path) -> Result<Duration, String> {
-    let mut fastest = Duration::MAX;
-    for _ in 0..3 {
+    let mut times = Vec::new();
+    for _ in 0..5 {
         let generation = |p: &Path| Vault::inspect(p).map(|i| i.generation);
         let before = generation(path).map_err(|e| e.to_string())?;
         let start = Instant::now();
@@ -131,11 +131,14 @@ fn time_to_first_save(path: &Path) -> Result<Duration, String> {
             }
             std::thread::sleep(Duration::from_micros(200));
         }
-        fastest = fastest.min(start.elapsed());
+        times.push(start.elapsed());
         let _ = child.kill();
         child.wait().map_err(|e| e.to_string())?;
     }
-    Ok(fastest)
+    // The median, not the fastest: on a loaded machine one lucky fast run made the window so
+    // short that most kills landed before any save (seen: 8 of 300 rounds saved).
+    times.sort();
+    Ok(times[times.len() / 2])
 }
 
 fn vault_survives_sigkill_at_random_points() -> Result<(), String> {
@@ -146,9 +149,9 @@ fn vault_survives_sigkill_at_random_points() -> Result<(), String> {
         .and_then(|s| s.parse().ok())
         .unwrap_or(0x7e55_e7a5_u64);
     let mut rng = fastrand::Rng::with_seed(seed);
-    // Kill within 1.5 times the time a writer needs for its first save, measured here, so that
-    // the kills spread over start-up, unlock, encryption, write and rename on fast and slow
-    // machines alike.
+    // Kill within 1.5 times the time a writer needs for its first save (median of five runs,
+    // measured here), so that the kills spread over start-up, unlock, encryption, write and
+    // rename on fast and slow machines alike.
     let first_save = time_to_first_save(&path)?;
     let window = u64::try_from(first_save.as_micros()).unwrap_or(u64::MAX).max(1000) * 3 / 2;
     let mut last = crash_marker(

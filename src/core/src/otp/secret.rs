@@ -6,6 +6,7 @@
 //! of the key.
 
 use std::fmt;
+use std::sync::OnceLock;
 
 use data_encoding::{BASE32_NOPAD, Encoding};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -60,10 +61,16 @@ pub struct Secret(Zeroizing<Vec<u8>>);
 /// Base32 (RFC 4648) without padding and without the trailing-bits check: a 26-character key
 /// has two spare bits that some generators leave non-zero, and rejecting such a key would lose
 /// an account for no security gain.
-fn lenient_base32() -> Encoding {
-    let mut spec = BASE32_NOPAD.specification();
-    spec.check_trailing_bits = false;
-    spec.encoding().expect("invariant: base32 specification is valid")
+///
+/// Built once per process: building an `Encoding` from a specification costs more than
+/// decoding a key, and opening a vault decodes one key per account.
+fn lenient_base32() -> &'static Encoding {
+    static LENIENT: OnceLock<Encoding> = OnceLock::new();
+    LENIENT.get_or_init(|| {
+        let mut spec = BASE32_NOPAD.specification();
+        spec.check_trailing_bits = false;
+        spec.encoding().expect("invariant: base32 specification is valid")
+    })
 }
 
 impl Secret {
@@ -89,6 +96,16 @@ impl Secret {
     /// Parses a base32 key leniently, accepting any non-empty length (for imported files, whose
     /// accounts already work elsewhere).
     pub fn parse_base32_any_length(text: &str) -> Result<Self, SecretError> {
+        // Fast path for the canonical form (what the vault stores): nothing to clean, so
+        // decode the text as is; the result is the same as the general path below.
+        if !text.is_empty()
+            && text.bytes().all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b))
+        {
+            let bytes = lenient_base32()
+                .decode(text.as_bytes())
+                .map_err(|_| SecretError::InvalidLength { length: text.len() })?;
+            return Self::from_bytes(bytes);
+        }
         let mut clean = Zeroizing::new(String::with_capacity(text.len()));
         let mut padding_seen = false;
         for (index, ch) in text.chars().enumerate() {
@@ -162,11 +179,30 @@ impl Serialize for Secret {
 
 impl<'de> Deserialize<'de> for Secret {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let mut text = String::deserialize(deserializer)?;
-        let parsed = Self::parse_base32_any_length(&text);
-        text.zeroize();
+        deserializer.deserialize_str(SecretVisitor)
+    }
+}
+
+/// Parses the key from the deserializer's own buffer when it can lend one (no intermediate
+/// `String` holding the key to allocate and wipe); an owned string is wiped after parsing.
+struct SecretVisitor;
+
+impl serde::de::Visitor<'_> for SecretVisitor {
+    type Value = Secret;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a base32 secret key")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Secret, E> {
         // The error text never contains key material (only a position), so it may surface.
-        parsed.map_err(serde::de::Error::custom)
+        Secret::parse_base32_any_length(text).map_err(E::custom)
+    }
+
+    fn visit_string<E: serde::de::Error>(self, mut text: String) -> Result<Secret, E> {
+        let parsed = Secret::parse_base32_any_length(&text);
+        text.zeroize();
+        parsed.map_err(E::custom)
     }
 }
 

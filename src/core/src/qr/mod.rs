@@ -1,1 +1,554 @@
 //! QR decoding from images and camera frames; QR encoding for export.
+//!
+//! Decoding is [rqrr](https://docs.rs/rqrr) behind a retry pipeline. rqrr alone misses what
+//! users actually point it at (dark-mode pages, cropped codes without a quiet zone, noisy,
+//! blurred or JPEG-damaged frames, uneven light), so [`decode`] tries a sequence of cheap
+//! preprocessing variants (rqrr's own threshold, adaptive mean and Otsu binarisations, inversion,
+//! a white border, blur, 2x down- and upscaling) until one yields codes or the per-frame time
+//! budget runs out. Every payload comes back as text; what it means is decided by
+//! [`crate::uri`].
+//!
+//! Frames come from a [`FrameSource`] (camera, screen, file, or a test's replay) and a
+//! [`ScanSession`] pulls them until something decodes. Encoding ([`encode`]) uses the `qrcode`
+//! crate and renders to a [`LumaFrame`] for display.
+
+mod encode;
+mod frame;
+mod locate;
+mod scan;
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::{Duration, Instant};
+
+pub use encode::{QrMatrix, encode};
+pub use frame::{LumaFrame, MAX_PIXELS};
+pub use scan::{FrameSource, ScanOutcome, ScanSession, ScanStep};
+
+use frame::{Bitmap, OwnedPlane, Plane};
+
+/// Errors from QR decoding, encoding and frame sources.
+#[derive(Debug, thiserror::Error)]
+pub enum QrError {
+    /// The pixel buffer does not match the stated dimensions (or they are zero).
+    #[error("frame of {width}x{height} pixels does not match its {actual} pixels of data")]
+    FrameSize {
+        /// Stated width.
+        width: u32,
+        /// Stated height.
+        height: u32,
+        /// Number of pixels actually supplied.
+        actual: usize,
+    },
+    /// The frame is larger than [`MAX_PIXELS`].
+    #[error("frame of {width}x{height} pixels is too large to scan")]
+    FrameTooLarge {
+        /// Width of the refused frame.
+        width: u32,
+        /// Height of the refused frame.
+        height: u32,
+    },
+    /// The text does not fit in the largest QR code.
+    #[error("text is too long for a qr code")]
+    TooLong,
+    /// The QR encoder refused the text for another reason.
+    #[error("qr encoding failed")]
+    Encode(#[source] qrcode::types::QrError),
+    /// The frame source (camera, screen, file) failed.
+    #[error("frame source failed")]
+    Source(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// How hard [`decode`] tries on one frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecodeOptions {
+    /// Time within which decoding should finish: a further preprocessing variant is started
+    /// only if, judged by the slowest variant so far, it will end within the budget. `None`
+    /// tries them all. The first variant always runs, so a budget of zero still makes one
+    /// attempt.
+    pub budget: Option<Duration>,
+    /// Keep trying variants after codes were found, to collect every code in an image that
+    /// holds several (slower; a still image can afford it, a live preview cannot).
+    pub exhaustive: bool,
+}
+
+impl DecodeOptions {
+    /// Settings for live camera preview: about 25 ms per frame so the preview keeps up.
+    pub const LIVE: Self = Self { budget: Some(Duration::from_millis(25)), exhaustive: false };
+    /// Settings for a still image (file, screenshot, clipboard): up to two seconds.
+    pub const STILL: Self = Self { budget: Some(Duration::from_secs(2)), exhaustive: false };
+    /// No time limit, every variant: for tests and benchmarks that must be deterministic.
+    pub const THOROUGH: Self = Self { budget: None, exhaustive: true };
+}
+
+impl Default for DecodeOptions {
+    fn default() -> Self {
+        Self::STILL
+    }
+}
+
+/// What [`decode`] found in one frame.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Decoded {
+    /// Every distinct payload, in the order found, exactly as the codes hold it.
+    pub payloads: Vec<String>,
+    /// Number of preprocessing variants that were run.
+    pub attempts: usize,
+    /// Whether the time budget stopped the search before every variant was tried.
+    pub out_of_time: bool,
+}
+
+impl std::fmt::Debug for Decoded {
+    // Payloads are usually otpauth URIs carrying secrets: never print them.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Decoded")
+            .field("payloads", &self.payloads.len())
+            .field("attempts", &self.attempts)
+            .field("out_of_time", &self.out_of_time)
+            .finish()
+    }
+}
+
+/// One preprocessing variant of the retry pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Base {
+    /// The frame as given.
+    Original,
+    /// Averaged down by 2 (large, noisy or JPEG-damaged input).
+    Half,
+    /// 3x3 mean filter (sensor noise).
+    Blurred,
+    /// Bilinearly doubled (tiny modules).
+    Double,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Binarise {
+    /// rqrr's own row-wise moving-average threshold.
+    Rqrr,
+    /// Adaptive mean threshold over a neighbourhood of radius min(w, h) / `div` (a scale
+    /// relative to the frame, for codes that fill much of it) ...
+    Adaptive { div: usize },
+    /// ... or of a fixed radius in pixels: about one module, which sharpens blurred codes.
+    AdaptivePx { r: usize, offset: u8 },
+    /// Otsu's global threshold.
+    Otsu,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Variant {
+    base: Base,
+    binarise: Binarise,
+    invert: bool,
+    pad: bool,
+}
+
+const fn v(base: Base, binarise: Binarise, invert: bool, pad: bool) -> Variant {
+    Variant { base, binarise, invert, pad }
+}
+
+/// The order in which variants are tried, for frames up to [`LARGE_FRAME`] pixels (camera
+/// frames, cropped images): cheapest and most often successful first, so a typical frame
+/// costs one detection pass. The order follows measurements on the benchmark set
+/// (`scripts/qr-bench`): the adaptive mean rescues uneven light, low contrast, noise and JPEG;
+/// windows about one module wide rescue blur; Otsu rescues strong noise; the rest are rarer.
+const PIPELINE: &[Variant] = {
+    use Base::{Blurred, Double, Half, Original};
+    use Binarise::{Adaptive, AdaptivePx, Otsu, Rqrr};
+    &[
+        v(Original, Adaptive { div: 12 }, false, true),
+        v(Original, AdaptivePx { r: 6, offset: 3 }, false, true),
+        v(Original, Otsu, false, true),
+        v(Original, AdaptivePx { r: 4, offset: 3 }, false, true),
+        v(Original, Rqrr, false, false),
+        v(Original, AdaptivePx { r: 10, offset: 3 }, false, true),
+        v(Blurred, Adaptive { div: 12 }, false, true),
+        v(Double, Adaptive { div: 12 }, false, true),
+        v(Original, Adaptive { div: 12 }, true, true),
+        v(Original, Otsu, true, true),
+        v(Original, AdaptivePx { r: 6, offset: 3 }, true, true),
+        v(Half, Adaptive { div: 6 }, false, true),
+        v(Half, AdaptivePx { r: 4, offset: 3 }, false, true),
+        v(Half, AdaptivePx { r: 8, offset: 3 }, false, true),
+        v(Half, Otsu, false, true),
+        v(Half, Rqrr, false, true),
+        v(Half, Adaptive { div: 12 }, true, true),
+        v(Double, Adaptive { div: 12 }, true, true),
+        v(Blurred, Adaptive { div: 12 }, true, true),
+        v(Original, Rqrr, true, true),
+    ]
+};
+
+/// Frames above this many pixels (screenshots) use [`PIPELINE_LARGE`].
+const LARGE_FRAME: usize = 2_000_000;
+
+/// The order for screenshots: a small, sharp code among page clutter, where each pass is
+/// costly; global Otsu follows the adaptive mean (page backgrounds are flat), and the
+/// one-module windows, which mostly serve blurred camera frames, come last.
+const PIPELINE_LARGE: &[Variant] = {
+    use Base::{Half, Original};
+    use Binarise::{Adaptive, AdaptivePx, Otsu, Rqrr};
+    &[
+        v(Original, Adaptive { div: 12 }, false, true),
+        v(Original, Otsu, false, true),
+        v(Original, Rqrr, false, false),
+        v(Original, Adaptive { div: 12 }, true, true),
+        v(Original, Otsu, true, true),
+        v(Original, AdaptivePx { r: 4, offset: 3 }, false, true),
+        v(Half, Adaptive { div: 12 }, false, true),
+        v(Half, Rqrr, false, true),
+    ]
+};
+
+/// Offset below the local mean for a pixel to count as dark: enough to keep flat paper
+/// white under sensor noise, small enough for low-contrast prints.
+const ADAPTIVE_OFFSET: u8 = 6;
+
+/// Returns whether a variant makes sense for a frame of this size.
+fn applies(variant: Variant, w: usize, h: usize) -> bool {
+    match variant.base {
+        Base::Original | Base::Blurred => true,
+        // Halving a small frame destroys modules; doubling a large one costs too much.
+        Base::Half => w.min(h) >= 240,
+        Base::Double => w.max(h) <= 1200,
+    }
+}
+
+/// Decodes every QR code in a grayscale frame, trying preprocessing variants until one finds
+/// codes (or all of them, with [`DecodeOptions::exhaustive`]) within the time budget.
+/// Returns an empty list when nothing decodes; never panics on any input.
+pub fn decode(frame: &LumaFrame, options: &DecodeOptions) -> Decoded {
+    let start = Instant::now();
+    let original = frame.plane();
+    let mut cache = Bases::default();
+    let mut out = Decoded::default();
+    let mut slowest = Duration::ZERO;
+    let pipeline = if original.w * original.h > LARGE_FRAME { PIPELINE_LARGE } else { PIPELINE };
+    // A dark frame border means a light-on-dark code (dark-mode page or app): try every
+    // variant with the opposite polarity first.
+    let flip = frame::dark_border(original);
+    for &variant in pipeline {
+        let variant = Variant { invert: variant.invert != flip, ..variant };
+        if !applies(variant, original.w, original.h) {
+            continue;
+        }
+        // Start another variant only if it is likely to finish within the budget, judging
+        // by the slowest one so far: a live preview must not overrun its frame time.
+        let elapsed = start.elapsed();
+        if out.attempts > 0 && options.budget.is_some_and(|b| elapsed + slowest > b) {
+            out.out_of_time = true;
+            break;
+        }
+        out.attempts += 1;
+        let base = cache.base(variant.base, original);
+        let result = run_variant(variant, base);
+        slowest = slowest.max(start.elapsed() - elapsed);
+        for payload in result.payloads {
+            if !out.payloads.contains(&payload) {
+                out.payloads.push(payload);
+            }
+        }
+        // Stop once something decoded and nothing that looked like a code was left
+        // undecoded; otherwise a later variant may read the rest.
+        if !options.exhaustive && !out.payloads.is_empty() && result.undecoded == 0 {
+            break;
+        }
+    }
+    out
+}
+
+/// One decoded code and what it means to an authenticator.
+pub struct Classified {
+    /// The payload exactly as the code holds it.
+    pub text: String,
+    /// Its meaning according to [`crate::uri::classify`]: an account, a migration batch, a
+    /// push enrolment, or why it is none of these (a web link, Wi-Fi, plain text, ...).
+    pub payload: Result<crate::uri::Payload, crate::uri::UriError>,
+}
+
+impl std::fmt::Debug for Classified {
+    // The text is usually an otpauth URI with its secret: show only what kind it is.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match &self.payload {
+            Ok(crate::uri::Payload::Account(_)) => "account",
+            Ok(crate::uri::Payload::Migration(_)) => "migration batch",
+            Ok(crate::uri::Payload::PushEnrolment(_)) => "push enrolment",
+            Err(_) => "not an authenticator code",
+        };
+        f.debug_struct("Classified").field("kind", &kind).finish_non_exhaustive()
+    }
+}
+
+/// Decodes every code in a frame (see [`decode`]) and classifies each payload with
+/// [`crate::uri::classify`].
+pub fn decode_and_classify(frame: &LumaFrame, options: &DecodeOptions) -> Vec<Classified> {
+    decode(frame, options)
+        .payloads
+        .into_iter()
+        .map(|text| {
+            let payload = crate::uri::classify(&text);
+            Classified { text, payload }
+        })
+        .collect()
+}
+
+/// Lazily computed preprocessing bases shared by the variants of one frame.
+#[derive(Default)]
+struct Bases {
+    half: Option<OwnedPlane>,
+    blurred: Option<OwnedPlane>,
+    double: Option<OwnedPlane>,
+}
+
+impl Bases {
+    fn base<'a>(&'a mut self, base: Base, original: Plane<'a>) -> Plane<'a> {
+        match base {
+            Base::Original => original,
+            Base::Half => self.half.get_or_insert_with(|| frame::downscale_half(original)).view(),
+            Base::Blurred => {
+                self.blurred.get_or_insert_with(|| frame::box_blur(original, 1)).view()
+            }
+            Base::Double => {
+                self.double.get_or_insert_with(|| frame::upscale_double(original)).view()
+            }
+        }
+    }
+}
+
+#[derive(Default)]
+struct AttemptResult {
+    payloads: Vec<String>,
+    /// Grids that were located but failed to decode.
+    undecoded: usize,
+}
+
+/// Width of the white border added around padded variants: a full quiet zone for codes up to
+/// the frame's size, and at least 8 pixels.
+fn pad_width(p: Plane<'_>) -> usize {
+    (p.w.min(p.h) / 8).max(8)
+}
+
+fn run_variant(variant: Variant, p: Plane<'_>) -> AttemptResult {
+    match variant.binarise {
+        Binarise::Rqrr => {
+            let inverted;
+            let p = if variant.invert {
+                inverted = frame::invert(p);
+                inverted.view()
+            } else {
+                p
+            };
+            let padded;
+            let p = if variant.pad {
+                padded = frame::pad_white(p, pad_width(p));
+                padded.view()
+            } else {
+                p
+            };
+            detect(|| {
+                let mut img =
+                    rqrr::PreparedImage::prepare_from_greyscale(p.w, p.h, |x, y| p.px[y * p.w + x]);
+                collect(img.detect_grids())
+            })
+        }
+        Binarise::Adaptive { div } => {
+            let r = (p.w.min(p.h) / div).clamp(4, 200);
+            let bits = frame::threshold_adaptive(p, r, ADAPTIVE_OFFSET, variant.invert);
+            detect_bitmap(&bits, variant.pad.then(|| pad_width(p)))
+        }
+        Binarise::AdaptivePx { r, offset } => {
+            let bits = frame::threshold_adaptive(p, r, offset, variant.invert);
+            detect_bitmap(&bits, variant.pad.then(|| pad_width(p)))
+        }
+        Binarise::Otsu => {
+            let level = frame::otsu_level(p);
+            let bits = frame::threshold_global(p, level, variant.invert);
+            detect_bitmap(&bits, variant.pad.then(|| pad_width(p)))
+        }
+    }
+}
+
+fn detect_bitmap(bits: &Bitmap, pad: Option<usize>) -> AttemptResult {
+    // The fast affine path first (it needs no quiet-zone padding: it treats the outside of
+    // the image as light); rqrr's full detector only if it left something unread.
+    let fast = detect(|| {
+        let located = locate::read(bits);
+        AttemptResult { payloads: located.payloads, undecoded: usize::from(located.leftovers) }
+    });
+    if !fast.payloads.is_empty() && fast.undecoded == 0 {
+        return fast;
+    }
+    let padded;
+    let bits = match pad {
+        Some(pad) => {
+            padded = frame::pad_bitmap(bits, pad);
+            &padded
+        }
+        None => bits,
+    };
+    let mut result = detect(|| {
+        let w = bits.w;
+        let mut img =
+            rqrr::PreparedImage::prepare_from_bitmap(w, bits.h, |x, y| bits.bits[y * w + x]);
+        collect(img.detect_grids())
+    });
+    for payload in fast.payloads {
+        if !result.payloads.contains(&payload) {
+            result.payloads.push(payload);
+        }
+    }
+    result
+}
+
+/// Runs rqrr's grid detection and decoding on a prepared image.
+///
+/// rqrr has had panics on adversarial input (index and arithmetic overflow in its geometry
+/// code); a scanner points at arbitrary pixels, so a panic inside one attempt is contained and
+/// counted as "nothing found" instead of taking the app down.
+fn detect<F>(attempt: F) -> AttemptResult
+where
+    F: FnOnce() -> AttemptResult,
+{
+    catch_unwind(AssertUnwindSafe(attempt)).unwrap_or_default()
+}
+
+/// Decodes the grids rqrr located, counting those that fail.
+fn collect<G: rqrr::BitGrid>(grids: Vec<rqrr::Grid<G>>) -> AttemptResult {
+    let mut result = AttemptResult::default();
+    for grid in grids {
+        match grid.decode() {
+            Ok((_, text)) => {
+                if !result.payloads.contains(&text) {
+                    result.payloads.push(text);
+                }
+            }
+            Err(_) => result.undecoded += 1,
+        }
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code_frame(text: &str, module: u32, quiet: u32) -> LumaFrame {
+        encode(text).unwrap().to_luma(module, quiet)
+    }
+
+    #[test]
+    fn decodes_a_clean_code_in_one_attempt() {
+        let frame = code_frame("otpauth://totp/A?secret=JBSWY3DPEHPK3PXP", 4, 4);
+        let got = decode(&frame, &DecodeOptions::STILL);
+        assert_eq!(got.payloads, vec!["otpauth://totp/A?secret=JBSWY3DPEHPK3PXP"]);
+        assert_eq!(got.attempts, 1);
+    }
+
+    #[test]
+    fn blank_frame_decodes_to_nothing() {
+        let frame = LumaFrame::new(64, 48, vec![200; 64 * 48]).unwrap();
+        let got = decode(&frame, &DecodeOptions::THOROUGH);
+        assert!(got.payloads.is_empty());
+        assert!(got.attempts > 1);
+        assert!(!got.out_of_time);
+    }
+
+    #[test]
+    fn zero_budget_still_makes_one_attempt() {
+        let frame = LumaFrame::new(300, 300, vec![0; 300 * 300]).unwrap();
+        let got = decode(&frame, &DecodeOptions { budget: Some(Duration::ZERO), exhaustive: true });
+        assert_eq!(got.attempts, 1);
+        assert!(got.out_of_time);
+    }
+
+    #[test]
+    fn inverted_code_without_quiet_zone_decodes() {
+        let frame = code_frame("hello", 5, 0);
+        let inverted: Vec<u8> = frame.pixels().iter().map(|v| 255 - v).collect();
+        let frame = LumaFrame::new(frame.width(), frame.height(), inverted).unwrap();
+        assert_eq!(decode(&frame, &DecodeOptions::THOROUGH).payloads, vec!["hello"]);
+    }
+
+    #[test]
+    fn tiny_frames_do_not_panic() {
+        for (w, h) in [(1, 1), (1, 50), (50, 1), (2, 2), (3, 7)] {
+            let frame = LumaFrame::new(w, h, vec![0; (w * h) as usize]).unwrap();
+            assert!(decode(&frame, &DecodeOptions::THOROUGH).payloads.is_empty());
+        }
+    }
+
+    #[test]
+    fn classifies_every_code_in_a_frame() {
+        use crate::uri::{Payload, QrKind, UriError};
+        let account = "otpauth://totp/Example:alice?secret=JBSWY3DPEHPK3PXP&issuer=Example";
+        let a = code_frame(account, 3, 4);
+        let b = code_frame("https://example.com/welcome", 3, 4);
+        // Two codes side by side in one frame.
+        let (w, h) = (a.width() as usize + b.width() as usize, a.height().max(b.height()) as usize);
+        let mut px = vec![255u8; w * h];
+        for (img, x0) in [(&a, 0), (&b, a.width() as usize)] {
+            let iw = img.width() as usize;
+            for (y, row) in img.pixels().chunks(iw).enumerate() {
+                px[y * w + x0..y * w + x0 + iw].copy_from_slice(row);
+            }
+        }
+        let frame = LumaFrame::new(w as u32, h as u32, px).unwrap();
+        let mut got = decode_and_classify(&frame, &DecodeOptions::THOROUGH);
+        got.sort_by(|x, y| x.text.cmp(&y.text));
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].text, "https://example.com/welcome");
+        assert!(matches!(got[0].payload, Err(UriError::NotAnAccount { kind: QrKind::WebLink })));
+        assert_eq!(got[1].text, account);
+        assert!(matches!(got[1].payload, Ok(Payload::Account(_))));
+        assert!(!format!("{got:?}").contains("JBSWY3DP"));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+        /// Arbitrary pixels (noise, stripes, partial codes) never panic and never decode to
+        /// anything but what a code holds.
+        #[test]
+        fn arbitrary_frames_do_not_panic(
+            w in 1u32..160,
+            h in 1u32..160,
+            seed in proptest::prelude::any::<u64>(),
+            stripes in proptest::prelude::any::<bool>(),
+        ) {
+            let mut state = seed | 1;
+            let px = (0..w * h)
+                .map(|i| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    if stripes { if (i % w) / 3 % 2 == 0 { 0 } else { 255 } } else { state as u8 }
+                })
+                .collect();
+            let frame = LumaFrame::new(w, h, px).unwrap();
+            let got = decode(&frame, &DecodeOptions::THOROUGH);
+            proptest::prop_assert!(got.payloads.is_empty());
+        }
+    }
+
+    #[test]
+    fn damaged_code_is_read_or_rejected_without_panic() {
+        let frame = code_frame("otpauth://totp/A?secret=JBSWY3DPEHPK3PXP", 4, 4);
+        let (w, h) = (frame.width(), frame.height());
+        let mut px = frame.into_pixels();
+        // Wipe a band through the middle of the code.
+        let row = w as usize;
+        for y in h as usize / 2 - 6..h as usize / 2 + 6 {
+            px[y * row..(y + 1) * row].fill(255);
+        }
+        let got = decode(&LumaFrame::new(w, h, px).unwrap(), &DecodeOptions::THOROUGH);
+        assert!(got.payloads.len() <= 1);
+        if let Some(p) = got.payloads.first() {
+            assert_eq!(p, "otpauth://totp/A?secret=JBSWY3DPEHPK3PXP");
+        }
+    }
+
+    #[test]
+    fn debug_output_hides_payloads() {
+        let got = Decoded { payloads: vec!["otpauth://secret".into()], ..Decoded::default() };
+        assert!(!format!("{got:?}").contains("secret"));
+    }
+}

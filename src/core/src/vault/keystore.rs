@@ -155,13 +155,44 @@ impl SystemKeyStore {
 
 #[cfg(target_os = "linux")]
 fn platform_stores() -> Vec<Result<CoreKeyStore, String>> {
-    let secret_service = zbus_secret_service_keyring_store::Store::new()
-        .map(|s| CoreKeyStore::new("secret-service", s))
-        .map_err(|e| format!("secret-service: {e}"));
+    // Connecting to the Secret Service starts zbus' executor threads before it finds out that
+    // there is no bus; when the bus socket provably does not exist, say so without trying.
+    let secret_service = if session_bus_absent() {
+        Err("secret-service: no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is unset and \
+             there is no bus socket in the runtime directory)"
+            .to_owned())
+    } else {
+        zbus_secret_service_keyring_store::Store::new()
+            .map(|s| CoreKeyStore::new("secret-service", s))
+            .map_err(|e| format!("secret-service: {e}"))
+    };
     let keyutils = linux_keyutils_keyring_store::Store::new()
         .map(|s| CoreKeyStore::new("keyutils", s))
         .map_err(|e| format!("keyutils: {e}"));
     vec![secret_service, keyutils]
+}
+
+/// True only when no session bus can answer: `DBUS_SESSION_BUS_ADDRESS` is unset and the
+/// socket zbus would fall back to (`$XDG_RUNTIME_DIR/bus`, else `/run/user/<euid>/bus`, see
+/// `zbus::Address::session`) does not exist. Any doubt means "try the bus".
+#[cfg(target_os = "linux")]
+fn session_bus_absent() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some() {
+        return false;
+    }
+    let runtime_dir = match std::env::var("XDG_RUNTIME_DIR") {
+        Ok(dir) => std::path::PathBuf::from(dir),
+        // /proc/self belongs to the process' effective uid, which is what zbus uses.
+        Err(_) => match std::fs::metadata("/proc/self") {
+            Ok(meta) => std::path::PathBuf::from(format!("/run/user/{}", meta.uid())),
+            Err(_) => return false,
+        },
+    };
+    matches!(
+        std::fs::symlink_metadata(runtime_dir.join("bus")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound
+    )
 }
 
 #[cfg(any(target_os = "macos", target_os = "ios"))]

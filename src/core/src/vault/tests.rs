@@ -163,6 +163,8 @@ fn wrong_password_is_reported_and_changes_nothing_on_disk() {
 
 #[test]
 fn flipped_ciphertext_byte_is_reported_as_damage_not_a_wrong_password() {
+    // Version 2: the header checksum still holds, the slot opens with the right password, and
+    // GCM refuses the content, which can then only mean damage.
     let (dir, path) = saved_vault();
     edit_file(&path, |v| {
         let text = v["content"]["ciphertext"].as_str().unwrap();
@@ -173,10 +175,72 @@ fn flipped_ciphertext_byte_is_reported_as_damage_not_a_wrong_password() {
     let before = snapshot(dir.path());
     let err = open_pw(&path, PASSWORD).unwrap_err();
     assert!(
+        matches!(&err, VaultError::Damaged { detail } if detail.contains("authenticate")),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("vault.json.bak"), "{err}");
+    assert_eq!(snapshot(dir.path()), before);
+}
+
+#[test]
+fn flipped_byte_in_an_unused_slot_is_reported_as_damage() {
+    // The header checksum covers every slot, so damage to the password slot is found even
+    // when the keyring slot is the one used, and is never mistaken for a wrong password.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("vault.json");
+    let opts = options_with(sample_store(dir.path()));
+    drop(Vault::create_with(&path, &[Protection::Keyring, cheap(PASSWORD)], opts.clone()).unwrap());
+    edit_file(&path, |v| {
+        let slots = v["slots"].as_array_mut().unwrap();
+        let password = slots.iter_mut().find(|s| s["type"] == "password").unwrap();
+        let text = password["wrapped_key"].as_str().unwrap();
+        let mut bytes = BASE64.decode(text.as_bytes()).unwrap();
+        bytes[0] ^= 0x01;
+        password["wrapped_key"] = BASE64.encode(&bytes).into();
+    });
+    for unlock in [Unlock::Keyring, Unlock::Password(pw(PASSWORD))] {
+        let err = Vault::open_with(&path, &unlock, opts.clone()).unwrap_err();
+        assert!(
+            matches!(&err, VaultError::Damaged { detail } if detail.contains("checksum")),
+            "{unlock:?}: {err:?}"
+        );
+    }
+}
+
+#[test]
+fn version_1_files_are_still_read_and_saving_writes_version_2() {
+    // Written by the version-1 build (see fuzz/seeds/vault_open/, password "fuzz").
+    let (_dir, path) = setup();
+    let v1 = include_bytes!("../../../../fuzz/seeds/vault_open/vault-3.json");
+    assert!(std::str::from_utf8(v1).unwrap().contains("\"version\": 1,"));
+    std::fs::write(&path, v1).unwrap();
+    assert_eq!(Vault::inspect(&path).unwrap().version, 1);
+    let mut vault = open_pw(&path, "fuzz").unwrap();
+    let entries = vault.content().entries.clone();
+    assert_eq!(entries.len(), 3);
+    vault.save().unwrap();
+    drop(vault);
+    assert_eq!(Vault::inspect(&path).unwrap().version, FORMAT_VERSION);
+    let reopened = open_pw(&path, "fuzz").unwrap();
+    let ids = |list: &[Entry]| list.iter().map(|e| e.id.clone()).collect::<Vec<_>>();
+    assert_eq!(ids(&reopened.content().entries), ids(&entries));
+    assert_eq!(reopened.content().entries[0].otp.code_at(59), entries[0].otp.code_at(59));
+}
+
+#[test]
+fn version_1_checksum_still_covers_the_ciphertext() {
+    let v1 = include_bytes!("../../../../fuzz/seeds/vault_open/vault-1.json");
+    let mut value: serde_json::Value = serde_json::from_slice(v1).unwrap();
+    let text = value["content"]["ciphertext"].as_str().unwrap();
+    let mut bytes = BASE64.decode(text.as_bytes()).unwrap();
+    bytes[3] ^= 0x01;
+    value["content"]["ciphertext"] = BASE64.encode(&bytes).into();
+    let altered = serde_json::to_vec_pretty(&value).unwrap();
+    let err = Vault::read_bytes(&altered, &Unlock::Password(pw("fuzz")), &options()).unwrap_err();
+    assert!(
         matches!(&err, VaultError::Damaged { detail } if detail.contains("checksum")),
         "{err:?}"
     );
-    assert_eq!(snapshot(dir.path()), before);
 }
 
 #[test]
@@ -219,6 +283,19 @@ fn every_single_bit_flip_in_the_file_is_detected() {
 }
 
 #[test]
+fn a_file_that_is_not_utf8_is_reported_as_damaged() {
+    let (dir, path) = saved_vault();
+    let mut bytes = std::fs::read(&path).unwrap();
+    let at = bytes.windows(12).position(|w| w == b"\"ciphertext\"").unwrap() + 20;
+    bytes[at] = 0xFF;
+    std::fs::write(&path, &bytes).unwrap();
+    let before = snapshot(dir.path());
+    assert!(matches!(open_pw(&path, PASSWORD), Err(VaultError::Damaged { .. })));
+    assert!(matches!(Vault::inspect_bytes(&bytes), Err(VaultError::Damaged { .. })));
+    assert_eq!(snapshot(dir.path()), before);
+}
+
+#[test]
 fn truncated_file_is_reported_as_damaged() {
     let (dir, path) = saved_vault();
     let original = std::fs::read(&path).unwrap();
@@ -236,12 +313,12 @@ fn truncated_file_is_reported_as_damaged() {
 #[test]
 fn rejects_newer_vault_version() {
     let (dir, path) = saved_vault();
-    edit_file(&path, |v| v["version"] = 2.into());
+    edit_file(&path, |v| v["version"] = 3.into());
     let before = snapshot(dir.path());
     let err = open_pw(&path, PASSWORD).unwrap_err();
-    assert!(matches!(err, VaultError::UnsupportedVersion { found: 2, supported: 1 }), "{err:?}");
+    assert!(matches!(err, VaultError::UnsupportedVersion { found: 3, supported: 2 }), "{err:?}");
     assert!(err.to_string().contains("update tessera"), "{err}");
-    assert!(matches!(Vault::inspect(&path), Err(VaultError::UnsupportedVersion { found: 2, .. })));
+    assert!(matches!(Vault::inspect(&path), Err(VaultError::UnsupportedVersion { found: 3, .. })));
     assert_eq!(snapshot(dir.path()), before);
 }
 
@@ -556,4 +633,65 @@ fn default_password_protection_uses_the_documented_argon2id_cost() {
     drop(Vault::create_with(&path, &[Protection::Password(pw(PASSWORD))], options()).unwrap());
     let kdf = Vault::inspect(&path).unwrap().kdf.unwrap();
     assert_eq!(kdf, KdfParams { m_kib: 128 * 1024, t: 4, p: 1 });
+}
+
+fn backup_settings(folder: &Path, keep: usize) -> BackupSettings {
+    BackupSettings { folder: folder.to_path_buf(), keep, password: pw("backup pw") }
+}
+
+#[test]
+fn every_save_writes_an_automatic_backup_that_verifies() {
+    let (dir, path) = setup();
+    let folder = dir.path().join("backups");
+    let mut vault = Vault::create_with(&path, &[cheap(PASSWORD)], options()).unwrap();
+    assert_eq!(vault.last_backup(), None, "no backup before one is configured");
+    vault.content_mut().backup = Some(backup_settings(&folder, 2));
+    vault.content_mut().entries.push(entry("GitHub"));
+    vault.save().unwrap();
+    assert!(matches!(vault.last_backup(), Some(BackupOutcome::Written(p)) if p.exists()));
+    for issuer in ["GitLab", "Visma"] {
+        vault.content_mut().entries.push(entry(issuer));
+        vault.save().unwrap();
+    }
+    let backups = crate::transfer::backup::list_backups(&folder).unwrap();
+    assert_eq!(backups.len(), 2, "only the newest `keep` backups stay");
+    let accounts: Vec<crate::transfer::ImportedAccount> =
+        vault.content().entries.iter().map(crate::transfer::ImportedAccount::from).collect();
+    let check = crate::transfer::backup::verify_backup(&accounts, &folder, "backup pw").unwrap();
+    assert!(check.matches(), "{check:?}");
+    // The settings survive a reopen (they live in the encrypted content).
+    drop(vault);
+    let reopened = open_pw(&path, PASSWORD).unwrap();
+    let settings = reopened.content().backup.as_ref().unwrap();
+    assert_eq!((settings.folder.as_path(), settings.keep), (folder.as_path(), 2));
+}
+
+#[test]
+fn a_failed_backup_never_fails_the_save_or_deletes_older_backups() {
+    let (dir, path) = setup();
+    let folder = dir.path().join("backups");
+    let mut vault = Vault::create_with(&path, &[cheap(PASSWORD)], options()).unwrap();
+    vault.content_mut().backup = Some(backup_settings(&folder, 1));
+    vault.content_mut().entries.push(entry("GitHub"));
+    vault.save().unwrap();
+    let good = crate::transfer::backup::list_backups(&folder).unwrap();
+    assert_eq!(good.len(), 1);
+    // Point the backups at a path below a regular file: creating the folder must fail.
+    let blocker = dir.path().join("not-a-folder");
+    std::fs::write(&blocker, b"x").unwrap();
+    vault.content_mut().backup = Some(backup_settings(&blocker.join("sub"), 1));
+    vault.content_mut().entries.push(entry("GitLab"));
+    vault.save().unwrap();
+    assert!(
+        matches!(vault.last_backup(), Some(BackupOutcome::Failed(reason)) if !reason.is_empty())
+    );
+    drop(vault);
+    assert_eq!(open_pw(&path, PASSWORD).unwrap().content().entries.len(), 2, "the save landed");
+    assert_eq!(crate::transfer::backup::list_backups(&folder).unwrap(), good, "old backup kept");
+}
+
+#[test]
+fn backup_settings_debug_hides_the_password() {
+    let shown = format!("{:?}", backup_settings(Path::new("/b"), 3));
+    assert!(shown.contains("redacted") && !shown.contains("backup pw"), "{shown}");
 }

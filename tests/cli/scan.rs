@@ -1,0 +1,217 @@
+//! `tessera scan`: image files (one or several codes each, Google exports), the screen under
+//! Xvfb, the clipboard's failure path, and what is printed, described or added.
+// Test helpers (image rendering, Xvfb) fail the test by panicking, like the tests themselves.
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use image::GrayImage;
+use tessera_core::qr::encode;
+use tessera_core::uri::{OtpUri, encode_migration};
+
+use super::{CODE_AT_1E9, KEY};
+use crate::common::{Home, to_run};
+
+/// Renders codes side by side on one white image.
+fn codes_image(texts: &[&str]) -> GrayImage {
+    let frames: Vec<_> = texts.iter().map(|t| encode(t).unwrap().to_luma(4, 4)).collect();
+    let w = frames.iter().map(|f| f.width()).sum::<u32>();
+    let h = frames.iter().map(|f| f.height()).max().unwrap();
+    let mut image = GrayImage::from_pixel(w, h, image::Luma([255]));
+    let mut x0 = 0;
+    for f in &frames {
+        let code = GrayImage::from_raw(f.width(), f.height(), f.pixels().to_vec()).unwrap();
+        image::imageops::overlay(&mut image, &code, i64::from(x0), 0);
+        x0 += f.width();
+    }
+    image
+}
+
+fn save(home: &Home, name: &str, texts: &[&str]) -> PathBuf {
+    let path = home.dir.path().join(name);
+    codes_image(texts).save(&path).unwrap();
+    path
+}
+
+fn arg(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+const VISMA: &str = "otpauth://totp/Visma:me@example.com?secret=JBSWY3DPEHPK3PXP&issuer=Visma";
+
+#[test]
+fn scan_print_prints_every_payload_of_every_image_in_order() {
+    let home = Home::new();
+    let a = save(&home, "a.png", &[VISMA, "https://example.com/x"]);
+    let b = save(&home, "b.jpg", &["WIFI:S:home;T:WPA;P:secret;;"]);
+    let out = home.ok(&["scan", "--print", arg(&a), arg(&b)]);
+    let mut first: Vec<&str> = out.lines().take(2).collect();
+    first.sort_unstable();
+    assert_eq!(first, ["https://example.com/x", VISMA]);
+    assert_eq!(out.lines().nth(2), Some("WIFI:S:home;T:WPA;P:secret;;"));
+    assert_eq!(out.lines().count(), 3);
+    assert!(!home.vault().exists(), "printing must not create a vault");
+}
+
+#[test]
+fn scan_add_adds_the_account_and_its_codes_work() {
+    let home = Home::new();
+    let img = save(&home, "visma.png", &[VISMA]);
+    let out = home.ok(&["scan", "--add", arg(&img)]);
+    assert!(out.contains("added Visma (me@example.com)"), "{out}");
+    assert_eq!(home.ok(&["code", "visma", "--at", "1000000000"]).trim(), CODE_AT_1E9);
+    // Scanning the same code again adds nothing.
+    let again = home.ok(&["scan", "--add", arg(&img)]);
+    assert!(again.contains("already present Visma (me@example.com)"), "{again}");
+    assert_eq!(home.ok(&["list", "--json"]).matches("\"issuer\"").count(), 1);
+}
+
+#[test]
+fn scan_add_takes_every_account_of_a_google_export_shown_as_several_codes() {
+    let accounts: Vec<OtpUri> = (0..12)
+        .map(|i| {
+            OtpUri::parse(&format!("otpauth://totp/Svc{i}:user{i}@example.com?secret={KEY}"))
+                .unwrap()
+        })
+        .collect();
+    let (batches, skipped) = encode_migration(&accounts);
+    assert!(skipped.is_empty());
+    assert!(batches.len() >= 2, "12 accounts should need several codes");
+    let home = Home::new();
+    let texts: Vec<&str> = batches.iter().map(|b| b.as_str()).collect();
+    let img = save(&home, "export.png", &texts);
+    let out = home.ok(&["scan", "--add", arg(&img)]);
+    assert_eq!(out.matches("added ").count(), 12, "{out}");
+    assert_eq!(home.ok(&["code", "svc11", "--at", "1000000000"]).trim(), CODE_AT_1E9);
+}
+
+#[test]
+fn scan_without_flags_describes_codes_without_showing_secrets() {
+    let home = Home::new();
+    let img = save(&home, "mixed.png", &[VISMA, "https://example.com/welcome"]);
+    let out = home.ok(&["scan", arg(&img)]);
+    assert!(out.contains("account: Visma (me@example.com)"), "{out}");
+    assert!(out.contains("web link"), "{out}");
+    assert!(!out.contains(KEY), "the secret must not be printed: {out}");
+}
+
+#[test]
+fn scan_of_an_image_without_a_code_fails_with_a_hint() {
+    let home = Home::new();
+    let path = home.dir.path().join("blank.png");
+    GrayImage::from_pixel(200, 100, image::Luma([250])).save(&path).unwrap();
+    let run = home.run(&["scan", "--print", arg(&path)]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("no QR code found"), "{}", run.stderr);
+    assert!(run.stderr.contains("hint:"), "{}", run.stderr);
+}
+
+#[test]
+fn scan_reports_an_unreadable_file_and_still_prints_the_others() {
+    let home = Home::new();
+    let good = save(&home, "good.png", &["hello"]);
+    let missing = home.dir.path().join("missing.png");
+    let run = home.run(&["scan", "--print", arg(&missing), arg(&good)]);
+    assert_eq!(run.code, 1);
+    assert_eq!(run.stdout, "hello\n");
+    assert!(run.stderr.contains("missing.png"), "{}", run.stderr);
+}
+
+#[test]
+fn scan_clipboard_without_a_display_explains_the_failure() {
+    let home = Home::new();
+    let run = to_run(
+        &home
+            .command()
+            .args(["scan", "--clipboard", "--print"])
+            .env_remove("DISPLAY")
+            .env_remove("WAYLAND_DISPLAY")
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("clipboard"), "{}", run.stderr);
+}
+
+/// Runs Xvfb on a display number derived from the process id; killed on drop.
+struct Xvfb {
+    child: Child,
+    display: String,
+}
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_xvfb() -> Xvfb {
+    let display = format!(":{}", 900 + std::process::id() % 900);
+    // -noreset: otherwise the server resets when our readiness probe disconnects.
+    let child = Command::new("Xvfb")
+        .args([display.as_str(), "-screen", "0", "1600x900x24", "-nolisten", "tcp", "-noreset"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("Xvfb must be installed for this test (apt-get install -y xvfb)");
+    let xvfb = Xvfb { child, display };
+    for _ in 0..100 {
+        if x11rb::connect(Some(&xvfb.display)).is_ok() {
+            return xvfb;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("Xvfb did not come up on {}", xvfb.display);
+}
+
+/// Draws a grayscale image on the root window in strips within the request size limit.
+fn draw_on_root(display: &str, image: &GrayImage, x: i16, y: i16) {
+    use x11rb::connection::{Connection, RequestConnection};
+    use x11rb::protocol::xproto::{ConnectionExt, CreateGCAux, ImageFormat};
+    let (conn, screen_num) = x11rb::connect(Some(display)).unwrap();
+    let screen = &conn.setup().roots[screen_num];
+    let gc = conn.generate_id().unwrap();
+    conn.create_gc(gc, screen.root, &CreateGCAux::new()).unwrap().check().unwrap();
+    let w = image.width() as usize;
+    let rows_per_strip = ((conn.maximum_request_bytes() - 64) / (w * 4)).max(1);
+    for (strip, rows) in image.as_raw().chunks(w * rows_per_strip).enumerate() {
+        let data: Vec<u8> = rows.iter().flat_map(|&v| [v, v, v, 0]).collect();
+        conn.put_image(
+            ImageFormat::Z_PIXMAP,
+            screen.root,
+            gc,
+            w as u16,
+            (rows.len() / w) as u16,
+            x,
+            y + (strip * rows_per_strip) as i16,
+            0,
+            screen.root_depth,
+            &data,
+        )
+        .unwrap()
+        .check()
+        .unwrap();
+    }
+}
+
+#[test]
+fn scan_screen_finds_a_code_drawn_on_an_xvfb_screen() {
+    let xvfb = start_xvfb();
+    // A small code far from the centre, as on an employer's activation page.
+    let image = codes_image(&[VISMA]);
+    let small = image::imageops::resize(&image, 150, 150, image::imageops::FilterType::Triangle);
+    draw_on_root(&xvfb.display, &small, 1300, 600);
+    let home = Home::new();
+    let run = to_run(
+        &home
+            .command()
+            .args(["scan", "--screen", "--print"])
+            .env("DISPLAY", &xvfb.display)
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, format!("{VISMA}\n"));
+}

@@ -1,0 +1,87 @@
+//! The GUI over the real encrypted vault file (cheap Argon2id parameters, an in-memory key
+//! store): first run creates it, locking drops it, unlocking reads it back, and a damaged
+//! file is reported as damaged.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use slint::ComponentHandle;
+use tessera::store::{FileBackend, MemoryBackend};
+use tessera_core::vault::{KdfParams, KeyStore, KeyStoreError, Stored};
+use zeroize::Zeroizing;
+
+use super::{ENGLISH, RFC_CODE, RFC_KEY, launch};
+
+/// A durable secret store that lives in memory.
+#[derive(Debug, Default)]
+struct MemoryKeys(Mutex<HashMap<String, Vec<u8>>>);
+
+impl KeyStore for MemoryKeys {
+    fn store(&self, name: &str, key: &[u8]) -> Result<Stored, KeyStoreError> {
+        self.0.lock().unwrap().insert(name.to_owned(), key.to_vec());
+        Ok(Stored { store: "memory".into(), durable: true })
+    }
+
+    fn load(&self, name: &str) -> Result<Zeroizing<Vec<u8>>, KeyStoreError> {
+        self.0.lock().unwrap().get(name).cloned().map(Zeroizing::new).ok_or(KeyStoreError::NotFound)
+    }
+
+    fn delete(&self, name: &str) -> Result<(), KeyStoreError> {
+        self.0.lock().unwrap().remove(name);
+        Ok(())
+    }
+}
+
+fn file_backend(path: PathBuf, keys: &Arc<MemoryKeys>) -> Arc<FileBackend> {
+    let keys: Arc<dyn KeyStore> = keys.clone();
+    Arc::new(FileBackend::with(path, keys, Some(KdfParams::INSECURE_FOR_TESTS)))
+}
+
+#[test]
+fn the_encrypted_vault_is_created_locked_reopened_and_a_damaged_file_is_named_so() {
+    i_slint_backend_testing::init_no_event_loop();
+    let home = tempfile::tempdir().unwrap();
+    let path = home.path().join("vault.json");
+    let keys = Arc::new(MemoryKeys::default());
+    let h = launch(file_backend(path.clone(), &keys), MemoryBackend::default(), home, ENGLISH);
+
+    // With a durable key store the keyring is offered and chosen by default; take a password.
+    assert!(h.exists("Use the system keyring"));
+    h.click("Use the system keyring");
+    h.type_into("New password or PIN", "correct horse");
+    h.type_into("Repeat password or PIN", "correct horse");
+    h.click("Create vault");
+    assert!(path.exists(), "the vault file is written");
+    h.add_by_key("ada", "Example", RFC_KEY);
+    h.click("Add");
+    assert!(h.exists(RFC_CODE));
+    let on_disk = std::fs::read_to_string(&path).unwrap();
+    assert!(!on_disk.contains("ada") && !on_disk.contains(RFC_KEY), "the file is encrypted");
+
+    h.click("Lock");
+    h.type_into("Password or PIN", "wrong horse");
+    h.click("Unlock");
+    assert!(h.exists("Wrong password or PIN"));
+    h.type_into("Password or PIN", "correct horse");
+    h.click("Unlock");
+    assert!(h.exists(RFC_CODE), "the account was read back from the file");
+    h.click("Lock");
+
+    // Alter one character of the encrypted content.
+    let mut file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let ciphertext = file["content"]["ciphertext"].as_str().unwrap().to_owned();
+    let middle = ciphertext.len() / 2;
+    let swapped = if &ciphertext[middle..=middle] == "A" { "B" } else { "A" };
+    let altered = format!("{}{swapped}{}", &ciphertext[..middle], &ciphertext[middle + 1..]);
+    file["content"]["ciphertext"] = serde_json::Value::String(altered);
+    std::fs::write(&path, serde_json::to_vec(&file).unwrap()).unwrap();
+
+    h.type_into("Password or PIN", "correct horse");
+    h.click("Unlock");
+    assert!(!h.exists("Wrong password or PIN"), "a damaged file is not a wrong password");
+    assert!(h.all("Tessera is locked").len() == 1);
+    let damaged = h.app.window().global::<tessera::UnlockAdapter>().get_problem();
+    assert_eq!(damaged, tessera::UnlockProblem::Damaged);
+}
