@@ -32,8 +32,12 @@ fn server_bin() -> PathBuf {
         let bin = profile_dir.join(format!("tessera-server{}", std::env::consts::EXE_SUFFIX));
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let target_dir = profile_dir.parent().unwrap();
-        let status = Command::new(cargo)
-            .args(["build", "--quiet", "-p", "tessera-server", "--bin", "tessera-server"])
+        let mut build = Command::new(cargo);
+        build.args(["build", "--quiet", "-p", "tessera-server", "--bin", "tessera-server"]);
+        if profile_dir.file_name().is_some_and(|n| n == "release") {
+            build.arg("--release");
+        }
+        let status = build
             .env("CARGO_TARGET_DIR", target_dir)
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .status()

@@ -118,6 +118,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 #[tokio::main]
 async fn main() {
+    tessera_core::push::install_crypto_provider();
     let a = Arc::new(args());
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(usize::MAX)
