@@ -1,5 +1,6 @@
 //! Tessera's own push server end to end: the real `tessera-server` binary on 127.0.0.1 (a
-//! free port, a throwaway data folder), the real `tessera` binary as the device, and the
+//! free port, a throwaway data folder; every scenario on SQLite and on PostgreSQL, a
+//! throwaway cluster started by scripts/throwaway-postgres.sh), the real `tessera` binary as the device, and the
 //! operator CLI (`tessera-server admin ...`) as the relying party. Attacks (replay, forged
 //! challenge, tampered context) are made with the protocol functions of tessera-core against
 //! the same running server.
@@ -61,6 +62,47 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// The storage engine a test runs against.
+#[derive(Debug, Clone, Copy)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+/// Port of a throwaway PostgreSQL cluster for this test process (started on first use by
+/// scripts/throwaway-postgres.sh, stopped by its watchdog when the process ends).
+fn postgres_port() -> u16 {
+    static PORT: OnceLock<u16> = OnceLock::new();
+    *PORT.get_or_init(|| {
+        let port = free_port();
+        let dir = std::env::temp_dir().join(format!("tessera-pg-{}", std::process::id()));
+        let script =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/throwaway-postgres.sh");
+        let status = Command::new("bash")
+            .arg(script)
+            .arg(&dir)
+            .arg(port.to_string())
+            .arg(std::process::id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success(), "cannot start PostgreSQL (Debian package postgresql)");
+        port
+    })
+}
+
+/// A fresh database in the throwaway cluster; returns its URL.
+fn postgres_database() -> String {
+    let port = postgres_port();
+    let name = format!("t_{}", tessera::random_hex(8).unwrap());
+    let out = Command::new("psql")
+        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-U", "postgres", "-q", "-c"])
+        .arg(format!("CREATE DATABASE {name}"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    format!("postgres://postgres@127.0.0.1:{port}/{name}")
+}
+
 /// A running server over its own data folder.
 pub struct Server {
     pub data: tempfile::TempDir,
@@ -70,7 +112,14 @@ pub struct Server {
 }
 
 impl Server {
-    pub fn start(extra: &[&str]) -> Self {
+    pub fn start(db: Db) -> Self {
+        match db {
+            Db::Sqlite => Self::start_with(&[]),
+            Db::Postgres => Self::start_with(&["--database", &postgres_database()]),
+        }
+    }
+
+    pub fn start_with(extra: &[&str]) -> Self {
         let mut server = Self {
             data: tempfile::tempdir().unwrap(),
             port: free_port(),
@@ -266,9 +315,8 @@ fn wait_pending(home: &Home, n: usize) -> Vec<Value> {
     }
 }
 
-#[test]
-fn enrol_gives_totp_and_push_and_approve_is_verified_by_the_relying_party() {
-    let server = Server::start(&[]);
+fn enrol_gives_totp_and_push_and_approve_is_verified_by_the_relying_party(db: Db) {
+    let server = Server::start(db);
     let home = device(&server, "alice");
     let list = home.ok(&["list", "--json"]);
     assert!(list.contains("alice"), "{list}");
@@ -309,9 +357,8 @@ fn login_id_prefix(outcome: &Value) -> String {
     outcome["id"].as_str().unwrap().to_owned()
 }
 
-#[test]
-fn deny_and_not_me_reach_the_relying_party_and_not_me_mutes_the_user() {
-    let server = Server::start(&[]);
+fn deny_and_not_me_reach_the_relying_party_and_not_me_mutes_the_user(db: Db) {
+    let server = Server::start(db);
     let home = device(&server, "bob");
     let login = Login::start(&server, "bob", &[]);
     wait_pending(&home, 1);
@@ -331,9 +378,8 @@ fn deny_and_not_me_reach_the_relying_party_and_not_me_mutes_the_user() {
     assert!(audit.stdout.contains("\"muted\""), "{}", audit.stdout);
 }
 
-#[test]
-fn pick_and_code_accept_the_right_answer_and_deny_a_wrong_one() {
-    let server = Server::start(&[]);
+fn pick_and_code_accept_the_right_answer_and_deny_a_wrong_one(db: Db) {
+    let server = Server::start(db);
     let home = device(&server, "carol");
     // pick, right
     let login = Login::start(&server, "carol", &["--mode", "pick"]);
@@ -384,9 +430,8 @@ fn pick_and_code_accept_the_right_answer_and_deny_a_wrong_one() {
     assert_eq!(login.outcome(), (1, "denied".to_owned()));
 }
 
-#[test]
-fn an_unanswered_login_expires_and_cannot_be_approved_afterwards() {
-    let server = Server::start(&[]);
+fn an_unanswered_login_expires_and_cannot_be_approved_afterwards(db: Db) {
+    let server = Server::start(db);
     let home = device(&server, "dave");
     let login = Login::start(&server, "dave", &["--expires-in", "2", "--wait", "10"]);
     let id = login.id.clone();
@@ -396,9 +441,8 @@ fn an_unanswered_login_expires_and_cannot_be_approved_afterwards() {
     assert_eq!(run.code, 1);
 }
 
-#[test]
-fn a_revoked_device_can_neither_poll_nor_receive_logins() {
-    let server = Server::start(&[]);
+fn a_revoked_device_can_neither_poll_nor_receive_logins(db: Db) {
+    let server = Server::start(db);
     let home = device(&server, "erin");
     let devices = server.admin(&["devices", "erin"]);
     let id = devices.stdout.lines().next().unwrap().to_owned();
@@ -412,9 +456,8 @@ fn a_revoked_device_can_neither_poll_nor_receive_logins() {
     assert!(server.admin(&["devices", "erin"]).stdout.contains("(revoked)"));
 }
 
-#[test]
-fn pending_logins_survive_a_restart_once_and_are_decided_once() {
-    let mut server = Server::start(&[]);
+fn pending_logins_survive_a_restart_once_and_are_decided_once(db: Db) {
+    let mut server = Server::start(db);
     let home = device(&server, "frank");
     let (status, a) =
         server.rp(reqwest::Method::POST, "/rp/v1/logins", Some(json!({"user": "frank"})));
@@ -491,9 +534,8 @@ fn raw_device(server: &Server, user: &str) -> RawDevice {
     d
 }
 
-#[test]
-fn a_captured_device_request_cannot_be_replayed() {
-    let server = Server::start(&[]);
+fn a_captured_device_request_cannot_be_replayed(db: Db) {
+    let server = Server::start(db);
     let d = raw_device(&server, "gina");
     let request = signed_request(&d, "GET", "/device/v1/pending?wait=0", b"").build().unwrap();
     let copy = request.try_clone().unwrap();
@@ -508,9 +550,8 @@ fn a_captured_device_request_cannot_be_replayed() {
     assert_eq!(http().execute(moved).unwrap().status().as_u16(), 401);
 }
 
-#[test]
-fn a_challenge_signed_by_another_key_is_dropped_by_the_client() {
-    let server = Server::start(&[]);
+fn a_challenge_signed_by_another_key_is_dropped_by_the_client(db: Db) {
+    let server = Server::start(db);
     let d = raw_device(&server, "hank");
     server.rp(reqwest::Method::POST, "/rp/v1/logins", Some(json!({"user": "hank"})));
     let account = |server_public_key: Vec<u8>| PushAccount {
@@ -544,9 +585,8 @@ fn a_challenge_signed_by_another_key_is_dropped_by_the_client() {
     assert!(reply.challenges[0].verify(&d.server_key));
 }
 
-#[test]
-fn a_decision_over_a_tampered_context_is_refused() {
-    let server = Server::start(&[]);
+fn a_decision_over_a_tampered_context_is_refused(db: Db) {
+    let server = Server::start(db);
     let d = raw_device(&server, "ivy");
     let (_, login) = server.rp(
         reqwest::Method::POST,
@@ -612,7 +652,7 @@ fn pyotp_python() -> PathBuf {
 
 #[test]
 fn standard_parsers_read_the_enrolment_uri_as_plain_totp() {
-    let server = Server::start(&[]);
+    let server = Server::start(Db::Sqlite);
     let uri = server.enrol_uri("judy");
     assert!(uri.starts_with("otpauth://totp/"), "{uri}");
     // Our own parser, TOTP only: the push parameters are extras, the TOTP account is intact.
@@ -626,4 +666,56 @@ fn standard_parsers_read_the_enrolment_uri_as_plain_totp() {
     let out = Command::new(pyotp_python()).args(["-c", &script, &uri]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), ours);
+}
+
+/// Runs each end-to-end test against both storage engines.
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[test] fn $name() { super::$name(super::Db::Sqlite) } )*
+        }
+        mod postgres {
+            $( #[test] fn $name() { super::$name(super::Db::Postgres) } )*
+        }
+    };
+}
+
+on_both_stores!(
+    enrol_gives_totp_and_push_and_approve_is_verified_by_the_relying_party,
+    deny_and_not_me_reach_the_relying_party_and_not_me_mutes_the_user,
+    pick_and_code_accept_the_right_answer_and_deny_a_wrong_one,
+    an_unanswered_login_expires_and_cannot_be_approved_afterwards,
+    a_revoked_device_can_neither_poll_nor_receive_logins,
+    pending_logins_survive_a_restart_once_and_are_decided_once,
+    a_captured_device_request_cannot_be_replayed,
+    a_challenge_signed_by_another_key_is_dropped_by_the_client,
+    a_decision_over_a_tampered_context_is_refused
+);
+
+#[test]
+fn a_login_created_on_one_postgres_instance_wakes_a_device_polling_another() {
+    let a = Server::start(Db::Postgres);
+    let url = a.extra[1].clone();
+    let b = Server::start_with(&["--database", &url]);
+    let d = raw_device(&a, "kim");
+    let poll = std::thread::spawn(move || {
+        let started = Instant::now();
+        let reply: PendingResponse = signed_request(&d, "GET", "/device/v1/pending?wait=20", b"")
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        (started.elapsed(), reply.challenges.len())
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let response = http()
+        .post(format!("{}/rp/v1/logins", b.url()))
+        .bearer_auth(a.key())
+        .json(&json!({"user": "kim"}))
+        .send()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let (waited, count) = poll.join().unwrap();
+    assert_eq!(count, 1);
+    assert!(waited < Duration::from_secs(10), "woken by NOTIFY, not the 20 s timeout: {waited:?}");
 }

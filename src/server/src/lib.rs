@@ -237,7 +237,8 @@ impl AppState {
         let server_public =
             server_key.p256_public_key().map_err(|e| ServerError::Key(e.to_string()))?;
         let (shutdown, _) = watch::channel(false);
-        Ok(Self(Arc::new(Inner {
+        let listen_url = store.postgres_url().map(str::to_owned);
+        let state = Self(Arc::new(Inner {
             store,
             config,
             server_key,
@@ -247,7 +248,35 @@ impl AppState {
             limits: Limits::default(),
             shutdown,
             clock_ms: system_ms,
-        })))
+        }));
+        if let Some(url) = listen_url {
+            // Cross-instance wake-ups: another instance's NOTIFY wakes our long-polls.
+            let weak = Arc::downgrade(&state.0);
+            std::thread::spawn(move || {
+                Store::listen(&url, |key| {
+                    let Some(inner) = weak.upgrade() else { return false };
+                    if let Some(user) = key.strip_prefix("u:") {
+                        inner.users.wake(user);
+                    } else if let Some(id) = key.strip_prefix("l:") {
+                        inner.logins.wake(id);
+                    }
+                    !*inner.shutdown.borrow()
+                });
+            });
+        }
+        Ok(state)
+    }
+
+    /// Wakes long-polls of `user`'s devices here and on other instances.
+    fn wake_user(&self, user: &str) {
+        self.0.users.wake(user);
+        self.0.store.notify(&format!("u:{user}"));
+    }
+
+    /// Wakes relying-party waits for login `id` here and on other instances.
+    fn wake_login(&self, id: &str) {
+        self.0.logins.wake(id);
+        self.0.store.notify(&format!("l:{id}"));
     }
 
     /// Makes an API key if there is none yet and returns it (`None` if keys exist).
@@ -550,7 +579,7 @@ async fn rp_create_login(
         &json!({ "login": login.id, "mode": login.mode, "rp": login.rp }),
     );
     tracing::info!(user = %user, login = %login.id, mode = %login.mode, "login created");
-    state.0.users.wake(&user);
+    state.wake_user(&user);
     Ok(Json(json!({
         "id": login.id, "user": user, "mode": mode, "display": display,
         "created": login.created, "expires": login.expires,
@@ -870,8 +899,8 @@ async fn device_answer(
         &json!({ "login": login.id, "device": device.id, "state": new_state, "wrong_answer": wrong }),
     );
     tracing::info!(user = %device.user, login = %login.id, state = new_state, wrong_answer = wrong, "decision");
-    state.0.logins.wake(&login.id);
-    state.0.users.wake(&device.user);
+    state.wake_login(&login.id);
+    state.wake_user(&device.user);
     if wrong {
         return Err(ApiError(
             StatusCode::UNPROCESSABLE_ENTITY,

@@ -182,15 +182,21 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         std::fs::set_permissions(&args.data, std::fs::Permissions::from_mode(0o700))
             .map_err(|e| format!("cannot protect {}: {e}", args.data.display()))?;
     }
-    let db_path = match args.database.as_deref() {
-        None => args.data.join("tessera.db"),
+    enum Db {
+        Sqlite(PathBuf),
+        Postgres(String),
+    }
+    let db = match args.database.as_deref() {
+        None => Db::Sqlite(args.data.join("tessera.db")),
         Some(url) if url.starts_with("sqlite:") => {
-            PathBuf::from(url.trim_start_matches("sqlite:").trim_start_matches("//"))
+            Db::Sqlite(PathBuf::from(url.trim_start_matches("sqlite:").trim_start_matches("//")))
         }
-        Some(url) if url.starts_with("postgres") => {
-            return Err("PostgreSQL is not supported by this build yet; use sqlite:PATH".into());
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            Db::Postgres(url.to_owned())
         }
-        Some(url) => return Err(format!("unknown database URL {url:?} (sqlite:PATH)")),
+        Some(url) => {
+            return Err(format!("unknown database URL {url:?} (sqlite:PATH or postgres://...)"));
+        }
     };
     let file: Value = match &args.config {
         Some(path) => serde_json::from_str(
@@ -204,7 +210,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
-    runtime.block_on(async move {
+    let state = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
@@ -231,13 +237,17 @@ fn serve(args: ServeArgs) -> Result<(), String> {
             args.device_rate.or(float("device_rate")).unwrap_or(config.device_rate);
         config.device_burst =
             float("device_burst").unwrap_or(config.device_burst.max(config.device_rate * 4.0));
-        let store = Store::open(&db_path).map_err(|e| e.to_string())?;
+        let (store, db_name) = match &db {
+            Db::Sqlite(path) => (Store::open(path), path.display().to_string()),
+            Db::Postgres(url) => (Store::open_postgres(url), "postgres".to_owned()),
+        };
+        let store = store.map_err(|e| e.to_string())?;
         let state = AppState::new(store, config).map_err(|e| e.to_string())?;
         if let Some(key) = state.bootstrap_api_key().map_err(|e| e.to_string())? {
             write_secret(&args.data.join("api-key"), &key)?;
             tracing::info!(path = %args.data.join("api-key").display(), "bootstrap API key written");
         }
-        tracing::info!(listen = %bound, public_url = %public_url, database = %db_path.display(), "tessera-server listening");
+        tracing::info!(listen = %bound, public_url = %public_url, database = %db_name, "tessera-server listening");
         let app = router(state.clone());
         let shutdown_state = state.clone();
         axum::serve(listener, app)
@@ -248,9 +258,13 @@ fn serve(args: ServeArgs) -> Result<(), String> {
             })
             .await
             .map_err(|e| format!("server error: {e}"))?;
-        tracing::info!("stopped");
-        Ok(())
-    })
+        Ok::<_, String>(state)
+    })?;
+    // The PostgreSQL client runs its own small runtime and must be dropped outside ours.
+    drop(runtime);
+    drop(state);
+    tracing::info!("stopped");
+    Ok(())
 }
 
 async fn shutdown_signal() {
