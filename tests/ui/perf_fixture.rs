@@ -1,4 +1,4 @@
-//! Writes the fixture `.ci/gui-perf.sh` measures with: a vault of 200 accounts, made by our
+//! Writes the fixture `scripts/gui-perf.sh` measures with: a vault of 200 accounts, made by our
 //! own vault code. Ignored in normal runs; the script runs it with `--ignored`.
 
 use std::path::PathBuf;

@@ -9,7 +9,7 @@
 # visible window, 0.08 % idle CPU, 25 MB RSS; KeePassXC 94 ms, 0.07 %, 120 MB.
 # The first frame is the unlock screen; the 200-account list follows after key derivation.
 #
-# Needs: xvfb xauth xdotool keepassxc (apt). Usage: .ci/gui-perf.sh [idle-seconds]
+# Needs: xvfb xauth xdotool keepassxc (apt). Usage: scripts/gui-perf.sh [idle-seconds]
 # PERF_TARGET_DIR puts the release build elsewhere than CARGO_TARGET_DIR (optional).
 set -euo pipefail
 
