@@ -16,6 +16,9 @@ packages=(
   # push tests: the privacyIDEA peer (shared/peers/privacyidea/setup.sh) is a Python venv
   # from PyPI driven with curl and jq
   python3 python3-venv curl jq
+  # tessera-server tests: a throwaway PostgreSQL cluster (scripts/throwaway-postgres.sh; psql
+  # creates a database per test); the standard-parser test pip-installs pyotp into a venv
+  postgresql postgresql-client
 )
 
 missing=()

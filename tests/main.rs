@@ -14,6 +14,9 @@ mod ui;
 /// Push approvals end to end: the binary against a real privacyIDEA server.
 mod push_e2e;
 
+/// Tessera's own push server end to end: `tessera-server` and `tessera` on 127.0.0.1.
+mod server_e2e;
+
 /// Fails when a test file exists under tests/ but no module includes it.
 #[test]
 fn every_test_file_is_part_of_the_test_binary() {

@@ -91,6 +91,8 @@ pub fn request(id: &str, options: Option<&[&str]>) -> PushRequest {
         answer_url: "https://pi.example/ttype/push".into(),
         sslverify: true,
         decline_reason_supported: true,
+        code_entry: false,
+        signed_challenge: None,
     }
 }
 

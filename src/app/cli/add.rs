@@ -5,6 +5,7 @@ use std::io::Write;
 use clap::Args;
 use tessera_core::clock::{Clock, SystemClock};
 use tessera_core::otp::{Algorithm, OtpKind, OtpParams, Secret};
+use tessera_core::push::tessera::TesseraEnrolment;
 use tessera_core::uri::{self, OtpUri, Payload};
 use tessera_core::vault::{Entry, Vault};
 
@@ -55,8 +56,29 @@ pub fn run(session: &Session, args: &AddArgs, out: &mut dyn Write) -> Result<(),
     // Everything is parsed and checked before the vault is opened or created, so bad input
     // never creates or changes a vault.
     let accounts = accounts_from_args(args)?;
+    // One QR for both worlds: a Tessera server's otpauth://totp URI also enrols push.
+    let push = match accounts.as_slice() {
+        [one] => TesseraEnrolment::from_extra(&one.extra).transpose()?,
+        _ => None,
+    };
     let mut vault = session.open_or_create(out)?;
     let now = SystemClock.now();
+    let mut push_line = None;
+    if let (Some(enrolment), [one]) = (&push, accounts.as_slice()) {
+        if vault.content().push_accounts.iter().any(|a| a.serial == enrolment.device) {
+            return Err(CliError::new("this push enrolment is already in the vault")
+                .hint("nothing was added; ask the service for a new enrolment QR code"));
+        }
+        if find_same(&vault, one).is_none() {
+            let account = super::push::enrol_tessera(enrolment, &one.issuer, &one.account)?;
+            push_line = Some(format!(
+                "added push approvals for {} at {}",
+                query_name(one),
+                account.server()
+            ));
+            vault.content_mut().push_accounts.push(account);
+        }
+    }
     let mut added = Vec::new();
     for account in accounts {
         if let Some(existing) = find_same(&vault, &account) {
@@ -70,11 +92,29 @@ pub fn run(session: &Session, args: &AddArgs, out: &mut dyn Write) -> Result<(),
         added.push(query::label(&entry));
         vault.content_mut().entries.push(entry);
     }
-    super::session::save(&mut vault)?;
+    super::session::save(&mut vault).map_err(|e| {
+        let error = CliError::from(e);
+        if push_line.is_some() {
+            error.hint("the server finished the push enrolment but it could not be saved here; enrol again with a new QR code")
+        } else {
+            error
+        }
+    })?;
     for label in added {
         let _ = writeln!(out, "added {label}");
     }
+    if let Some(line) = push_line {
+        let _ = writeln!(out, "{line}");
+    }
     Ok(())
+}
+
+fn query_name(account: &OtpUri) -> String {
+    match (account.issuer.is_empty(), account.account.is_empty()) {
+        (false, false) => format!("{} ({})", account.issuer, account.account),
+        (false, true) => account.issuer.clone(),
+        _ => account.account.clone(),
+    }
 }
 
 pub(super) fn find_same<'a>(vault: &'a Vault, account: &OtpUri) -> Option<&'a Entry> {

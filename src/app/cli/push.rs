@@ -13,6 +13,7 @@ use std::time::Duration;
 use clap::Subcommand;
 use serde_json::json;
 use tessera_core::clock::{Clock, SystemClock};
+use tessera_core::push::tessera::{TesseraBackend, TesseraEnrolment};
 use tessera_core::push::{
     Decision, PrivacyIdeaBackend, PushBackend, PushEnrolment, PushEvent, PushHistoryItem,
     PushRequest, PushSession, ScheduleConfig, describe_skew, random_seed,
@@ -66,6 +67,35 @@ pub enum PushCommand {
 
 fn backend() -> Result<PrivacyIdeaBackend, CliError> {
     Ok(PrivacyIdeaBackend::new()?)
+}
+
+/// Both backends; `long_poll` is how long a Tessera server may hold a poll, in seconds.
+fn backends(long_poll: u64) -> Result<Vec<Box<dyn PushBackend>>, CliError> {
+    Ok(vec![Box::new(backend()?), Box::new(TesseraBackend::new()?.with_long_poll(long_poll))])
+}
+
+/// `tessera add` with a Tessera enrolment (`otpauth://totp/...` with `push=tessera1`):
+/// registers a new device key with the server and returns the push account (the caller
+/// stores it together with the TOTP account, in one save).
+pub fn enrol_tessera(
+    enrolment: &TesseraEnrolment,
+    issuer: &str,
+    label: &str,
+) -> Result<tessera_core::push::PushAccount, CliError> {
+    let clock = SystemClock;
+    let scanned_at = clock.now();
+    if !enrolment.sslverify {
+        eprintln!(
+            "warning: the connection to {} is not protected by a checked certificate \
+             (plain HTTP); allowed only because the server is on this computer",
+            tessera_core::push::tessera::server_of(&enrolment.url)
+        );
+    }
+    Ok(TesseraBackend::new()?.enrol(
+        &enrolment.to_enrolment(issuer, label),
+        scanned_at,
+        clock.now(),
+    )?)
 }
 
 /// `tessera add` with a push enrolment link: creates the device key, registers it with the
@@ -126,10 +156,19 @@ pub fn run(session: &Session, command: PushCommand, out: &mut dyn Write) -> Resu
     let accounts = vault.content().push_accounts.clone();
     if accounts.is_empty() {
         return Err(CliError::new("there are no push accounts")
-            .hint("add one with `tessera add 'otpauth://pipush/...'` (the link in the QR code)"));
+            .hint("add one with `tessera add 'otpauth://...'` (the link in the QR code)"));
     }
-    let mut push =
-        PushSession::new(vec![Box::new(backend()?)], ScheduleConfig::default(), random_seed());
+    // `watch` without a terminal only prints: let a Tessera server hold each poll (long-poll,
+    // a prompt arrives at once); interactive watching keeps polls short so replies are sent
+    // without waiting for a poll to return.
+    let long_poll = match command {
+        PushCommand::Watch if !std::io::stdin().is_terminal() => {
+            tessera_core::push::tessera::MAX_WAIT_SECONDS
+        }
+        PushCommand::Watch => 2,
+        _ => 0,
+    };
+    let mut push = PushSession::new(backends(long_poll)?, ScheduleConfig::default(), random_seed());
     for account in accounts {
         push.add_account(account, clock.now_millis());
     }
@@ -291,6 +330,7 @@ fn request_json(r: &PushRequest, now: u64) -> serde_json::Value {
         "expires": r.expires,
         "seconds_left": r.seconds_left(now),
         "require_presence": r.require_presence,
+        "code_entry": r.code_entry,
         "context": r.context,
     })
 }
@@ -535,6 +575,8 @@ mod tests {
             answer_url: "https://pi.example/ttype/push".into(),
             sslverify: true,
             decline_reason_supported: true,
+            code_entry: false,
+            signed_challenge: None,
         }
     }
 

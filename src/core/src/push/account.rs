@@ -17,17 +17,22 @@ pub enum PushBackendKind {
     /// privacyIDEA's PUSH token, poll-only mode.
     #[serde(rename = "privacyidea")]
     PrivacyIdea,
+    /// Tessera's own server (`tessera-server`), see [`super::tessera`].
+    #[serde(rename = "tessera")]
+    Tessera,
 }
 
 impl fmt::Display for PushBackendKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Self::PrivacyIdea => "privacyIDEA",
+            Self::Tessera => "Tessera",
         })
     }
 }
 
-/// The device's private signing key (RSA, PKCS#8 DER). Zeroized on drop; `Debug` and errors
+/// The device's private signing key (PKCS#8 DER: RSA for privacyIDEA, ECDSA P-256 for
+/// Tessera's server). Zeroized on drop; `Debug` and errors
 /// never show it; serialized as base64 only into the (encrypted) vault.
 #[derive(Clone)]
 pub struct DeviceKey(Zeroizing<Vec<u8>>);
@@ -50,11 +55,34 @@ impl DeviceKey {
         Ok(Self(crypto::generate_rsa_pkcs8(bits)?))
     }
 
-    /// Wraps a PKCS#8 DER RSA private key after checking it can sign.
+    /// Generates a new ECDSA P-256 key (Tessera's server protocol).
+    pub fn generate_p256() -> Result<Self, PushError> {
+        Ok(Self(crypto::generate_p256_pkcs8()?))
+    }
+
+    /// Wraps a PKCS#8 DER private key (RSA or ECDSA P-256) after checking it can sign.
     pub fn from_pkcs8_der(der: Vec<u8>) -> Result<Self, PushError> {
         let der = Zeroizing::new(der);
-        crypto::check_pkcs8(&der)?;
+        if crypto::p256_pair(&der).is_err() {
+            crypto::check_pkcs8(&der)?;
+        }
         Ok(Self(der))
+    }
+
+    /// Returns true for an ECDSA P-256 key.
+    pub fn is_p256(&self) -> bool {
+        crypto::p256_pair(&self.0).is_ok()
+    }
+
+    /// Returns the public half of a P-256 key as an uncompressed SEC1 point (65 bytes).
+    pub fn p256_public_key(&self) -> Result<Vec<u8>, PushError> {
+        use ring::signature::KeyPair as _;
+        Ok(crypto::p256_pair(&self.0)?.public_key().as_ref().to_vec())
+    }
+
+    /// Signs `message` with a P-256 key (ECDSA, SHA-256) and returns the 64-byte `r || s`.
+    pub fn sign_p256(&self, message: &[u8]) -> Result<Vec<u8>, PushError> {
+        crypto::sign_p256(&self.0, message)
     }
 
     /// Returns the public half as DER SubjectPublicKeyInfo (what privacyIDEA expects).
@@ -264,6 +292,8 @@ mod tests {
             answer_url: "https://pi.example/ttype/push".into(),
             sslverify: true,
             decline_reason_supported: true,
+            code_entry: false,
+            signed_challenge: None,
         };
         let item = PushHistoryItem::new(&request, Some(Decision::NotMe), 20, true);
         assert_eq!(item.ip.as_deref(), Some("192.0.2.7"));

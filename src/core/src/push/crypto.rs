@@ -48,6 +48,43 @@ pub(crate) fn check_pkcs8(pkcs8: &[u8]) -> Result<(), PushError> {
         .map_err(|e| PushError::Key(format!("the device key is not a usable RSA key: {e}")))
 }
 
+/// Generates an ECDSA P-256 private key and returns it as PKCS#8 DER.
+pub(crate) fn generate_p256_pkcs8() -> Result<Zeroizing<Vec<u8>>, PushError> {
+    let doc = signature::EcdsaKeyPair::generate_pkcs8(
+        &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+        &SystemRandom::new(),
+    )
+    .map_err(|_| PushError::Key("cannot generate a P-256 key".into()))?;
+    Ok(Zeroizing::new(doc.as_ref().to_vec()))
+}
+
+/// Opens a PKCS#8 ECDSA P-256 key for signing.
+pub(crate) fn p256_pair(pkcs8: &[u8]) -> Result<signature::EcdsaKeyPair, PushError> {
+    signature::EcdsaKeyPair::from_pkcs8(
+        &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+        pkcs8,
+        &SystemRandom::new(),
+    )
+    .map_err(|_| PushError::Key("the key is not a usable P-256 key".into()))
+}
+
+/// Signs `message` with ECDSA P-256/SHA-256 and returns the fixed 64-byte `r || s`.
+pub(crate) fn sign_p256(pkcs8: &[u8], message: &[u8]) -> Result<Vec<u8>, PushError> {
+    let pair = p256_pair(pkcs8)?;
+    let sig = pair
+        .sign(&SystemRandom::new(), message)
+        .map_err(|_| PushError::Key("signing failed".into()))?;
+    Ok(sig.as_ref().to_vec())
+}
+
+/// Verifies a fixed-size (`r || s`) ECDSA P-256/SHA-256 signature with an uncompressed SEC1
+/// public key. Returns false for any malformed input.
+pub(crate) fn verify_p256(public: &[u8], message: &[u8], signature: &[u8]) -> bool {
+    UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, public)
+        .verify(message, signature)
+        .is_ok()
+}
+
 /// Signs `message` with RSASSA-PKCS1-v1_5/SHA-256 and returns padded upper-case base32.
 pub(crate) fn sign(pkcs8: &[u8], message: &str) -> Result<String, PushError> {
     let pair = RsaKeyPair::from_pkcs8(pkcs8)

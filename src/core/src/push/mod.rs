@@ -23,6 +23,7 @@ mod pending;
 mod privacyidea;
 mod schedule;
 mod session;
+pub mod tessera;
 
 use std::fmt;
 
@@ -125,6 +126,10 @@ pub enum PushError {
         /// The choices offered (empty when the request offers none).
         options: Vec<String>,
     },
+    /// The request asks the user to type the code shown on the login screen and none (or
+    /// not a code of at least 6 digits) was given.
+    #[error("this request asks you to type the code shown on the login screen (6 or more digits)")]
+    CodeRequired,
     /// No pending request matches the given id.
     #[error("no pending push request matches {0:?}")]
     UnknownRequest(String),
@@ -209,6 +214,14 @@ pub struct PushRequest {
     /// me" is sent as a plain decline.
     #[serde(default)]
     pub decline_reason_supported: bool,
+    /// Code entry (Tessera `code` mode): approving needs the code shown on the login screen,
+    /// typed by the user (at least 6 digits).
+    #[serde(default)]
+    pub code_entry: bool,
+    /// The server's signed challenge as received (Tessera: JSON), kept so the decision can be
+    /// signed over exactly what was displayed. `None` for privacyIDEA.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_challenge: Option<String>,
 }
 
 impl PushRequest {
@@ -232,6 +245,12 @@ impl PushRequest {
     /// offered choices on approval, and an answer is refused where none was asked for.
     pub fn check_decision(&self, decision: &Decision) -> Result<(), PushError> {
         let Decision::Approve { answer } = decision else { return Ok(()) };
+        if self.code_entry {
+            return match answer {
+                Some(code) if code.len() >= 6 && code.bytes().all(|b| b.is_ascii_digit()) => Ok(()),
+                _ => Err(PushError::CodeRequired),
+            };
+        }
         match (&self.require_presence, answer) {
             (None, None) => Ok(()),
             (Some(options), None) => Err(PushError::AnswerRequired { options: options.clone() }),
@@ -321,6 +340,8 @@ mod tests {
             answer_url: "http://127.0.0.1:5001/ttype/push".into(),
             sslverify: false,
             decline_reason_supported: true,
+            code_entry: false,
+            signed_challenge: None,
         }
     }
 

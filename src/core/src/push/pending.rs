@@ -149,6 +149,8 @@ mod tests {
             answer_url: "https://s/ttype/push".into(),
             sslverify: true,
             decline_reason_supported: true,
+            code_entry: false,
+            signed_challenge: None,
         }
     }
 

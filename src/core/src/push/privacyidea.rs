@@ -178,6 +178,8 @@ impl PrivacyIdeaBackend {
             answer_url: wire.url,
             sslverify,
             decline_reason_supported,
+            code_entry: false,
+            signed_challenge: None,
         })
     }
 }
@@ -289,7 +291,7 @@ pub fn format_utc(unix: u64) -> String {
 /// Returns the innermost cause of an error chain, which names what actually went wrong
 /// ("Connection refused") where the outer layers say only "error sending request". Never
 /// includes the URL (it carries the poll signature).
-fn root_cause(error: &reqwest::Error) -> String {
+pub(crate) fn root_cause(error: &reqwest::Error) -> String {
     let mut current: &dyn std::error::Error = error;
     while let Some(next) = current.source() {
         current = next;

@@ -258,6 +258,8 @@ mod tests {
             answer_url: "https://pi.example/ttype/push".into(),
             sslverify: true,
             decline_reason_supported: true,
+            code_entry: false,
+            signed_challenge: None,
         }
     }
 

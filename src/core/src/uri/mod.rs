@@ -196,8 +196,17 @@ impl<'a> RawUri<'a> {
     }
 
     /// Returns the query's `(name, value)` pairs, decoded, in order; `+` means a space.
+    ///
+    /// A fragment starting `#push=` is read as further pairs: Tessera's server puts its push
+    /// enrolment parameters there (`...&period=30#push=tessera1&push_url=...`), because
+    /// strict parsers such as pyotp refuse unknown query parameters but ignore fragments.
+    /// Any other raw `#` stays part of the value it is in.
     fn query_pairs(&self) -> impl Iterator<Item = (String, Zeroizing<String>)> + 'a {
-        self.query.split('&').filter(|part| !part.is_empty()).map(|part| {
+        let (query, fragment) = match self.query.find("#push=") {
+            Some(at) => (&self.query[..at], &self.query[at + 1..]),
+            None => (self.query, ""),
+        };
+        query.split('&').chain(fragment.split('&')).filter(|part| !part.is_empty()).map(|part| {
             let (name, value) = part.split_once('=').unwrap_or((part, ""));
             (decode_component(name, true).to_string(), decode_component(value, true))
         })
@@ -355,6 +364,16 @@ mod tests {
         assert_eq!(raw.query, "secret=X&a=b?c");
         assert!(RawUri::split("no scheme here").is_none());
         assert!(RawUri::split("1abc:x").is_none());
+    }
+
+    #[test]
+    fn a_push_fragment_adds_parameters_and_other_hashes_stay_in_values() {
+        let raw =
+            RawUri::split("otpauth://totp/A:b?secret=X&issuer=C#Shop#push=t1&push_url=u").unwrap();
+        let pairs: Vec<(String, String)> =
+            raw.query_pairs().map(|(k, v)| (k, v.to_string())).collect();
+        let expected = [("secret", "X"), ("issuer", "C#Shop"), ("push", "t1"), ("push_url", "u")];
+        assert_eq!(pairs, expected.map(|(k, v)| (k.to_owned(), v.to_owned())));
     }
 
     #[test]

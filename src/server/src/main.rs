@@ -1,0 +1,484 @@
+//! The `tessera-server` binary: `serve` runs the server; `admin ...` speaks the
+//! relying-party API (an operator's CLI, also what scripts and tests use).
+//!
+//! Contract: `serve [--data DIR] [--listen ADDR] [--database URL]`; the first start writes a
+//! bootstrap API key to `DIR/api-key` (mode 0600). `admin enrol USER`, `admin login USER
+//! [--mode approve|pick|code] [--wait SECONDS]` (exit 0 only for `approved`), `admin devices
+//! USER`, `admin revoke USER DEVICE`, `admin audit [--user USER]`; admin commands take
+//! `--server URL` and `--api-key-file FILE` or `TESSERA_API_KEY`.
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use serde_json::{Value, json};
+use tessera_server::{AppState, Config, Store, router};
+
+#[derive(Debug, Parser)]
+#[command(name = "tessera-server", version, about = "Tessera push server")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+    /// Operator commands over the relying-party API.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// Data folder (SQLite database, bootstrap API key).
+    #[arg(long, env = "TESSERA_SERVER_DATA", default_value = "tessera-server-data")]
+    data: PathBuf,
+    /// Address to listen on.
+    #[arg(long, env = "TESSERA_SERVER_LISTEN", default_value = "127.0.0.1:8787")]
+    listen: SocketAddr,
+    /// Database URL: `sqlite:PATH` (default: DATA/tessera.db).
+    #[arg(long, env = "TESSERA_SERVER_DATABASE")]
+    database: Option<String>,
+    /// Base URL devices use (default http://LISTEN, with the bound port).
+    #[arg(long, env = "TESSERA_SERVER_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// JSON config file with any of: public_url, issuer, login_expiry, max_outstanding,
+    /// mute_seconds, rp_rate, rp_burst, device_rate, device_burst, enrol_ttl_minutes.
+    /// Flags and environment win over it.
+    #[arg(long, env = "TESSERA_SERVER_CONFIG")]
+    config: Option<PathBuf>,
+    /// Default login lifetime in seconds.
+    #[arg(long, env = "TESSERA_SERVER_LOGIN_EXPIRY")]
+    login_expiry: Option<u64>,
+    /// Seconds a "not me" mutes the user.
+    #[arg(long, env = "TESSERA_SERVER_MUTE_SECONDS")]
+    mute_seconds: Option<u64>,
+    /// Relying-party requests per second per API key.
+    #[arg(long, env = "TESSERA_SERVER_RP_RATE")]
+    rp_rate: Option<f64>,
+    /// Device requests per second per device.
+    #[arg(long, env = "TESSERA_SERVER_DEVICE_RATE")]
+    device_rate: Option<f64>,
+}
+
+#[derive(Debug, clap::Args)]
+struct AdminArgs {
+    /// Server base URL.
+    #[arg(long, env = "TESSERA_SERVER_URL", default_value = "http://127.0.0.1:8787")]
+    server: String,
+    /// File holding the API key (else TESSERA_API_KEY).
+    #[arg(long)]
+    api_key_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Enrol USER: print the enrolment URI and its QR code.
+    Enrol {
+        #[command(flatten)]
+        admin: AdminArgs,
+        /// The user.
+        user: String,
+        /// Issuer shown in the authenticator.
+        #[arg(long)]
+        issuer: Option<String>,
+        /// Print only the URI (no QR code).
+        #[arg(long)]
+        no_qr: bool,
+    },
+    /// Create a login for USER, show the login screen, wait, print the outcome.
+    Login {
+        #[command(flatten)]
+        admin: AdminArgs,
+        /// The user.
+        user: String,
+        /// Verification mode.
+        #[arg(long, default_value = "approve", value_parser = ["approve", "pick", "code"])]
+        mode: String,
+        /// Seconds to wait for the outcome.
+        #[arg(long, default_value_t = 120)]
+        wait: u64,
+        /// Relying party name shown on the device.
+        #[arg(long)]
+        rp: Option<String>,
+        /// IP address of the login (context).
+        #[arg(long)]
+        ip: Option<String>,
+        /// Approximate location (context).
+        #[arg(long)]
+        location: Option<String>,
+        /// Login lifetime in seconds.
+        #[arg(long)]
+        expires_in: Option<u64>,
+    },
+    /// List USER's devices.
+    Devices {
+        #[command(flatten)]
+        admin: AdminArgs,
+        /// The user.
+        user: String,
+    },
+    /// Revoke a device of USER.
+    Revoke {
+        #[command(flatten)]
+        admin: AdminArgs,
+        /// The user.
+        user: String,
+        /// The device id.
+        device: String,
+    },
+    /// Print the audit log.
+    Audit {
+        #[command(flatten)]
+        admin: AdminArgs,
+        /// Only this user's events.
+        #[arg(long)]
+        user: Option<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => {
+            tracing_subscriber::fmt()
+                .with_env_filter(
+                    tracing_subscriber::EnvFilter::try_from_default_env()
+                        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                )
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                .init();
+            match serve(args) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Admin(command) => match admin(command) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+fn serve(args: ServeArgs) -> Result<(), String> {
+    std::fs::create_dir_all(&args.data)
+        .map_err(|e| format!("cannot create {}: {e}", args.data.display()))?;
+    // The database holds the server's signing key: keep the folder to its owner.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&args.data, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| format!("cannot protect {}: {e}", args.data.display()))?;
+    }
+    enum Db {
+        Sqlite(PathBuf),
+        Postgres(String),
+    }
+    let db = match args.database.as_deref() {
+        None => Db::Sqlite(args.data.join("tessera.db")),
+        Some(url) if url.starts_with("sqlite:") => {
+            Db::Sqlite(PathBuf::from(url.trim_start_matches("sqlite:").trim_start_matches("//")))
+        }
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            Db::Postgres(url.to_owned())
+        }
+        Some(url) => {
+            return Err(format!("unknown database URL {url:?} (sqlite:PATH or postgres://...)"));
+        }
+    };
+    let file: Value = match &args.config {
+        Some(path) => serde_json::from_str(
+            &std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?,
+        )
+        .map_err(|e| format!("{} is not JSON: {e}", path.display()))?,
+        None => json!({}),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    let state = runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+        let bound = listener.local_addr().map_err(|e| e.to_string())?;
+        let public_url = args
+            .public_url
+            .or_else(|| file.get("public_url").and_then(Value::as_str).map(str::to_owned))
+            .unwrap_or_else(|| format!("http://{bound}"));
+        let mut config = Config::new(&public_url);
+        let num = |k: &str| file.get(k).and_then(Value::as_u64);
+        let float = |k: &str| file.get(k).and_then(Value::as_f64);
+        if let Some(v) = file.get("issuer").and_then(Value::as_str) {
+            v.clone_into(&mut config.issuer);
+        }
+        config.enrol_ttl_minutes = num("enrol_ttl_minutes").unwrap_or(config.enrol_ttl_minutes);
+        config.login_expiry =
+            args.login_expiry.or(num("login_expiry")).unwrap_or(config.login_expiry);
+        config.max_outstanding = num("max_outstanding").unwrap_or(config.max_outstanding);
+        config.mute_seconds =
+            args.mute_seconds.or(num("mute_seconds")).unwrap_or(config.mute_seconds);
+        config.rp_rate = args.rp_rate.or(float("rp_rate")).unwrap_or(config.rp_rate);
+        config.rp_burst = float("rp_burst").unwrap_or(config.rp_burst.max(config.rp_rate * 2.0));
+        config.device_rate =
+            args.device_rate.or(float("device_rate")).unwrap_or(config.device_rate);
+        config.device_burst =
+            float("device_burst").unwrap_or(config.device_burst.max(config.device_rate * 4.0));
+        let (store, db_name) = match &db {
+            Db::Sqlite(path) => (Store::open(path), path.display().to_string()),
+            Db::Postgres(url) => (Store::open_postgres(url), "postgres".to_owned()),
+        };
+        let store = store.map_err(|e| e.to_string())?;
+        let state = AppState::new(store, config).map_err(|e| e.to_string())?;
+        if let Some(key) = state.bootstrap_api_key().map_err(|e| e.to_string())? {
+            write_secret(&args.data.join("api-key"), &key)?;
+            tracing::info!(path = %args.data.join("api-key").display(), "bootstrap API key written");
+        }
+        tracing::info!(listen = %bound, public_url = %public_url, database = %db_name, "tessera-server listening");
+        let app = router(state.clone());
+        let shutdown_state = state.clone();
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                shutdown_signal().await;
+                tracing::info!("shutting down: ending long-polls, finishing requests");
+                shutdown_state.begin_shutdown();
+            })
+            .await
+            .map_err(|e| format!("server error: {e}"))?;
+        Ok::<_, String>(state)
+    })?;
+    // The PostgreSQL client runs its own small runtime and must be dropped outside ours.
+    drop(runtime);
+    drop(state);
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut term) = signal(SignalKind::terminate()) else {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Writes a secret file readable by its owner only.
+fn write_secret(path: &Path, text: &str) -> Result<(), String> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file =
+        options.open(path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    writeln!(file, "{text}").map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+struct Api {
+    base: String,
+    key: String,
+    client: reqwest::blocking::Client,
+}
+
+impl Api {
+    fn new(args: &AdminArgs) -> Result<Self, String> {
+        tessera_core::push::install_crypto_provider();
+        let key = match &args.api_key_file {
+            Some(path) => std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?,
+            None => std::env::var("TESSERA_API_KEY")
+                .map_err(|_| "give --api-key-file FILE or set TESSERA_API_KEY".to_owned())?,
+        };
+        let client = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(Self {
+            base: args.server.trim_end_matches('/').to_owned(),
+            key: key.trim().to_owned(),
+            client,
+        })
+    }
+
+    fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, String> {
+        let mut request =
+            self.client.request(method, format!("{}{path}", self.base)).bearer_auth(&self.key);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().map_err(|e| format!("cannot reach {}: {e}", self.base))?;
+        let status = response.status();
+        let value: Value = response.json().map_err(|e| format!("bad answer: {e}"))?;
+        if !status.is_success() {
+            let message = value.get("error").and_then(Value::as_str).unwrap_or("request failed");
+            return Err(format!("server refused ({}): {message}", status.as_u16()));
+        }
+        Ok(value)
+    }
+}
+
+fn admin(command: AdminCommand) -> Result<ExitCode, String> {
+    let mut out = std::io::stdout().lock();
+    let io = |e: std::io::Error| e.to_string();
+    match command {
+        AdminCommand::Enrol { admin, user, issuer, no_qr } => {
+            let api = Api::new(&admin)?;
+            let body = json!({ "issuer": issuer });
+            let reply = api.call(
+                reqwest::Method::POST,
+                &format!("/rp/v1/users/{}/enrol", encode(&user)),
+                Some(body),
+            )?;
+            let uri = reply.get("uri").and_then(Value::as_str).unwrap_or_default();
+            writeln!(out, "{uri}").map_err(io)?;
+            if !no_qr {
+                match qrcode::QrCode::new(uri.as_bytes()) {
+                    Ok(code) => {
+                        let text = code
+                            .render::<qrcode::render::unicode::Dense1x2>()
+                            .quiet_zone(true)
+                            .build();
+                        writeln!(out, "{text}").map_err(io)?;
+                    }
+                    Err(e) => eprintln!("warning: cannot draw the QR code: {e}"),
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        AdminCommand::Login { admin, user, mode, wait, rp, ip, location, expires_in } => {
+            let api = Api::new(&admin)?;
+            let body = json!({
+                "user": user, "mode": mode, "rp": rp, "expires_in": expires_in,
+                "context": { "ip": ip, "location": location, "app": rp },
+            });
+            let login = api.call(reqwest::Method::POST, "/rp/v1/logins", Some(body))?;
+            let id = login.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
+            writeln!(out, "login {id} for {user} ({mode})").map_err(io)?;
+            if let Some(n) = login.pointer("/display/number").and_then(Value::as_str) {
+                writeln!(out, "login screen: pick {n} in your authenticator").map_err(io)?;
+            } else if let Some(c) = login.pointer("/display/code").and_then(Value::as_str) {
+                writeln!(out, "login screen: type {c} in your authenticator").map_err(io)?;
+            } else {
+                writeln!(out, "login screen: approve the request in your authenticator")
+                    .map_err(io)?;
+            }
+            out.flush().map_err(io)?;
+            let deadline = std::time::Instant::now() + Duration::from_secs(wait);
+            let outcome = loop {
+                let left = deadline.saturating_duration_since(std::time::Instant::now()).as_secs();
+                let reply = api.call(
+                    reqwest::Method::GET,
+                    &format!("/rp/v1/logins/{id}?wait={}", left.min(25)),
+                    None,
+                )?;
+                let state =
+                    reply.get("state").and_then(Value::as_str).unwrap_or("pending").to_owned();
+                if state != "pending" || left == 0 {
+                    break (state, reply);
+                }
+            };
+            let (state, reply) = outcome;
+            let shown = match state.as_str() {
+                "not_me" => "not-me",
+                "pending" => "pending",
+                other => other,
+            };
+            // The decision must verify with the device key: the server alone cannot forge it.
+            if state != "pending"
+                && state != "expired"
+                && tessera_server::verify_outcome(&reply).is_none()
+            {
+                writeln!(out, "unverified").map_err(io)?;
+                eprintln!("error: the decision's device signature does not verify");
+                return Ok(ExitCode::FAILURE);
+            }
+            writeln!(out, "{shown}").map_err(io)?;
+            Ok(if state == "approved" { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+        AdminCommand::Devices { admin, user } => {
+            let api = Api::new(&admin)?;
+            let list = api.call(
+                reqwest::Method::GET,
+                &format!("/rp/v1/users/{}/devices", encode(&user)),
+                None,
+            )?;
+            for d in list.as_array().into_iter().flatten() {
+                let revoked =
+                    if d.get("revoked").is_some_and(|r| !r.is_null()) { " (revoked)" } else { "" };
+                writeln!(
+                    out,
+                    "{}{revoked}",
+                    d.get("id").and_then(Value::as_str).unwrap_or_default()
+                )
+                .map_err(io)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        AdminCommand::Revoke { admin, user, device } => {
+            let api = Api::new(&admin)?;
+            api.call(
+                reqwest::Method::DELETE,
+                &format!("/rp/v1/users/{}/devices/{}", encode(&user), encode(&device)),
+                None,
+            )?;
+            writeln!(out, "revoked {device}").map_err(io)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        AdminCommand::Audit { admin, user } => {
+            let api = Api::new(&admin)?;
+            let path = match &user {
+                Some(u) => format!("/rp/v1/audit?user={}", encode(u)),
+                None => "/rp/v1/audit".to_owned(),
+            };
+            let events = api.call(reqwest::Method::GET, &path, None)?;
+            for e in events.as_array().into_iter().flatten() {
+                writeln!(out, "{e}").map_err(io)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Percent-encodes a path segment.
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~@".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,830 @@
+//! Storage: SQLite (default: one file, zero setup) or PostgreSQL (several server instances
+//! behind a load balancer). Migrations run at start; every state change is one conditional
+//! statement or one transaction, so a decision is taken once even with concurrent answers
+//! on different instances.
+//!
+//! Both engines run the same SQL (written for both: `ON CONFLICT DO NOTHING`, `CASE` instead
+//! of `MAX`/`GREATEST`; `?N` placeholders become `$N` for PostgreSQL) through a small
+//! value layer ([`Val`]), so they cannot drift apart. One connection behind a mutex per
+//! instance: statements are sub-millisecond. SQLite runs in WAL mode with
+//! `synchronous=NORMAL` (a commit is in the write-ahead log before the HTTP answer leaves;
+//! only an OS crash may drop the newest commits).
+//!
+//! PostgreSQL wake-ups: [`Store::notify`] sends `NOTIFY tessera, 'KEY'`; each instance runs
+//! a listener ([`Store::listen`]) and wakes its own long-polls, so a device long-polling one
+//! instance sees a login created on another at once.
+
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rusqlite::Connection;
+use tessera_core::push::tessera::SignedDecision;
+
+/// Why a storage operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite reported an error.
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// PostgreSQL reported an error.
+    #[error("database error: {0}")]
+    Postgres(#[from] postgres::Error),
+    /// A stored value could not be read back.
+    #[error("database holds a malformed value: {0}")]
+    Malformed(String),
+}
+
+/// The schema, one entry per version, for SQLite.
+const SQLITE_MIGRATIONS: &[&str] = &["CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+     CREATE TABLE api_keys (key_hash TEXT PRIMARY KEY, name TEXT NOT NULL, created INTEGER NOT NULL);
+     CREATE TABLE users (name TEXT PRIMARY KEY, muted_until INTEGER NOT NULL DEFAULT 0);
+     CREATE TABLE enrolments (device TEXT PRIMARY KEY, account TEXT NOT NULL,
+         credential_hash TEXT NOT NULL, expires INTEGER NOT NULL, used INTEGER NOT NULL DEFAULT 0);
+     CREATE TABLE devices (id TEXT PRIMARY KEY, account TEXT NOT NULL, public_key BLOB NOT NULL,
+         created INTEGER NOT NULL, revoked INTEGER);
+     CREATE INDEX devices_account ON devices(account);
+     CREATE TABLE logins (id TEXT PRIMARY KEY, account TEXT NOT NULL, rp TEXT NOT NULL,
+         mode TEXT NOT NULL, context TEXT NOT NULL, options TEXT NOT NULL, correct TEXT NOT NULL,
+         nonce TEXT NOT NULL, created INTEGER NOT NULL, expires INTEGER NOT NULL,
+         state TEXT NOT NULL, decided_at INTEGER, device TEXT, decision TEXT);
+     CREATE INDEX logins_account_state ON logins(account, state);
+     CREATE TABLE nonces (device TEXT NOT NULL, nonce TEXT NOT NULL, seen INTEGER NOT NULL,
+         PRIMARY KEY (device, nonce));
+     CREATE TABLE audit (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL,
+         event TEXT NOT NULL, account TEXT, detail TEXT NOT NULL);"];
+
+/// The same schema for PostgreSQL.
+const POSTGRES_MIGRATIONS: &[&str] =
+    &["CREATE TABLE meta (key TEXT PRIMARY KEY, value BYTEA NOT NULL);
+     CREATE TABLE api_keys (key_hash TEXT PRIMARY KEY, name TEXT NOT NULL, created BIGINT NOT NULL);
+     CREATE TABLE users (name TEXT PRIMARY KEY, muted_until BIGINT NOT NULL DEFAULT 0);
+     CREATE TABLE enrolments (device TEXT PRIMARY KEY, account TEXT NOT NULL,
+         credential_hash TEXT NOT NULL, expires BIGINT NOT NULL, used BIGINT NOT NULL DEFAULT 0);
+     CREATE TABLE devices (id TEXT PRIMARY KEY, account TEXT NOT NULL, public_key BYTEA NOT NULL,
+         created BIGINT NOT NULL, revoked BIGINT);
+     CREATE INDEX devices_account ON devices(account);
+     CREATE TABLE logins (id TEXT PRIMARY KEY, account TEXT NOT NULL, rp TEXT NOT NULL,
+         mode TEXT NOT NULL, context TEXT NOT NULL, options TEXT NOT NULL, correct TEXT NOT NULL,
+         nonce TEXT NOT NULL, created BIGINT NOT NULL, expires BIGINT NOT NULL,
+         state TEXT NOT NULL, decided_at BIGINT, device TEXT, decision TEXT);
+     CREATE INDEX logins_account_state ON logins(account, state);
+     CREATE TABLE nonces (device TEXT NOT NULL, nonce TEXT NOT NULL, seen BIGINT NOT NULL,
+         PRIMARY KEY (device, nonce));
+     CREATE TABLE audit (id BIGSERIAL PRIMARY KEY, at BIGINT NOT NULL,
+         event TEXT NOT NULL, account TEXT, detail TEXT NOT NULL);"];
+
+/// A value passed to or read from either engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Val {
+    /// A 64-bit integer.
+    Int(i64),
+    /// Text.
+    Text(String),
+    /// Bytes.
+    Blob(Vec<u8>),
+    /// SQL NULL.
+    Null,
+}
+
+impl Val {
+    fn int(&self) -> Result<i64, StoreError> {
+        match self {
+            Self::Int(i) => Ok(*i),
+            other => Err(StoreError::Malformed(format!("expected an integer, got {other:?}"))),
+        }
+    }
+
+    fn opt_int(&self) -> Result<Option<i64>, StoreError> {
+        match self {
+            Self::Null => Ok(None),
+            other => other.int().map(Some),
+        }
+    }
+
+    fn text(&self) -> Result<String, StoreError> {
+        match self {
+            Self::Text(t) => Ok(t.clone()),
+            other => Err(StoreError::Malformed(format!("expected text, got {other:?}"))),
+        }
+    }
+
+    fn opt_text(&self) -> Result<Option<String>, StoreError> {
+        match self {
+            Self::Null => Ok(None),
+            other => other.text().map(Some),
+        }
+    }
+
+    fn blob(&self) -> Result<Vec<u8>, StoreError> {
+        match self {
+            Self::Blob(b) => Ok(b.clone()),
+            other => Err(StoreError::Malformed(format!("expected bytes, got {other:?}"))),
+        }
+    }
+}
+
+impl From<&str> for Val {
+    fn from(s: &str) -> Self {
+        Self::Text(s.to_owned())
+    }
+}
+
+impl From<u64> for Val {
+    fn from(v: u64) -> Self {
+        Self::Int(i64::try_from(v).unwrap_or(i64::MAX))
+    }
+}
+
+impl From<Option<&str>> for Val {
+    fn from(v: Option<&str>) -> Self {
+        v.map_or(Self::Null, Self::from)
+    }
+}
+
+impl rusqlite::ToSql for Val {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::ToSqlOutput;
+        Ok(match self {
+            Self::Int(i) => ToSqlOutput::from(*i),
+            Self::Text(s) => ToSqlOutput::from(s.as_str()),
+            Self::Blob(b) => ToSqlOutput::from(b.as_slice()),
+            Self::Null => ToSqlOutput::from(rusqlite::types::Null),
+        })
+    }
+}
+
+impl postgres::types::ToSql for Val {
+    fn to_sql(
+        &self,
+        ty: &postgres::types::Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        match self {
+            Self::Int(i) => i.to_sql(ty, out),
+            Self::Text(s) => s.to_sql(ty, out),
+            Self::Blob(b) => b.to_sql(ty, out),
+            Self::Null => Ok(postgres::types::IsNull::Yes),
+        }
+    }
+
+    fn accepts(_: &postgres::types::Type) -> bool {
+        true
+    }
+
+    postgres::types::to_sql_checked!();
+}
+
+/// Runs statements on either engine.
+trait Exec {
+    /// Executes a statement; returns the rows changed.
+    fn exec(&mut self, sql: &str, params: &[Val]) -> Result<u64, StoreError>;
+    /// Runs a query; returns its rows.
+    fn rows(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Vec<Val>>, StoreError>;
+}
+
+struct Lite<'a>(&'a Connection);
+
+impl Exec for Lite<'_> {
+    fn exec(&mut self, sql: &str, params: &[Val]) -> Result<u64, StoreError> {
+        let mut stmt = self.0.prepare_cached(sql)?;
+        let n = stmt.execute(rusqlite::params_from_iter(params))?;
+        Ok(u64::try_from(n).unwrap_or(u64::MAX))
+    }
+
+    fn rows(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Vec<Val>>, StoreError> {
+        use rusqlite::types::ValueRef;
+        let mut stmt = self.0.prepare_cached(sql)?;
+        let n = stmt.column_count();
+        let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            let mut vals = Vec::with_capacity(n);
+            for i in 0..n {
+                vals.push(match row.get_ref(i)? {
+                    ValueRef::Null => Val::Null,
+                    ValueRef::Integer(v) => Val::Int(v),
+                    ValueRef::Real(v) => Val::Text(v.to_string()),
+                    ValueRef::Text(t) => Val::Text(String::from_utf8_lossy(t).into_owned()),
+                    ValueRef::Blob(b) => Val::Blob(b.to_vec()),
+                });
+            }
+            out.push(vals);
+        }
+        Ok(out)
+    }
+}
+
+/// Turns `?N` placeholders into PostgreSQL's `$N`.
+fn pg_sql(sql: &str) -> String {
+    sql.replace('?', "$")
+}
+
+fn pg_params(params: &[Val]) -> Vec<&(dyn postgres::types::ToSql + Sync)> {
+    params.iter().map(|p| p as &(dyn postgres::types::ToSql + Sync)).collect()
+}
+
+struct Pg<'a, C: postgres::GenericClient>(&'a mut C);
+
+impl<C: postgres::GenericClient> Exec for Pg<'_, C> {
+    fn exec(&mut self, sql: &str, params: &[Val]) -> Result<u64, StoreError> {
+        Ok(self.0.execute(pg_sql(sql).as_str(), &pg_params(params))?)
+    }
+
+    fn rows(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Vec<Val>>, StoreError> {
+        use postgres::types::Type;
+        let rows = self.0.query(pg_sql(sql).as_str(), &pg_params(params))?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let mut vals = Vec::with_capacity(row.len());
+            for (i, column) in row.columns().iter().enumerate() {
+                let ty = column.type_();
+                let v = if *ty == Type::INT8 {
+                    row.try_get::<_, Option<i64>>(i)?.map_or(Val::Null, Val::Int)
+                } else if *ty == Type::INT4 {
+                    row.try_get::<_, Option<i32>>(i)?.map_or(Val::Null, |v| Val::Int(v.into()))
+                } else if *ty == Type::BYTEA {
+                    row.try_get::<_, Option<Vec<u8>>>(i)?.map_or(Val::Null, Val::Blob)
+                } else {
+                    row.try_get::<_, Option<String>>(i)?.map_or(Val::Null, Val::Text)
+                };
+                vals.push(v);
+            }
+            out.push(vals);
+        }
+        Ok(out)
+    }
+}
+
+enum Backend {
+    Sqlite(Mutex<Connection>),
+    Postgres { client: Box<Mutex<postgres::Client>>, url: String },
+}
+
+/// A stored login request.
+#[derive(Debug, Clone)]
+pub struct Login {
+    /// Login id.
+    pub id: String,
+    /// User logging in.
+    pub user: String,
+    /// Relying party name.
+    pub rp: String,
+    /// Verification mode (`approve`, `pick`, `code`).
+    pub mode: String,
+    /// Context JSON.
+    pub context: String,
+    /// Pick options JSON array.
+    pub options: String,
+    /// The number or code shown on the login screen (empty for approve).
+    pub correct: String,
+    /// Server nonce.
+    pub nonce: String,
+    /// Created, Unix seconds.
+    pub created: u64,
+    /// Expires, Unix seconds.
+    pub expires: u64,
+    /// `pending`, `approved`, `denied`, `not_me`, `expired`.
+    pub state: String,
+    /// When decided.
+    pub decided_at: Option<u64>,
+    /// The deciding device.
+    pub device: Option<String>,
+    /// The device's signed decision.
+    pub decision: Option<SignedDecision>,
+}
+
+/// A registered device.
+#[derive(Debug, Clone)]
+pub struct Device {
+    /// Device id.
+    pub id: String,
+    /// Its user.
+    pub user: String,
+    /// Uncompressed P-256 public key.
+    pub public_key: Vec<u8>,
+    /// Enrolled at, Unix seconds.
+    pub created: u64,
+    /// Revoked at, Unix seconds.
+    pub revoked: Option<u64>,
+}
+
+/// One audit log line.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AuditEvent {
+    /// Sequence number.
+    pub id: i64,
+    /// Unix seconds.
+    pub at: u64,
+    /// What happened.
+    pub event: String,
+    /// Whose.
+    pub user: Option<String>,
+    /// Details (JSON text).
+    pub detail: String,
+}
+
+/// The store over SQLite or PostgreSQL.
+pub struct Store {
+    backend: Backend,
+    ops: AtomicU64,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self.backend {
+            Backend::Sqlite(_) => "Store(sqlite)",
+            Backend::Postgres { .. } => "Store(postgres)",
+        })
+    }
+}
+
+fn u(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+const LOGIN_COLUMNS: &str = "id, account, rp, mode, context, options, correct, nonce, created, \
+                             expires, state, decided_at, device, decision";
+
+fn login_row(r: &[Val]) -> Result<Login, StoreError> {
+    Ok(Login {
+        id: r[0].text()?,
+        user: r[1].text()?,
+        rp: r[2].text()?,
+        mode: r[3].text()?,
+        context: r[4].text()?,
+        options: r[5].text()?,
+        correct: r[6].text()?,
+        nonce: r[7].text()?,
+        created: u(r[8].int()?),
+        expires: u(r[9].int()?),
+        state: r[10].text()?,
+        decided_at: r[11].opt_int()?.map(u),
+        device: r[12].opt_text()?,
+        decision: r[13].opt_text()?.and_then(|d| serde_json::from_str(&d).ok()),
+    })
+}
+
+const DEVICE_COLUMNS: &str = "id, account, public_key, created, revoked";
+
+fn device_row(r: &[Val]) -> Result<Device, StoreError> {
+    Ok(Device {
+        id: r[0].text()?,
+        user: r[1].text()?,
+        public_key: r[2].blob()?,
+        created: u(r[3].int()?),
+        revoked: r[4].opt_int()?.map(u),
+    })
+}
+
+/// Runs blocking PostgreSQL work without stalling the async runtime it is called from.
+fn blocking<R>(f: impl FnOnce() -> R) -> R {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Statements are atomic, so a panic while holding the lock cannot leave half a write.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Store {
+    /// Opens (creating if needed) the SQLite database at `path` and runs pending migrations.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        for (n, sql) in
+            SQLITE_MIGRATIONS.iter().enumerate().skip(usize::try_from(version).unwrap_or(0))
+        {
+            conn.execute_batch(&format!("BEGIN; {sql}; PRAGMA user_version = {}; COMMIT;", n + 1))?;
+            tracing::info!(version = n + 1, "database migrated");
+        }
+        Ok(Self { backend: Backend::Sqlite(Mutex::new(conn)), ops: AtomicU64::new(0) })
+    }
+
+    /// Connects to PostgreSQL at `url` (`postgres://user@host:port/db`) and runs pending
+    /// migrations (under an advisory lock, so instances starting together migrate once).
+    pub fn open_postgres(url: &str) -> Result<Self, StoreError> {
+        blocking(|| {
+            let mut client = postgres::Client::connect(url, postgres::NoTls)?;
+            let mut tx = client.transaction()?;
+            tx.execute("SELECT pg_advisory_xact_lock(7468657373)", &[])?;
+            tx.execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)", &[])?;
+            let version: i64 =
+                tx.query_opt("SELECT version FROM schema_version", &[])?.map_or(0, |r| r.get(0));
+            if version == 0 {
+                tx.execute("INSERT INTO schema_version (version) VALUES (0)", &[])?;
+            }
+            for (n, sql) in
+                POSTGRES_MIGRATIONS.iter().enumerate().skip(usize::try_from(version).unwrap_or(0))
+            {
+                tx.batch_execute(sql)?;
+                let v = i64::try_from(n + 1).unwrap_or(i64::MAX);
+                tx.execute("UPDATE schema_version SET version = $1", &[&v])?;
+                tracing::info!(version = n + 1, "database migrated");
+            }
+            tx.commit()?;
+            Ok(Self {
+                backend: Backend::Postgres {
+                    client: Box::new(Mutex::new(client)),
+                    url: url.to_owned(),
+                },
+                ops: AtomicU64::new(0),
+            })
+        })
+    }
+
+    /// Runs `f` on the connection (one statement or several without a transaction).
+    fn with<R>(
+        &self,
+        f: impl FnOnce(&mut dyn Exec) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(c) => f(&mut Lite(&lock(c))),
+            Backend::Postgres { client, .. } => blocking(|| f(&mut Pg(&mut *lock(client)))),
+        }
+    }
+
+    /// Runs `f` in one transaction.
+    fn tx<R>(
+        &self,
+        f: impl FnOnce(&mut dyn Exec) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(c) => {
+                let mut conn = lock(c);
+                let tx = conn.transaction()?;
+                let r = f(&mut Lite(&tx))?;
+                tx.commit()?;
+                Ok(r)
+            }
+            Backend::Postgres { client, .. } => blocking(|| {
+                let mut client = lock(client);
+                let mut tx = client.transaction()?;
+                let r = f(&mut Pg(&mut tx))?;
+                tx.commit()?;
+                Ok(r)
+            }),
+        }
+    }
+
+    fn one(&self, sql: &str, params: &[Val]) -> Result<Option<Vec<Val>>, StoreError> {
+        Ok(self.with(|db| db.rows(sql, params))?.into_iter().next())
+    }
+
+    fn exec(&self, sql: &str, params: &[Val]) -> Result<u64, StoreError> {
+        self.with(|db| db.exec(sql, params))
+    }
+
+    /// The PostgreSQL URL when this store is PostgreSQL (for the wake-up listener).
+    pub fn postgres_url(&self) -> Option<&str> {
+        match &self.backend {
+            Backend::Postgres { url, .. } => Some(url),
+            Backend::Sqlite(_) => None,
+        }
+    }
+
+    /// Tells the other instances about a change to `key` (PostgreSQL `NOTIFY`; nothing for
+    /// SQLite, which serves one instance).
+    pub fn notify(&self, key: &str) {
+        if let Backend::Postgres { .. } = self.backend
+            && let Err(e) =
+                self.with(|db| db.rows("SELECT pg_notify('tessera', ?1)", &[key.into()]))
+        {
+            tracing::error!(error = %e, "cannot notify other instances");
+        }
+    }
+
+    /// Listens for other instances' notifications at `url` and calls `wake` with each key,
+    /// reconnecting after errors; returns when `wake` returns false.
+    pub fn listen(url: &str, mut wake: impl FnMut(&str) -> bool) {
+        loop {
+            let result = (|| -> Result<bool, postgres::Error> {
+                let mut client = postgres::Client::connect(url, postgres::NoTls)?;
+                client.batch_execute("LISTEN tessera")?;
+                let mut notifications = client.notifications();
+                let mut it = notifications.timeout_iter(std::time::Duration::from_secs(1));
+                use postgres::fallible_iterator::FallibleIterator as _;
+                loop {
+                    match it.next() {
+                        Ok(Some(n)) => {
+                            if !wake(n.payload()) {
+                                return Ok(false);
+                            }
+                        }
+                        Ok(None) => {
+                            // Timeout: check that we are still wanted.
+                            if !wake("") {
+                                return Ok(false);
+                            }
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+            })();
+            match result {
+                Ok(false) => return,
+                Ok(true) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "wake-up listener lost its connection; reconnecting");
+                    std::thread::sleep(std::time::Duration::from_secs(1));
+                }
+            }
+        }
+    }
+
+    /// Writes a meta value unless one exists; returns the stored value.
+    pub fn meta_init(&self, key: &str, value: &[u8]) -> Result<Vec<u8>, StoreError> {
+        self.exec(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+            &[key.into(), Val::Blob(value.to_vec())],
+        )?;
+        self.one("SELECT value FROM meta WHERE key = ?1", &[key.into()])?
+            .ok_or_else(|| StoreError::Malformed("meta value vanished".into()))?[0]
+            .blob()
+    }
+
+    /// Counts API keys.
+    pub fn api_key_count(&self) -> Result<u64, StoreError> {
+        self.one("SELECT COUNT(*) FROM api_keys", &[])?.map_or(Ok(0), |r| r[0].int()).map(u)
+    }
+
+    /// Adds an API key by its hash.
+    pub fn add_api_key(&self, hash: &str, name: &str, now: u64) -> Result<(), StoreError> {
+        self.exec(
+            "INSERT INTO api_keys (key_hash, name, created) VALUES (?1, ?2, ?3)",
+            &[hash.into(), name.into(), now.into()],
+        )?;
+        Ok(())
+    }
+
+    /// Returns the name of the API key with this hash.
+    pub fn api_key(&self, hash: &str) -> Result<Option<String>, StoreError> {
+        self.one("SELECT name FROM api_keys WHERE key_hash = ?1", &[hash.into()])?
+            .map(|r| r[0].text())
+            .transpose()
+    }
+
+    /// Records an enrolment offer.
+    pub fn add_enrolment(
+        &self,
+        device: &str,
+        user: &str,
+        credential_hash: &str,
+        expires: u64,
+    ) -> Result<(), StoreError> {
+        self.tx(|db| {
+            db.exec("INSERT INTO users (name) VALUES (?1) ON CONFLICT DO NOTHING", &[user.into()])?;
+            db.exec(
+                "INSERT INTO enrolments (device, account, credential_hash, expires) \
+                 VALUES (?1, ?2, ?3, ?4)",
+                &[device.into(), user.into(), credential_hash.into(), expires.into()],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Uses an enrolment credential once: if it matches, is unused and unexpired, marks it
+    /// used and registers the device. Returns the user.
+    pub fn finish_enrolment(
+        &self,
+        device: &str,
+        credential_hash: &str,
+        public_key: &[u8],
+        now: u64,
+    ) -> Result<Option<String>, StoreError> {
+        self.tx(|db| {
+            let params = [device.into(), credential_hash.into(), now.into()];
+            let user = db
+                .rows(
+                    "SELECT account FROM enrolments WHERE device = ?1 AND credential_hash = ?2 \
+                     AND used = 0 AND expires > ?3",
+                    &params,
+                )?
+                .into_iter()
+                .next()
+                .map(|r| r[0].text())
+                .transpose()?;
+            let Some(user) = user else { return Ok(None) };
+            // The conditional update makes the credential single use even when two requests
+            // race (the loser changes no row).
+            if db.exec(
+                "UPDATE enrolments SET used = 1 WHERE device = ?1 AND credential_hash = ?2 \
+                 AND used = 0 AND expires > ?3",
+                &params,
+            )? != 1
+            {
+                return Ok(None);
+            }
+            db.exec(
+                "INSERT INTO devices (id, account, public_key, created) VALUES (?1, ?2, ?3, ?4)",
+                &[device.into(), user.as_str().into(), Val::Blob(public_key.to_vec()), now.into()],
+            )?;
+            Ok(Some(user))
+        })
+    }
+
+    /// Returns a device by id.
+    pub fn device(&self, id: &str) -> Result<Option<Device>, StoreError> {
+        self.one(&format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE id = ?1"), &[id.into()])?
+            .map(|r| device_row(&r))
+            .transpose()
+    }
+
+    /// Lists a user's devices.
+    pub fn devices(&self, user: &str) -> Result<Vec<Device>, StoreError> {
+        self.with(|db| {
+            db.rows(
+                &format!(
+                    "SELECT {DEVICE_COLUMNS} FROM devices WHERE account = ?1 ORDER BY created, id"
+                ),
+                &[user.into()],
+            )
+        })?
+        .iter()
+        .map(|r| device_row(r))
+        .collect()
+    }
+
+    /// Revokes a device of `user`; false if there is none (or it was revoked already).
+    pub fn revoke_device(&self, user: &str, id: &str, now: u64) -> Result<bool, StoreError> {
+        Ok(self.exec(
+            "UPDATE devices SET revoked = ?3 WHERE id = ?1 AND account = ?2 AND revoked IS NULL",
+            &[id.into(), user.into(), now.into()],
+        )? == 1)
+    }
+
+    /// Records a device request nonce; false if it was seen before (a replay). Prunes
+    /// nonces older than `horizon_ms` now and then.
+    pub fn use_nonce(
+        &self,
+        device: &str,
+        nonce: &str,
+        now_ms: u64,
+        horizon_ms: u64,
+    ) -> Result<bool, StoreError> {
+        let inserted = self.exec(
+            "INSERT INTO nonces (device, nonce, seen) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+            &[device.into(), nonce.into(), now_ms.into()],
+        )? == 1;
+        if self.ops.fetch_add(1, Ordering::Relaxed).is_multiple_of(1024) {
+            self.exec(
+                "DELETE FROM nonces WHERE seen < ?1",
+                &[now_ms.saturating_sub(horizon_ms).into()],
+            )?;
+        }
+        Ok(inserted)
+    }
+
+    /// Returns the user's mute end (Unix seconds; 0 when not muted).
+    pub fn muted_until(&self, user: &str) -> Result<u64, StoreError> {
+        self.one("SELECT muted_until FROM users WHERE name = ?1", &[user.into()])?
+            .map_or(Ok(0), |r| r[0].int())
+            .map(u)
+    }
+
+    /// Counts a user's logins still pending at `now`.
+    pub fn outstanding(&self, user: &str, now: u64) -> Result<u64, StoreError> {
+        self.one(
+            "SELECT COUNT(*) FROM logins WHERE account = ?1 AND state = 'pending' AND expires > ?2",
+            &[user.into(), now.into()],
+        )?
+        .map_or(Ok(0), |r| r[0].int())
+        .map(u)
+    }
+
+    /// Stores a new login.
+    pub fn add_login(&self, l: &Login) -> Result<(), StoreError> {
+        self.exec(
+            &format!(
+                "INSERT INTO logins ({LOGIN_COLUMNS}) VALUES \
+                 (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'pending', NULL, NULL, NULL)"
+            ),
+            &[
+                l.id.as_str().into(),
+                l.user.as_str().into(),
+                l.rp.as_str().into(),
+                l.mode.as_str().into(),
+                l.context.as_str().into(),
+                l.options.as_str().into(),
+                l.correct.as_str().into(),
+                l.nonce.as_str().into(),
+                l.created.into(),
+                l.expires.into(),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Returns a login, marking it expired first if its time has passed.
+    pub fn login(&self, id: &str, now: u64) -> Result<Option<Login>, StoreError> {
+        self.with(|db| {
+            db.exec(
+                "UPDATE logins SET state = 'expired', decided_at = expires \
+                 WHERE id = ?1 AND state = 'pending' AND expires <= ?2",
+                &[id.into(), now.into()],
+            )?;
+            db.rows(&format!("SELECT {LOGIN_COLUMNS} FROM logins WHERE id = ?1"), &[id.into()])
+        })?
+        .first()
+        .map(|r| login_row(r))
+        .transpose()
+    }
+
+    /// Returns a user's pending, unexpired logins, oldest first.
+    pub fn pending_for_user(&self, user: &str, now: u64) -> Result<Vec<Login>, StoreError> {
+        self.with(|db| {
+            db.rows(
+                &format!(
+                    "SELECT {LOGIN_COLUMNS} FROM logins WHERE account = ?1 AND state = 'pending' \
+                     AND expires > ?2 ORDER BY created, id"
+                ),
+                &[user.into(), now.into()],
+            )
+        })?
+        .iter()
+        .map(|r| login_row(r))
+        .collect()
+    }
+
+    /// Takes the decision for a pending, unexpired login: exactly once. Also mutes the user
+    /// until `mute_until` when given. Returns false if the login was no longer pending.
+    pub fn decide(
+        &self,
+        id: &str,
+        state: &str,
+        device: &str,
+        decision: &SignedDecision,
+        now: u64,
+        mute_until: Option<u64>,
+    ) -> Result<bool, StoreError> {
+        let json =
+            serde_json::to_string(decision).map_err(|e| StoreError::Malformed(e.to_string()))?;
+        self.tx(|db| {
+            let changed = db.exec(
+                "UPDATE logins SET state = ?2, decided_at = ?3, device = ?4, decision = ?5 \
+                 WHERE id = ?1 AND state = 'pending' AND expires > ?3",
+                &[id.into(), state.into(), now.into(), device.into(), json.as_str().into()],
+            )? == 1;
+            if changed && let Some(until) = mute_until {
+                db.exec(
+                    "UPDATE users SET muted_until = CASE WHEN muted_until > ?2 THEN muted_until \
+                     ELSE ?2 END WHERE name = (SELECT account FROM logins WHERE id = ?1)",
+                    &[id.into(), until.into()],
+                )?;
+            }
+            Ok(changed)
+        })
+    }
+
+    /// Appends to the audit log (failures are logged, never block the operation).
+    pub fn audit(&self, at: u64, event: &str, user: Option<&str>, detail: &serde_json::Value) {
+        let result = self.exec(
+            "INSERT INTO audit (at, event, account, detail) VALUES (?1, ?2, ?3, ?4)",
+            &[at.into(), event.into(), user.into(), detail.to_string().as_str().into()],
+        );
+        if let Err(e) = result {
+            tracing::error!(event, error = %e, "cannot write the audit log");
+        }
+    }
+
+    /// Reads audit events after `after` (sequence number), optionally for one user.
+    pub fn audit_log(
+        &self,
+        user: Option<&str>,
+        after: i64,
+        limit: u64,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        let (sql, params) = match user {
+            Some(user) => (
+                "SELECT id, at, event, account, detail FROM audit WHERE id > ?1 AND account = ?2 \
+                 ORDER BY id LIMIT ?3",
+                vec![Val::Int(after), user.into(), limit.into()],
+            ),
+            None => (
+                "SELECT id, at, event, account, detail FROM audit WHERE id > ?1 ORDER BY id \
+                 LIMIT ?2",
+                vec![Val::Int(after), limit.into()],
+            ),
+        };
+        self.with(|db| db.rows(sql, &params))?
+            .iter()
+            .map(|r| {
+                Ok(AuditEvent {
+                    id: r[0].int()?,
+                    at: u(r[1].int()?),
+                    event: r[2].text()?,
+                    user: r[3].opt_text()?,
+                    detail: r[4].text()?,
+                })
+            })
+            .collect()
+    }
+}
