@@ -15,6 +15,18 @@ use tessera_core::qr::{DecodeOptions, FrameSource, LumaFrame, QrError, decode};
 use x11rb::connection::Connection;
 use x11rb::protocol::xproto::{ConnectionExt as _, ImageFormat, ImageOrder};
 
+/// Joins an error with its causes ("cannot read image x.png: No such file or directory").
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 /// Errors from reading frames for QR scanning.
 #[derive(Debug, thiserror::Error)]
 pub enum CaptureError {

@@ -72,18 +72,6 @@ fn set_problem(ui: &AppWindow, problem: ScanProblem, kind: &str, detail: &str) {
     scan.set_detail(detail.into());
 }
 
-/// Joins an error with its causes ("cannot read image x.png: No such file or directory").
-fn chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
 fn show_capture_error(state: &mut State, err: &CaptureError) {
     let Some(ui) = state.ui() else { return };
     ui.global::<ScanAdapter>().set_busy(false);
@@ -101,7 +89,7 @@ fn show_capture_error(state: &mut State, err: &CaptureError) {
     };
     let detail = match err {
         CaptureError::Camera(cause) => cause.clone(),
-        other => chain(other),
+        other => crate::capture::error_chain(other),
     };
     set_problem(&ui, problem, "", &detail);
 }
@@ -127,7 +115,7 @@ fn show_uri_error(ui: &AppWindow, err: &UriError) {
             set_problem(ui, ScanProblem::NotAccount, kind_key(kind), "");
         }
         UriError::IsPushEnrolment => set_problem(ui, ScanProblem::Push, "", ""),
-        other => set_problem(ui, ScanProblem::BadAccount, "", &chain(other)),
+        other => set_problem(ui, ScanProblem::BadAccount, "", &crate::capture::error_chain(other)),
     }
 }
 

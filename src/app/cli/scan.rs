@@ -45,20 +45,8 @@ impl From<CaptureError> for CliError {
             }
             _ => "nothing was added",
         };
-        Self::new(error_chain(&err)).hint(hint)
+        Self::new(crate::capture::error_chain(&err)).hint(hint)
     }
-}
-
-/// Joins an error with its sources ("cannot read image x.png: No such file or directory").
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 pub fn run(session: &Session, args: &ScanArgs, out: &mut dyn Write) -> Result<(), CliError> {
