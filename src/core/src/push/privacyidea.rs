@@ -67,21 +67,9 @@ impl PrivacyIdeaBackend {
     /// Returns a backend with 4096-bit device keys and the default challenge validity.
     pub fn new() -> Result<Self, PushError> {
         install_crypto_provider();
-        let build = |verify: bool| {
-            Client::builder()
-                .user_agent(concat!("Tessera/", env!("CARGO_PKG_VERSION")))
-                .connect_timeout(Duration::from_secs(10))
-                .timeout(Duration::from_secs(30))
-                .tls_danger_accept_invalid_certs(!verify)
-                // A redirect could lead from HTTPS to plain HTTP or to another host, around
-                // check_transport; privacyIDEA's endpoints never redirect.
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .map_err(|e| PushError::Key(format!("cannot set up TLS: {}", root_cause(&e))))
-        };
         Ok(Self {
-            verified: build(true)?,
-            unverified: build(false)?,
+            verified: http_client(true, Duration::from_secs(30))?,
+            unverified: http_client(false, Duration::from_secs(30))?,
             challenge_validity: DEFAULT_CHALLENGE_VALIDITY,
             key_bits: DeviceKey::BITS,
         })
@@ -291,6 +279,21 @@ pub fn format_utc(unix: u64) -> String {
 /// Returns the innermost cause of an error chain, which names what actually went wrong
 /// ("Connection refused") where the outer layers say only "error sending request". Never
 /// includes the URL (it carries the poll signature).
+/// Builds the blocking HTTP client every push backend uses: our user agent, bounded
+/// connect and request times, and no redirects (a redirect could lead from HTTPS to plain
+/// HTTP or to another host, around the transport checks; neither backend redirects).
+/// `verify` false accepts any certificate (`sslverify=0`, loopback only).
+pub(crate) fn http_client(verify: bool, timeout: Duration) -> Result<Client, PushError> {
+    Client::builder()
+        .user_agent(concat!("Tessera/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(timeout)
+        .tls_danger_accept_invalid_certs(!verify)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| PushError::Key(format!("cannot set up TLS: {}", root_cause(&e))))
+}
+
 pub(crate) fn root_cause(error: &reqwest::Error) -> String {
     let mut current: &dyn std::error::Error = error;
     while let Some(next) = current.source() {

@@ -83,7 +83,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::enrolment::{check_transport, server_name};
-use super::privacyidea::{display_text, install_crypto_provider, root_cause};
+use super::privacyidea::{self, display_text, install_crypto_provider, root_cause};
 use super::{
     Decision, DeviceKey, PushAccount, PushBackend, PushBackendKind, PushEnrolment, PushError,
     PushRequest, RequestContext, crypto,
@@ -431,19 +431,11 @@ impl TesseraBackend {
     /// Returns a backend that does not hold polls (answers at once; `tessera push pending`).
     pub fn new() -> Result<Self, PushError> {
         install_crypto_provider();
-        let build = |verify: bool| {
-            Client::builder()
-                .user_agent(concat!("Tessera/", env!("CARGO_PKG_VERSION")))
-                .connect_timeout(Duration::from_secs(10))
-                .timeout(Duration::from_secs(MAX_WAIT_SECONDS + 15))
-                .tls_danger_accept_invalid_certs(!verify)
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .map_err(|e| PushError::Key(format!("cannot set up TLS: {}", root_cause(&e))))
-        };
+        // A long poll may be held for MAX_WAIT_SECONDS; leave room for the answer.
+        let timeout = Duration::from_secs(MAX_WAIT_SECONDS + 15);
         Ok(Self {
-            verified: build(true)?,
-            unverified: build(false)?,
+            verified: privacyidea::http_client(true, timeout)?,
+            unverified: privacyidea::http_client(false, timeout)?,
             wait_seconds: 0,
             clock_ms: system_ms,
         })
