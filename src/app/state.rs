@@ -85,10 +85,7 @@ impl Settings {
 
     /// Reads the settings from `home`; a missing or unreadable file gives the defaults.
     pub fn load(home: &Path) -> Self {
-        std::fs::read(home.join(Self::FILE))
-            .ok()
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-            .unwrap_or_default()
+        read_json(home, Self::FILE)
     }
 
     /// Writes the settings to `home` (write to a temporary file, then rename).
@@ -107,6 +104,14 @@ impl Settings {
             }
         }
     }
+}
+
+/// Reads `home/name` as JSON; a missing or unreadable file gives the default.
+fn read_json<T: Default + serde::de::DeserializeOwned>(home: &Path, name: &str) -> T {
+    std::fs::read(home.join(name))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or_default()
 }
 
 fn write_json<T: Serialize>(home: &Path, name: &str, value: &T) -> std::io::Result<()> {
@@ -132,10 +137,7 @@ impl Attempts {
 
     /// Reads the record from `home` (none yet: no failures).
     pub fn load(home: &Path) -> Self {
-        std::fs::read(home.join(Self::FILE))
-            .ok()
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-            .unwrap_or_default()
+        read_json(home, Self::FILE)
     }
 
     /// Writes the record to `home`.
