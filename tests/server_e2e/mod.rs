@@ -707,7 +707,9 @@ fn a_login_created_on_one_postgres_instance_wakes_a_device_polling_another() {
             .unwrap();
         (started.elapsed(), reply.challenges.len())
     });
-    std::thread::sleep(Duration::from_millis(500));
+    // Longer than the listener's 1 s idle timeout: a listener that mishandled its first
+    // timeout once slept through every later NOTIFY.
+    std::thread::sleep(Duration::from_millis(2500));
     let response = http()
         .post(format!("{}/rp/v1/logins", b.url()))
         .bearer_auth(a.key())

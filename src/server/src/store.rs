@@ -495,8 +495,8 @@ impl Store {
     /// SQLite, which serves one instance).
     pub fn notify(&self, key: &str) {
         if let Backend::Postgres { .. } = self.backend
-            && let Err(e) =
-                self.with(|db| db.rows("SELECT pg_notify('tessera', ?1)", &[key.into()]))
+            // `exec`, not `rows`: pg_notify returns `void`, which no column type reads.
+            && let Err(e) = self.exec("SELECT pg_notify('tessera', ?1)", &[key.into()])
         {
             tracing::error!(error = %e, "cannot notify other instances");
         }
@@ -510,10 +510,11 @@ impl Store {
                 let mut client = postgres::Client::connect(url, postgres::NoTls)?;
                 client.batch_execute("LISTEN tessera")?;
                 let mut notifications = client.notifications();
-                let mut it = notifications.timeout_iter(std::time::Duration::from_secs(1));
                 use postgres::fallible_iterator::FallibleIterator as _;
                 loop {
-                    match it.next() {
+                    // A fresh iterator each time: `TimeoutIter` does not re-arm its timer
+                    // after a timeout, so reusing one spins at 100% CPU once idle for 1 s.
+                    match notifications.timeout_iter(std::time::Duration::from_secs(1)).next() {
                         Ok(Some(n)) => {
                             if !wake(n.payload()) {
                                 return Ok(false);
