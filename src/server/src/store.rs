@@ -5,10 +5,11 @@
 //!
 //! Both engines run the same SQL (written for both: `ON CONFLICT DO NOTHING`, `CASE` instead
 //! of `MAX`/`GREATEST`; `?N` placeholders become `$N` for PostgreSQL) through a small
-//! value layer ([`Val`]), so they cannot drift apart. One connection behind a mutex per
-//! instance: statements are sub-millisecond. SQLite runs in WAL mode with
-//! `synchronous=NORMAL` (a commit is in the write-ahead log before the HTTP answer leaves;
-//! only an OS crash may drop the newest commits).
+//! value layer ([`Val`]), so they cannot drift apart. SQLite: one connection behind a
+//! mutex (statements are sub-millisecond, and SQLite serialises writers anyway), in WAL mode
+//! with `synchronous=NORMAL` (a commit is in the write-ahead log before the HTTP answer
+//! leaves; only an OS crash may drop the newest commits). PostgreSQL: a pool of
+//! connections per instance, each request holding one only for its statements.
 //!
 //! PostgreSQL wake-ups: [`Store::notify`] sends `NOTIFY tessera, 'KEY'`; each instance runs
 //! a listener ([`Store::listen`]) and wakes its own long-polls, so a device long-polling one
@@ -30,6 +31,9 @@ pub enum StoreError {
     /// PostgreSQL reported an error.
     #[error("database error: {0}")]
     Postgres(#[from] postgres::Error),
+    /// No PostgreSQL connection could be had from the pool in time.
+    #[error("database connection pool: {0}")]
+    Pool(#[from] r2d2::Error),
     /// A stored value could not be read back.
     #[error("database holds a malformed value: {0}")]
     Malformed(String),
@@ -256,9 +260,16 @@ impl<C: postgres::GenericClient> Exec for Pg<'_, C> {
     }
 }
 
+type PgPool = r2d2::Pool<r2d2_postgres::PostgresConnectionManager<postgres::NoTls>>;
+
+/// PostgreSQL connections per instance. Requests hold one only for their statements, so a
+/// few cover thousands of long-polls; more than one keeps a slow statement (or a busy
+/// database) from queueing every other request behind it.
+const POSTGRES_POOL_SIZE: u32 = 8;
+
 enum Backend {
     Sqlite(Mutex<Connection>),
-    Postgres { client: Box<Mutex<postgres::Client>>, url: String },
+    Postgres { pool: PgPool, url: String },
 }
 
 /// A stored login request.
@@ -431,11 +442,17 @@ impl Store {
                 tracing::info!(version = n + 1, "database migrated");
             }
             tx.commit()?;
+            drop(client);
+            let config: postgres::Config = url.parse()?;
+            let pool = r2d2::Pool::builder()
+                .max_size(POSTGRES_POOL_SIZE)
+                // A broken connection is noticed when used (and replaced); checking each one
+                // on checkout would cost a round trip per request.
+                .test_on_check_out(false)
+                .connection_timeout(std::time::Duration::from_secs(10))
+                .build(r2d2_postgres::PostgresConnectionManager::new(config, postgres::NoTls))?;
             Ok(Self {
-                backend: Backend::Postgres {
-                    client: Box::new(Mutex::new(client)),
-                    url: url.to_owned(),
-                },
+                backend: Backend::Postgres { pool, url: url.to_owned() },
                 ops: AtomicU64::new(0),
             })
         })
@@ -448,7 +465,7 @@ impl Store {
     ) -> Result<R, StoreError> {
         match &self.backend {
             Backend::Sqlite(c) => f(&mut Lite(&lock(c))),
-            Backend::Postgres { client, .. } => blocking(|| f(&mut Pg(&mut *lock(client)))),
+            Backend::Postgres { pool, .. } => blocking(|| f(&mut Pg(&mut *pool.get()?))),
         }
     }
 
@@ -465,8 +482,8 @@ impl Store {
                 tx.commit()?;
                 Ok(r)
             }
-            Backend::Postgres { client, .. } => blocking(|| {
-                let mut client = lock(client);
+            Backend::Postgres { pool, .. } => blocking(|| {
+                let mut client = pool.get()?;
                 let mut tx = client.transaction()?;
                 let r = f(&mut Pg(&mut tx))?;
                 tx.commit()?;
