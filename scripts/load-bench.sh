@@ -1,10 +1,21 @@
 #!/usr/bin/env bash
 # Load benchmark of tessera-server on loopback (bounded): DEVICES simulated devices
 # long-poll while a relying party creates RATE logins/s for SECONDS s. Prints p50/p99 from
-# login creation to the device receiving it, throughput, server RSS, and the privacyIDEA
-# poll-only baseline as a ratio. Usage: scripts/load-bench.sh [DEVICES] [RATE] [SECONDS]
+# login creation to the device receiving it, throughput, server RSS, and a privacyIDEA
+# poll-only baseline (devices polling every 3 s) measured in the same run, as a ratio.
+#
+# Usage: scripts/load-bench.sh [--sqlite | --postgres | --both] [DEVICES] [RATE] [SECONDS]
+#   (or STORE=sqlite|postgres|both). Defaults: --sqlite 10000 500 10.
+#   --postgres starts a throwaway PostgreSQL cluster (Debian package postgresql) and two
+#   tessera-server instances on it; devices poll both and logins are created on both, so
+#   half the wake-ups cross instances (LISTEN/NOTIFY). --both runs SQLite, then PostgreSQL.
+# Everything started here is stopped and deleted on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+store=${STORE:-sqlite}
+case ${1:-} in
+  --sqlite | --postgres | --both) store=${1#--}; shift ;;
+esac
 devices=${1:-10000}
 rate=${2:-500}
 seconds=${3:-10}
@@ -12,15 +23,89 @@ seconds=${3:-10}
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 target=${CARGO_TARGET_DIR:-target}
 cargo build --release --quiet -p tessera-server --bin tessera-server --example load
-data=$(mktemp -d)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-RUST_LOG=warn "$target/release/tessera-server" serve --data "$data/d" --listen "127.0.0.1:$port" \
-  --rp-rate 100000 --device-rate 100 >"$data/server.log" 2>&1 &
-server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$data"' EXIT
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.1; done
-echo "tessera-server (SQLite) pid $server on 127.0.0.1:$port"
-"$target/release/examples/load" --server "http://127.0.0.1:$port" --api-key-file "$data/d/api-key" \
-  --devices "$devices" --rate "$rate" --seconds "$seconds"
-echo "server RSS:             $(awk '/VmRSS/ {printf "%.1f MiB", $2/1024}' /proc/$server/status)"
-echo "server peak RSS:        $(awk '/VmHWM/ {printf "%.1f MiB", $2/1024}' /proc/$server/status)"
+server_bin=$target/release/tessera-server
+load_bin=$target/release/examples/load
+
+work=$(mktemp -d)
+pids=()
+pg=
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if [ -n "$pg" ]; then
+    bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+    runuser -u postgres -- "$bin/pg_ctl" -D "$pg/data" -m immediate stop >/dev/null 2>&1 \
+      || "$bin/pg_ctl" -D "$pg/data" -m immediate stop >/dev/null 2>&1 || true
+    rm -rf "$pg"
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# start_server NAME [ARGS...]: starts an instance with data folder $work/NAME; sets $port.
+start_server() {
+  local name=$1
+  shift
+  port=$(free_port)
+  RUST_LOG=warn "$server_bin" serve --data "$work/$name" --listen "127.0.0.1:$port" \
+    --rp-rate 100000 --device-rate 100 "$@" >"$work/$name.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && return; sleep 0.1; done
+  echo "tessera-server $name did not start:" >&2
+  cat "$work/$name.log" >&2
+  exit 1
+}
+
+# report PID NAME: the instance's memory and CPU time.
+report() {
+  local tick
+  tick=$(getconf CLK_TCK)
+  awk -v n="$2" '/VmRSS/ {r=$2} /VmHWM/ {h=$2} END {printf "%s RSS: %.1f MiB (peak %.1f MiB)", n, r/1024, h/1024}' "/proc/$1/status"
+  awk -v t="$tick" '{printf ", CPU %.1f s\n", ($14+$15)/t}' "/proc/$1/stat"
+}
+
+run_sqlite() {
+  echo "=== SQLite, one instance: $devices devices, $rate logins/s for $seconds s ==="
+  echo "load before: $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min, $(nproc) cores)"
+  start_server sqlite
+  local pid=${pids[-1]}
+  "$load_bin" --server "http://127.0.0.1:$port" --api-key-file "$work/sqlite/api-key" \
+    --devices "$devices" --rate "$rate" --seconds "$seconds"
+  report "$pid" "server"
+  echo "load after:  $(cut -d' ' -f1-3 /proc/loadavg)"
+  kill "$pid"; pids=()
+  wait "$pid" 2>/dev/null || true
+}
+
+run_postgres() {
+  echo "=== PostgreSQL, two instances: $devices devices, $rate logins/s for $seconds s ==="
+  echo "load before: $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min, $(nproc) cores)"
+  pg=$(mktemp -d)
+  local pg_port
+  pg_port=$(free_port)
+  scripts/throwaway-postgres.sh "$pg" "$pg_port" $$
+  local url="postgres://postgres@127.0.0.1:$pg_port/postgres"
+  start_server a --database "$url"
+  local pid_a=${pids[-1]} port_a=$port
+  start_server b --database "$url"
+  local pid_b=${pids[-1]} port_b=$port
+  echo "PostgreSQL $("$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)/postgres" --version | awk '{print $3}') on 127.0.0.1:$pg_port; instances a :$port_a, b :$port_b"
+  # The bootstrap API key is written by the first instance (keys live in the database).
+  "$load_bin" --server "http://127.0.0.1:$port_a" --server "http://127.0.0.1:$port_b" \
+    --api-key-file "$work/a/api-key" --devices "$devices" --rate "$rate" --seconds "$seconds"
+  report "$pid_a" "instance a"
+  report "$pid_b" "instance b"
+  echo "load after:  $(cut -d' ' -f1-3 /proc/loadavg)"
+}
+
+case $store in
+  sqlite) run_sqlite ;;
+  postgres) run_postgres ;;
+  both) run_sqlite; echo; run_postgres ;;
+  *) echo "unknown store $store (sqlite, postgres or both)" >&2; exit 2 ;;
+esac
