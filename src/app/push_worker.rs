@@ -392,11 +392,127 @@ pub fn long_poll_loop(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Mutex;
 
     #[test]
     fn plain_errors_start_with_a_capital() {
         let e = PushError::ClockSkew { server: "pi.example".into(), offset_seconds: -45 };
         assert!(plain_error(&e).starts_with("The push server pi.example refused"));
         assert!(plain_error(&e).contains("45 s slow"));
+    }
+
+    /// A long-polling server in memory: each poll records the `known` ids it was sent and
+    /// returns the next scripted answer; with none left it sets the stop flag (a lock).
+    struct Scripted {
+        answers: Mutex<Vec<Result<Vec<PushRequest>, PushError>>>,
+        seen: Mutex<Vec<Vec<String>>>,
+        stop: Arc<AtomicBool>,
+    }
+
+    impl PushBackend for Scripted {
+        fn kind(&self) -> PushBackendKind {
+            PushBackendKind::Tessera
+        }
+        fn enrol(&self, _: &PushEnrolment, _: u64, _: u64) -> Result<PushAccount, PushError> {
+            Err(PushError::InvalidEnrolment("not scripted".into()))
+        }
+        fn poll(&self, account: &PushAccount, now: u64) -> Result<Vec<PushRequest>, PushError> {
+            self.poll_changed(account, &[], now)
+        }
+        fn long_polls(&self) -> bool {
+            true
+        }
+        fn poll_changed(
+            &self,
+            _: &PushAccount,
+            known: &[String],
+            _: u64,
+        ) -> Result<Vec<PushRequest>, PushError> {
+            self.seen.lock().unwrap().push(known.to_vec());
+            let mut answers = self.answers.lock().unwrap();
+            if answers.is_empty() {
+                // The vault locks during this poll: its outcome must be dropped.
+                self.stop.store(true, Ordering::SeqCst);
+            }
+            if answers.is_empty() { Ok(Vec::new()) } else { answers.remove(0) }
+        }
+        fn answer(&self, _: &PushAccount, _: &PushRequest, _: &Decision) -> Result<(), PushError> {
+            Ok(())
+        }
+    }
+
+    fn request(id: &str) -> PushRequest {
+        PushRequest {
+            id: id.into(),
+            backend: PushBackendKind::Tessera,
+            serial: "D1".into(),
+            title: "t".into(),
+            question: "q".into(),
+            server: "s".into(),
+            created: 100,
+            expires: 10_000,
+            require_presence: None,
+            context: tessera_core::push::RequestContext::default(),
+            answer_url: "http://127.0.0.1/device/v1/answer".into(),
+            sslverify: false,
+            decline_reason_supported: true,
+            code_entry: false,
+            signed_challenge: None,
+        }
+    }
+
+    #[test]
+    fn the_long_poll_loop_tells_the_server_what_it_has_and_reports_every_outcome() {
+        let stop = Arc::new(AtomicBool::new(false));
+        let down = PushError::Unreachable { server: "s".into(), detail: "refused".into() };
+        let backend = Arc::new(Scripted {
+            answers: Mutex::new(vec![
+                Ok(vec![request("N1")]),
+                Ok(vec![request("N1"), request("N2")]),
+                Err(down),
+                Ok(vec![request("N2")]),
+            ]),
+            seen: Mutex::default(),
+            stop: Arc::clone(&stop),
+        });
+        let (tx, rx) = mpsc::channel();
+        let clock = tessera_core::clock::FixedClock(100);
+        // No back-off wait in this test: the failure's retry sleeps only while not stopped,
+        // and the script stops the loop after its last answer.
+        let config =
+            ScheduleConfig { max_backoff_ms: 1, min_gap_ms: 0, ..ScheduleConfig::default() };
+        let job = LongPollJob { account: account(), backend: backend.clone(), generation: 7, stop };
+        long_poll_loop(job, &clock, config, &tx);
+        let seen = backend.seen.lock().unwrap().clone();
+        let ids = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert_eq!(
+            seen,
+            [ids(&[]), ids(&["N1"]), ids(&["N1", "N2"]), ids(&["N1", "N2"]), ids(&["N2"])],
+            "each poll sends what the last good one listed; a failure changes nothing"
+        );
+        let outcomes: Vec<_> = rx
+            .try_iter()
+            .map(|c| match c {
+                Command::Polled { generation: 7, serial, result } if serial == "D1" => {
+                    result.map(|r| r.len()).map_err(|_| ())
+                }
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(outcomes, [Ok(1), Ok(2), Err(()), Ok(1)], "the poll during the lock is dropped");
+    }
+
+    fn account() -> PushAccount {
+        PushAccount {
+            backend: PushBackendKind::Tessera,
+            serial: "D1".into(),
+            url: "http://127.0.0.1:1".into(),
+            sslverify: false,
+            device_key: tessera_core::push::DeviceKey::generate_p256().unwrap(),
+            server_public_key: vec![],
+            issuer: "Tessera".into(),
+            label: "alice".into(),
+            enrolled_at: 0,
+        }
     }
 }

@@ -8,7 +8,7 @@
 
 mod approvals;
 mod perf_fixture;
-mod scan;
+pub(crate) mod scan;
 mod screenshots;
 mod transfer;
 mod vault_file;

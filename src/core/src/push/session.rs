@@ -413,4 +413,43 @@ mod tests {
         assert!(backend.answers.lock().unwrap().is_empty());
         s.answer("N1", Decision::Approve { answer: Some("B".into()) }, 1_001_000).unwrap();
     }
+
+    #[test]
+    fn long_polled_accounts_are_left_to_the_caller_and_their_outcomes_merge() {
+        let backend = Arc::new(Scripted::default());
+        // Anything tick polled would come from here; a long-polled account must not be.
+        backend.polls.lock().unwrap().push(Ok(vec![request("TICKED", 1000)]));
+        let mut s = PushSession::new(vec![Box::new(backend.clone())], ScheduleConfig::default(), 7);
+        s.add_long_polled_account(account("A"), 1_000_000);
+        assert_eq!(s.next_due(), None, "nothing to poll on a schedule, nothing pending");
+        assert!(s.tick(1_000_000).is_empty());
+        assert_eq!(backend.polls.lock().unwrap().len(), 1, "tick did not poll it");
+
+        let events = s.record_poll("A", Ok(vec![request("N1", 1000)]), 1_000_500);
+        assert!(matches!(&events[..], [PushEvent::Arrived(r)] if r.id == "N1"), "{events:?}");
+        assert_eq!(s.pending_ids("A"), ["N1"]);
+        assert_eq!(s.next_due(), Some(1_120_000), "woken when N1 expires");
+        assert!(s.record_poll("A", Ok(vec![request("N1", 1000)]), 1_001_000).is_empty());
+        let down = PushError::Unreachable { server: "s".into(), detail: "refused".into() };
+        let events = s.record_poll("A", Err(down), 1_002_000);
+        assert!(matches!(&events[..], [PushEvent::Failed { .. }]), "{events:?}");
+        let events = s.record_poll("A", Ok(vec![]), 1_010_000);
+        assert!(
+            matches!(&events[..], [PushEvent::Recovered { .. }, PushEvent::Withdrawn(r)] if r.id == "N1"),
+            "{events:?}"
+        );
+        assert!(s.record_poll("GONE", Ok(vec![request("X", 1000)]), 1_010_000).is_empty());
+        assert!(s.pending().is_empty(), "outcomes for unknown accounts are ignored");
+    }
+
+    #[test]
+    fn pending_requests_expire_on_tick_without_any_poll_due() {
+        let backend = Arc::new(Scripted::default());
+        let mut s = PushSession::new(vec![Box::new(backend.clone())], ScheduleConfig::default(), 7);
+        s.add_long_polled_account(account("A"), 1_000_000);
+        s.record_poll("A", Ok(vec![request("N1", 1000)]), 1_000_000);
+        let events = s.tick(1_120_000);
+        assert!(matches!(&events[..], [PushEvent::Expired(r)] if r.id == "N1"), "{events:?}");
+        assert_eq!(s.next_due(), None);
+    }
 }
