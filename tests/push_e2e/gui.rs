@@ -1,10 +1,11 @@
 //! The desktop app's approvals view against the real privacyIDEA server: a triggered login
-//! comes to the front with the server's question, and the Approve button reaches the server.
+//! comes to the front with the server's question, and the Approve button reaches the server;
+//! a scanned push QR is enrolled from the GUI and its logins arrive.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use i_slint_backend_testing::{AccessibleRole, ElementHandle, mock_elapsed_time};
+use i_slint_backend_testing::{AccessibleRole, mock_elapsed_time};
 use slint::ComponentHandle;
 use tessera::{AppAdapter, Background, Deps, Screen};
 use tessera_core::clock::SystemClock;
@@ -12,13 +13,7 @@ use tessera_core::push::{PrivacyIdeaBackend, PushBackend, ScheduleConfig};
 
 use super::{device, peer};
 use crate::common::fakes::FakeClipboard;
-
-fn find(app: &tessera::App, label: &str) -> Vec<ElementHandle> {
-    mock_elapsed_time(Duration::ZERO);
-    ElementHandle::find_by_accessible_label(app.window(), label)
-        .filter(|e| e.is_valid() && e.computed_opacity() > 0.0)
-        .collect()
-}
+use crate::common::live_app::{LiveApp, find};
 
 #[test]
 fn gui_shows_a_real_login_request_and_approve_reaches_the_server() {
@@ -71,15 +66,6 @@ fn gui_shows_a_real_login_request_and_approve_reaches_the_server() {
     assert_eq!(history[0]["decision"]["decision"], "approve", "{history}");
 }
 
-fn click(app: &tessera::App, label: &str) {
-    let element = find(app, label)
-        .into_iter()
-        .find(|e| e.accessible_role() != Some(AccessibleRole::Text))
-        .unwrap_or_else(|| panic!("no clickable element labelled {label:?}"));
-    element.invoke_accessible_default_action();
-    mock_elapsed_time(Duration::from_millis(20));
-}
-
 #[test]
 fn gui_enrols_a_scanned_privacyidea_push_qr_and_its_logins_arrive() {
     let peer = peer();
@@ -88,60 +74,21 @@ fn gui_enrols_a_scanned_privacyidea_push_qr_and_its_logins_arrive() {
     // Deletes the token on the server at the end, like the CLI-enrolled devices.
     let cleanup =
         super::Device { peer: &peer, home: crate::common::Home::new(), serial, policy: None };
-
-    i_slint_backend_testing::init_no_event_loop();
-    let backend = tessera::store::MemoryBackend::default();
-    {
-        let mut v = backend.vault.lock().unwrap();
-        v.exists = true;
-        v.password = Some("1234".into());
-    }
-    let home = tempfile::tempdir().unwrap();
-    std::fs::write(home.path().join("settings.json"), r#"{"language":"english"}"#).unwrap();
-    let sources = Arc::new(crate::ui::scan::FakeSources::default());
-    *sources.clipboard.lock().unwrap() = Some(link);
-    let deps = Deps {
-        clock: Arc::new(SystemClock),
-        clipboard: Box::new(FakeClipboard::default()),
-        home: home.path().to_owned(),
-        vault: Arc::new(backend.clone()),
-        background: Background::Inline,
-        password_file: None,
-        scan_sources: sources,
-        push_backends: vec![Arc::new(PrivacyIdeaBackend::new().unwrap()) as Arc<dyn PushBackend>],
-        push_schedule: ScheduleConfig::default(),
-        notify: Arc::new(|_, _| {}),
-    };
-    let app = tessera::build(deps).unwrap();
-    app.window().show().unwrap();
-    find(&app, "Password or PIN")[0].set_accessible_value("1234");
-    click(&app, "Unlock");
-    click(&app, "Add account");
-    click(&app, "Scan QR code");
-    click(&app, "Paste from clipboard");
-    assert!(find(&app, "Push approvals could not be set up: ").is_empty());
-    assert!(
-        !find(&app, "The account's 6-digit codes are added too, for when you have no connection.")
-            .iter()
-            .any(|e| e.is_valid()),
-        "a privacyIDEA push token has no codes"
-    );
+    let app = LiveApp::start(Arc::new(PrivacyIdeaBackend::new().unwrap()), &link);
+    app.scan_clipboard();
+    assert!(app.exists("Set up push approvals"), "the push QR is offered for setting up");
+    let codes_too = "The account's 6-digit codes are added too, for when you have no connection.";
+    assert!(!app.exists(codes_too), "a privacyIDEA push token has no codes");
     // Generates the RSA key and registers it with the server (a few seconds).
-    click(&app, "Set up push approvals");
-    assert_eq!(app.window().global::<AppAdapter>().get_screen(), Screen::Accounts);
-    let stored = backend.vault.lock().unwrap().push_accounts.clone();
+    app.click("Set up push approvals");
+    assert_eq!(app.screen(), Screen::Accounts);
+    let stored = app.vault.vault.lock().unwrap().push_accounts.clone();
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].serial, cleanup.serial);
-    assert!(backend.vault.lock().unwrap().entries.is_empty(), "no code account was invented");
+    assert!(app.vault.vault.lock().unwrap().entries.is_empty(), "no code account was invented");
 
     let (tid, _) = peer.trigger(&cleanup.serial);
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while find(&app, "Login by Alice from 127.0.0.1?").is_empty() {
-        assert!(std::time::Instant::now() < deadline, "the login did not arrive");
-        mock_elapsed_time(Duration::from_secs(1));
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    click(&app, "Approve");
+    app.wait_for("Login by Alice from 127.0.0.1?", 20);
+    app.click("Approve");
     assert_eq!(peer.outcome(&tid), "accept", "the GUI-enrolled key signed the approval");
-    app.window().global::<AppAdapter>().invoke_lock();
 }

@@ -7,18 +7,15 @@ use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use i_slint_backend_testing::{AccessibleRole, ElementHandle, mock_elapsed_time};
-use slint::ComponentHandle;
+use tessera::Screen;
 use tessera::push_worker::{Command, Engine, PushWorker, Report};
-use tessera::store::MemoryBackend;
-use tessera::{AppAdapter, Background, Deps, Screen};
 use tessera_core::clock::{Clock, SystemClock};
 use tessera_core::push::tessera::{TesseraBackend, TesseraEnrolment};
 use tessera_core::push::{Decision, PushAccount, PushBackend, ScheduleConfig};
 use tessera_core::uri::{self, Payload};
 
 use super::{Db, Login, Server};
-use crate::common::fakes::FakeClipboard;
+use crate::common::live_app::LiveApp;
 
 /// Enrols a device for `user` the way the app does, from the enrolment URI.
 fn enrol(server: &Server, user: &str) -> PushAccount {
@@ -141,125 +138,54 @@ fn a_long_poll_is_held_while_the_device_has_every_open_login_and_woken_by_a_new_
     drop((first, second));
 }
 
-fn find(app: &tessera::App, label: &str) -> Vec<ElementHandle> {
-    mock_elapsed_time(Duration::ZERO);
-    ElementHandle::find_by_accessible_label(app.window(), label)
-        .filter(|e| e.is_valid() && e.computed_opacity() > 0.0)
-        .collect()
-}
-
-fn click(app: &tessera::App, label: &str) {
-    let element = find(app, label)
-        .into_iter()
-        .find(|e| e.accessible_role() != Some(AccessibleRole::Text))
-        .unwrap_or_else(|| panic!("no clickable element labelled {label:?}"));
-    element.invoke_accessible_default_action();
-    mock_elapsed_time(Duration::from_millis(20));
-}
-
-fn type_into(app: &tessera::App, label: &str, text: &str) {
-    let field = find(app, label)
-        .into_iter()
-        .find(|e| e.accessible_role() == Some(AccessibleRole::TextInput))
-        .unwrap_or_else(|| panic!("no text field labelled {label:?}"));
-    field.set_accessible_value(text);
-    mock_elapsed_time(Duration::from_millis(20));
-}
-
-/// Runs the app's one-second timer (the inline push worker polls on it) until `label` shows.
-fn wait_for(app: &tessera::App, label: &str, seconds: u64) {
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    while find(app, label).is_empty() {
-        assert!(Instant::now() < deadline, "{label:?} did not show");
-        mock_elapsed_time(Duration::from_secs(1));
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 #[test]
 fn gui_enrols_from_a_scanned_qr_then_approves_a_code_login() {
     let server = Server::start(Db::Sqlite);
     let uri = server.enrol_uri("carol");
-    i_slint_backend_testing::init_no_event_loop();
-    let backend = MemoryBackend::default();
-    {
-        let mut v = backend.vault.lock().unwrap();
-        v.exists = true;
-        v.password = Some("1234".into());
-    }
-    let home = tempfile::tempdir().unwrap();
-    std::fs::write(home.path().join("settings.json"), r#"{"language":"english"}"#).unwrap();
-    let sources = Arc::new(crate::ui::scan::FakeSources::default());
-    *sources.clipboard.lock().unwrap() = Some(uri.clone());
-    let deps = Deps {
-        // Device requests carry real timestamps the server checks.
-        clock: Arc::new(SystemClock),
-        clipboard: Box::new(FakeClipboard::default()),
-        home: home.path().to_owned(),
-        vault: Arc::new(backend.clone()),
-        background: Background::Inline,
-        password_file: None,
-        scan_sources: sources,
-        // Inline workers poll on the schedule; no long poll to hold the test's thread.
-        push_backends: vec![Arc::new(TesseraBackend::new().unwrap()) as Arc<dyn PushBackend>],
-        push_schedule: ScheduleConfig::default(),
-        notify: Arc::new(|_, _| {}),
-    };
-    let app = tessera::build(deps).unwrap();
-    app.window().show().unwrap();
-    type_into(&app, "Password or PIN", "1234");
-    click(&app, "Unlock");
-
-    click(&app, "Add account");
-    click(&app, "Scan QR code");
-    click(&app, "Paste from clipboard");
+    // Inline workers poll on the schedule; no long poll to hold the test's thread.
+    let app = LiveApp::start(Arc::new(TesseraBackend::new().unwrap()), &uri);
+    let vault = &app.vault.vault;
+    app.scan_clipboard();
     let offer = format!(
         "Tessera (carol) will ask this app to approve its logins. Requests come from 127.0.0.1:{}.",
         server.port
     );
-    assert!(!find(&app, &offer).is_empty(), "the offer names who and which server");
+    assert!(app.exists(&offer), "the offer names who and which server");
     let codes_too = "The account's 6-digit codes are added too, for when you have no connection.";
-    assert!(!find(&app, codes_too).is_empty(), "a Tessera QR brings the codes along");
+    assert!(app.exists(codes_too), "a Tessera QR brings the codes along");
     let warning = format!(
         "The connection to 127.0.0.1:{} is not protected (plain HTTP or no certificate check). \
          This is only allowed because the server runs on this computer.",
         server.port
     );
-    assert!(!find(&app, &warning).is_empty(), "plain HTTP on loopback is called out");
-    assert!(backend.vault.lock().unwrap().push_accounts.is_empty(), "nothing before confirming");
-    click(&app, "Set up push approvals");
-    assert_eq!(app.window().global::<AppAdapter>().get_screen(), Screen::Accounts);
-    {
-        let v = backend.vault.lock().unwrap();
+    assert!(app.exists(&warning), "plain HTTP on loopback is called out");
+    assert!(vault.lock().unwrap().push_accounts.is_empty(), "nothing before confirming");
+    app.click("Set up push approvals");
+    assert_eq!(app.screen(), Screen::Accounts);
+    let device = {
+        let v = vault.lock().unwrap();
         assert_eq!(v.push_accounts.len(), 1, "the push account is stored");
         assert_eq!(v.entries.len(), 1, "with its codes, in the same save");
         assert_eq!(v.entries[0].account, "carol");
-    }
-    let device = backend.vault.lock().unwrap().push_accounts[0].serial.clone();
+        v.push_accounts[0].serial.clone()
+    };
     let devices = server.admin(&["devices", "carol"]);
     assert_eq!(devices.stdout.trim(), device, "the server has the device, active");
 
     // Scanning the same QR again is refused: its credential was used.
-    click(&app, "Add account");
-    click(&app, "Scan QR code");
-    click(&app, "Paste from clipboard");
-    assert!(
-        !find(
-            &app,
-            "Push approvals from this QR code are already set up. Ask the service for a new \
-             code to set them up again."
-        )
-        .is_empty()
-    );
-    click(&app, "Cancel");
+    app.scan_clipboard();
+    assert!(app.exists(
+        "Push approvals from this QR code are already set up. Ask the service for a new code \
+         to set them up again."
+    ));
+    app.click("Cancel");
 
     let login = Login::start(&server, "carol", &["--mode", "code", "--wait", "60"]);
     let code = login.shown.clone().unwrap();
-    wait_for(&app, "Code shown on the login screen", 20);
-    assert_eq!(app.window().global::<AppAdapter>().get_screen(), Screen::Approvals);
-    type_into(&app, "Code shown on the login screen", &code);
-    click(&app, "Approve");
+    app.wait_for("Code shown on the login screen", 20);
+    assert_eq!(app.screen(), Screen::Approvals);
+    app.type_into("Code shown on the login screen", &code);
+    app.click("Approve");
     let (exit, last) = login.outcome();
     assert_eq!((exit, last.as_str()), (0, "approved"), "the typed code reached the server");
-    app.window().global::<AppAdapter>().invoke_lock();
 }
