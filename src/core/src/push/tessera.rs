@@ -77,7 +77,6 @@
 //! → `denied`. `not_me` mutes new logins for the user for a while (the relying party gets
 //! `429 user muted`). Logins expire [`DEFAULT_EXPIRY_SECONDS`] after creation by default.
 
-use std::io::Read as _;
 use std::time::Duration;
 
 use data_encoding::{BASE64URL_NOPAD, HEXLOWER};
@@ -489,15 +488,7 @@ impl TesseraBackend {
             detail: root_cause(&e),
         })?;
         let status = response.status().as_u16();
-        let mut text = String::new();
-        response.take(MAX_RESPONSE_BYTES).read_to_string(&mut text).map_err(|e| {
-            PushError::Unreachable { server: server.to_owned(), detail: e.to_string() }
-        })?;
-        let body: Value = serde_json::from_str(&text).map_err(|_| PushError::BadResponse {
-            server: server.to_owned(),
-            detail: format!("HTTP {status} without a JSON body"),
-        })?;
-        Ok((status, body))
+        Ok((status, privacyidea::read_json(response, server, MAX_RESPONSE_BYTES)?))
     }
 
     fn refused(server: &str, status: u16, body: &Value) -> PushError {
