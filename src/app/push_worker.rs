@@ -13,8 +13,10 @@
 //! outcome to the worker as [`Command::Polled`], and polls again at once, telling the server
 //! which requests it already has so it is only woken by a change. A login therefore reaches
 //! the app within one network round trip, and answers never wait behind a held poll. Errors
-//! back off with the same jittered schedule as ordinary polls. Inline workers poll every
-//! account on the schedule, which keeps tests deterministic.
+//! back off with the same jittered schedule as ordinary polls. A blocking HTTP request cannot
+//! be cancelled, so a poll in flight when the vault locks runs out (at most 25 s); its outcome
+//! is dropped and its thread then ends, zeroizing its copy of the device key. Inline workers
+//! poll every account on the schedule, which keeps tests deterministic.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
