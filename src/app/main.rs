@@ -1,18 +1,49 @@
-//! The `tessera` binary: the desktop app with no arguments, the command line with a subcommand.
+//! The `tessera` binary: the command line with a subcommand; with no arguments it becomes the
+//! desktop app by executing `tessera-gui` from the same directory.
+//!
+//! Two binaries because start-up time is the command line's main cost: the GUI build links
+//! fontconfig (which brings freetype, libpng, brotli, expat and zlib) and is far larger, and
+//! the dynamic loader pays for that on every `tessera code`. The command-line binary links
+//! none of them (the linker drops the unused GUI code).
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     if std::env::args_os().len() > 1 {
         return tessera::cli::main();
     }
-    match tessera::run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: cannot open the window: {error}");
-            eprintln!("hint: a display is needed (X11 or Wayland; Xvfb on a headless machine)");
-            eprintln!("hint: `tessera --help` lists the command-line commands");
-            ExitCode::FAILURE
-        }
+    let gui = gui_path();
+    let error = run_gui(&gui);
+    eprintln!("error: cannot start the desktop app {}: {error}", gui.display());
+    eprintln!("hint: install tessera-gui next to tessera (`cargo build` builds both)");
+    eprintln!("hint: `tessera --help` lists the command-line commands");
+    ExitCode::FAILURE
+}
+
+/// `tessera-gui` next to this executable (by its real path, so a symlinked `tessera` works).
+fn gui_path() -> PathBuf {
+    let name = format!("tessera-gui{}", std::env::consts::EXE_SUFFIX);
+    std::env::current_exe()
+        .and_then(std::fs::canonicalize)
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join(&name)))
+        .unwrap_or_else(|| PathBuf::from(name))
+}
+
+/// Replaces this process with the GUI (same pid, environment and terminal); returns only on
+/// failure.
+#[cfg(unix)]
+fn run_gui(gui: &std::path::Path) -> std::io::Error {
+    use std::os::unix::process::CommandExt as _;
+    std::process::Command::new(gui).exec()
+}
+
+/// Runs the GUI and exits with its status (no `exec` outside Unix).
+#[cfg(not(unix))]
+fn run_gui(gui: &std::path::Path) -> std::io::Error {
+    match std::process::Command::new(gui).status() {
+        Ok(status) => std::process::exit(status.code().unwrap_or(1)),
+        Err(error) => error,
     }
 }

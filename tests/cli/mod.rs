@@ -1,5 +1,7 @@
 //! `tessera` end to end: add, code, list, next, rename, remove, export and every bad input.
 
+/// `tessera` and `tessera-gui`: which does what, and what each links.
+mod binaries;
 /// `tessera import` / `tessera export` through every format's fixture.
 mod transfer;
 
