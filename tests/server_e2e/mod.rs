@@ -668,6 +668,9 @@ fn standard_parsers_read_the_enrolment_uri_as_plain_totp() {
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), ours);
 }
 
+/// The demo relying-party pages (`serve --demo`).
+mod demo;
+
 /// Runs each end-to-end test against both storage engines.
 macro_rules! on_both_stores {
     ($($name:ident),* $(,)?) => {

@@ -1,8 +1,9 @@
 //! The `tessera-server` binary: `serve` runs the server; `admin ...` speaks the
 //! relying-party API (an operator's CLI, also what scripts and tests use).
 //!
-//! Contract: `serve [--data DIR] [--listen ADDR] [--database URL]`; the first start writes a
-//! bootstrap API key to `DIR/api-key` (mode 0600). `admin enrol USER`, `admin login USER
+//! Contract: `serve [--data DIR] [--listen ADDR] [--database URL] [--demo
+//! [--demo-allow-remote]]`; the first start writes a bootstrap API key to
+//! `DIR/api-key` (mode 0600). `admin enrol USER`, `admin login USER
 //! [--mode approve|pick|code] [--wait SECONDS]` (exit 0 only for `approved`), `admin devices
 //! USER`, `admin revoke USER DEVICE`, `admin audit [--user USER]`; admin commands take
 //! `--server URL` and `--api-key-file FILE` or `TESSERA_API_KEY`.
@@ -64,6 +65,15 @@ struct ServeArgs {
     /// Device requests per second per device.
     #[arg(long, env = "TESSERA_SERVER_DEVICE_RATE")]
     device_rate: Option<f64>,
+    /// Dev mode: also serve the "Example Corp" demo relying-party pages at /demo. They act
+    /// with relying-party rights and have no login, so only on a loopback address unless
+    /// --demo-allow-remote.
+    #[arg(long, env = "TESSERA_SERVER_DEMO")]
+    demo: bool,
+    /// Allow --demo on a non-loopback address (anyone who reaches the pages can enrol devices
+    /// and start logins for any user).
+    #[arg(long, requires = "demo")]
+    demo_allow_remote: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -173,6 +183,14 @@ fn main() -> ExitCode {
 }
 
 fn serve(args: ServeArgs) -> Result<(), String> {
+    if args.demo && !args.listen.ip().is_loopback() && !args.demo_allow_remote {
+        return Err(format!(
+            "--demo serves pages that act with relying-party rights and have no login; \
+             listen on a loopback address (e.g. --listen 127.0.0.1:8787) instead of {}, \
+             or add --demo-allow-remote if you really mean to expose them",
+            args.listen
+        ));
+    }
     std::fs::create_dir_all(&args.data)
         .map_err(|e| format!("cannot create {}: {e}", args.data.display()))?;
     // The database holds the server's signing key: keep the folder to its owner.
@@ -248,16 +266,24 @@ fn serve(args: ServeArgs) -> Result<(), String> {
             tracing::info!(path = %args.data.join("api-key").display(), "bootstrap API key written");
         }
         tracing::info!(listen = %bound, public_url = %public_url, database = %db_name, "tessera-server listening");
-        let app = router(state.clone());
+        let mut app = router(state.clone());
+        if args.demo {
+            app = app.merge(tessera_server::demo::router(state.clone()));
+            eprintln!(
+                "demo: {public_url}/demo (dev mode: these pages act with relying-party rights \
+                 and have no login)"
+            );
+        }
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         let shutdown_state = state.clone();
+        let shutdown = async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down: ending long-polls, finishing requests");
+            shutdown_state.begin_shutdown();
+        };
         axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                shutdown_signal().await;
-                tracing::info!("shutting down: ending long-polls, finishing requests");
-                shutdown_state.begin_shutdown();
-            })
-            .await
-            .map_err(|e| format!("server error: {e}"))?;
+            .with_graceful_shutdown(shutdown)
+            .await.map_err(|e| format!("server error: {e}"))?;
         Ok::<_, String>(state)
     })?;
     // The PostgreSQL client runs its own small runtime and must be dropped outside ours.
