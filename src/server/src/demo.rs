@@ -14,7 +14,7 @@
 //! logins for any user. That is why `main` serves them only on a loopback address unless
 //! `--demo-allow-remote` is given. Every user-provided text is HTML-escaped.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
 use axum::extract::{ConnectInfo, Form, Path, Query, State};
 use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode, header};
@@ -27,6 +27,7 @@ use tessera_core::push::RequestContext;
 use tessera_core::push::tessera::VerificationMode;
 use tessera_core::uri::OtpUri;
 
+use crate::tls::ClientAddr;
 use crate::{ApiError, AppState, LoginBody, WaitQuery, create_login, enrol_user, wait_login};
 
 /// The relying party's name on the device (and the enrolment's issuer).
@@ -218,7 +219,7 @@ async fn login(
         return failure(title, &e);
     };
     // The connection's address: the demo trusts no X-Forwarded-For (it is a local page).
-    let ip = extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let ip = extensions.get::<ConnectInfo<ClientAddr>>().map(|c| c.0.0.ip());
     let user_agent = headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())

@@ -33,9 +33,15 @@
 //! challenges, device-signed decisions checked against the exact challenge sent.
 //!
 //! # TLS
-//! The server speaks plain HTTP; put it behind a TLS-terminating proxy (nginx, Caddy) for
-//! anything but loopback, and set `--public-url https://...`: clients refuse plain HTTP and
-//! unchecked certificates to non-loopback hosts.
+//! Anything but loopback needs HTTPS: clients refuse plain HTTP and unchecked certificates
+//! to non-loopback hosts. Two ways:
+//! - in the server: `serve --tls-cert chain.pem --tls-key key.pem` ([`tls`]: rustls on ring,
+//!   HTTP/1.1; the public URL then defaults to `https://LISTEN`);
+//! - behind a TLS-terminating reverse proxy (nginx, Caddy) that forwards to a loopback
+//!   listener, with `--public-url https://push.example.com`. Let the proxy pass long-polls
+//!   (reads of at least 30 s, no response buffering), e.g. with nginx:
+//!   `location / { proxy_pass http://127.0.0.1:8787; proxy_read_timeout 60s; proxy_buffering off; }`
+//!   (the server reads no forwarded-for headers; the relying party supplies the login's IP).
 //!
 //! # Demo relying party
 //! `serve --demo` adds "Example Corp" pages at `/demo` ([`demo`]) for trying the whole loop
@@ -44,6 +50,7 @@
 
 pub mod demo;
 pub mod store;
+pub mod tls;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
