@@ -133,7 +133,7 @@ fn the_demo_enrolment_qr_holds_exactly_the_uri_shown_and_tessera_adds_it() {
     assert!(uri.starts_with("otpauth://totp/Example%20Corp:alice?"), "{uri}");
     assert!(uri.contains("#push=tessera1&"), "{uri}");
     let svg = format!("<svg{}</svg>", between(&html, "<svg", "</svg>"));
-    assert_eq!(decode_svg_qr(&svg), [uri.clone()], "the QR code encodes the URI shown");
+    assert_eq!(decode_svg_qr(&svg), vec![uri.clone()], "the QR code encodes the URI shown");
     // The "Account secret key" is the URI's TOTP secret.
     let parsed = tessera_core::uri::OtpUri::parse(&uri).unwrap();
     let secret = between(&html, "<code id=\"secret\">", "</code>").replace(' ', "");
