@@ -3,7 +3,10 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tessera_core::uri::{MigrationBatch, OtpUri, Payload, classify, encode_migration_with_id};
+use tessera_core::uri::{OtpUri, Payload, classify};
+
+#[path = "shared/migration.rs"]
+mod migration;
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
@@ -14,7 +17,7 @@ fuzz_target!(|data: &[u8]| {
             let back = OtpUri::parse(&built).expect("a built URI parses");
             check_same(&account, &back);
         }
-        Ok(Payload::Migration(batch)) => check_migration(&batch),
+        Ok(Payload::Migration(batch)) => migration::check_round_trip(&batch),
         Ok(Payload::PushEnrolment(push)) => {
             let _ = format!("{push:?}");
         }
@@ -47,22 +50,3 @@ fn check_same(a: &OtpUri, b: &OtpUri) {
     }
 }
 
-fn check_migration(batch: &MigrationBatch) {
-    let (links, skipped) = encode_migration_with_id(&batch.accounts, batch.batch_id);
-    assert!(skipped.is_empty(), "decoded accounts are always encodable");
-    let again: Vec<OtpUri> = links
-        .iter()
-        .flat_map(|l| MigrationBatch::parse(l).expect("an encoded link decodes").accounts)
-        .collect();
-    assert_eq!(again.len(), batch.accounts.len());
-    for (a, b) in batch.accounts.iter().zip(&again) {
-        assert_eq!(a.issuer, b.issuer);
-        assert_eq!(a.account, b.account);
-        assert!(a.otp.secret.ct_eq(&b.otp.secret));
-        assert_eq!(
-            (a.otp.kind, a.otp.algorithm, a.otp.digits),
-            (b.otp.kind, b.otp.algorithm, b.otp.digits)
-        );
-        assert_eq!(a.otp.counter, b.otp.counter);
-    }
-}

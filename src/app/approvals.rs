@@ -8,7 +8,7 @@
 
 use std::rc::Rc;
 
-use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
+use slint::{ComponentHandle, Model, ModelRc, SharedString, VecModel};
 use tessera_core::push::{Decision, PushHistoryItem, PushRequest, format_utc};
 
 use crate::push_worker::{Command, Engine, PushWorker, Report};
@@ -23,6 +23,8 @@ const HISTORY_SHOWN: usize = 50;
 pub(crate) struct Approvals {
     worker: Option<PushWorker>,
     requests: Vec<Pending>,
+    /// The rows on screen, updated in place so a code being typed keeps its field and focus.
+    rows: Option<Rc<VecModel<ApprovalRow>>>,
     trouble: String,
     /// Where the user was before a request pulled the view to the front.
     previous: Option<Screen>,
@@ -74,7 +76,11 @@ pub(crate) fn connect(window: &AppWindow, state: &Shared) {
         crate::deps::Background::Inline => PushWorker::Inline(Box::new(engine)),
         crate::deps::Background::Thread => spawn(engine, state),
     };
-    state.borrow_mut().approvals.worker = Some(worker);
+    let mut s = state.borrow_mut();
+    s.approvals.worker = Some(worker);
+    let rows = Rc::new(VecModel::default());
+    window.global::<ApprovalsAdapter>().set_requests(ModelRc::from(rows.clone()));
+    s.approvals.rows = Some(rows);
 }
 
 thread_local! {
@@ -259,37 +265,52 @@ fn record(state: &mut State, item: PushHistoryItem) {
     refresh_history(state);
 }
 
+/// Shows the pending requests (the view's model was bound once, in [`connect`]).
 fn show_requests(state: &State) {
-    let Some(ui) = state.ui() else { return };
     let now = state.now();
-    let rows: Vec<ApprovalRow> = state
-        .approvals
-        .requests
-        .iter()
-        .map(|p| {
-            let r = &p.request;
-            let options: Vec<SharedString> = r
-                .require_presence
-                .iter()
-                .flatten()
-                .map(|o| SharedString::from(o.as_str()))
-                .collect();
-            ApprovalRow {
-                id: r.id.as_str().into(),
-                title: r.title.as_str().into(),
-                question: r.question.as_str().into(),
-                server: r.server.as_str().into(),
-                ip: r.context.ip.clone().unwrap_or_default().into(),
-                location: r.context.location.clone().unwrap_or_default().into(),
-                app: r.context.app.clone().unwrap_or_default().into(),
-                seconds_left: i32::try_from(r.seconds_left(now)).unwrap_or(i32::MAX),
-                options: ModelRc::new(VecModel::from(options)),
-                busy: p.busy,
-                error: p.error.as_str().into(),
+    let rows: Vec<ApprovalRow> = state.approvals.requests.iter().map(|p| row(p, now)).collect();
+    let Some(model) = state.approvals.rows.as_ref() else { return };
+    let same_requests = model.row_count() == rows.len()
+        && model.iter().zip(&rows).all(|(shown, new)| shown.id == new.id);
+    if same_requests {
+        for (index, mut new) in rows.into_iter().enumerate() {
+            let old = model.row_data(index);
+            // Keep the choices' model when they are the same, so the number buttons are not
+            // rebuilt under the pointer every second.
+            if let Some(old) = &old
+                && old.options.iter().eq(new.options.iter())
+            {
+                new.options = old.options.clone();
             }
-        })
-        .collect();
-    ui.global::<ApprovalsAdapter>().set_requests(ModelRc::new(VecModel::from(rows)));
+            if old.as_ref() != Some(&new) {
+                model.set_row_data(index, new);
+            }
+        }
+    } else {
+        model.set_vec(rows);
+    }
+}
+
+fn row(pending: &Pending, now: u64) -> ApprovalRow {
+    let r = &pending.request;
+    let options: Vec<SharedString> =
+        r.require_presence.iter().flatten().map(|o| SharedString::from(o.as_str())).collect();
+    let fact = |value: &Option<String>| SharedString::from(value.as_deref().unwrap_or_default());
+    ApprovalRow {
+        id: r.id.as_str().into(),
+        title: r.title.as_str().into(),
+        question: r.question.as_str().into(),
+        server: r.server.as_str().into(),
+        ip: fact(&r.context.ip),
+        location: fact(&r.context.location),
+        app: fact(&r.context.app),
+        user_agent: fact(&r.context.user_agent),
+        seconds_left: i32::try_from(r.seconds_left(now)).unwrap_or(i32::MAX),
+        options: ModelRc::new(VecModel::from(options)),
+        code_entry: r.code_entry,
+        busy: pending.busy,
+        error: pending.error.as_str().into(),
+    }
 }
 
 fn refresh_history(state: &mut State) {

@@ -331,8 +331,7 @@ pub fn scan_clipboard(options: &DecodeOptions) -> Result<Vec<String>, CaptureErr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::process::{Child, Command, Stdio};
-    use tessera_core::qr::{DecodeOptions, ScanSession, decode, encode};
+    use tessera_core::qr::{DecodeOptions, ScanSession, encode};
 
     fn write_png(dir: &Path, name: &str, text: &str) -> PathBuf {
         let frame = encode(text).unwrap().to_luma(4, 4);
@@ -412,87 +411,5 @@ mod tests {
         let err = capture_screens(Some(":4242")).unwrap_err();
         assert!(matches!(err, CaptureError::NoDisplay(_)), "{err}");
         assert!(err.to_string().contains("DISPLAY"));
-    }
-
-    /// Runs Xvfb on a free display number; killed on drop.
-    struct Xvfb {
-        child: Child,
-        display: String,
-    }
-
-    impl Drop for Xvfb {
-        fn drop(&mut self) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-
-    fn start_xvfb() -> Xvfb {
-        let display = format!(":{}", 100 + std::process::id() % 800);
-        let child = Command::new("Xvfb")
-            .args([display.as_str(), "-screen", "0", "1280x720x24", "-nolisten", "tcp", "-noreset"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("Xvfb must be installed for this test (apt-get install -y xvfb)");
-        let xvfb = Xvfb { child, display };
-        for _ in 0..100 {
-            if x11rb::connect(Some(&xvfb.display)).is_ok() {
-                return xvfb;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        panic!("Xvfb did not come up on {}", xvfb.display);
-    }
-
-    /// Draws a grayscale image onto the root window at (x, y), in strips that fit the
-    /// server's request size limit.
-    fn draw_on_root(display: &str, frame: &LumaFrame, x: i16, y: i16) {
-        use x11rb::connection::RequestConnection;
-        use x11rb::protocol::xproto::CreateGCAux;
-        let (conn, screen_num) = x11rb::connect(Some(display)).unwrap();
-        let screen = &conn.setup().roots[screen_num];
-        let gc = conn.generate_id().unwrap();
-        conn.create_gc(gc, screen.root, &CreateGCAux::new()).unwrap().check().unwrap();
-        let w = frame.width() as usize;
-        let rows_per_strip = ((conn.maximum_request_bytes() - 64) / (w * 4)).max(1);
-        for (strip, rows) in frame.pixels().chunks(w * rows_per_strip).enumerate() {
-            let data: Vec<u8> = rows.iter().flat_map(|&v| [v, v, v, 0]).collect();
-            let top = y + (strip * rows_per_strip) as i16;
-            conn.put_image(
-                ImageFormat::Z_PIXMAP,
-                screen.root,
-                gc,
-                w as u16,
-                (rows.len() / w) as u16,
-                x,
-                top,
-                0,
-                screen.root_depth,
-                &data,
-            )
-            .unwrap()
-            .check()
-            .unwrap();
-        }
-        // A round trip: every request before it has been processed.
-        conn.get_input_focus().unwrap().reply().unwrap();
-    }
-
-    #[test]
-    fn finds_a_code_drawn_on_an_xvfb_screen() {
-        let xvfb = start_xvfb();
-        let uri = "otpauth://totp/Example:alice@example.com?secret=JBSWY3DPEHPK3PXP&issuer=Example";
-        draw_on_root(&xvfb.display, &encode(uri).unwrap().to_luma(3, 4), 700, 250);
-        let frames = capture_screens(Some(&xvfb.display)).unwrap();
-        assert_eq!(frames.len(), 1);
-        assert_eq!((frames[0].width(), frames[0].height()), (1280, 720));
-        let got = decode(&frames[0], &DecodeOptions { budget: None, exhaustive: false });
-        assert_eq!(got.payloads, [uri]);
-
-        let mut session =
-            ScanSession::new(ScreenSource::new(Some(xvfb.display.clone())), DecodeOptions::STILL);
-        assert_eq!(session.run().unwrap().payloads, [uri]);
-        assert_eq!(scan_screens(Some(&xvfb.display), &DecodeOptions::STILL).unwrap(), [uri]);
     }
 }

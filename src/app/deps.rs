@@ -10,6 +10,7 @@ use tessera_core::clock::{Clock, SystemClock};
 use tessera_core::qr::{FrameSource, LumaFrame};
 
 use crate::capture::{CaptureError, ClipboardContent};
+use tessera_core::push::tessera::{self, TesseraBackend};
 use tessera_core::push::{PushBackend, ScheduleConfig};
 
 use crate::store::{MemoryBackend, VaultBackend};
@@ -123,7 +124,8 @@ pub struct Deps {
     pub password_file: Option<PathBuf>,
     /// Where scanned QR codes come from.
     pub scan_sources: Arc<dyn ScanSources>,
-    /// The push servers' protocols (privacyIDEA); tests put an in-process backend here.
+    /// The push servers' protocols (privacyIDEA, Tessera); tests put an in-process backend
+    /// here.
     pub push_backends: Vec<Arc<dyn PushBackend>>,
     /// When to poll push accounts.
     pub push_schedule: ScheduleConfig,
@@ -131,17 +133,23 @@ pub struct Deps {
     pub notify: Notify,
 }
 
-/// Returns the real push backends; one that cannot start (no TLS provider) is left out and
+/// Returns the real push backends: privacyIDEA (polled) and Tessera's own server
+/// (long-polled, held up to 25 s). One that cannot start (no TLS provider) is left out and
 /// logged, so the rest of the app still works.
-fn system_push_backends() -> Vec<Arc<dyn PushBackend>> {
+pub fn system_push_backends() -> Vec<Arc<dyn PushBackend>> {
     tessera_core::push::install_crypto_provider();
+    let mut backends: Vec<Arc<dyn PushBackend>> = Vec::new();
     match tessera_core::push::PrivacyIdeaBackend::new() {
-        Ok(backend) => vec![Arc::new(backend)],
-        Err(error) => {
-            eprintln!("tessera: push approvals are unavailable: {error}");
-            Vec::new()
-        }
+        Ok(backend) => backends.push(Arc::new(backend)),
+        Err(error) => eprintln!("tessera: privacyIDEA push approvals are unavailable: {error}"),
     }
+    match TesseraBackend::new() {
+        Ok(backend) => {
+            backends.push(Arc::new(backend.with_long_poll(tessera::MAX_WAIT_SECONDS)));
+        }
+        Err(error) => eprintln!("tessera: Tessera push approvals are unavailable: {error}"),
+    }
+    backends
 }
 
 impl Deps {

@@ -7,6 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use slint::{ComponentHandle, ModelRc, Rgb8Pixel, SharedPixelBuffer, SharedString, VecModel};
 use tessera_core::otp::{Algorithm, OtpKind};
+use tessera_core::push::tessera::TesseraEnrolment;
+use tessera_core::push::{PushBackendKind, PushEnrolment};
 use tessera_core::qr::{self, Classified, DecodeOptions, LumaFrame, QrError};
 use tessera_core::uri::{self, MigrationSet, OtpUri, Payload, QrKind, UriError};
 
@@ -26,6 +28,19 @@ pub(crate) struct ScanState {
     migration: Option<MigrationSet>,
     accounts: Vec<OtpUri>,
     camera_stop: Option<Arc<AtomicBool>>,
+    /// A scanned push enrolment waiting for the user's "Set up push approvals".
+    offer: Option<PushOffer>,
+}
+
+/// A push enrolment found by a scan: privacyIDEA's `otpauth://pipush/...`, or a Tessera
+/// server's `otpauth://totp/...#push=tessera1...` that also carries the account's codes.
+struct PushOffer {
+    kind: PushBackendKind,
+    enrolment: PushEnrolment,
+    /// The TOTP account that comes with a Tessera enrolment (added in the same save).
+    codes: Option<OtpUri>,
+    /// When it was scanned: the enrolment link's time-to-live counts from here.
+    scanned_at: u64,
 }
 
 impl ScanState {
@@ -62,6 +77,8 @@ pub(crate) fn clear(state: &mut State) {
     scan.set_found(ModelRc::default());
     scan.set_skipped(ModelRc::default());
     scan.set_missing(SharedString::new());
+    scan.set_offer_push(false);
+    scan.set_enrolling(false);
     set_problem(&ui, ScanProblem::None, "", "");
 }
 
@@ -111,10 +128,10 @@ fn kind_key(kind: &QrKind) -> &'static str {
 
 fn show_uri_error(ui: &AppWindow, err: &UriError) {
     match err {
+        UriError::IsPushEnrolment => set_problem(ui, ScanProblem::PushAlone, "", ""),
         UriError::NotAnAccount { kind } => {
             set_problem(ui, ScanProblem::NotAccount, kind_key(kind), "");
         }
-        UriError::IsPushEnrolment => set_problem(ui, ScanProblem::Push, "", ""),
         other => set_problem(ui, ScanProblem::BadAccount, "", &crate::capture::error_chain(other)),
     }
 }
@@ -168,6 +185,7 @@ fn show_results(state: &mut State, results: Vec<Classified>) {
     }
     let mut error = None;
     let mut accounts = Vec::new();
+    let mut pushes = Vec::new();
     let mut export = false;
     for found in results {
         match found.payload {
@@ -178,11 +196,44 @@ fn show_results(state: &mut State, results: Vec<Classified>) {
                     Err(err) => error = error.or(Some(err)),
                 }
             }
-            Ok(Payload::PushEnrolment(_)) => error = error.or(Some(UriError::IsPushEnrolment)),
+            Ok(Payload::PushEnrolment(raw)) => pushes.push(raw),
             Err(err) => error = error.or(Some(err)),
         }
     }
     let listing = export || state.scan.migration.is_some() || !state.scan.accounts.is_empty();
+    // One push enrolment on its own (or one Tessera account, which carries one) is offered
+    // for setting up; the user confirms before the server is contacted.
+    if !listing && accounts.len() + pushes.len() == 1 {
+        let offer = match (pushes.pop(), accounts.first()) {
+            (Some(raw), _) => Some(
+                PushEnrolment::from_uri(&raw)
+                    .map(|enrolment| (PushBackendKind::PrivacyIdea, enrolment, None)),
+            ),
+            (None, Some(account)) => TesseraEnrolment::from_extra(&account.extra).map(|found| {
+                found.map(|e| {
+                    let enrolment = e.to_enrolment(&account.issuer, &account.account);
+                    (PushBackendKind::Tessera, enrolment, Some(account.clone()))
+                })
+            }),
+            (None, None) => None,
+        };
+        match offer {
+            Some(Ok((kind, enrolment, codes))) => {
+                let scanned_at = state.now();
+                offer_push(state, &ui, PushOffer { kind, enrolment, codes, scanned_at });
+                return;
+            }
+            Some(Err(err)) => {
+                set_problem(&ui, ScanProblem::PushFailed, "", &crate::capture::error_chain(&err));
+                return;
+            }
+            None => {}
+        }
+    }
+    if !pushes.is_empty() {
+        // Push enrolments among several codes: each must be scanned on its own.
+        error = error.or(Some(UriError::IsPushEnrolment));
+    }
     if !listing && accounts.len() == 1 && fits_form(&accounts[0]) {
         prefill(&ui, &accounts[0]);
         clear(state);
@@ -219,6 +270,105 @@ fn list_pending(state: &State, ui: &AppWindow) {
     scan.set_found(ModelRc::new(VecModel::from(found)));
     scan.set_skipped(ModelRc::new(VecModel::from(skipped)));
     scan.set_missing(missing.into());
+}
+
+/// Shows `offer` for confirmation, or why it cannot be set up (already enrolled).
+fn offer_push(state: &mut State, ui: &AppWindow, offer: PushOffer) {
+    let Some(vault) = state.vault.as_ref() else { return };
+    let serial = &offer.enrolment.serial;
+    if vault.push_accounts().iter().any(|a| a.serial == *serial) {
+        set_problem(ui, ScanProblem::PushEnrolled, "", "");
+        return;
+    }
+    if let Some(account) = &offer.codes
+        && let Some(existing) = same_account(vault.entries(), account)
+    {
+        let name = if existing.issuer.is_empty() {
+            existing.account.clone()
+        } else {
+            format!("{} ({})", existing.issuer, existing.account)
+        };
+        set_problem(ui, ScanProblem::Duplicate, "", &name);
+        return;
+    }
+    let scan = ui.global::<ScanAdapter>();
+    let e = &offer.enrolment;
+    let name = match (e.issuer.is_empty(), e.label.is_empty() || e.label == e.serial) {
+        (false, false) => format!("{} ({})", e.issuer, e.label),
+        (false, true) => e.issuer.clone(),
+        (true, false) => e.label.clone(),
+        (true, true) => e.serial.clone(),
+    };
+    scan.set_offer_name(name.into());
+    scan.set_offer_server(e.server().into());
+    scan.set_offer_codes(offer.codes.is_some());
+    scan.set_offer_insecure(e.insecure_transport());
+    scan.set_offer_push(true);
+    set_problem(ui, ScanProblem::None, "", "");
+    state.scan.offer = Some(offer);
+}
+
+fn same_account<'a>(entries: &'a [Entry], account: &OtpUri) -> Option<&'a Entry> {
+    entries.iter().find(|e| {
+        e.otp.secret.ct_eq(&account.otp.secret)
+            && e.account == account.account
+            && e.issuer == account.issuer
+    })
+}
+
+/// "Set up push approvals": registers a new device key with the server (off the UI thread:
+/// a network round trip, and privacyIDEA's RSA key takes seconds), then stores the push
+/// account, and a Tessera enrolment's codes, in one save. Nothing is stored on failure; the
+/// offer stays so the user can retry (a link past its time-to-live says so).
+fn enrol_push(state: &Shared) {
+    let (job, ui) = {
+        let mut s = state.borrow_mut();
+        s.touch();
+        let Some(offer) = s.scan.offer.as_ref() else { return };
+        let backend = s.deps.push_backends.iter().find(|b| b.kind() == offer.kind).cloned();
+        let (enrolment, scanned_at, now) = (offer.enrolment.clone(), offer.scanned_at, s.now());
+        let Some(ui) = s.ui() else { return };
+        let kind = offer.kind;
+        let job = move || match backend {
+            Some(backend) => backend
+                .enrol(&enrolment, scanned_at, now)
+                .map_err(|e| crate::push_worker::plain_error(&e)),
+            None => Err(format!("this build of Tessera cannot talk to {kind} servers")),
+        };
+        (job, ui)
+    };
+    ui.global::<ScanAdapter>().set_enrolling(true);
+    set_problem(&ui, ScanProblem::None, "", "");
+    background(state, job, |state, result| {
+        let Some(ui) = state.ui() else { return };
+        ui.global::<ScanAdapter>().set_enrolling(false);
+        let account = match result {
+            Ok(account) => account,
+            Err(message) => {
+                set_problem(&ui, ScanProblem::PushFailed, "", &message);
+                return;
+            }
+        };
+        let Some(offer) = state.scan.offer.take() else { return };
+        let now = state.now();
+        let Some(vault) = state.vault.as_mut() else { return };
+        let entries = vault.entries().len();
+        if let Some(codes) = offer.codes {
+            vault.entries_mut().push(Entry::new(codes.issuer, codes.account, codes.otp, now));
+        }
+        vault.push_accounts_mut().push(account);
+        if state.save() {
+            clear(state);
+            state.refresh_rows();
+            crate::approvals::unlocked(state);
+            state.show(Screen::Accounts);
+            state.toast(Toast::Added, "");
+        } else if let Some(vault) = state.vault.as_mut() {
+            // The save failed (and said why): leave the vault as it was.
+            vault.entries_mut().truncate(entries);
+            vault.push_accounts_mut().pop();
+        }
+    });
 }
 
 /// Adds every listed account not already in the vault, saves once, and shows the accounts.
@@ -480,6 +630,9 @@ pub(crate) fn connect(window: &AppWindow, state: &Shared) {
 
     let s = state.clone();
     scan.on_add_all(move || add_all(&mut s.borrow_mut()));
+
+    let s = state.clone();
+    scan.on_enrol_push(move || enrol_push(&s));
 
     let s = state.clone();
     scan.on_cancel(move || {

@@ -82,6 +82,8 @@ pub trait OpenVault: Send {
     fn entries_mut(&mut self) -> &mut Vec<Entry>;
     /// Returns the enrolled push-approval accounts.
     fn push_accounts(&self) -> &[PushAccount];
+    /// Returns the push accounts for enrolling; call [`OpenVault::save`] afterwards.
+    fn push_accounts_mut(&mut self) -> &mut Vec<PushAccount>;
     /// Returns the history of push requests and decisions (oldest first) to append to.
     fn push_history_mut(&mut self) -> &mut Vec<PushHistoryItem>;
     /// Writes the entries.
@@ -219,6 +221,10 @@ impl OpenVault for Vault {
 
     fn push_accounts(&self) -> &[PushAccount] {
         &self.content().push_accounts
+    }
+
+    fn push_accounts_mut(&mut self) -> &mut Vec<PushAccount> {
+        &mut self.content_mut().push_accounts
     }
 
     fn push_history_mut(&mut self) -> &mut Vec<PushHistoryItem> {
@@ -384,6 +390,10 @@ impl OpenVault for MemoryOpen {
         &self.push_accounts
     }
 
+    fn push_accounts_mut(&mut self) -> &mut Vec<PushAccount> {
+        &mut self.push_accounts
+    }
+
     fn push_history_mut(&mut self) -> &mut Vec<PushHistoryItem> {
         &mut self.push_history
     }
@@ -391,6 +401,7 @@ impl OpenVault for MemoryOpen {
     fn save(&mut self) -> Result<(), StoreError> {
         let mut vault = self.vault.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         vault.entries = self.entries.clone();
+        vault.push_accounts = self.push_accounts.clone();
         vault.push_history = self.push_history.clone();
         Ok(())
     }

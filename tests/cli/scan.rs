@@ -197,6 +197,27 @@ fn draw_on_root(display: &str, image: &GrayImage, x: i16, y: i16) {
 }
 
 #[test]
+fn capture_reads_a_code_drawn_on_an_xvfb_screen() {
+    use tessera::capture::{ScreenSource, capture_screens, scan_screens};
+    use tessera_core::qr::{DecodeOptions, ScanSession, decode};
+    let xvfb = start_xvfb();
+    let uri = "otpauth://totp/Example:alice@example.com?secret=JBSWY3DPEHPK3PXP&issuer=Example";
+    let code = encode(uri).unwrap().to_luma(3, 4);
+    let image = GrayImage::from_raw(code.width(), code.height(), code.pixels().to_vec()).unwrap();
+    draw_on_root(&xvfb.display, &image, 700, 250);
+    let frames = capture_screens(Some(&xvfb.display)).unwrap();
+    assert_eq!(frames.len(), 1);
+    assert_eq!((frames[0].width(), frames[0].height()), (1600, 900));
+    let got = decode(&frames[0], &DecodeOptions { budget: None, exhaustive: false });
+    assert_eq!(got.payloads, [uri]);
+
+    let mut session =
+        ScanSession::new(ScreenSource::new(Some(xvfb.display.clone())), DecodeOptions::STILL);
+    assert_eq!(session.run().unwrap().payloads, [uri]);
+    assert_eq!(scan_screens(Some(&xvfb.display), &DecodeOptions::STILL).unwrap(), [uri]);
+}
+
+#[test]
 fn scan_screen_finds_a_code_drawn_on_an_xvfb_screen() {
     let xvfb = start_xvfb();
     // A small code far from the centre, as on an employer's activation page.

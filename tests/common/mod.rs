@@ -4,6 +4,7 @@
 
 /// Fakes for the GUI's `Deps`: a settable clock and an in-memory clipboard.
 pub mod fakes;
+pub mod live_app;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

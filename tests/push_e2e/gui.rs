@@ -1,10 +1,11 @@
 //! The desktop app's approvals view against the real privacyIDEA server: a triggered login
-//! comes to the front with the server's question, and the Approve button reaches the server.
+//! comes to the front with the server's question, and the Approve button reaches the server;
+//! a scanned push QR is enrolled from the GUI and its logins arrive.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use i_slint_backend_testing::{AccessibleRole, ElementHandle, mock_elapsed_time};
+use i_slint_backend_testing::{AccessibleRole, mock_elapsed_time};
 use slint::ComponentHandle;
 use tessera::{AppAdapter, Background, Deps, Screen};
 use tessera_core::clock::SystemClock;
@@ -12,13 +13,7 @@ use tessera_core::push::{PrivacyIdeaBackend, PushBackend, ScheduleConfig};
 
 use super::{device, peer};
 use crate::common::fakes::FakeClipboard;
-
-fn find(app: &tessera::App, label: &str) -> Vec<ElementHandle> {
-    mock_elapsed_time(Duration::ZERO);
-    ElementHandle::find_by_accessible_label(app.window(), label)
-        .filter(|e| e.is_valid() && e.computed_opacity() > 0.0)
-        .collect()
-}
+use crate::common::live_app::{LiveApp, find};
 
 #[test]
 fn gui_shows_a_real_login_request_and_approve_reaches_the_server() {
@@ -69,4 +64,31 @@ fn gui_shows_a_real_login_request_and_approve_reaches_the_server() {
     let history: serde_json::Value =
         serde_json::from_str(&device.home.ok(&["push", "history", "--json"])).unwrap();
     assert_eq!(history[0]["decision"]["decision"], "approve", "{history}");
+}
+
+#[test]
+fn gui_enrols_a_scanned_privacyidea_push_qr_and_its_logins_arrive() {
+    let peer = peer();
+    let link = peer.enrol_link();
+    let serial = link.split("serial=").nth(1).unwrap().split('&').next().unwrap().to_owned();
+    // Deletes the token on the server at the end, like the CLI-enrolled devices.
+    let cleanup =
+        super::Device { peer: &peer, home: crate::common::Home::new(), serial, policy: None };
+    let app = LiveApp::start(Arc::new(PrivacyIdeaBackend::new().unwrap()), &link);
+    app.scan_clipboard();
+    assert!(app.exists("Set up push approvals"), "the push QR is offered for setting up");
+    let codes_too = "The account's 6-digit codes are added too, for when you have no connection.";
+    assert!(!app.exists(codes_too), "a privacyIDEA push token has no codes");
+    // Generates the RSA key and registers it with the server (a few seconds).
+    app.click("Set up push approvals");
+    assert_eq!(app.screen(), Screen::Accounts);
+    let stored = app.vault.vault.lock().unwrap().push_accounts.clone();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].serial, cleanup.serial);
+    assert!(app.vault.vault.lock().unwrap().entries.is_empty(), "no code account was invented");
+
+    let (tid, _) = peer.trigger(&cleanup.serial);
+    app.wait_for("Login by Alice from 127.0.0.1?", 20);
+    app.click("Approve");
+    assert_eq!(peer.outcome(&tid), "accept", "the GUI-enrolled key signed the approval");
 }

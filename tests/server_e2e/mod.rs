@@ -7,6 +7,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod app;
+
 use std::io::{BufRead as _, BufReader, Read as _};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};

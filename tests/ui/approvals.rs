@@ -117,6 +117,7 @@ pub fn start_push(server: Arc<FakeServer>, settings: &str) -> PushHarness {
     let clipboard = FakeClipboard::default();
     let notes = Arc::new(Mutex::new(Vec::new()));
     let recorded = notes.clone();
+    let sources = Arc::new(crate::ui::scan::FakeSources::default());
     let deps = Deps {
         clock: clock.clone(),
         clipboard: Box::new(clipboard.clone()),
@@ -124,7 +125,7 @@ pub fn start_push(server: Arc<FakeServer>, settings: &str) -> PushHarness {
         vault: Arc::new(backend.clone()),
         background: Background::Inline,
         password_file: None,
-        scan_sources: Arc::new(crate::ui::scan::FakeSources::default()),
+        scan_sources: sources.clone(),
         push_backends: vec![server.clone() as Arc<dyn PushBackend>],
         push_schedule: ScheduleConfig::default(),
         notify: Arc::new(move |title: &str, body: &str| {
@@ -134,18 +135,7 @@ pub fn start_push(server: Arc<FakeServer>, settings: &str) -> PushHarness {
     let app = tessera::build(deps).unwrap();
     app.window().window().set_size(slint::LogicalSize::new(440.0, 640.0));
     app.window().show().unwrap();
-    PushHarness {
-        h: Harness {
-            app,
-            clock,
-            clipboard,
-            backend,
-            home,
-            sources: Arc::new(crate::ui::scan::FakeSources::default()),
-        },
-        server,
-        notes,
-    }
+    PushHarness { h: Harness { app, clock, clipboard, backend, home, sources }, server, notes }
 }
 
 fn unlock(h: &Harness, password_label: &str, unlock_label: &str) {
@@ -314,6 +304,30 @@ fn screenshots_of_the_approvals_view_render() {
         if settings == ENGLISH {
             p.h.click("Back");
             snapshot(&p.h, "approvals-accounts-strip-light");
+            let mut code = request("N2", None);
+            code.code_entry = true;
+            code.title = "Example Corp".into();
+            code.question =
+                "Log in to Example Corp as alice? Type the code shown on the login screen.".into();
+            code.context.app = Some("Example Corp portal".into());
+            code.context.user_agent = Some("Firefox 140 on Linux".into());
+            server.pending.lock().unwrap().clear();
+            server.pending.lock().unwrap().push(code);
+            p.h.wait(3);
+            p.h.type_into("Code shown on the login screen", "4829");
+            snapshot(&p.h, "approvals-code-light");
+            // A scanned Tessera enrolment waiting for "Set up push approvals".
+            *p.h.sources.clipboard.lock().unwrap() = Some(
+                "otpauth://totp/Example%20Corp:alice?secret=JBSWY3DPEHPK3PXP&issuer=Example%20Corp\
+                 #push=tessera1&push_url=http%3A%2F%2F127.0.0.1%3A8787&push_device=0a1b2c3d&push_credential=00ff&push_ttl=10&push_sslverify=0"
+                    .into(),
+            );
+            p.h.click("Back");
+            p.h.click("Add account");
+            p.h.click("Scan QR code");
+            p.h.click("Paste from clipboard");
+            assert!(p.h.exists("Set up push approvals"), "the offer shows");
+            snapshot(&p.h, "scan-push-offer-light");
         }
     }
 }
@@ -332,4 +346,29 @@ fn snapshot(h: &Harness, name: &str) {
         encoder.set_depth(png::BitDepth::Eight);
         encoder.write_header().unwrap().write_image_data(pixels).unwrap();
     }
+}
+
+#[test]
+fn code_entry_sends_the_typed_code_and_the_field_survives_the_countdown() {
+    let mut r = request("N1", None);
+    r.code_entry = true;
+    r.context.user_agent = Some("Firefox 140 on Linux".into());
+    let p = with_requests(vec![r]);
+    let h = &p.h;
+    assert!(h.exists("Browser Firefox 140 on Linux"), "the browser is shown");
+    assert!(!h.exists("Approve with 12"), "no number choices in code mode");
+    h.type_into("Code shown on the login screen", "48291");
+    h.click("Approve");
+    assert!(p.server.answers.lock().unwrap().is_empty(), "five digits cannot approve");
+    h.type_into("Code shown on the login screen", "482913");
+    // The countdown refreshes the row every second; the typed code must stay put.
+    h.wait(3);
+    assert!(h.exists("117 seconds left to answer"));
+    assert_eq!(h.one("Code shown on the login screen").accessible_value().unwrap(), "482913");
+    h.click("Approve");
+    assert_eq!(
+        *p.server.answers.lock().unwrap(),
+        [("N1".to_owned(), Decision::Approve { answer: Some("482913".into()) })]
+    );
+    assert!(!h.exists("Code shown on the login screen"), "the answered request is gone");
 }

@@ -8,7 +8,7 @@
 
 mod approvals;
 mod perf_fixture;
-mod scan;
+pub(crate) mod scan;
 mod screenshots;
 mod transfer;
 mod vault_file;
@@ -16,13 +16,14 @@ mod vault_file;
 use std::sync::Arc;
 use std::time::Duration;
 
-use i_slint_backend_testing::{AccessibleRole, ElementHandle, mock_elapsed_time};
+use i_slint_backend_testing::{ElementHandle, mock_elapsed_time};
 use slint::ComponentHandle;
 use tessera::store::{Entry, MemoryBackend};
 use tessera::{App, Background, Deps};
 use tessera_core::otp::{OtpParams, Secret};
 
 use crate::common::fakes::{FakeClipboard, FakeClock};
+use crate::common::live_app;
 
 /// RFC 6238's SHA-1 seed "12345678901234567890" in base32.
 pub const RFC_KEY: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
@@ -112,10 +113,7 @@ pub fn entry(issuer: &str, account: &str, key: &str) -> Entry {
 
 impl Harness {
     pub fn all(&self, label: &str) -> Vec<ElementHandle> {
-        mock_elapsed_time(Duration::ZERO);
-        ElementHandle::find_by_accessible_label(self.app.window(), label)
-            .filter(|e| e.is_valid() && e.computed_opacity() > 0.0)
-            .collect()
+        live_app::find(&self.app, label)
     }
 
     pub fn exists(&self, label: &str) -> bool {
@@ -129,23 +127,11 @@ impl Harness {
     }
 
     pub fn click(&self, label: &str) {
-        let element = self
-            .all(label)
-            .into_iter()
-            .find(|e| e.accessible_role() != Some(AccessibleRole::Text))
-            .unwrap_or_else(|| panic!("no clickable element labelled {label:?}"));
-        element.invoke_accessible_default_action();
-        mock_elapsed_time(Duration::from_millis(20));
+        live_app::click(&self.app, label);
     }
 
     pub fn type_into(&self, label: &str, text: &str) {
-        let input = self
-            .all(label)
-            .into_iter()
-            .find(|e| e.accessible_role() == Some(AccessibleRole::TextInput))
-            .unwrap_or_else(|| panic!("no text field labelled {label:?}"));
-        input.set_accessible_value(text);
-        mock_elapsed_time(Duration::from_millis(20));
+        live_app::type_into(&self.app, label, text);
     }
 
     /// Moves both the fake wall clock and Slint's timers forward.

@@ -615,6 +615,10 @@ fn create_login(state: &AppState, body: LoginBody) -> ApiResult<Value> {
 struct WaitQuery {
     #[serde(default)]
     wait: Option<u64>,
+    /// Device long-poll: the login ids the device already has (comma-separated); the poll is
+    /// held while the open set is exactly this.
+    #[serde(default)]
+    known: Option<String>,
 }
 
 fn outcome_json(state: &AppState, login: &store::Login) -> ApiResult<Value> {
@@ -843,6 +847,12 @@ async fn device_pending(
     let device = device_auth(&state, &headers, &method, &uri, &[])?;
     let deadline =
         Instant::now() + Duration::from_secs(q.wait.unwrap_or(0).min(tessera::MAX_WAIT_SECONDS));
+    let mut known: Vec<&str> =
+        q.known.as_deref().unwrap_or("").split(',').filter(|id| !id.is_empty()).collect();
+    if known.len() > tessera::MAX_KNOWN_IDS {
+        return Err(err(StatusCode::BAD_REQUEST, "too many known ids"));
+    }
+    known.sort_unstable();
     let mut shutdown = state.0.shutdown.subscribe();
     loop {
         let notified = state.0.users.slot(&device.user).notified();
@@ -850,7 +860,9 @@ async fn device_pending(
         notified.as_mut().enable();
         let now = state.now();
         let logins = state.0.store.pending_for_user(&device.user, now)?;
-        if !logins.is_empty() || Instant::now() >= deadline || *shutdown.borrow() {
+        let mut open: Vec<&str> = logins.iter().map(|l| l.id.as_str()).collect();
+        open.sort_unstable();
+        if open != known || Instant::now() >= deadline || *shutdown.borrow() {
             let mut challenges = Vec::with_capacity(logins.len());
             for login in &logins {
                 let challenge = challenge_for(login, &device.id)?;

@@ -312,6 +312,26 @@ pub trait PushBackend: Send + Sync {
     /// signature check are dropped (and logged), not returned.
     fn poll(&self, account: &PushAccount, now: u64) -> Result<Vec<PushRequest>, PushError>;
 
+    /// Returns true when [`PushBackend::poll_changed`] holds the poll on the server until
+    /// something changes (HTTP long-poll), so a caller should loop on it on a thread of its own
+    /// rather than poll on a schedule.
+    fn long_polls(&self) -> bool {
+        false
+    }
+
+    /// Like [`PushBackend::poll`], but a long-polling backend answers only once the pending
+    /// set differs from `known` (the ids the caller already has) or its wait time passes.
+    /// Backends without long-poll simply poll.
+    fn poll_changed(
+        &self,
+        account: &PushAccount,
+        known: &[String],
+        now: u64,
+    ) -> Result<Vec<PushRequest>, PushError> {
+        let _ = known;
+        self.poll(account, now)
+    }
+
     /// Sends the user's decision for `request`. `Ok` means the server accepted it.
     fn answer(
         &self,

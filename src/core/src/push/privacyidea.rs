@@ -107,15 +107,7 @@ impl PrivacyIdeaBackend {
             .and_then(|s| httpdate::parse_http_date(s).ok())
             .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
             .map(|d| d.as_secs());
-        // privacyIDEA's answers are a few kilobytes; a server sending more is not one.
-        let mut text = String::new();
-        response.take(MAX_RESPONSE_BYTES).read_to_string(&mut text).map_err(|e| {
-            PushError::Unreachable { server: server.to_owned(), detail: e.to_string() }
-        })?;
-        let body: Value = serde_json::from_str(&text).map_err(|_| PushError::BadResponse {
-            server: server.to_owned(),
-            detail: format!("HTTP {status} without a JSON body"),
-        })?;
+        let body = read_json(response, server, MAX_RESPONSE_BYTES)?;
         Ok(Reply { status, date, body })
     }
 
@@ -276,9 +268,26 @@ pub fn format_utc(unix: u64) -> String {
     humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(unix)).to_string()
 }
 
-/// Returns the innermost cause of an error chain, which names what actually went wrong
-/// ("Connection refused") where the outer layers say only "error sending request". Never
-/// includes the URL (it carries the poll signature).
+/// Reads a push server's JSON answer. Answers are a few kilobytes; one past `limit` bytes is
+/// cut off there and then fails to parse, so a hostile server cannot make the app buffer
+/// without limit.
+pub(super) fn read_json(
+    response: reqwest::blocking::Response,
+    server: &str,
+    limit: u64,
+) -> Result<Value, PushError> {
+    let status = response.status().as_u16();
+    let mut text = String::new();
+    response
+        .take(limit)
+        .read_to_string(&mut text)
+        .map_err(|e| PushError::Unreachable { server: server.to_owned(), detail: e.to_string() })?;
+    serde_json::from_str(&text).map_err(|_| PushError::BadResponse {
+        server: server.to_owned(),
+        detail: format!("HTTP {status} without a JSON body"),
+    })
+}
+
 /// Builds the blocking HTTP client every push backend uses: our user agent, bounded
 /// connect and request times, and no redirects (a redirect could lead from HTTPS to plain
 /// HTTP or to another host, around the transport checks; neither backend redirects).
@@ -294,6 +303,9 @@ pub(crate) fn http_client(verify: bool, timeout: Duration) -> Result<Client, Pus
         .map_err(|e| PushError::Key(format!("cannot set up TLS: {}", root_cause(&e))))
 }
 
+/// Returns the innermost cause of an error chain, which names what actually went wrong
+/// ("Connection refused") where the outer layers say only "error sending request". Never
+/// includes the URL (it carries the poll signature).
 pub(crate) fn root_cause(error: &reqwest::Error) -> String {
     let mut current: &dyn std::error::Error = error;
     while let Some(next) = current.source() {

@@ -42,6 +42,9 @@ struct Tracked {
     schedule: PollSchedule,
     /// Whether the last poll failed (to report recovery once).
     failing: bool,
+    /// Polled by the caller's long-poll loop ([`PushSession::record_poll`]), never by
+    /// [`PushSession::tick`].
+    long_polled: bool,
 }
 
 /// Polls every enrolled account on its schedule and keeps what is pending.
@@ -71,10 +74,22 @@ impl PushSession {
 
     /// Adds (or replaces, by serial) an account; its first poll is due at `now_ms`.
     pub fn add_account(&mut self, account: PushAccount, now_ms: u64) {
+        self.track(account, now_ms, false);
+    }
+
+    /// Adds (or replaces, by serial) an account the caller long-polls itself (a backend whose
+    /// [`PushBackend::long_polls`] is true, on a thread of its own): [`PushSession::tick`]
+    /// leaves it alone and the caller hands each poll's outcome to
+    /// [`PushSession::record_poll`]. Answers still go through [`PushSession::answer`].
+    pub fn add_long_polled_account(&mut self, account: PushAccount, now_ms: u64) {
+        self.track(account, now_ms, true);
+    }
+
+    fn track(&mut self, account: PushAccount, now_ms: u64, long_polled: bool) {
         self.tracked.retain(|t| t.account.serial != account.serial);
         self.seed = self.seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let schedule = PollSchedule::new(self.config, now_ms, self.seed);
-        self.tracked.push(Tracked { account, schedule, failing: false });
+        self.tracked.push(Tracked { account, schedule, failing: false, long_polled });
     }
 
     /// Returns the accounts being polled.
@@ -87,9 +102,24 @@ impl PushSession {
         &self.pending
     }
 
-    /// Returns when the next poll is due (Unix ms), or `None` without accounts.
+    /// Returns when [`PushSession::tick`] next has work (Unix ms): the next due poll or the
+    /// next pending request to expire; `None` when there is neither (long-polled accounts are
+    /// never due: their caller polls them).
     pub fn next_due(&self) -> Option<u64> {
-        self.tracked.iter().map(|t| t.schedule.next_at()).min()
+        let polls = self.tracked.iter().filter(|t| !t.long_polled).map(|t| t.schedule.next_at());
+        let expiries = self.pending.requests().into_iter().map(|r| r.expires.saturating_mul(1000));
+        polls.chain(expiries).min()
+    }
+
+    /// Returns the ids of the requests pending for the account `serial` (what a long-poll
+    /// tells the server it already has).
+    pub fn pending_ids(&self, serial: &str) -> Vec<String> {
+        self.pending
+            .requests()
+            .into_iter()
+            .filter(|r| r.serial == serial)
+            .map(|r| r.id.clone())
+            .collect()
     }
 
     /// Makes every account's poll due now (unlock, window focus), respecting the minimum gap.
@@ -116,7 +146,25 @@ impl PushSession {
 
     /// Polls the accounts that are due at `now_ms` and expires old requests.
     pub fn tick(&mut self, now_ms: u64) -> Vec<PushEvent> {
-        self.poll_where(now_ms, |t| t.schedule.is_due(now_ms))
+        self.poll_where(now_ms, |t| !t.long_polled && t.schedule.is_due(now_ms))
+    }
+
+    /// Takes the outcome of a poll the caller made for the account `serial` (a long poll on
+    /// its own thread) at `now_ms`: merges the requests like [`PushSession::tick`] would, and
+    /// expires old requests. An outcome for an account no longer tracked is ignored.
+    pub fn record_poll(
+        &mut self,
+        serial: &str,
+        result: Result<Vec<PushRequest>, PushError>,
+        now_ms: u64,
+    ) -> Vec<PushEvent> {
+        let mut events = Vec::new();
+        if let Some(index) = self.tracked.iter().position(|t| t.account.serial == serial) {
+            self.take_result(index, result, now_ms, &mut events);
+        }
+        events
+            .extend(self.pending.remove_expired(now_ms / 1000).into_iter().map(PushEvent::Expired));
+        events
     }
 
     /// Polls every account now, whatever the schedule says (the CLI's one-shot commands).
@@ -135,28 +183,38 @@ impl PushSession {
                 Ok(backend) => backend.poll(&self.tracked[index].account, now),
                 Err(e) => Err(e),
             };
-            let tracked = &mut self.tracked[index];
-            let serial = tracked.account.serial.clone();
-            match result {
-                Ok(requests) => {
-                    if std::mem::take(&mut tracked.failing) {
-                        events.push(PushEvent::Recovered { serial: serial.clone() });
-                    }
-                    tracked.schedule.record_success(now_ms);
-                    let merge = self.pending.merge_poll(&serial, requests, now);
-                    events.extend(merge.arrived.into_iter().map(PushEvent::Arrived));
-                    events.extend(merge.withdrawn.into_iter().map(PushEvent::Withdrawn));
-                }
-                Err(error) => {
-                    let retry_in_ms = tracked.schedule.record_failure(now_ms);
-                    tracked.failing = true;
-                    tracing::warn!(%serial, %error, retry_in_ms, "push poll failed");
-                    events.push(PushEvent::Failed { serial, error, retry_in_ms });
-                }
-            }
+            self.take_result(index, result, now_ms, &mut events);
         }
         events.extend(self.pending.remove_expired(now).into_iter().map(PushEvent::Expired));
         events
+    }
+
+    fn take_result(
+        &mut self,
+        index: usize,
+        result: Result<Vec<PushRequest>, PushError>,
+        now_ms: u64,
+        events: &mut Vec<PushEvent>,
+    ) {
+        let tracked = &mut self.tracked[index];
+        let serial = tracked.account.serial.clone();
+        match result {
+            Ok(requests) => {
+                if std::mem::take(&mut tracked.failing) {
+                    events.push(PushEvent::Recovered { serial: serial.clone() });
+                }
+                tracked.schedule.record_success(now_ms);
+                let merge = self.pending.merge_poll(&serial, requests, now_ms / 1000);
+                events.extend(merge.arrived.into_iter().map(PushEvent::Arrived));
+                events.extend(merge.withdrawn.into_iter().map(PushEvent::Withdrawn));
+            }
+            Err(error) => {
+                let retry_in_ms = tracked.schedule.record_failure(now_ms);
+                tracked.failing = true;
+                tracing::warn!(%serial, %error, retry_in_ms, "push poll failed");
+                events.push(PushEvent::Failed { serial, error, retry_in_ms });
+            }
+        }
     }
 
     /// Sends `decision` for the pending request `id` (or a unique prefix of it) at `now_ms`
@@ -354,5 +412,44 @@ mod tests {
         assert!(matches!(err, PushError::AnswerRequired { .. }));
         assert!(backend.answers.lock().unwrap().is_empty());
         s.answer("N1", Decision::Approve { answer: Some("B".into()) }, 1_001_000).unwrap();
+    }
+
+    #[test]
+    fn long_polled_accounts_are_left_to_the_caller_and_their_outcomes_merge() {
+        let backend = Arc::new(Scripted::default());
+        // Anything tick polled would come from here; a long-polled account must not be.
+        backend.polls.lock().unwrap().push(Ok(vec![request("TICKED", 1000)]));
+        let mut s = PushSession::new(vec![Box::new(backend.clone())], ScheduleConfig::default(), 7);
+        s.add_long_polled_account(account("A"), 1_000_000);
+        assert_eq!(s.next_due(), None, "nothing to poll on a schedule, nothing pending");
+        assert!(s.tick(1_000_000).is_empty());
+        assert_eq!(backend.polls.lock().unwrap().len(), 1, "tick did not poll it");
+
+        let events = s.record_poll("A", Ok(vec![request("N1", 1000)]), 1_000_500);
+        assert!(matches!(&events[..], [PushEvent::Arrived(r)] if r.id == "N1"), "{events:?}");
+        assert_eq!(s.pending_ids("A"), ["N1"]);
+        assert_eq!(s.next_due(), Some(1_120_000), "woken when N1 expires");
+        assert!(s.record_poll("A", Ok(vec![request("N1", 1000)]), 1_001_000).is_empty());
+        let down = PushError::Unreachable { server: "s".into(), detail: "refused".into() };
+        let events = s.record_poll("A", Err(down), 1_002_000);
+        assert!(matches!(&events[..], [PushEvent::Failed { .. }]), "{events:?}");
+        let events = s.record_poll("A", Ok(vec![]), 1_010_000);
+        assert!(
+            matches!(&events[..], [PushEvent::Recovered { .. }, PushEvent::Withdrawn(r)] if r.id == "N1"),
+            "{events:?}"
+        );
+        assert!(s.record_poll("GONE", Ok(vec![request("X", 1000)]), 1_010_000).is_empty());
+        assert!(s.pending().is_empty(), "outcomes for unknown accounts are ignored");
+    }
+
+    #[test]
+    fn pending_requests_expire_on_tick_without_any_poll_due() {
+        let backend = Arc::new(Scripted::default());
+        let mut s = PushSession::new(vec![Box::new(backend.clone())], ScheduleConfig::default(), 7);
+        s.add_long_polled_account(account("A"), 1_000_000);
+        s.record_poll("A", Ok(vec![request("N1", 1000)]), 1_000_000);
+        let events = s.tick(1_120_000);
+        assert!(matches!(&events[..], [PushEvent::Expired(r)] if r.id == "N1"), "{events:?}");
+        assert_eq!(s.next_due(), None);
     }
 }

@@ -46,10 +46,14 @@
 //! - `POST /device/v1/enrol` body [`EnrolRequest`], signed with the *new* key (proof of
 //!   possession; `x-tessera-device` is the reserved device id). Answer [`EnrolResponse`].
 //!   The credential is single use and expires after `push_ttl` minutes.
-//! - `GET /device/v1/pending?wait=SECONDS` (long-poll, `wait` ≤ [`MAX_WAIT_SECONDS`]): answers
-//!   at once with every open challenge for the device's user, or holds the request until one
-//!   arrives or `wait` passes. Answer [`PendingResponse`]. Clients re-poll at once after an
-//!   answer and back off exponentially with jitter after errors.
+//! - `GET /device/v1/pending?wait=SECONDS&known=ID,ID` (long-poll, `wait` ≤
+//!   [`MAX_WAIT_SECONDS`]; `known` optional, at most [`MAX_KNOWN_IDS`] login ids): answers with
+//!   every open challenge for the device's user as soon as the set of open login ids differs
+//!   from `known` (order does not matter; no `known` means the empty set), or when `wait`
+//!   passes. So a device that already shows two requests is woken by a third one, or by one
+//!   of its two being answered elsewhere or withdrawn, and not re-sent the same two in a
+//!   loop. Answer [`PendingResponse`]. Clients re-poll at once after an answer and back off
+//!   exponentially with jitter after errors.
 //! - `POST /device/v1/answer` body [`AnswerRequest`]. `200` [`AnswerResponse`] when accepted;
 //!   `409` when the login is no longer pending (answered, expired), `422` for a wrong pick or
 //!   code (the login is then denied: one try only), `400` for a bad decision signature.
@@ -73,7 +77,6 @@
 //! → `denied`. `not_me` mutes new logins for the user for a while (the relying party gets
 //! `429 user muted`). Logins expire [`DEFAULT_EXPIRY_SECONDS`] after creation by default.
 
-use std::io::Read as _;
 use std::time::Duration;
 
 use data_encoding::{BASE64URL_NOPAD, HEXLOWER};
@@ -95,6 +98,8 @@ pub const URI_PROTOCOL: &str = "tessera1";
 pub const REQUEST_WINDOW_MS: u64 = 60_000;
 /// Longest long-poll hold the server grants, in seconds.
 pub const MAX_WAIT_SECONDS: u64 = 25;
+/// Most login ids a device may list in `known` on a long-poll.
+pub const MAX_KNOWN_IDS: usize = 64;
 /// Default login lifetime, in seconds.
 pub const DEFAULT_EXPIRY_SECONDS: u64 = 120;
 /// Header names of a signed device request.
@@ -483,15 +488,7 @@ impl TesseraBackend {
             detail: root_cause(&e),
         })?;
         let status = response.status().as_u16();
-        let mut text = String::new();
-        response.take(MAX_RESPONSE_BYTES).read_to_string(&mut text).map_err(|e| {
-            PushError::Unreachable { server: server.to_owned(), detail: e.to_string() }
-        })?;
-        let body: Value = serde_json::from_str(&text).map_err(|_| PushError::BadResponse {
-            server: server.to_owned(),
-            detail: format!("HTTP {status} without a JSON body"),
-        })?;
-        Ok((status, body))
+        Ok((status, privacyidea::read_json(response, server, MAX_RESPONSE_BYTES)?))
     }
 
     fn refused(server: &str, status: u16, body: &Value) -> PushError {
@@ -644,11 +641,34 @@ impl PushBackend for TesseraBackend {
     }
 
     fn poll(&self, account: &PushAccount, now: u64) -> Result<Vec<PushRequest>, PushError> {
+        self.poll_changed(account, &[], now)
+    }
+
+    fn long_polls(&self) -> bool {
+        self.wait_seconds > 0
+    }
+
+    fn poll_changed(
+        &self,
+        account: &PushAccount,
+        known: &[String],
+        now: u64,
+    ) -> Result<Vec<PushRequest>, PushError> {
         if account.backend != PushBackendKind::Tessera {
             return Err(PushError::WrongBackend(account.backend));
         }
         let server = account.server();
-        let path = format!("/device/v1/pending?wait={}", self.wait_seconds);
+        let mut path = format!("/device/v1/pending?wait={}", self.wait_seconds);
+        // Ids are the server's own hex strings; anything else (or too many) is not sent, and
+        // the server then answers at once, which is merely less efficient.
+        let usable = known.len() <= MAX_KNOWN_IDS
+            && known
+                .iter()
+                .all(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric()));
+        if usable && !known.is_empty() {
+            path.push_str("&known=");
+            path.push_str(&known.join(","));
+        }
         let request = self.signed(
             &Peer {
                 url: &account.url,
