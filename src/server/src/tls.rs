@@ -101,6 +101,9 @@ impl TlsListener {
                         continue;
                     }
                 };
+                // Long-poll answers are small and latency-bound: no Nagle delay under TLS
+                // records.
+                let _ = stream.set_nodelay(true);
                 let acceptor = acceptor.clone();
                 let tx = tx.clone();
                 tokio::spawn(async move {
