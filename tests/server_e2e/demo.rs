@@ -284,3 +284,41 @@ fn demo_pages_need_the_flag_and_a_loopback_address() {
     assert!(stderr.contains("loopback"), "{stderr}");
     assert!(!data.path().join("d").exists(), "refused before touching the data folder");
 }
+
+/// The README's loop with the desktop app: the app scans the demo page's QR code (the SVG
+/// decoded to the text a camera would read), sets up push, shows the demo login's context and
+/// approves it by picking the number the page shows.
+#[test]
+fn the_app_scans_the_demo_qr_and_approves_a_demo_login_by_number() {
+    use std::sync::Arc;
+
+    use tessera_core::push::tessera::TesseraBackend;
+
+    use crate::common::live_app::LiveApp;
+
+    let server = demo_server();
+    let (status, html) = post(&server, "/demo/enrol", &[("user", "erin")], "test");
+    assert_eq!(status, 200, "{html}");
+    let svg = format!("<svg{}</svg>", between(&html, "<svg", "</svg>"));
+    let scanned = decode_svg_qr(&svg).remove(0);
+    let app = LiveApp::start(Arc::new(TesseraBackend::new().unwrap()), &scanned);
+    app.scan_clipboard();
+    app.click("Set up push approvals");
+    assert_eq!(app.screen(), tessera::Screen::Accounts);
+
+    let (html, id) = demo_login(&server, "erin", "pick", "DemoBrowser/2.0");
+    let number = between(&html, "<p class=\"big\" id=\"number\">", "</p>").to_owned();
+    let approve = format!("Approve with {number}");
+    app.wait_for(&approve, 20);
+    assert_eq!(app.screen(), tessera::Screen::Approvals);
+    for fact in [
+        "App Example Corp demo",
+        "From IP 127.0.0.1",
+        "Location Local network",
+        "Browser DemoBrowser/2.0",
+    ] {
+        assert!(app.exists(fact), "the app shows {fact:?}");
+    }
+    app.click(&approve);
+    assert_eq!(demo_outcome(&server, &id, 10).1["state"], "approved");
+}
