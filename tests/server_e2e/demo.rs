@@ -259,6 +259,7 @@ fn user_input_on_the_demo_pages_is_escaped() {
     let (status, html) = post(&server, "/demo/login", &[("user", "<b>x"), ("mode", "code")], "t");
     assert_eq!(status, 404);
     assert!(html.contains("no active device") && !html.contains("<b>x"), "{html}");
+    assert!(html.contains("Enrol a device for this user first."), "{html}");
     let (status, html) = post(&server, "/demo/login", &[("user", "x"), ("mode", "<i>")], "t");
     assert_eq!(status, 400);
     assert!(!html.contains("<i>"), "{html}");

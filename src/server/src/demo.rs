@@ -42,6 +42,7 @@ const LOGIN: &str = include_str!("demo/login.html");
 const FAILURE: &str = r#"<section>
   <h1>{{title}}</h1>
   <p class="outcome error">{{message}}</p>
+  <p>{{hint}}</p>
   <p><a href="/demo">Back</a></p>
 </section>"#;
 
@@ -116,7 +117,13 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
 /// A failed action as a page, with the relying-party API's status and message.
 fn failure(title: &str, e: &ApiError) -> Response {
     let message = e.1.get("error").and_then(Value::as_str).unwrap_or("request failed");
-    page(e.0, title, &fill(FAILURE, &[("title", &esc(title)), ("message", &esc(message))]))
+    let hint = match e.0 {
+        StatusCode::NOT_FOUND => "Enrol a device for this user first.",
+        StatusCode::TOO_MANY_REQUESTS => "Wait a little, or answer the open requests in the app.",
+        _ => "",
+    };
+    let body = fill(FAILURE, &[("title", &esc(title)), ("message", &esc(message)), ("hint", hint)]);
+    page(e.0, title, &body)
 }
 
 /// The demo acts as one relying party: it shares one token bucket at the API-key rate.
@@ -326,6 +333,7 @@ mod tests {
             "title",
             "body",
             "message",
+            "hint",
             "user",
             "qr",
             "uri",

@@ -11,7 +11,7 @@
 //! |---|---|---|
 //! | `POST /rp/v1/users/{user}/enrol` | `{"issuer"?}` | `{"uri", "device", "expires"}`: the enrolment QR URI |
 //! | `POST /rp/v1/logins` | `{"user", "rp"?, "mode"?: approve\|pick\|code, "context"?: {ip, location, app, user_agent}, "expires_in"?}` | `{"id", "mode", "display": {"number"?\|"code"?}, "created", "expires"}` (show `display` on the login screen) |
-//! | `GET /rp/v1/logins/{id}?wait=S` | long-poll ≤ 25 s | `{"id", "state", "decided_at", "device", "device_public_key", "decision"}` |
+//! | `GET /rp/v1/logins/{id}?wait=S` | long-poll ≤ 25 s | `{"id", "user", "rp", "state", "decided_at", "device", "device_public_key", "decision"}` |
 //! | `GET /rp/v1/users/{user}/devices` | | `[{"id", "created", "revoked", "public_key"}]` |
 //! | `DELETE /rp/v1/users/{user}/devices/{id}` | | `{"revoked": true}` |
 //! | `GET /rp/v1/audit?user=U&after=N` | | `[{"id", "at", "event", "user", "detail"}]` |
