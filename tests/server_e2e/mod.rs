@@ -111,6 +111,9 @@ pub struct Server {
     pub port: u16,
     child: Option<Child>,
     extra: Vec<String>,
+    /// The client for this server (one that trusts its certificate when it serves HTTPS).
+    client: Client,
+    https: bool,
 }
 
 impl Server {
@@ -122,11 +125,18 @@ impl Server {
     }
 
     pub fn start_with(extra: &[&str]) -> Self {
+        Self::start_client(extra, http().clone(), false)
+    }
+
+    /// Starts a server whose URL is `https://` when `https`, reached through `client`.
+    pub fn start_client(extra: &[&str], client: Client, https: bool) -> Self {
         let mut server = Self {
             data: tempfile::tempdir().unwrap(),
             port: free_port(),
             child: None,
             extra: extra.iter().map(|s| (*s).to_owned()).collect(),
+            client,
+            https,
         };
         server.spawn();
         server
@@ -150,7 +160,8 @@ impl Server {
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
-            if http()
+            if self
+                .client
                 .get(format!("{}/health", self.url()))
                 .send()
                 .is_ok_and(|r| r.status().is_success())
@@ -163,7 +174,7 @@ impl Server {
     }
 
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        format!("{}://127.0.0.1:{}", if self.https { "https" } else { "http" }, self.port)
     }
 
     pub fn key_file(&self) -> PathBuf {
@@ -215,7 +226,7 @@ impl Server {
     /// Relying-party API call.
     pub fn rp(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
         let mut request =
-            http().request(method, format!("{}{path}", self.url())).bearer_auth(self.key());
+            self.client.request(method, format!("{}{path}", self.url())).bearer_auth(self.key());
         if let Some(body) = body {
             request = request.json(&body);
         }
@@ -669,6 +680,11 @@ fn standard_parsers_read_the_enrolment_uri_as_plain_totp() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), ours);
 }
+
+/// The demo relying-party pages (`serve --demo`).
+mod demo;
+/// HTTPS inside the server (`serve --tls-cert --tls-key`).
+mod tls;
 
 /// Runs each end-to-end test against both storage engines.
 macro_rules! on_both_stores {

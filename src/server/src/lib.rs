@@ -11,7 +11,7 @@
 //! |---|---|---|
 //! | `POST /rp/v1/users/{user}/enrol` | `{"issuer"?}` | `{"uri", "device", "expires"}`: the enrolment QR URI |
 //! | `POST /rp/v1/logins` | `{"user", "rp"?, "mode"?: approve\|pick\|code, "context"?: {ip, location, app, user_agent}, "expires_in"?}` | `{"id", "mode", "display": {"number"?\|"code"?}, "created", "expires"}` (show `display` on the login screen) |
-//! | `GET /rp/v1/logins/{id}?wait=S` | long-poll ≤ 25 s | `{"id", "state", "decided_at", "device", "device_public_key", "decision"}` |
+//! | `GET /rp/v1/logins/{id}?wait=S` | long-poll ≤ 25 s | `{"id", "user", "rp", "state", "decided_at", "device", "device_public_key", "decision"}` |
 //! | `GET /rp/v1/users/{user}/devices` | | `[{"id", "created", "revoked", "public_key"}]` |
 //! | `DELETE /rp/v1/users/{user}/devices/{id}` | | `{"revoked": true}` |
 //! | `GET /rp/v1/audit?user=U&after=N` | | `[{"id", "at", "event", "user", "detail"}]` |
@@ -33,11 +33,24 @@
 //! challenges, device-signed decisions checked against the exact challenge sent.
 //!
 //! # TLS
-//! The server speaks plain HTTP; put it behind a TLS-terminating proxy (nginx, Caddy) for
-//! anything but loopback, and set `--public-url https://...`: clients refuse plain HTTP and
-//! unchecked certificates to non-loopback hosts.
+//! Anything but loopback needs HTTPS: clients refuse plain HTTP and unchecked certificates
+//! to non-loopback hosts. Two ways:
+//! - in the server: `serve --tls-cert chain.pem --tls-key key.pem` ([`tls`]: rustls on ring,
+//!   HTTP/1.1; the public URL then defaults to `https://LISTEN`);
+//! - behind a TLS-terminating reverse proxy (nginx, Caddy) that forwards to a loopback
+//!   listener, with `--public-url https://push.example.com`. Let the proxy pass long-polls
+//!   (reads of at least 30 s, no response buffering), e.g. with nginx:
+//!   `location / { proxy_pass http://127.0.0.1:8787; proxy_read_timeout 60s; proxy_buffering off; }`
+//!   (the server reads no forwarded-for headers; the relying party supplies the login's IP).
+//!
+//! # Demo relying party
+//! `serve --demo` adds "Example Corp" pages at `/demo` ([`demo`]) for trying the whole loop
+//! on one machine: enrol by QR, log in, approve in the app. Loopback only unless
+//! `--demo-allow-remote`: the pages act with relying-party rights and have no login.
 
+pub mod demo;
 pub mod store;
+pub mod tls;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -410,10 +423,16 @@ async fn rp_enrol(
     body: Option<Json<EnrolBody>>,
 ) -> ApiResult<Json<Value>> {
     rp_auth(&state, &headers)?;
-    check_user(&user)?;
     let body = body.map(|b| b.0).unwrap_or_default();
+    Ok(Json(enrol_user(&state, &user, body.issuer)?))
+}
+
+/// Issues an enrolment for `user` (the relying party is already authenticated): returns
+/// `{"uri", "device", "expires"}`.
+fn enrol_user(state: &AppState, user: &str, issuer: Option<String>) -> ApiResult<Value> {
+    check_user(user)?;
     let c = &state.0.config;
-    let issuer = body.issuer.unwrap_or_else(|| c.issuer.clone());
+    let issuer = issuer.unwrap_or_else(|| c.issuer.clone());
     let internal = |_| err(StatusCode::INTERNAL_SERVER_ERROR, "random generator failed");
     let device = tessera::random_hex(16).map_err(internal)?;
     let credential = tessera::random_hex(16).map_err(internal)?;
@@ -425,9 +444,9 @@ async fn rp_enrol(
         Secret::from_bytes(secret).map_err(|_| err(StatusCode::INTERNAL_SERVER_ERROR, "secret"))?;
     let now = state.now();
     let expires = now + c.enrol_ttl_minutes * 60;
-    state.0.store.add_enrolment(&device, &user, &sha256_hex(credential.as_bytes()), expires)?;
+    state.0.store.add_enrolment(&device, user, &sha256_hex(credential.as_bytes()), expires)?;
     let loopback_http = c.public_url.starts_with("http://");
-    let totp = OtpUri::new(issuer, user.clone(), OtpParams::totp(secret));
+    let totp = OtpUri::new(issuer, user.to_owned(), OtpParams::totp(secret));
     let push = [
         ("push", tessera::URI_PROTOCOL.to_owned()),
         ("push_url", c.public_url.clone()),
@@ -439,9 +458,9 @@ async fn rp_enrol(
     let fragment: Vec<String> =
         push.iter().map(|(k, v)| format!("{k}={}", percent_encode(v))).collect();
     let uri = format!("{}#{}", totp.to_uri().as_str(), fragment.join("&"));
-    state.0.store.audit(now, "enrolment_issued", Some(&user), &json!({ "device": device }));
+    state.0.store.audit(now, "enrolment_issued", Some(user), &json!({ "device": device }));
     tracing::info!(user = %user, device = %device, "enrolment issued");
-    Ok(Json(json!({ "uri": uri, "device": device, "expires": expires })))
+    Ok(json!({ "uri": uri, "device": device, "expires": expires }))
 }
 
 /// Percent-encodes everything but RFC 3986 unreserved characters.
@@ -510,8 +529,14 @@ async fn rp_create_login(
     Json(body): Json<LoginBody>,
 ) -> ApiResult<Json<Value>> {
     let key_name = rp_auth(&state, &headers)?;
-    check_user(&body.user)?;
     tracing::debug!(api_key = %key_name, "create login");
+    Ok(Json(create_login(&state, body)?))
+}
+
+/// Creates a login (the relying party is already authenticated): returns `{"id", "user",
+/// "mode", "display", "created", "expires"}`.
+fn create_login(state: &AppState, body: LoginBody) -> ApiResult<Value> {
+    check_user(&body.user)?;
     let store = &state.0.store;
     let c = &state.0.config;
     let now = state.now();
@@ -580,10 +605,10 @@ async fn rp_create_login(
     );
     tracing::info!(user = %user, login = %login.id, mode = %login.mode, "login created");
     state.wake_user(&user);
-    Ok(Json(json!({
+    Ok(json!({
         "id": login.id, "user": user, "mode": mode, "display": display,
         "created": login.created, "expires": login.expires,
-    })))
+    }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -602,7 +627,7 @@ fn outcome_json(state: &AppState, login: &store::Login) -> ApiResult<Value> {
         None => None,
     };
     Ok(json!({
-        "id": login.id, "user": login.user, "state": login.state, "mode": login.mode,
+        "id": login.id, "user": login.user, "rp": login.rp, "state": login.state, "mode": login.mode,
         "created": login.created, "expires": login.expires, "decided_at": login.decided_at,
         "device": login.device, "device_public_key": public_key, "decision": login.decision,
     }))
@@ -615,21 +640,26 @@ async fn rp_wait_login(
     Query(q): Query<WaitQuery>,
 ) -> ApiResult<Json<Value>> {
     rp_auth(&state, &headers)?;
-    let deadline =
-        Instant::now() + Duration::from_secs(q.wait.unwrap_or(0).min(tessera::MAX_WAIT_SECONDS));
+    Ok(Json(wait_login(&state, &id, q.wait.unwrap_or(0)).await?))
+}
+
+/// Waits up to `wait` seconds (at most [`tessera::MAX_WAIT_SECONDS`]) for login `id` to leave
+/// `pending` (or expire); returns its outcome as the relying-party API shows it.
+async fn wait_login(state: &AppState, id: &str, wait: u64) -> ApiResult<Value> {
+    let deadline = Instant::now() + Duration::from_secs(wait.min(tessera::MAX_WAIT_SECONDS));
     let mut shutdown = state.0.shutdown.subscribe();
     loop {
-        let notified = state.0.logins.slot(&id).notified();
+        let notified = state.0.logins.slot(id).notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
         let now_ms = state.now_ms();
         let login = state
             .0
             .store
-            .login(&id, now_ms / 1000)?
+            .login(id, now_ms / 1000)?
             .ok_or_else(|| err(StatusCode::NOT_FOUND, "no such login"))?;
         if login.state != "pending" || Instant::now() >= deadline || *shutdown.borrow() {
-            return Ok(Json(outcome_json(&state, &login)?));
+            return outcome_json(state, &login);
         }
         // Wake at expiry too, to report `expired` promptly.
         let to_expiry = Duration::from_millis((login.expires * 1000).saturating_sub(now_ms) + 5);

@@ -1,8 +1,9 @@
 //! The `tessera-server` binary: `serve` runs the server; `admin ...` speaks the
 //! relying-party API (an operator's CLI, also what scripts and tests use).
 //!
-//! Contract: `serve [--data DIR] [--listen ADDR] [--database URL]`; the first start writes a
-//! bootstrap API key to `DIR/api-key` (mode 0600). `admin enrol USER`, `admin login USER
+//! Contract: `serve [--data DIR] [--listen ADDR] [--database URL] [--tls-cert PEM --tls-key
+//! PEM] [--demo [--demo-allow-remote]]`; the first start writes a bootstrap API key to
+//! `DIR/api-key` (mode 0600). `admin enrol USER`, `admin login USER
 //! [--mode approve|pick|code] [--wait SECONDS]` (exit 0 only for `approved`), `admin devices
 //! USER`, `admin revoke USER DEVICE`, `admin audit [--user USER]`; admin commands take
 //! `--server URL` and `--api-key-file FILE` or `TESSERA_API_KEY`.
@@ -15,6 +16,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use serde_json::{Value, json};
+use tessera_server::tls::{ClientAddr, TlsListener};
 use tessera_server::{AppState, Config, Store, router};
 
 #[derive(Debug, Parser)]
@@ -64,6 +66,21 @@ struct ServeArgs {
     /// Device requests per second per device.
     #[arg(long, env = "TESSERA_SERVER_DEVICE_RATE")]
     device_rate: Option<f64>,
+    /// Serve HTTPS with this PEM certificate chain (leaf first); needs --tls-key.
+    #[arg(long, env = "TESSERA_SERVER_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(long, env = "TESSERA_SERVER_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Dev mode: also serve the "Example Corp" demo relying-party pages at /demo. They act
+    /// with relying-party rights and have no login, so only on a loopback address unless
+    /// --demo-allow-remote.
+    #[arg(long, env = "TESSERA_SERVER_DEMO")]
+    demo: bool,
+    /// Allow --demo on a non-loopback address (anyone who reaches the pages can enrol devices
+    /// and start logins for any user).
+    #[arg(long, requires = "demo")]
+    demo_allow_remote: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -173,6 +190,20 @@ fn main() -> ExitCode {
 }
 
 fn serve(args: ServeArgs) -> Result<(), String> {
+    if args.demo && !args.listen.ip().is_loopback() && !args.demo_allow_remote {
+        return Err(format!(
+            "--demo serves pages that act with relying-party rights and have no login; \
+             listen on a loopback address (e.g. --listen 127.0.0.1:8787) instead of {}, \
+             or add --demo-allow-remote if you really mean to expose them",
+            args.listen
+        ));
+    }
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            Some(tessera_server::tls::server_config(cert, key).map_err(|e| e.to_string())?)
+        }
+        _ => None,
+    };
     std::fs::create_dir_all(&args.data)
         .map_err(|e| format!("cannot create {}: {e}", args.data.display()))?;
     // The database holds the server's signing key: keep the folder to its owner.
@@ -218,7 +249,9 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         let public_url = args
             .public_url
             .or_else(|| file.get("public_url").and_then(Value::as_str).map(str::to_owned))
-            .unwrap_or_else(|| format!("http://{bound}"));
+            .unwrap_or_else(|| {
+                format!("{}://{bound}", if tls.is_some() { "https" } else { "http" })
+            });
         let mut config = Config::new(&public_url);
         let num = |k: &str| file.get(k).and_then(Value::as_u64);
         let float = |k: &str| file.get(k).and_then(Value::as_f64);
@@ -247,17 +280,30 @@ fn serve(args: ServeArgs) -> Result<(), String> {
             write_secret(&args.data.join("api-key"), &key)?;
             tracing::info!(path = %args.data.join("api-key").display(), "bootstrap API key written");
         }
-        tracing::info!(listen = %bound, public_url = %public_url, database = %db_name, "tessera-server listening");
-        let app = router(state.clone());
+        tracing::info!(listen = %bound, public_url = %public_url, database = %db_name, tls = tls.is_some(), "tessera-server listening");
+        let mut app = router(state.clone());
+        if args.demo {
+            app = app.merge(tessera_server::demo::router(state.clone()));
+            eprintln!(
+                "demo: {public_url}/demo (dev mode: these pages act with relying-party rights \
+                 and have no login)"
+            );
+        }
+        let app = app.into_make_service_with_connect_info::<ClientAddr>();
         let shutdown_state = state.clone();
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                shutdown_signal().await;
-                tracing::info!("shutting down: ending long-polls, finishing requests");
-                shutdown_state.begin_shutdown();
-            })
-            .await
-            .map_err(|e| format!("server error: {e}"))?;
+        let shutdown = async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down: ending long-polls, finishing requests");
+            shutdown_state.begin_shutdown();
+        };
+        let served = match tls {
+            Some(config) => {
+                let listener = TlsListener::new(listener, config).map_err(|e| e.to_string())?;
+                axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+            }
+            None => axum::serve(listener, app).with_graceful_shutdown(shutdown).await,
+        };
+        served.map_err(|e| format!("server error: {e}"))?;
         Ok::<_, String>(state)
     })?;
     // The PostgreSQL client runs its own small runtime and must be dropped outside ours.
