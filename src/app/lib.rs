@@ -16,6 +16,8 @@ mod approvals;
 mod details;
 mod qr_view;
 mod scan;
+#[cfg(all(unix, not(target_os = "android"), not(target_os = "macos")))]
+pub mod screen_lock;
 mod settings;
 mod state;
 mod transfer;
@@ -118,6 +120,17 @@ pub fn run_with(deps: Deps) -> Result<(), slint::PlatformError> {
     let app = build(deps)?;
     if let Some((width, height)) = app.state.borrow().settings.window_size {
         app.window.window().set_size(slint::LogicalSize::new(width.max(300.0), height.max(300.0)));
+    }
+    #[cfg(all(unix, not(target_os = "android"), not(target_os = "macos")))]
+    {
+        let window = app.window.as_weak();
+        let watching = screen_lock::watch(None, move || {
+            // Fails only when the event loop has ended (the app is closing).
+            let _ = window.upgrade_in_event_loop(|w| w.global::<AppAdapter>().invoke_lock());
+        });
+        if let Err(error) = watching {
+            eprintln!("tessera: {error}; the app locks when idle only");
+        }
     }
     app.window.run()
 }

@@ -135,9 +135,9 @@ fn scan_clipboard_without_a_display_explains_the_failure() {
 }
 
 /// Runs Xvfb on a display number derived from the process id; killed on drop.
-struct Xvfb {
+pub(super) struct Xvfb {
     child: Child,
-    display: String,
+    pub(super) display: String,
 }
 
 impl Drop for Xvfb {
@@ -147,7 +147,7 @@ impl Drop for Xvfb {
     }
 }
 
-fn start_xvfb() -> Xvfb {
+pub(super) fn start_xvfb() -> Xvfb {
     let display = format!(":{}", 900 + std::process::id() % 900);
     // -noreset: otherwise the server resets when our readiness probe disconnects.
     let child = Command::new("Xvfb")
