@@ -134,7 +134,8 @@ fn scan_clipboard_without_a_display_explains_the_failure() {
     assert!(run.stderr.contains("clipboard"), "{}", run.stderr);
 }
 
-/// Runs Xvfb on a display number derived from the process id; killed on drop.
+/// Runs Xvfb on a display number it picks itself (tests run in parallel, each with its own
+/// server); killed on drop.
 pub(super) struct Xvfb {
     child: Child,
     pub(super) display: String,
@@ -148,22 +149,21 @@ impl Drop for Xvfb {
 }
 
 pub(super) fn start_xvfb() -> Xvfb {
-    let display = format!(":{}", 900 + std::process::id() % 900);
-    // -noreset: otherwise the server resets when our readiness probe disconnects.
-    let child = Command::new("Xvfb")
-        .args([display.as_str(), "-screen", "0", "1600x900x24", "-nolisten", "tcp", "-noreset"])
-        .stdout(Stdio::null())
+    use std::io::BufRead as _;
+    // -displayfd: Xvfb takes the first free display and writes its number once it accepts
+    // connections. -noreset: otherwise the server resets when a client disconnects.
+    let mut child = Command::new("Xvfb")
+        .args(["-displayfd", "1", "-screen", "0", "1600x900x24", "-nolisten", "tcp", "-noreset"])
+        .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("Xvfb must be installed for this test (apt-get install -y xvfb)");
-    let xvfb = Xvfb { child, display };
-    for _ in 0..100 {
-        if x11rb::connect(Some(&xvfb.display)).is_ok() {
-            return xvfb;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    panic!("Xvfb did not come up on {}", xvfb.display);
+    let mut number = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut number).unwrap();
+    let xvfb = Xvfb { child, display: format!(":{}", number.trim()) };
+    assert!(number.trim().parse::<u32>().is_ok(), "Xvfb did not start: {number:?}");
+    assert!(x11rb::connect(Some(&xvfb.display)).is_ok(), "Xvfb is not on {}", xvfb.display);
+    xvfb
 }
 
 /// Draws a grayscale image on the root window in strips within the request size limit.
