@@ -515,19 +515,32 @@ fn signed_request(
     path: &str,
     body: &[u8],
 ) -> reqwest::blocking::RequestBuilder {
+    signed(http(), &d.base, &d.id, &d.key, method, path, body)
+}
+
+/// A device request signed the protocol's way (timestamp, nonce, P-256 signature headers),
+/// sent through `client`.
+pub fn signed(
+    client: &Client,
+    base: &str,
+    device: &str,
+    key: &DeviceKey,
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> reqwest::blocking::RequestBuilder {
     let ts = u64::try_from(
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis(),
     )
     .unwrap();
     let nonce = tessera::random_hex(16).unwrap();
-    let sig =
-        d.key.sign_p256(&tessera::request_message(method, path, &d.id, ts, &nonce, body)).unwrap();
-    http()
-        .request(method.parse().unwrap(), format!("{}{path}", d.base))
-        .header(tessera::HEADER_DEVICE, &d.id)
+    let message = tessera::request_message(method, path, device, ts, &nonce, body);
+    client
+        .request(method.parse().unwrap(), format!("{base}{path}"))
+        .header(tessera::HEADER_DEVICE, device)
         .header(tessera::HEADER_TIMESTAMP, ts.to_string())
         .header(tessera::HEADER_NONCE, nonce)
-        .header(tessera::HEADER_SIGNATURE, tessera::b64(&sig))
+        .header(tessera::HEADER_SIGNATURE, tessera::b64(&key.sign_p256(&message).unwrap()))
         .body(body.to_vec())
 }
 

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use tessera_core::push::DeviceKey;
 use tessera_core::push::tessera::{self, TesseraEnrolment};
 
-use super::{Server, http};
+use super::{Server, http, signed};
 
 /// A server on HTTPS with a fresh self-signed certificate for 127.0.0.1, and a client that
 /// trusts only that certificate.
@@ -32,31 +32,6 @@ fn tls_server() -> (Server, Client, tempfile::TempDir) {
         true,
     );
     (server, client, dir)
-}
-
-/// A signed device request (the protocol's request signature) through `client`.
-fn signed(
-    client: &Client,
-    base: &str,
-    device: &str,
-    key: &DeviceKey,
-    method: &str,
-    path: &str,
-    body: &[u8],
-) -> reqwest::blocking::RequestBuilder {
-    let ts = u64::try_from(
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis(),
-    )
-    .unwrap();
-    let nonce = tessera::random_hex(16).unwrap();
-    let message = tessera::request_message(method, path, device, ts, &nonce, body);
-    client
-        .request(method.parse().unwrap(), format!("{base}{path}"))
-        .header(tessera::HEADER_DEVICE, device)
-        .header(tessera::HEADER_TIMESTAMP, ts.to_string())
-        .header(tessera::HEADER_NONCE, nonce)
-        .header(tessera::HEADER_SIGNATURE, tessera::b64(&key.sign_p256(&message).unwrap()))
-        .body(body.to_vec())
 }
 
 #[test]
