@@ -38,6 +38,8 @@ pub const DEMO_APP: &str = "Example Corp demo";
 const LAYOUT: &str = include_str!("demo/layout.html");
 const INDEX: &str = include_str!("demo/index.html");
 const ENROL: &str = include_str!("demo/enrol.html");
+/// The verification-mode choice both login forms offer.
+const MODES: &str = include_str!("demo/modes.html");
 const LOGIN: &str = include_str!("demo/login.html");
 const FAILURE: &str = r#"<section>
   <h1>{{title}}</h1>
@@ -137,7 +139,7 @@ fn allow(state: &AppState) -> Result<(), ApiError> {
 }
 
 async fn index() -> Response {
-    page(StatusCode::OK, "Sign in", INDEX)
+    page(StatusCode::OK, "Sign in", &fill(INDEX, &[("modes", MODES)]))
 }
 
 #[derive(Debug, Deserialize)]
@@ -188,6 +190,7 @@ async fn enrol(State(state): State<AppState>, Form(form): Form<EnrolForm>) -> Re
             ("uri", &esc(uri)),
             ("secret", &esc(&secret)),
             ("ttl", &ttl),
+            ("modes", MODES),
         ],
     );
     page(StatusCode::OK, title, &body)
@@ -339,6 +342,7 @@ mod tests {
             "uri",
             "secret",
             "ttl",
+            "modes",
             "instructions",
             "left",
             "id",
@@ -348,7 +352,7 @@ mod tests {
             "location",
             "user_agent",
         ];
-        for template in [LAYOUT, INDEX, ENROL, LOGIN, FAILURE] {
+        for template in [LAYOUT, INDEX, ENROL, MODES, LOGIN, FAILURE] {
             let values: Vec<(&str, &str)> = known.iter().map(|k| (*k, "")).collect();
             assert!(!fill(template, &values).contains("{{"), "{template}");
         }
