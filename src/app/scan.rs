@@ -321,10 +321,11 @@ fn same_account<'a>(entries: &'a [Entry], account: &OtpUri) -> Option<&'a Entry>
 /// account, and a Tessera enrolment's codes, in one save. Nothing is stored on failure; the
 /// offer stays so the user can retry (a link past its time-to-live says so).
 fn enrol_push(state: &Shared) {
-    let (job, ui) = {
+    let (job, ui, codes) = {
         let mut s = state.borrow_mut();
         s.touch();
         let Some(offer) = s.scan.offer.as_ref() else { return };
+        let codes = offer.codes.clone();
         let backend = s.deps.push_backends.iter().find(|b| b.kind() == offer.kind).cloned();
         let (enrolment, scanned_at, now) = (offer.enrolment.clone(), offer.scanned_at, s.now());
         let Some(ui) = s.ui() else { return };
@@ -335,11 +336,13 @@ fn enrol_push(state: &Shared) {
                 .map_err(|e| crate::push_worker::plain_error(&e)),
             None => Err(format!("this build of Tessera cannot talk to {kind} servers")),
         };
-        (job, ui)
+        (job, ui, codes)
     };
     ui.global::<ScanAdapter>().set_enrolling(true);
     set_problem(&ui, ScanProblem::None, "", "");
-    background(state, job, |state, result| {
+    // The server now holds the device key, so a finished enrolment is kept even if the user
+    // left the scan screen meanwhile: its data travels with the job, not in the screen state.
+    background(state, job, move |state, result| {
         let Some(ui) = state.ui() else { return };
         ui.global::<ScanAdapter>().set_enrolling(false);
         let account = match result {
@@ -349,11 +352,11 @@ fn enrol_push(state: &Shared) {
                 return;
             }
         };
-        let Some(offer) = state.scan.offer.take() else { return };
+        state.scan.offer = None;
         let now = state.now();
         let Some(vault) = state.vault.as_mut() else { return };
         let entries = vault.entries().len();
-        if let Some(codes) = offer.codes {
+        if let Some(codes) = codes {
             vault.entries_mut().push(Entry::new(codes.issuer, codes.account, codes.otp, now));
         }
         vault.push_accounts_mut().push(account);
