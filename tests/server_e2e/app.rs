@@ -189,3 +189,25 @@ fn gui_enrols_from_a_scanned_qr_then_approves_a_code_login() {
     let (exit, last) = login.outcome();
     assert_eq!((exit, last.as_str()), (0, "approved"), "the typed code reached the server");
 }
+
+#[test]
+fn the_cli_removes_a_push_account_and_keeps_its_codes() {
+    let server = Server::start(Db::Sqlite);
+    let home = super::device(&server, "dave");
+    let accounts: serde_json::Value =
+        serde_json::from_str(&home.ok(&["push", "accounts", "--json"])).unwrap();
+    let serial = accounts[0]["serial"].as_str().unwrap().to_owned();
+
+    let missing = home.run(&["push", "remove", "nope"]);
+    assert_eq!(missing.code, 1);
+    assert!(missing.stderr.contains("no push account matches \"nope\""), "{}", missing.stderr);
+    assert!(missing.stderr.contains("nothing was removed"), "{}", missing.stderr);
+
+    let out = home.ok(&["push", "remove", &serial[..8]]);
+    assert!(out.starts_with(&format!("removed push account {serial} (Tessera)")), "{out}");
+    assert!(out.contains("ask the service to remove this device too"), "{out}");
+    assert_eq!(home.ok(&["push", "accounts", "--json"]).trim(), "[]");
+    assert!(home.ok(&["list"]).contains("Tessera (dave)"), "the TOTP account stays");
+    let pending = home.run(&["push", "pending"]);
+    assert_eq!(pending.code, 1, "nothing left to poll");
+}

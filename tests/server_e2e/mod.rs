@@ -304,7 +304,7 @@ impl Login {
 }
 
 /// A device home enrolled with `user` through `tessera add URI`.
-fn device(server: &Server, user: &str) -> Home {
+pub(super) fn device(server: &Server, user: &str) -> Home {
     let home = Home::new();
     let uri = server.enrol_uri(user);
     let out = home.ok(&["add", &uri]);

@@ -15,8 +15,8 @@ use serde_json::json;
 use tessera_core::clock::{Clock, SystemClock};
 use tessera_core::push::tessera::{TesseraBackend, TesseraEnrolment};
 use tessera_core::push::{
-    Decision, PrivacyIdeaBackend, PushBackend, PushEnrolment, PushEvent, PushHistoryItem,
-    PushRequest, PushSession, ScheduleConfig, describe_skew, random_seed,
+    Decision, PrivacyIdeaBackend, PushAccount, PushBackend, PushEnrolment, PushEvent,
+    PushHistoryItem, PushRequest, PushSession, ScheduleConfig, describe_skew, random_seed,
 };
 use tessera_core::uri;
 use tessera_core::vault::Vault;
@@ -56,6 +56,11 @@ pub enum PushCommand {
         /// Print a JSON array instead of text.
         #[arg(long)]
         json: bool,
+    },
+    /// Remove a push account from this device (its device key is deleted with it).
+    Remove {
+        /// The account's serial (or its first characters) from `tessera push accounts`.
+        serial: String,
     },
     /// Show past requests and the decisions taken (newest last).
     History {
@@ -151,6 +156,7 @@ pub fn run(session: &Session, command: PushCommand, out: &mut dyn Write) -> Resu
     match command {
         PushCommand::Accounts { json } => return accounts(&vault, json, out),
         PushCommand::History { json } => return history(&vault, json, out),
+        PushCommand::Remove { serial } => return remove(&mut vault, &serial, out),
         _ => {}
     }
     let accounts = vault.content().push_accounts.clone();
@@ -191,7 +197,9 @@ pub fn run(session: &Session, command: PushCommand, out: &mut dyn Write) -> Resu
             vault.release_lock();
             watch(&mut push, &mut vault, &clock, out, &mut err)
         }
-        PushCommand::Accounts { .. } | PushCommand::History { .. } => Ok(()),
+        PushCommand::Accounts { .. } | PushCommand::History { .. } | PushCommand::Remove { .. } => {
+            Ok(())
+        }
     }
 }
 
@@ -227,6 +235,44 @@ fn accounts(vault: &Vault, as_json: bool, out: &mut dyn Write) -> Result<(), Cli
             writeln!(out, "{} ({}, {}) at {}{warning}", a.serial, a.issuer, a.backend, a.server());
     }
     Ok(())
+}
+
+/// `tessera push remove`: forgets a push account and its device key. The server still lists
+/// the device until the service removes it (neither protocol lets a device unenrol itself);
+/// its requests simply go unanswered and expire.
+fn remove(vault: &mut Vault, serial: &str, out: &mut dyn Write) -> Result<(), CliError> {
+    let index = find_account(&vault.content().push_accounts, serial)?;
+    let account = vault.content_mut().push_accounts.remove(index);
+    super::session::save(vault)?;
+    let _ = writeln!(
+        out,
+        "removed push account {} ({}) at {}; ask the service to remove this device too",
+        account.serial,
+        account.issuer,
+        account.server()
+    );
+    Ok(())
+}
+
+/// Finds the one push account whose serial is `serial` or starts with it.
+fn find_account(accounts: &[PushAccount], serial: &str) -> Result<usize, CliError> {
+    if let Some(exact) = accounts.iter().position(|a| a.serial == serial) {
+        return Ok(exact);
+    }
+    let matches: Vec<usize> = accounts
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| !serial.is_empty() && a.serial.starts_with(serial))
+        .map(|(i, _)| i)
+        .collect();
+    let shown: String = serial.chars().take(40).collect();
+    match matches.as_slice() {
+        [one] => Ok(*one),
+        [] => Err(CliError::new(format!("no push account matches {shown:?}"))
+            .hint("`tessera push accounts` lists them; nothing was removed")),
+        _ => Err(CliError::new(format!("{shown:?} matches more than one push account"))
+            .hint("give more characters of the serial; nothing was removed")),
+    }
 }
 
 /// `tessera push history`: past requests and decisions.
@@ -609,5 +655,29 @@ mod tests {
     fn durations_read_like_speech() {
         assert_eq!(describe_duration(4_500), "5 s");
         assert_eq!(describe_duration(150_000), "2 min 30 s");
+    }
+
+    #[test]
+    fn a_push_account_is_found_by_its_serial_or_an_unambiguous_start() {
+        let key = tessera_core::push::DeviceKey::generate_p256().unwrap();
+        let account = |serial: &str| PushAccount {
+            backend: PushBackendKind::Tessera,
+            serial: serial.into(),
+            url: "https://push.example".into(),
+            sslverify: true,
+            device_key: key.clone(),
+            server_public_key: vec![],
+            issuer: "Example".into(),
+            label: "ada".into(),
+            enrolled_at: 0,
+        };
+        let accounts = [account("abc1"), account("abc2"), account("abc")];
+        assert_eq!(find_account(&accounts, "abc2").unwrap(), 1);
+        assert_eq!(find_account(&accounts, "abc").unwrap(), 2, "an exact serial wins");
+        let err = find_account(&accounts[..2], "ab").unwrap_err();
+        assert_eq!(err.to_string(), "\"ab\" matches more than one push account");
+        let err = find_account(&accounts, "zz").unwrap_err();
+        assert_eq!(err.to_string(), "no push account matches \"zz\"");
+        assert!(find_account(&accounts, "").is_err(), "an empty serial matches nothing");
     }
 }
