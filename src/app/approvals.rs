@@ -13,7 +13,9 @@ use tessera_core::push::{Decision, PushHistoryItem, PushRequest, format_utc};
 
 use crate::push_worker::{Command, Engine, PushWorker, Report};
 use crate::state::{Shared, State};
-use crate::{AppAdapter, AppWindow, ApprovalRow, ApprovalsAdapter, HistoryRow, Screen};
+use crate::{
+    AppAdapter, AppWindow, ApprovalRow, ApprovalsAdapter, HistoryRow, PushAccountRow, Screen, Toast,
+};
 
 /// How many past decisions the history list shows (the vault keeps them all).
 const HISTORY_SHOWN: usize = 50;
@@ -48,6 +50,8 @@ pub(crate) fn connect(window: &AppWindow, state: &Shared) {
     adapter.on_deny(move |id| decide(&s, &id, Decision::Deny));
     let s = state.clone();
     adapter.on_not_me(move |id| decide(&s, &id, Decision::NotMe));
+    let s = state.clone();
+    adapter.on_remove_account(move |serial| remove_account(&mut s.borrow_mut(), &serial));
     let s = state.clone();
     adapter.on_back(move || {
         let mut state = s.borrow_mut();
@@ -116,14 +120,41 @@ fn send(state: &mut State, command: Command) {
 pub(crate) fn unlocked(state: &mut State) {
     let accounts = state.vault.as_ref().map(|v| v.push_accounts().to_vec()).unwrap_or_default();
     if let Some(ui) = state.ui() {
-        let names: Vec<SharedString> = accounts
+        let rows: Vec<PushAccountRow> = accounts
             .iter()
-            .map(|a| SharedString::from(format!("{} · {} · {}", a.issuer, a.label, a.server())))
+            .map(|a| PushAccountRow {
+                serial: a.serial.as_str().into(),
+                name: format!("{} · {} · {}", a.issuer, a.label, a.server()).into(),
+            })
             .collect();
-        ui.global::<ApprovalsAdapter>().set_push_accounts(ModelRc::new(VecModel::from(names)));
+        let adapter = ui.global::<ApprovalsAdapter>();
+        adapter.set_push_accounts(ModelRc::new(VecModel::from(rows)));
+        adapter.set_confirm_remove(SharedString::new());
     }
     refresh_history(state);
     send(state, Command::Start(accounts));
+}
+
+/// Removes the push account `serial` (and its device key) after the user confirmed, and
+/// restarts polling without it; its pending requests go with it. A failed save leaves the
+/// vault as it was (the save reported why).
+fn remove_account(state: &mut State, serial: &str) {
+    state.touch();
+    let Some(vault) = state.vault.as_mut() else { return };
+    let Some(index) = vault.push_accounts().iter().position(|a| a.serial == serial) else {
+        return;
+    };
+    let removed = vault.push_accounts_mut().remove(index);
+    if !state.save() {
+        if let Some(vault) = state.vault.as_mut() {
+            vault.push_accounts_mut().insert(index, removed);
+        }
+        return;
+    }
+    state.approvals.requests.retain(|p| p.request.serial != serial);
+    unlocked(state);
+    show_requests(state);
+    state.toast(Toast::Deleted, "");
 }
 
 /// The vault was locked: stop polling and forget what was pending.

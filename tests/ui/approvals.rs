@@ -316,6 +316,9 @@ fn screenshots_of_the_approvals_view_render() {
             p.h.wait(3);
             p.h.type_into("Code shown on the login screen", "4829");
             snapshot(&p.h, "approvals-code-light");
+            p.h.click("Remove push approvals for privacyIDEA · alice · pi.example");
+            snapshot(&p.h, "approvals-remove-confirm-light");
+            p.h.click("Keep");
             // A scanned Tessera enrolment waiting for "Set up push approvals".
             *p.h.sources.clipboard.lock().unwrap() = Some(
                 "otpauth://totp/Example%20Corp:alice?secret=JBSWY3DPEHPK3PXP&issuer=Example%20Corp\
@@ -371,4 +374,29 @@ fn code_entry_sends_the_typed_code_and_the_field_survives_the_countdown() {
         [("N1".to_owned(), Decision::Approve { answer: Some("482913".into()) })]
     );
     assert!(!h.exists("Code shown on the login screen"), "the answered request is gone");
+}
+
+#[test]
+fn a_push_account_is_removed_after_confirmation_and_polling_stops() {
+    let p = with_requests(vec![request("N1", None)]);
+    let h = &p.h;
+    let name = "Remove push approvals for privacyIDEA · alice · pi.example";
+    h.click(name);
+    assert!(h.exists("Yes, remove push approvals"), "asks first");
+    h.click("Keep");
+    assert!(!h.exists("Yes, remove push approvals"), "Keep changes nothing");
+    assert_eq!(h.backend.vault.lock().unwrap().push_accounts.len(), 1);
+
+    h.click(name);
+    h.click("Yes, remove push approvals");
+    assert!(h.backend.vault.lock().unwrap().push_accounts.is_empty(), "saved without it");
+    assert!(!h.exists("Log in as alice?"), "its pending request went with it");
+    assert!(!h.exists(name));
+    let polls = p.server.polls.load(std::sync::atomic::Ordering::SeqCst);
+    h.wait(10);
+    assert_eq!(
+        p.server.polls.load(std::sync::atomic::Ordering::SeqCst),
+        polls,
+        "nothing is polled any more"
+    );
 }
