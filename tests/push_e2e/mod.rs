@@ -8,12 +8,9 @@
 #![allow(clippy::unwrap_used)]
 
 use std::io::{BufRead as _, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::process::Stdio;
 use std::time::Duration;
 
-use reqwest::blocking::Client;
 use serde_json::Value;
 
 use crate::common::Home;
@@ -21,127 +18,10 @@ use crate::common::Home;
 /// The desktop app's approvals view against the same server.
 mod gui;
 
-/// The admin API of the running privacyIDEA server.
-struct Peer {
-    url: String,
-    jwt: String,
-}
-
-fn pi_home() -> PathBuf {
-    std::env::var_os("PI_HOME")
-        .map_or_else(|| std::env::temp_dir().join("privacyidea-peer"), PathBuf::from)
-}
-
-fn read_env_url() -> Option<String> {
-    let text = std::fs::read_to_string(pi_home().join("env")).ok()?;
-    text.lines().find_map(|l| l.strip_prefix("PI_URL=")).map(str::to_owned)
-}
-
-fn http() -> &'static Client {
-    static HTTP: OnceLock<Client> = OnceLock::new();
-    HTTP.get_or_init(|| {
-        tessera_core::push::install_crypto_provider();
-        Client::builder().timeout(Duration::from_secs(60)).build().unwrap()
-    })
-}
-
-fn is_up(url: &str) -> bool {
-    http().get(format!("{url}/healthz/livez")).send().is_ok_and(|r| r.status().is_success())
-}
-
-fn peer() -> MutexGuard<'static, Peer> {
-    static PEER: OnceLock<Mutex<Peer>> = OnceLock::new();
-    let lock = PEER.get_or_init(|| {
-        let url = match read_env_url() {
-            Some(url) if is_up(&url) => url,
-            existing => {
-                // `$PI_SETUP`, else `shared/` beside the repository.
-                let script = std::env::var_os("PI_SETUP").map_or_else(
-                    || {
-                        Path::new(env!("CARGO_MANIFEST_DIR"))
-                            .join("../shared/peers/privacyidea/setup.sh")
-                    },
-                    PathBuf::from,
-                );
-                assert!(
-                    script.exists(),
-                    "no privacyIDEA server is running and the setup script is not at {}; \
-                     set PI_SETUP to shared/peers/privacyidea/setup.sh",
-                    script.display()
-                );
-                let mut cmd = Command::new("bash");
-                cmd.arg(script);
-                if existing.is_some() && pi_home().join("data/privacyidea.sqlite").exists() {
-                    cmd.arg("restart");
-                }
-                assert!(cmd.status().unwrap().success(), "privacyIDEA setup failed");
-                read_env_url().unwrap()
-            }
-        };
-        let auth: Value = http()
-            .post(format!("{url}/auth"))
-            .form(&[("username", "admin"), ("password", "adminpw")])
-            .send()
-            .unwrap()
-            .json()
-            .unwrap();
-        let jwt = auth["result"]["value"]["token"].as_str().unwrap().to_owned();
-        Mutex::new(Peer { url, jwt })
-    });
-    lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-impl Peer {
-    fn admin(&self, method: &str, path: &str, form: &[(&str, &str)]) -> Value {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let request = http()
-            .request(method, format!("{}{path}", self.url))
-            .header("Authorization", &self.jwt)
-            .form(form);
-        request.send().unwrap().json().unwrap_or(Value::Null)
-    }
-
-    fn enrol_link(&self) -> String {
-        let body = self.admin(
-            "POST",
-            "/token/init",
-            &[("type", "push"), ("genkey", "1"), ("user", "alice"), ("realm", "realm1")],
-        );
-        body["detail"]["pushurl"]["value"].as_str().unwrap().to_owned()
-    }
-
-    fn trigger(&self, serial: &str) -> (String, Value) {
-        let body = self.admin(
-            "POST",
-            "/validate/triggerchallenge",
-            &[("user", "alice"), ("realm", "realm1"), ("serial", serial)],
-        );
-        (body["detail"]["transaction_id"].as_str().unwrap().to_owned(), body)
-    }
-
-    fn outcome(&self, transaction_id: &str) -> String {
-        let body: Value = http()
-            .get(format!("{}/validate/polltransaction", self.url))
-            .query(&[("transaction_id", transaction_id)])
-            .send()
-            .unwrap()
-            .json()
-            .unwrap();
-        body["detail"]["challenge_status"].as_str().unwrap_or("").to_owned()
-    }
-
-    fn audit(&self, serial: &str) -> String {
-        let body: Value = http()
-            .get(format!("{}/audit/", self.url))
-            .header("Authorization", &self.jwt)
-            .query(&[("serial", serial), ("page_size", "50")])
-            .send()
-            .unwrap()
-            .json()
-            .unwrap();
-        body["result"]["value"]["auditdata"].to_string()
-    }
-}
+/// The privacyIDEA peer harness, shared with tessera-core's interop tests.
+#[path = "../../src/core/tests/pi_peer/mod.rs"]
+mod pi_peer;
+use pi_peer::{Peer, peer};
 
 /// A `TESSERA_HOME` (keyring off, password file) with one push account for alice, enrolled
 /// through `tessera add LINK`; deletes the token (and a test policy) on the server at the end.
@@ -154,9 +34,9 @@ struct Device<'a> {
 
 impl Drop for Device<'_> {
     fn drop(&mut self) {
-        self.peer.admin("DELETE", &format!("/token/{}", self.serial), &[]);
+        self.peer.delete_token(&self.serial);
         if let Some(policy) = self.policy {
-            self.peer.admin("DELETE", &format!("/policy/{policy}"), &[]);
+            self.peer.delete_policy(policy);
         }
     }
 }
@@ -260,11 +140,7 @@ fn cli_number_matching_needs_the_right_choice() {
     let peer = peer();
     let mut device = device(&peer);
     device.policy = Some("push_presence_e2e");
-    peer.admin(
-        "POST",
-        "/policy/push_presence_e2e",
-        &[("scope", "authentication"), ("active", "true"), ("action", "push_require_presence")],
-    );
+    peer.set_policy("push_presence_e2e", "authentication", "push_require_presence");
     let (tid, body) = peer.trigger(&device.serial);
     let request = device.pending().remove(0);
     let options: Vec<String> = serde_json::from_value(request["require_presence"].clone()).unwrap();
