@@ -953,15 +953,25 @@ impl Vault {
         })
     }
 
-    fn put_password_slot(&mut self, password: &str, params: KdfParams) -> Result<(), VaultError> {
-        let kdf = format::new_kdf(params)?;
-        let slot_key = format::derive_key(password, &kdf)?;
+    /// Seals the master key under `slot_key` for a new slot; returns the slot's id (part of
+    /// the sealing's associated data) and the sealed key.
+    fn wrap_master_key(
+        &self,
+        slot_key: &[u8; format::KEY_LEN],
+    ) -> Result<(String, format::Sealed), VaultError> {
         let id = format::random_uuid()?;
         let sealed = format::seal(
-            &slot_key,
+            slot_key,
             &format::slot_aad(&self.vault_id, &id),
             self.master_key.as_ref(),
         )?;
+        Ok((id, sealed))
+    }
+
+    fn put_password_slot(&mut self, password: &str, params: KdfParams) -> Result<(), VaultError> {
+        let kdf = format::new_kdf(params)?;
+        let slot_key = format::derive_key(password, &kdf)?;
+        let (id, sealed) = self.wrap_master_key(&slot_key)?;
         self.slots.retain(|s| !matches!(s, Slot::Password { .. }));
         self.slots.push(Slot::Password {
             id,
@@ -979,12 +989,7 @@ impl Vault {
             .key_store
             .store(&self.vault_id, slot_key.as_ref())
             .map_err(|e| VaultError::KeyringUnavailable { detail: e.to_string() })?;
-        let id = format::random_uuid()?;
-        let sealed = format::seal(
-            &slot_key,
-            &format::slot_aad(&self.vault_id, &id),
-            self.master_key.as_ref(),
-        )?;
+        let (id, sealed) = self.wrap_master_key(&slot_key)?;
         self.slots.retain(|s| !matches!(s, Slot::Keyring { .. }));
         self.slots.push(Slot::Keyring {
             id,
