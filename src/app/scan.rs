@@ -281,13 +281,10 @@ fn offer_push(state: &mut State, ui: &AppWindow, offer: PushOffer) {
         return;
     }
     if let Some(account) = &offer.codes
-        && let Some(existing) = same_account(vault.entries(), account)
+        && in_vault(vault.entries(), account)
     {
-        let name = if existing.issuer.is_empty() {
-            existing.account.clone()
-        } else {
-            format!("{} ({})", existing.issuer, existing.account)
-        };
+        // Same issuer and account name as the one in the vault, so its label names both.
+        let name = label(account);
         set_problem(ui, ScanProblem::Duplicate, "", &name);
         return;
     }
@@ -308,8 +305,9 @@ fn offer_push(state: &mut State, ui: &AppWindow, offer: PushOffer) {
     state.scan.offer = Some(offer);
 }
 
-fn same_account<'a>(entries: &'a [Entry], account: &OtpUri) -> Option<&'a Entry> {
-    entries.iter().find(|e| {
+/// Whether an entry holds `account` already: same secret, issuer and account name.
+fn in_vault(entries: &[Entry], account: &OtpUri) -> bool {
+    entries.iter().any(|e| {
         e.otp.secret.ct_eq(&account.otp.secret)
             && e.account == account.account
             && e.issuer == account.issuer
@@ -386,12 +384,7 @@ fn add_all(state: &mut State) {
     let Some(vault) = state.vault.as_mut() else { return };
     let before = vault.entries().len();
     for account in new {
-        let known = vault.entries().iter().any(|e| {
-            e.otp.secret.ct_eq(&account.otp.secret)
-                && e.account == account.account
-                && e.issuer == account.issuer
-        });
-        if !known {
+        if !in_vault(vault.entries(), &account) {
             vault.entries_mut().push(Entry::new(account.issuer, account.account, account.otp, now));
         }
     }
