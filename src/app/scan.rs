@@ -6,40 +6,35 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use slint::{ComponentHandle, ModelRc, Rgb8Pixel, SharedPixelBuffer, SharedString, VecModel};
+use tessera_core::account::Account;
+use tessera_core::intake::{self, Intake, Plan, Problem, PushOffer};
 use tessera_core::otp::{Algorithm, OtpKind};
-use tessera_core::push::tessera::TesseraEnrolment;
-use tessera_core::push::{PushBackendKind, PushEnrolment};
+use tessera_core::push::PushAccount;
 use tessera_core::qr::{self, Classified, DecodeOptions, LumaFrame, QrError};
-use tessera_core::uri::{self, MigrationSet, OtpUri, Payload, QrKind, UriError};
+use tessera_core::uri::{self, OtpUri, QrKind, UriError};
 
 use crate::capture::{CaptureError, ClipboardContent};
 use crate::deps::{Background, ScanSources};
 use crate::state::{Shared, State, background};
-use crate::store::Entry;
 use crate::{AddAccountAdapter, AppAdapter, AppWindow, ScanAdapter, ScanProblem, Screen, Toast};
 
 /// Width of the camera preview image; frames are subsampled to it.
 const PREVIEW_WIDTH: u32 = 320;
 
-/// The scan in progress: the export codes and accounts collected so far, and the camera's
-/// stop switch. Dropping it (cancel, lock) stops the camera.
+/// The scan in progress: what the scans so far read (the core's one intake path), and the
+/// camera's stop switch. Dropping it (cancel, lock) stops the camera.
 #[derive(Default)]
 pub(crate) struct ScanState {
-    migration: Option<MigrationSet>,
-    accounts: Vec<OtpUri>,
+    intake: Intake,
     camera_stop: Option<Arc<AtomicBool>>,
     /// A scanned push enrolment waiting for the user's "Set up push approvals".
-    offer: Option<PushOffer>,
+    offer: Option<Offer>,
 }
 
-/// A push enrolment found by a scan: privacyIDEA's `otpauth://pipush/...`, or a Tessera
-/// server's `otpauth://totp/...#push=tessera1...` that also carries the account's codes.
-struct PushOffer {
-    kind: PushBackendKind,
-    enrolment: PushEnrolment,
-    /// The TOTP account that comes with a Tessera enrolment (added in the same save).
-    codes: Option<OtpUri>,
-    /// When it was scanned: the enrolment link's time-to-live counts from here.
+/// A push enrolment found by a scan and when it was scanned: the enrolment link's
+/// time-to-live counts from there.
+struct Offer {
+    offer: PushOffer,
     scanned_at: u64,
 }
 
@@ -136,11 +131,6 @@ fn show_uri_error(ui: &AppWindow, err: &UriError) {
     }
 }
 
-/// The add form can hold TOTP and HOTP accounts; Steam accounts are added from the list.
-fn fits_form(account: &OtpUri) -> bool {
-    account.otp.kind != OtpKind::Steam
-}
-
 /// Fills the add form with `account` for the user to check and confirm.
 fn prefill(ui: &AppWindow, account: &OtpUri) {
     crate::add_account::reset(ui);
@@ -164,16 +154,9 @@ fn prefill(ui: &AppWindow, account: &OtpUri) {
     form.set_secret_touched(true);
 }
 
-fn label(account: &OtpUri) -> String {
-    match (account.issuer.is_empty(), account.account.is_empty()) {
-        (false, false) => format!("{} ({})", account.issuer, account.account),
-        (false, true) => account.issuer.clone(),
-        _ => account.account.clone(),
-    }
-}
-
 /// Takes what a scan found: one account opens the pre-filled form; an export (or several
-/// accounts) is listed for "Add all"; anything else is explained.
+/// accounts) is listed for "Add all"; a push enrolment on its own is offered for setting up;
+/// anything else is explained.
 fn show_results(state: &mut State, results: Vec<Classified>) {
     let Some(ui) = state.ui() else { return };
     ui.global::<ScanAdapter>().set_busy(false);
@@ -183,135 +166,82 @@ fn show_results(state: &mut State, results: Vec<Classified>) {
         set_problem(&ui, ScanProblem::NoCode, "", "");
         return;
     }
-    let mut error = None;
-    let mut accounts = Vec::new();
-    let mut pushes = Vec::new();
-    let mut export = false;
+    // Problems of earlier scans were shown then; this scan reports its own.
+    let earlier = state.scan.intake.problems().len();
     for found in results {
-        match found.payload {
-            Ok(Payload::Account(account)) => accounts.push(account),
-            Ok(Payload::Migration(batch)) => {
-                match state.scan.migration.get_or_insert_with(MigrationSet::new).add(batch) {
-                    Ok(_) => export = true,
-                    Err(err) => error = error.or(Some(err)),
-                }
-            }
-            Ok(Payload::PushEnrolment(raw)) => pushes.push(raw),
-            Err(err) => error = error.or(Some(err)),
-        }
+        state.scan.intake.read(found.payload);
     }
-    let listing = export || state.scan.migration.is_some() || !state.scan.accounts.is_empty();
-    // One push enrolment on its own (or one Tessera account, which carries one) is offered
-    // for setting up; the user confirms before the server is contacted.
-    if !listing && accounts.len() + pushes.len() == 1 {
-        let offer = match (pushes.pop(), accounts.first()) {
-            (Some(raw), _) => Some(
-                PushEnrolment::from_uri(&raw)
-                    .map(|enrolment| (PushBackendKind::PrivacyIdea, enrolment, None)),
-            ),
-            (None, Some(account)) => TesseraEnrolment::from_extra(&account.extra).map(|found| {
-                found.map(|e| {
-                    let enrolment = e.to_enrolment(&account.issuer, &account.account);
-                    (PushBackendKind::Tessera, enrolment, Some(account.clone()))
-                })
-            }),
-            (None, None) => None,
-        };
-        match offer {
-            Some(Ok((kind, enrolment, codes))) => {
-                let scanned_at = state.now();
-                offer_push(state, &ui, PushOffer { kind, enrolment, codes, scanned_at });
-                return;
-            }
-            Some(Err(err)) => {
-                set_problem(&ui, ScanProblem::PushFailed, "", &crate::capture::error_chain(&err));
-                return;
-            }
-            None => {}
-        }
-    }
-    if !pushes.is_empty() {
-        // Push enrolments among several codes: each must be scanned on its own.
-        error = error.or(Some(UriError::IsPushEnrolment));
-    }
-    if !listing && accounts.len() == 1 && fits_form(&accounts[0]) {
-        prefill(&ui, &accounts[0]);
+    let Some(vault) = state.vault.as_ref() else { return };
+    let plan = state.scan.intake.plan_against(vault.entries(), vault.push_accounts());
+    if let Some(account) = &plan.form {
+        prefill(&ui, account);
         clear(state);
         crate::add_account::validate(&ui, state.entries());
         state.show(Screen::AddAccount);
         return;
     }
-    state.scan.accounts.extend(accounts);
-    if state.scan.accounts.is_empty() && state.scan.migration.is_none() {
-        if let Some(err) = error {
-            show_uri_error(&ui, &err);
-        }
+    if let Some(offer) = plan.push {
+        // The user confirms before the server is contacted; a next scan starts afresh.
+        state.scan.intake = Intake::new();
+        offer_push(state, &ui, offer);
         return;
     }
-    match &error {
-        Some(err) => show_uri_error(&ui, err),
-        None => set_problem(&ui, ScanProblem::None, "", ""),
+    match plan.problems.get(earlier) {
+        Some(problem) => show_problem(&ui, problem, plan.duplicates.first()),
+        None => match plan.duplicates.first() {
+            Some(name) if plan.accounts.is_empty() && plan.export_parts == 0 => {
+                set_problem(&ui, ScanProblem::Duplicate, "", name);
+            }
+            _ => set_problem(&ui, ScanProblem::None, "", ""),
+        },
     }
-    list_pending(state, &ui);
+    list_pending(&ui, &plan);
 }
 
-fn list_pending(state: &State, ui: &AppWindow) {
-    let scan = ui.global::<ScanAdapter>();
-    let mut found: Vec<SharedString> = Vec::new();
-    let mut skipped: Vec<SharedString> = Vec::new();
-    let mut missing = String::new();
-    if let Some(set) = &state.scan.migration {
-        found.extend(set.accounts().map(|a| label(a).into()));
-        skipped.extend(set.skipped().map(|(_, s)| format!("{} ({})", s.label, s.reason).into()));
-        let parts: Vec<String> = set.missing().iter().map(|i| (i + 1).to_string()).collect();
-        missing = parts.join(", ");
+fn show_problem(ui: &AppWindow, problem: &Problem, duplicate: Option<&String>) {
+    match problem {
+        Problem::Uri(err) => show_uri_error(ui, err),
+        Problem::PushAmongOthers { .. } => set_problem(ui, ScanProblem::PushAlone, "", ""),
+        Problem::PushEnrolled { .. } => set_problem(ui, ScanProblem::PushEnrolled, "", ""),
+        Problem::BadPushEnrolment(detail) => {
+            set_problem(ui, ScanProblem::PushFailed, "", detail);
+        }
     }
-    found.extend(state.scan.accounts.iter().map(|a| label(a).into()));
+    if let (Problem::PushEnrolled { .. }, Some(name)) = (problem, duplicate) {
+        set_problem(ui, ScanProblem::Duplicate, "", name);
+    }
+}
+
+/// Lists the accounts waiting for "Add all" (those already in the vault too: "Add all"
+/// skips them), the export parts not scanned yet and the export's unusable accounts.
+fn list_pending(ui: &AppWindow, plan: &Plan) {
+    let scan = ui.global::<ScanAdapter>();
+    let found: Vec<SharedString> = plan
+        .accounts
+        .iter()
+        .map(|a| a.label().into())
+        .chain(plan.duplicates.iter().map(|d| d.into()))
+        .collect();
+    let skipped: Vec<SharedString> =
+        plan.skipped.iter().map(|s| format!("{} ({})", s.label, s.reason).into()).collect();
+    let missing: Vec<String> = plan.missing_parts.iter().map(i32::to_string).collect();
     scan.set_found(ModelRc::new(VecModel::from(found)));
     scan.set_skipped(ModelRc::new(VecModel::from(skipped)));
-    scan.set_missing(missing.into());
+    scan.set_missing(missing.join(", ").into());
 }
 
-/// Shows `offer` for confirmation, or why it cannot be set up (already enrolled).
+/// Shows `offer` for confirmation.
 fn offer_push(state: &mut State, ui: &AppWindow, offer: PushOffer) {
-    let Some(vault) = state.vault.as_ref() else { return };
-    let serial = &offer.enrolment.serial;
-    if vault.push_accounts().iter().any(|a| a.serial == *serial) {
-        set_problem(ui, ScanProblem::PushEnrolled, "", "");
-        return;
-    }
-    if let Some(account) = &offer.codes
-        && in_vault(vault.entries(), account)
-    {
-        // Same issuer and account name as the one in the vault, so its label names both.
-        let name = label(account);
-        set_problem(ui, ScanProblem::Duplicate, "", &name);
-        return;
-    }
     let scan = ui.global::<ScanAdapter>();
     let e = &offer.enrolment;
-    let name = match (e.issuer.is_empty(), e.label.is_empty() || e.label == e.serial) {
-        (false, false) => format!("{} ({})", e.issuer, e.label),
-        (false, true) => e.issuer.clone(),
-        (true, false) => e.label.clone(),
-        (true, true) => e.serial.clone(),
-    };
-    scan.set_offer_name(name.into());
+    scan.set_offer_name(offer.name().into());
     scan.set_offer_server(e.server().into());
     scan.set_offer_codes(offer.codes.is_some());
     scan.set_offer_insecure(e.insecure_transport());
     scan.set_offer_push(true);
     set_problem(ui, ScanProblem::None, "", "");
-    state.scan.offer = Some(offer);
-}
-
-/// Whether an entry holds `account` already: same secret, issuer and account name.
-fn in_vault(entries: &[Entry], account: &OtpUri) -> bool {
-    entries.iter().any(|e| {
-        e.otp.secret.ct_eq(&account.otp.secret)
-            && e.account == account.account
-            && e.issuer == account.issuer
-    })
+    let scanned_at = state.now();
+    state.scan.offer = Some(Offer { offer, scanned_at });
 }
 
 /// "Set up push approvals": registers a new device key with the server (off the UI thread:
@@ -322,17 +252,17 @@ fn enrol_push(state: &Shared) {
     let (job, ui, codes) = {
         let mut s = state.borrow_mut();
         s.touch();
-        let Some(offer) = s.scan.offer.as_ref() else { return };
+        let Some(Offer { offer, scanned_at }) = s.scan.offer.as_ref() else { return };
         let codes = offer.codes.clone();
         let backend = s.deps.push_backends.iter().find(|b| b.kind() == offer.kind).cloned();
-        let (enrolment, scanned_at, now) = (offer.enrolment.clone(), offer.scanned_at, s.now());
+        let (enrolment, scanned_at, now) = (offer.enrolment.clone(), *scanned_at, s.now());
         let Some(ui) = s.ui() else { return };
         let kind = offer.kind;
         let job = move || match backend {
             Some(backend) => backend
                 .enrol(&enrolment, scanned_at, now)
                 .map_err(|e| crate::push_worker::plain_error(&e)),
-            None => Err(format!("this build of Tessera cannot talk to {kind} servers")),
+            None => Err(crate::push_worker::plain_error(&intake::unsupported_backend(kind))),
         };
         (job, ui, codes)
     };
@@ -351,23 +281,8 @@ fn enrol_push(state: &Shared) {
             }
         };
         state.scan.offer = None;
-        let now = state.now();
-        let Some(vault) = state.vault.as_mut() else { return };
-        let entries = vault.entries().len();
-        if let Some(codes) = codes {
-            vault.entries_mut().push(Entry::new(codes.issuer, codes.account, codes.otp, now));
-        }
-        vault.push_accounts_mut().push(account);
-        if state.save() {
-            clear(state);
-            state.refresh_rows();
+        if store(state, Vec::new(), Some((account, codes))) {
             crate::approvals::unlocked(state);
-            state.show(Screen::Accounts);
-            state.toast(Toast::Added, "");
-        } else if let Some(vault) = state.vault.as_mut() {
-            // The save failed (and said why): leave the vault as it was.
-            vault.entries_mut().truncate(entries);
-            vault.push_accounts_mut().pop();
         }
     });
 }
@@ -375,26 +290,39 @@ fn enrol_push(state: &Shared) {
 /// Adds every listed account not already in the vault, saves once, and shows the accounts.
 fn add_all(state: &mut State) {
     state.touch();
+    let Some(vault) = state.vault.as_ref() else { return };
+    let plan = state.scan.intake.plan_against(vault.entries(), vault.push_accounts());
+    store(state, plan.accounts, None);
+}
+
+/// Stores accounts (and a finished push enrolment with its codes) through the core's intake
+/// in one save; on success shows the accounts, on failure leaves the vault as it was.
+fn store(
+    state: &mut State,
+    accounts: Vec<OtpUri>,
+    push: Option<(PushAccount, Option<OtpUri>)>,
+) -> bool {
     let now = state.now();
-    let mut new: Vec<OtpUri> = Vec::new();
-    if let Some(set) = &state.scan.migration {
-        new.extend(set.accounts().cloned());
-    }
-    new.extend(state.scan.accounts.iter().cloned());
-    let Some(vault) = state.vault.as_mut() else { return };
-    let before = vault.entries().len();
-    for account in new {
-        if !in_vault(vault.entries(), &account) {
-            vault.entries_mut().push(Entry::new(account.issuer, account.account, account.otp, now));
-        }
-    }
+    let Some(vault) = state.vault.as_mut() else { return false };
+    let (entries, pushes) = (vault.entries().len(), vault.push_accounts().len());
+    let (push, codes) = push.map_or((None, None), |(push, codes)| (Some(push), codes));
+    let added =
+        intake::new_entries(vault.entries(), accounts.into_iter().chain(codes).collect(), now);
+    vault.entries_mut().extend(added);
+    vault.push_accounts_mut().extend(push);
     if state.save() {
         clear(state);
         state.refresh_rows();
         state.show(Screen::Accounts);
         state.toast(Toast::Added, "");
-    } else if let Some(vault) = state.vault.as_mut() {
-        vault.entries_mut().truncate(before);
+        true
+    } else {
+        if let Some(vault) = state.vault.as_mut() {
+            // The save failed (and said why): leave the vault as it was.
+            vault.entries_mut().truncate(entries);
+            vault.push_accounts_mut().truncate(pushes);
+        }
+        false
     }
 }
 

@@ -10,7 +10,7 @@ mod transfer;
 use crate::common::Home;
 
 /// `tessera scan`: QR codes from images, the screen and the clipboard.
-mod scan;
+pub(crate) mod scan;
 
 const KEY: &str = "JBSWY3DPEHPK3PXP";
 /// Codes of KEY (SHA1, 6 digits, 30 s) computed independently with Python's hmac module.

@@ -14,7 +14,7 @@ use super::{CODE_AT_1E9, KEY};
 use crate::common::{Home, to_run};
 
 /// Renders codes side by side on one white image.
-fn codes_image(texts: &[&str]) -> GrayImage {
+pub(crate) fn codes_image(texts: &[&str]) -> GrayImage {
     let frames: Vec<_> = texts.iter().map(|t| encode(t).unwrap().to_luma(4, 4)).collect();
     let w = frames.iter().map(|f| f.width()).sum::<u32>();
     let h = frames.iter().map(|f| f.height()).max().unwrap();
@@ -28,7 +28,7 @@ fn codes_image(texts: &[&str]) -> GrayImage {
     image
 }
 
-fn save(home: &Home, name: &str, texts: &[&str]) -> PathBuf {
+pub(crate) fn save(home: &Home, name: &str, texts: &[&str]) -> PathBuf {
     let path = home.dir.path().join(name);
     codes_image(texts).save(&path).unwrap();
     path

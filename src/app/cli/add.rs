@@ -4,13 +4,14 @@ use std::io::Write;
 
 use clap::Args;
 use tessera_core::clock::{Clock, SystemClock};
+use tessera_core::intake::{self, Intake, Plan, Problem, PushOffer};
 use tessera_core::otp::{Algorithm, OtpKind, OtpParams, Secret};
-use tessera_core::push::tessera::TesseraEnrolment;
+use tessera_core::push::PushBackendKind;
 use tessera_core::uri::{self, OtpUri, Payload};
-use tessera_core::vault::{Entry, Vault};
+use tessera_core::vault::Vault;
 
+use super::CliError;
 use super::session::Session;
-use super::{CliError, query};
 
 /// Longest issuer or account name accepted from the command line.
 const MAX_NAME_CHARS: usize = 256;
@@ -47,60 +48,71 @@ pub struct AddArgs {
 }
 
 pub fn run(session: &Session, args: &AddArgs, out: &mut dyn Write) -> Result<(), CliError> {
-    // A push enrolment (otpauth://pipush/...) makes a push account, not a code account.
-    if let Some(text) = &args.uri
-        && let Ok(Payload::PushEnrolment(enrolment)) = uri::classify(text.trim())
-    {
-        return super::push::enrol(session, &enrolment, out);
-    }
     // Everything is parsed and checked before the vault is opened or created, so bad input
     // never creates or changes a vault.
-    let accounts = accounts_from_args(args)?;
-    // One QR for both worlds: a Tessera server's otpauth://totp URI also enrols push.
-    let push = match accounts.as_slice() {
-        [one] => TesseraEnrolment::from_extra(&one.extra).transpose()?,
-        _ => None,
-    };
+    let mut intake = Intake::new();
+    match &args.uri {
+        Some(text) => read_uri(&mut intake, text, args)?,
+        None => intake.read_account(account_from_args(args)?),
+    }
     let mut vault = session.open_or_create(out)?;
+    let plan = intake.plan(vault.content());
+    // One link is one intention: anything in it that cannot be added fails the command.
+    if let Some(problem) = plan.problems.first() {
+        return Err(problem_error(problem).hint("nothing was added"));
+    }
+    if let Some(label) = plan.duplicates.first() {
+        return Err(CliError::new(format!(
+            "{label} is already in the vault with the same secret key"
+        ))
+        .hint("nothing was added"));
+    }
+    store(&mut vault, plan, out)
+}
+
+/// Turns an intake problem into the command line's error, with the hint that fits it.
+pub(super) fn problem_error(problem: &Problem) -> CliError {
+    match problem {
+        Problem::Uri(err) => CliError::from(err.clone()),
+        Problem::PushEnrolled { .. } => CliError::new(problem.to_string())
+            .hint("ask the service for a new enrolment QR code to enrol again"),
+        other => CliError::new(other.to_string()),
+    }
+}
+
+/// Stores what `plan` adds in one save: first finishes its push enrolment with the server
+/// (the vault is already open and locked, because the enrolment credential is single-use and
+/// must not be spent when the result cannot be kept), then reports each account added.
+pub(super) fn store(vault: &mut Vault, plan: Plan, out: &mut dyn Write) -> Result<(), CliError> {
     let now = SystemClock.now();
-    let mut push_line = None;
-    if let (Some(enrolment), [one]) = (&push, accounts.as_slice()) {
-        if vault.content().push_accounts.iter().any(|a| a.serial == enrolment.device) {
-            return Err(CliError::new("this push enrolment is already in the vault")
-                .hint("nothing was added; ask the service for a new enrolment QR code"));
+    let push = match &plan.push {
+        Some(offer) => Some((super::push::enrol_offer(offer, now)?, offer.codes.clone())),
+        None => None,
+    };
+    let push_line = push.as_ref().map(|(account, _)| match plan.push.as_ref().map(|o| o.kind) {
+        Some(PushBackendKind::Tessera) => {
+            format!("added push approvals for {} at {}", offer_name(&plan), account.server())
         }
-        if find_same(&vault, one).is_none() {
-            let account = super::push::enrol_tessera(enrolment, &one.issuer, &one.account)?;
-            push_line = Some(format!(
-                "added push approvals for {} at {}",
-                query_name(one),
-                account.server()
-            ));
-            vault.content_mut().push_accounts.push(account);
-        }
-    }
-    let mut added = Vec::new();
-    for account in accounts {
-        if let Some(existing) = find_same(&vault, &account) {
-            return Err(CliError::new(format!(
-                "{} is already in the vault with the same secret key",
-                query::label(existing)
-            ))
-            .hint("nothing was added"));
-        }
-        let entry = Entry::new(account.issuer, account.account, account.otp, now);
-        added.push(query::label(&entry));
-        vault.content_mut().entries.push(entry);
-    }
-    super::session::save(&mut vault).map_err(|e| {
+        _ => format!(
+            "added push account {} at {}",
+            super::push::account_name(account),
+            account.server()
+        ),
+    });
+    let enrolled = push.is_some();
+    let applied = intake::apply(vault, plan.accounts, push, now).map_err(|e| {
         let error = CliError::from(e);
-        if push_line.is_some() {
-            error.hint("the server finished the push enrolment but it could not be saved here; enrol again with a new QR code")
+        if enrolled {
+            error.hint(
+                "the server finished the push enrolment but it could not be saved here; \
+                 remove the device on the server and enrol again with a new QR code",
+            )
         } else {
             error
         }
     })?;
-    for label in added {
+    super::session::report_backup(vault);
+    for label in applied.added {
         let _ = writeln!(out, "added {label}");
     }
     if let Some(line) = push_line {
@@ -109,26 +121,11 @@ pub fn run(session: &Session, args: &AddArgs, out: &mut dyn Write) -> Result<(),
     Ok(())
 }
 
-fn query_name(account: &OtpUri) -> String {
-    match (account.issuer.is_empty(), account.account.is_empty()) {
-        (false, false) => format!("{} ({})", account.issuer, account.account),
-        (false, true) => account.issuer.clone(),
-        _ => account.account.clone(),
-    }
+fn offer_name(plan: &Plan) -> String {
+    plan.push.as_ref().map(PushOffer::name).unwrap_or_default()
 }
 
-pub(super) fn find_same<'a>(vault: &'a Vault, account: &OtpUri) -> Option<&'a Entry> {
-    vault.content().entries.iter().find(|e| {
-        e.otp.secret.ct_eq(&account.otp.secret)
-            && e.issuer == account.issuer
-            && e.account == account.account
-    })
-}
-
-fn accounts_from_args(args: &AddArgs) -> Result<Vec<OtpUri>, CliError> {
-    if let Some(text) = &args.uri {
-        return accounts_from_uri(text, args);
-    }
+fn account_from_args(args: &AddArgs) -> Result<OtpUri, CliError> {
     let Some(secret) = &args.secret else {
         return Err(CliError::usage("give an otpauth:// URI or --secret KEY")
             .hint("e.g. tessera add --secret 'JBSW Y3DP EHPK 3PXP' --issuer Visma --account me@example.com"));
@@ -154,14 +151,20 @@ fn accounts_from_args(args: &AddArgs) -> Result<Vec<OtpUri>, CliError> {
         args.period.unwrap_or(30),
         args.counter.unwrap_or(0),
     )?;
-    Ok(vec![OtpUri { issuer, account, otp, extra: Vec::new() }])
+    Ok(OtpUri { issuer, account, otp, extra: Vec::new() })
 }
 
-fn accounts_from_uri(text: &str, args: &AddArgs) -> Result<Vec<OtpUri>, CliError> {
-    let payload = uri::classify(text.trim())?;
-    let mut accounts = match payload {
-        Payload::Account(account) => vec![account],
-        Payload::Migration(batch) => {
+/// Reads an `otpauth://` (or Google export, or push enrolment) link into `intake`; a link
+/// that cannot be used fails here, before any vault is opened or created.
+fn read_uri(intake: &mut Intake, text: &str, args: &AddArgs) -> Result<(), CliError> {
+    let payload = match uri::classify(text.trim())? {
+        Payload::Account(mut account) => {
+            // --issuer/--account override the link's names.
+            rename(&mut account, args);
+            check_names(&account)?;
+            Payload::Account(account)
+        }
+        Payload::Migration(mut batch) => {
             if batch.batch_size > 1 {
                 eprintln!(
                     "note: this is part {} of {} of a Google Authenticator export; add the other \
@@ -170,34 +173,37 @@ fn accounts_from_uri(text: &str, args: &AddArgs) -> Result<Vec<OtpUri>, CliError
                     batch.batch_size
                 );
             }
-            batch.accounts
+            match batch.accounts.as_mut_slice() {
+                [] => return Err(CliError::new("the URI holds no accounts")),
+                // --issuer/--account override the names when exactly one account is added.
+                [one] => rename(one, args),
+                _ => {}
+            }
+            batch.accounts.iter().try_for_each(check_names)?;
+            Payload::Migration(batch)
         }
-        Payload::PushEnrolment(_) => {
-            return Err(CliError::new(
-                "this is a push-login enrolment code, not a code-generating account",
-            )
-            .hint(
-                "push approvals are not supported by this version of Tessera; nothing was added",
-            ));
-        }
+        push @ Payload::PushEnrolment(_) => push,
     };
-    if accounts.is_empty() {
-        return Err(CliError::new("the URI holds no accounts"));
+    intake.read(Ok(payload));
+    match intake.problems().first() {
+        Some(problem) => Err(problem_error(problem)),
+        None => Ok(()),
     }
-    // --issuer/--account override the URI's names when exactly one account is added.
-    if accounts.len() == 1 {
-        if let Some(issuer) = &args.issuer {
-            accounts[0].issuer.clone_from(issuer);
-        }
-        if let Some(account) = &args.account {
-            accounts[0].account.clone_from(account);
-        }
+}
+
+fn rename(account: &mut OtpUri, args: &AddArgs) {
+    if let Some(issuer) = &args.issuer {
+        account.issuer.clone_from(issuer);
     }
-    for account in &accounts {
-        check_name(&account.issuer)?;
-        check_name(&account.account)?;
+    if let Some(name) = &args.account {
+        account.account.clone_from(name);
     }
-    Ok(accounts)
+}
+
+/// Checks an account's issuer and name (see [`check_name`]).
+pub(super) fn check_names(account: &OtpUri) -> Result<(), CliError> {
+    check_name(&account.issuer)?;
+    check_name(&account.account)
 }
 
 /// Rejects names that are too long to display or contain control characters.

@@ -4,6 +4,7 @@ use std::io::Write;
 
 use clap::Args;
 use serde::Serialize;
+use tessera_core::account::Account;
 use tessera_core::clock::{Clock, SystemClock};
 use tessera_core::otp::{OtpKind, group_code};
 use tessera_core::vault::Entry;
@@ -90,7 +91,7 @@ pub fn list(session: &Session, json: bool, out: &mut dyn Write) -> Result<(), Cl
             out,
             "{}  {}  [{detail}, {}, {} digits]",
             e.id,
-            query::label(e),
+            e.label(),
             e.otp.algorithm,
             e.otp.digits
         );
@@ -131,7 +132,7 @@ pub fn code(session: &Session, args: &CodeArgs, out: &mut dyn Write) -> Result<(
         let _ = writeln!(out, "{}", only.otp.code_at(now));
         return Ok(());
     }
-    let width = selected.iter().map(|e| query::label(e).chars().count()).max().unwrap_or(0);
+    let width = selected.iter().map(|e| e.label().chars().count()).max().unwrap_or(0);
     for e in selected {
         let remaining = match e.otp.kind {
             OtpKind::Hotp => "counter".to_owned(),
@@ -140,7 +141,7 @@ pub fn code(session: &Session, args: &CodeArgs, out: &mut dyn Write) -> Result<(
         let _ = writeln!(
             out,
             "{:<width$}  {:>12}  {remaining}",
-            query::label(e),
+            e.label(),
             group_code(&e.otp.code_at(now))
         );
     }
@@ -154,7 +155,7 @@ pub fn next(session: &Session, args: &NextArgs, out: &mut dyn Write) -> Result<(
     if entry.otp.kind != OtpKind::Hotp {
         return Err(CliError::new(format!(
             "{} is time-based; its code changes by itself",
-            query::label(entry)
+            entry.label()
         ))
         .hint("`tessera code` shows it"));
     }

@@ -3,6 +3,7 @@
 use std::io::Write;
 
 use clap::Args;
+use tessera_core::account::Account;
 
 use super::session::Session;
 use super::{CliError, query};
@@ -30,7 +31,7 @@ pub fn remove(session: &Session, args: &RemoveArgs, out: &mut dyn Write) -> Resu
     let index = query::one(&vault.content().entries, &args.query)?;
     let entry = vault.content_mut().entries.remove(index);
     super::session::save(&mut vault)?;
-    let _ = writeln!(out, "removed {}", query::label(&entry));
+    let _ = writeln!(out, "removed {}", entry.label());
     Ok(())
 }
 
@@ -44,14 +45,14 @@ pub fn rename(session: &Session, args: RenameArgs, out: &mut dyn Write) -> Resul
     let mut vault = session.open()?;
     let index = query::one(&vault.content().entries, &args.query)?;
     let entry = &mut vault.content_mut().entries[index];
-    let before = query::label(entry);
+    let before = entry.label();
     if let Some(issuer) = args.issuer {
         entry.issuer = issuer;
     }
     if let Some(account) = args.account {
         entry.account = account;
     }
-    let after = query::label(entry);
+    let after = entry.label();
     super::session::save(&mut vault)?;
     let _ = writeln!(out, "renamed {before} to {after}");
     Ok(())

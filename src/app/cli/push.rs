@@ -13,12 +13,12 @@ use std::time::Duration;
 use clap::Subcommand;
 use serde_json::json;
 use tessera_core::clock::{Clock, SystemClock};
-use tessera_core::push::tessera::{TesseraBackend, TesseraEnrolment};
+use tessera_core::intake::PushOffer;
+use tessera_core::push::tessera::TesseraBackend;
 use tessera_core::push::{
-    Decision, PrivacyIdeaBackend, PushAccount, PushBackend, PushEnrolment, PushEvent,
+    Decision, PrivacyIdeaBackend, PushAccount, PushBackend, PushBackendKind, PushEvent,
     PushHistoryItem, PushRequest, PushSession, ScheduleConfig, describe_skew, random_seed,
 };
-use tessera_core::uri;
 use tessera_core::vault::Vault;
 
 use super::CliError;
@@ -79,51 +79,12 @@ fn backends(long_poll: u64) -> Result<Vec<Box<dyn PushBackend>>, CliError> {
     Ok(vec![Box::new(backend()?), Box::new(TesseraBackend::new()?.with_long_poll(long_poll))])
 }
 
-/// `tessera add` with a Tessera enrolment (`otpauth://totp/...` with `push=tessera1`):
-/// registers a new device key with the server and returns the push account (the caller
-/// stores it together with the TOTP account, in one save).
-pub fn enrol_tessera(
-    enrolment: &TesseraEnrolment,
-    issuer: &str,
-    label: &str,
-) -> Result<tessera_core::push::PushAccount, CliError> {
-    let clock = SystemClock;
-    let scanned_at = clock.now();
-    if !enrolment.sslverify {
-        eprintln!(
-            "warning: the connection to {} is not protected by a checked certificate \
-             (plain HTTP); allowed only because the server is on this computer",
-            tessera_core::push::tessera::server_of(&enrolment.url)
-        );
-    }
-    Ok(TesseraBackend::new()?.enrol(
-        &enrolment.to_enrolment(issuer, label),
-        scanned_at,
-        clock.now(),
-    )?)
-}
-
-/// `tessera add` with a push enrolment link: creates the device key, registers it with the
-/// server and stores the account. The vault is opened (and locked) before the server is
-/// contacted: the link's credential is single-use, so an enrolment must not be finished
-/// when it cannot be saved.
-pub fn enrol(
-    session: &Session,
-    raw: &uri::PushEnrolment,
-    out: &mut dyn Write,
-) -> Result<(), CliError> {
-    let clock = SystemClock;
-    // This command is the scan: the link's ttl counts from now.
-    let scanned_at = clock.now();
-    let enrolment = PushEnrolment::from_uri(raw)?;
-    let mut vault = session.open_or_create(out)?;
-    if vault.content().push_accounts.iter().any(|a| a.serial == enrolment.serial) {
-        return Err(CliError::new(format!(
-            "the push account {} is already enrolled",
-            enrolment.serial
-        ))
-        .hint("nothing was added; ask the server for a new enrolment QR code to enrol again"));
-    }
+/// Finishes a push enrolment offered by `tessera add` or `tessera scan --add`: creates the
+/// device key and registers it with the server, and returns the push account for the caller
+/// to store (with a Tessera enrolment's codes) in one save. This command is the scan: the
+/// link's time-to-live counts from `now`.
+pub fn enrol_offer(offer: &PushOffer, now: u64) -> Result<PushAccount, CliError> {
+    let enrolment = &offer.enrolment;
     if enrolment.insecure_transport() {
         eprintln!(
             "warning: the connection to {} is not protected by a checked certificate \
@@ -131,22 +92,21 @@ pub fn enrol(
             enrolment.server()
         );
     }
-    let account = backend()?.enrol(&enrolment, scanned_at, clock.now())?;
-    let name = if account.label == account.serial {
+    let finished = match offer.kind {
+        PushBackendKind::PrivacyIdea => backend()?.enrol(enrolment, now, SystemClock.now()),
+        PushBackendKind::Tessera => TesseraBackend::new()?.enrol(enrolment, now, SystemClock.now()),
+    };
+    Ok(finished?)
+}
+
+/// Returns how `tessera push accounts` names a push account: its serial and issuer (and its
+/// label when that is not the serial).
+pub fn account_name(account: &PushAccount) -> String {
+    if account.label == account.serial {
         format!("{} ({})", account.serial, account.issuer)
     } else {
-        format!("{} ({}, {}: {})", account.serial, account.issuer, account.label, account.serial)
-    };
-    let line = format!("added push account {name} at {}", account.server());
-    vault.content_mut().push_accounts.push(account);
-    super::session::save(&mut vault).map_err(|e| {
-        CliError::from(e).hint(
-            "the server finished the enrolment but it could not be saved here; \
-             remove the token on the server and enrol again",
-        )
-    })?;
-    let _ = writeln!(out, "{line}");
-    Ok(())
+        format!("{} ({}, {})", account.serial, account.issuer, account.label)
+    }
 }
 
 /// Runs one `tessera push` subcommand.

@@ -1,5 +1,6 @@
 //! QUERY: a case-insensitive substring of the issuer or the account name (or an exact id).
 
+use tessera_core::account::Account;
 use tessera_core::vault::Entry;
 
 use super::CliError;
@@ -41,7 +42,7 @@ pub fn one(entries: &[Entry], query: &str) -> Result<usize, CliError> {
         many => {
             let names: Vec<String> = many
                 .iter()
-                .map(|&i| format!("  {}  ({})", label(&entries[i]), entries[i].id))
+                .map(|&i| format!("  {}  ({})", entries[i].label(), entries[i].id))
                 .collect();
             Err(CliError::new(format!(
                 "{:?} matches {} accounts:\n{}",
@@ -51,16 +52,6 @@ pub fn one(entries: &[Entry], query: &str) -> Result<usize, CliError> {
             ))
             .hint("use a longer query or the account's id"))
         }
-    }
-}
-
-/// Returns "Issuer (account)" or whichever part is present.
-pub fn label(entry: &Entry) -> String {
-    match (entry.issuer.is_empty(), entry.account.is_empty()) {
-        (false, false) => format!("{} ({})", entry.issuer, entry.account),
-        (false, true) => entry.issuer.clone(),
-        (true, false) => entry.account.clone(),
-        (true, true) => "(unnamed)".to_owned(),
     }
 }
 

@@ -5,10 +5,10 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Args;
-use tessera_core::clock::{Clock, SystemClock};
+use tessera_core::account::Account;
+use tessera_core::intake::Intake;
 use tessera_core::qr::DecodeOptions;
-use tessera_core::uri::{self, OtpUri, Payload};
-use tessera_core::vault::Entry;
+use tessera_core::uri::{self, Payload};
 
 use super::session::Session;
 use super::{CliError, add};
@@ -100,7 +100,7 @@ pub fn run(session: &Session, args: &ScanArgs, out: &mut dyn Write) -> Result<()
 /// One line saying what a payload is, without its secret.
 fn describe(payload: &str) -> String {
     match uri::classify(payload) {
-        Ok(Payload::Account(account)) => format!("account: {}", name(&account)),
+        Ok(Payload::Account(account)) => format!("account: {}", account.label()),
         Ok(Payload::Migration(batch)) => format!(
             "Google Authenticator export, part {} of {}: {} account(s)",
             batch.batch_index + 1,
@@ -112,67 +112,52 @@ fn describe(payload: &str) -> String {
     }
 }
 
-fn name(account: &OtpUri) -> String {
-    match (account.issuer.is_empty(), account.account.is_empty()) {
-        (false, false) => format!("{} ({})", account.issuer, account.account),
-        (false, true) => account.issuer.clone(),
-        (true, false) => account.account.clone(),
-        (true, true) => "(unnamed)".to_owned(),
-    }
-}
-
 /// Adds every account the payloads hold, skipping ones already in the vault, and reports each.
-/// Payloads that hold no account are reported and skipped; the vault is saved once.
+/// A push enrolment scanned on its own is set up as `tessera add` would; payloads that hold
+/// no account are reported and skipped; the vault is saved once.
 fn add_accounts(
     session: &Session,
     payloads: &[String],
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
-    let mut accounts = Vec::new();
-    let mut skipped = 0;
+    let mut intake = Intake::new();
     for payload in payloads {
-        match uri::classify(payload) {
-            Ok(Payload::Account(account)) => accounts.push(account),
-            Ok(Payload::Migration(batch)) => accounts.extend(batch.accounts),
-            Ok(Payload::PushEnrolment(_)) => {
-                eprintln!("skipped a push-login enrolment code (not supported by this version)");
-                skipped += 1;
-            }
-            Err(err) => {
-                eprintln!("skipped: {err}");
-                skipped += 1;
-            }
+        if let Ok(Payload::Account(account)) = uri::classify(payload) {
+            add::check_names(&account)?;
         }
+        intake.read_text(payload);
     }
-    for account in &accounts {
-        add::check_name(&account.issuer)?;
-        add::check_name(&account.account)?;
+    let mut vault = session.open_or_create(out)?;
+    let plan = intake.plan(vault.content());
+    for problem in &plan.problems {
+        eprintln!("skipped: {problem}");
     }
-    if accounts.is_empty() {
+    if !plan.missing_parts.is_empty() {
+        let parts: Vec<String> = plan.missing_parts.iter().map(i32::to_string).collect();
+        eprintln!(
+            "note: part(s) {} of {} of the Google Authenticator export were not scanned; add them too",
+            parts.join(", "),
+            plan.export_parts
+        );
+    }
+    for skipped in &plan.skipped {
+        eprintln!("skipped: {skipped}");
+    }
+    for label in &plan.duplicates {
+        let _ = writeln!(out, "already present {label}");
+    }
+    if plan.is_empty() {
+        if !plan.duplicates.is_empty() {
+            return Ok(());
+        }
         return Err(CliError::new(format!(
             "none of the {} QR code(s) holds an authenticator account",
             payloads.len()
         ))
         .hint("nothing was added"));
     }
-    let mut vault = session.open_or_create(out)?;
-    let now = SystemClock.now();
-    let mut added = Vec::new();
-    for account in accounts {
-        if let Some(existing) = add::find_same(&vault, &account) {
-            let _ = writeln!(out, "already present {}", super::query::label(existing));
-            continue;
-        }
-        let entry = Entry::new(account.issuer, account.account, account.otp, now);
-        added.push(super::query::label(&entry));
-        vault.content_mut().entries.push(entry);
-    }
-    if !added.is_empty() {
-        super::session::save(&mut vault)?;
-    }
-    for label in added {
-        let _ = writeln!(out, "added {label}");
-    }
+    let skipped = plan.problems.len();
+    add::store(&mut vault, plan, out)?;
     if skipped > 0 {
         eprintln!("note: {skipped} code(s) held no account");
     }

@@ -226,11 +226,16 @@ pub fn prompt_password(prompt: &str, confirm: bool) -> Result<Option<Zeroizing<S
 /// a warning, never a failed command (the vault itself was saved).
 pub fn save(vault: &mut Vault) -> Result<(), VaultError> {
     vault.save()?;
+    report_backup(vault);
+    Ok(())
+}
+
+/// Reports a failed automatic backup of the save just made as a warning on stderr.
+pub fn report_backup(vault: &Vault) {
     if let Some(BackupOutcome::Failed(reason)) = vault.last_backup() {
         eprintln!("warning: the vault was saved, but the automatic backup failed: {reason}");
         eprintln!(
             "hint: older backups were left untouched; check the folder or run `tessera backup`"
         );
     }
-    Ok(())
 }

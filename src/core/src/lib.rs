@@ -7,7 +7,9 @@
 //! [`clock::SystemClock`], nothing prints a secret, and nothing links a GUI toolkit.
 #![warn(missing_docs)]
 
+pub mod account;
 pub mod clock;
+pub mod intake;
 pub mod otp;
 pub mod push;
 pub mod qr;

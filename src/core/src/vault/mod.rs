@@ -55,6 +55,7 @@
 //! as a fallback. keyutils forgets everything at reboot, so a vault whose only slot would be
 //! a keyutils-backed key is refused ([`VaultError::KeyringNotDurable`]): add a password.
 
+mod commit;
 mod format;
 mod keystore;
 mod storage;

@@ -695,3 +695,21 @@ fn backup_settings_debug_hides_the_password() {
     let shown = format!("{:?}", backup_settings(Path::new("/b"), 3));
     assert!(shown.contains("redacted") && !shown.contains("backup pw"), "{shown}");
 }
+
+#[test]
+fn a_commit_whose_save_fails_leaves_the_open_vault_as_it_was() {
+    let (_dir, path) = saved_vault();
+    let older = std::fs::read(&path).unwrap();
+    let mut vault = open_pw(&path, PASSWORD).unwrap();
+    vault.commit(|content| content.entries.push(entry("GitLab"))).unwrap();
+    assert_eq!(open_entries(&vault), ["GitHub", "GitLab"]);
+    // Another writer put an older file back: the next save is refused as a conflict.
+    std::fs::write(&path, &older).unwrap();
+    let err = vault.commit(|content| content.entries.push(entry("Codeberg"))).unwrap_err();
+    assert!(matches!(err, VaultError::Conflict { .. }), "{err:?}");
+    assert_eq!(open_entries(&vault), ["GitHub", "GitLab"]);
+}
+
+fn open_entries(vault: &Vault) -> Vec<&str> {
+    vault.content().entries.iter().map(|e| e.issuer.as_str()).collect()
+}
