@@ -27,8 +27,10 @@ use tessera_core::push::RequestContext;
 use tessera_core::push::tessera::VerificationMode;
 use tessera_core::uri::OtpUri;
 
+use crate::error::err;
+use crate::rp::{LoginBody, WaitQuery, create_login, enrol_user, wait_login};
 use crate::tls::ClientAddr;
-use crate::{ApiError, AppState, LoginBody, WaitQuery, create_login, enrol_user, wait_login};
+use crate::{ApiError, AppState};
 
 /// The relying party's name on the device (and the enrolment's issuer).
 pub const DEMO_RP: &str = "Example Corp";
@@ -134,7 +136,7 @@ fn allow(state: &AppState) -> Result<(), ApiError> {
     if state.0.limits.allow("demo", c.rp_rate, c.rp_burst) {
         Ok(())
     } else {
-        Err(crate::err(StatusCode::TOO_MANY_REQUESTS, "rate limit for the demo pages exceeded"))
+        Err(err(StatusCode::TOO_MANY_REQUESTS, "rate limit for the demo pages exceeded"))
     }
 }
 
@@ -175,9 +177,8 @@ async fn enrol(State(state): State<AppState>, Form(form): Form<EnrolForm>) -> Re
             Err(e) => return failure(title, &e),
         };
     let uri = enrolment.get("uri").and_then(Value::as_str).unwrap_or_default();
-    let internal = |message: &str| {
-        failure(title, &crate::err(StatusCode::INTERNAL_SERVER_ERROR, message.to_owned()))
-    };
+    let internal =
+        |message: &str| failure(title, &err(StatusCode::INTERNAL_SERVER_ERROR, message.to_owned()));
     let Some(qr) = qr_svg(uri) else { return internal("cannot draw the QR code") };
     let Ok(parsed) = OtpUri::parse(uri) else { return internal("enrolment URI unreadable") };
     let secret = group4(&parsed.otp.secret.to_base32());
@@ -225,7 +226,7 @@ async fn login(
     let title = "Log in";
     let user = form.user.trim().to_owned();
     let Ok(mode) = form.mode.parse::<VerificationMode>() else {
-        let e = crate::err(StatusCode::BAD_REQUEST, "mode must be approve, pick or code");
+        let e = err(StatusCode::BAD_REQUEST, "mode must be approve, pick or code");
         return failure(title, &e);
     };
     // The connection's address: the demo trusts no X-Forwarded-For (it is a local page).
@@ -297,7 +298,7 @@ async fn outcome(
     // Only the demo's own logins: this page has no API key to show other relying parties'.
     let mine = state.0.store.login(&id, state.now())?.is_some_and(|l| l.rp == DEMO_RP);
     if !mine {
-        return Err(crate::err(StatusCode::NOT_FOUND, "no such demo login"));
+        return Err(err(StatusCode::NOT_FOUND, "no such demo login"));
     }
     let outcome = wait_login(&state, &id, q.wait.unwrap_or(0)).await?;
     let mut shown = outcome.get("state").and_then(Value::as_str).unwrap_or("pending").to_owned();
