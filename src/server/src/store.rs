@@ -39,44 +39,66 @@ pub enum StoreError {
     Malformed(String),
 }
 
-/// The schema, one entry per version, for SQLite.
-const SQLITE_MIGRATIONS: &[&str] = &["CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
-     CREATE TABLE api_keys (key_hash TEXT PRIMARY KEY, name TEXT NOT NULL, created INTEGER NOT NULL);
-     CREATE TABLE users (name TEXT PRIMARY KEY, muted_until INTEGER NOT NULL DEFAULT 0);
+/// The schema, one entry per version, for both engines. Column types are written as
+/// `INT` (SQLite `INTEGER`, PostgreSQL `BIGINT`), `BYTES` (`BLOB`, `BYTEA`) and `SERIAL` (an
+/// auto-incrementing primary key); [`Engine::schema`] spells them for each engine, so the two
+/// schemas cannot drift apart.
+const MIGRATIONS: &[&str] = &["CREATE TABLE meta (key TEXT PRIMARY KEY, value BYTES NOT NULL);
+     CREATE TABLE api_keys (key_hash TEXT PRIMARY KEY, name TEXT NOT NULL, created INT NOT NULL);
+     CREATE TABLE users (name TEXT PRIMARY KEY, muted_until INT NOT NULL DEFAULT 0);
      CREATE TABLE enrolments (device TEXT PRIMARY KEY, account TEXT NOT NULL,
-         credential_hash TEXT NOT NULL, expires INTEGER NOT NULL, used INTEGER NOT NULL DEFAULT 0);
-     CREATE TABLE devices (id TEXT PRIMARY KEY, account TEXT NOT NULL, public_key BLOB NOT NULL,
-         created INTEGER NOT NULL, revoked INTEGER);
+         credential_hash TEXT NOT NULL, expires INT NOT NULL, used INT NOT NULL DEFAULT 0);
+     CREATE TABLE devices (id TEXT PRIMARY KEY, account TEXT NOT NULL, public_key BYTES NOT NULL,
+         created INT NOT NULL, revoked INT);
      CREATE INDEX devices_account ON devices(account);
      CREATE TABLE logins (id TEXT PRIMARY KEY, account TEXT NOT NULL, rp TEXT NOT NULL,
          mode TEXT NOT NULL, context TEXT NOT NULL, options TEXT NOT NULL, correct TEXT NOT NULL,
-         nonce TEXT NOT NULL, created INTEGER NOT NULL, expires INTEGER NOT NULL,
-         state TEXT NOT NULL, decided_at INTEGER, device TEXT, decision TEXT);
+         nonce TEXT NOT NULL, created INT NOT NULL, expires INT NOT NULL,
+         state TEXT NOT NULL, decided_at INT, device TEXT, decision TEXT);
      CREATE INDEX logins_account_state ON logins(account, state);
-     CREATE TABLE nonces (device TEXT NOT NULL, nonce TEXT NOT NULL, seen INTEGER NOT NULL,
+     CREATE TABLE nonces (device TEXT NOT NULL, nonce TEXT NOT NULL, seen INT NOT NULL,
          PRIMARY KEY (device, nonce));
-     CREATE TABLE audit (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL,
+     CREATE TABLE audit (id SERIAL, at INT NOT NULL,
          event TEXT NOT NULL, account TEXT, detail TEXT NOT NULL);"];
 
-/// The same schema for PostgreSQL.
-const POSTGRES_MIGRATIONS: &[&str] =
-    &["CREATE TABLE meta (key TEXT PRIMARY KEY, value BYTEA NOT NULL);
-     CREATE TABLE api_keys (key_hash TEXT PRIMARY KEY, name TEXT NOT NULL, created BIGINT NOT NULL);
-     CREATE TABLE users (name TEXT PRIMARY KEY, muted_until BIGINT NOT NULL DEFAULT 0);
-     CREATE TABLE enrolments (device TEXT PRIMARY KEY, account TEXT NOT NULL,
-         credential_hash TEXT NOT NULL, expires BIGINT NOT NULL, used BIGINT NOT NULL DEFAULT 0);
-     CREATE TABLE devices (id TEXT PRIMARY KEY, account TEXT NOT NULL, public_key BYTEA NOT NULL,
-         created BIGINT NOT NULL, revoked BIGINT);
-     CREATE INDEX devices_account ON devices(account);
-     CREATE TABLE logins (id TEXT PRIMARY KEY, account TEXT NOT NULL, rp TEXT NOT NULL,
-         mode TEXT NOT NULL, context TEXT NOT NULL, options TEXT NOT NULL, correct TEXT NOT NULL,
-         nonce TEXT NOT NULL, created BIGINT NOT NULL, expires BIGINT NOT NULL,
-         state TEXT NOT NULL, decided_at BIGINT, device TEXT, decision TEXT);
-     CREATE INDEX logins_account_state ON logins(account, state);
-     CREATE TABLE nonces (device TEXT NOT NULL, nonce TEXT NOT NULL, seen BIGINT NOT NULL,
-         PRIMARY KEY (device, nonce));
-     CREATE TABLE audit (id BIGSERIAL PRIMARY KEY, at BIGINT NOT NULL,
-         event TEXT NOT NULL, account TEXT, detail TEXT NOT NULL);"];
+/// The two database engines, for spelling the schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+impl Engine {
+    /// Spells migration `sql` (see [`MIGRATIONS`]) for this engine.
+    fn schema(self, sql: &str) -> String {
+        let (int, bytes, serial) = match self {
+            Self::Sqlite => ("INTEGER", "BLOB", "INTEGER PRIMARY KEY AUTOINCREMENT"),
+            Self::Postgres => ("BIGINT", "BYTEA", "BIGSERIAL PRIMARY KEY"),
+        };
+        // Whole words only: `INT` must not touch `INTEGER` or `INDEX`.
+        let mut out = String::with_capacity(sql.len() + 64);
+        let mut word = String::new();
+        let flush = |word: &mut String, out: &mut String| {
+            out.push_str(match word.as_str() {
+                "INT" => int,
+                "BYTES" => bytes,
+                "SERIAL" => serial,
+                other => other,
+            });
+            word.clear();
+        };
+        for c in sql.chars() {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                word.push(c);
+            } else {
+                flush(&mut word, &mut out);
+                out.push(c);
+            }
+        }
+        flush(&mut word, &mut out);
+        out
+    }
+}
 
 /// A value passed to or read from either engine.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -411,9 +433,8 @@ impl Store {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-        for (n, sql) in
-            SQLITE_MIGRATIONS.iter().enumerate().skip(usize::try_from(version).unwrap_or(0))
-        {
+        for (n, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(version).unwrap_or(0)) {
+            let sql = Engine::Sqlite.schema(sql);
             conn.execute_batch(&format!("BEGIN; {sql}; PRAGMA user_version = {}; COMMIT;", n + 1))?;
             tracing::info!(version = n + 1, "database migrated");
         }
@@ -434,9 +455,9 @@ impl Store {
                 tx.execute("INSERT INTO schema_version (version) VALUES (0)", &[])?;
             }
             for (n, sql) in
-                POSTGRES_MIGRATIONS.iter().enumerate().skip(usize::try_from(version).unwrap_or(0))
+                MIGRATIONS.iter().enumerate().skip(usize::try_from(version).unwrap_or(0))
             {
-                tx.batch_execute(sql)?;
+                tx.batch_execute(&Engine::Postgres.schema(sql))?;
                 let v = i64::try_from(n + 1).unwrap_or(i64::MAX);
                 tx.execute("UPDATE schema_version SET version = $1", &[&v])?;
                 tracing::info!(version = n + 1, "database migrated");
@@ -844,5 +865,46 @@ impl Store {
                 })
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn one_schema_is_spelled_for_each_engine() {
+        let sql = "CREATE TABLE t (id SERIAL, n INT NOT NULL, b BYTES, i INTEGER);\
+                   CREATE INDEX t_n ON t(n);";
+        assert_eq!(
+            Engine::Sqlite.schema(sql),
+            "CREATE TABLE t (id INTEGER PRIMARY KEY AUTOINCREMENT, n INTEGER NOT NULL, b BLOB, \
+             i INTEGER);CREATE INDEX t_n ON t(n);"
+        );
+        assert_eq!(
+            Engine::Postgres.schema(sql),
+            "CREATE TABLE t (id BIGSERIAL PRIMARY KEY, n BIGINT NOT NULL, b BYTEA, i INTEGER);\
+             CREATE INDEX t_n ON t(n);"
+        );
+    }
+
+    #[test]
+    fn the_sqlite_schema_matches_the_one_stores_were_created_with() {
+        // The tables an existing database (made before the schemas were merged) has.
+        let store = Store::open(Path::new(":memory:")).unwrap();
+        let Backend::Sqlite(conn) = &store.backend else { panic!("sqlite") };
+        let conn = lock(conn);
+        let mut stmt = conn.prepare("SELECT sql FROM sqlite_master ORDER BY name").unwrap();
+        let all: Vec<String> = stmt
+            .query_map([], |r| r.get::<_, Option<String>>(0))
+            .unwrap()
+            .filter_map(|r| r.unwrap())
+            .collect();
+        let audit = all.iter().find(|s| s.contains("TABLE audit")).unwrap();
+        assert!(audit.contains("id INTEGER PRIMARY KEY AUTOINCREMENT"), "{audit}");
+        let devices = all.iter().find(|s| s.contains("TABLE devices")).unwrap();
+        assert!(devices.contains("public_key BLOB NOT NULL"), "{devices}");
     }
 }
