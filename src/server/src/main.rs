@@ -346,46 +346,61 @@ fn write_secret(path: &Path, text: &str) -> Result<(), String> {
     writeln!(file, "{text}").map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
+/// The HTTP methods the admin commands use.
+#[derive(Debug, Clone, Copy)]
+enum Method {
+    Get,
+    Post,
+    Delete,
+}
+
 struct Api {
     base: String,
     key: String,
-    client: reqwest::blocking::Client,
+    agent: ureq::Agent,
 }
 
 impl Api {
     fn new(args: &AdminArgs) -> Result<Self, String> {
-        tessera_core::push::install_crypto_provider();
         let key = match &args.api_key_file {
             Some(path) => std::fs::read_to_string(path)
                 .map_err(|e| format!("cannot read {}: {e}", path.display()))?,
             None => std::env::var("TESSERA_API_KEY")
                 .map_err(|_| "give --api-key-file FILE or set TESSERA_API_KEY".to_owned())?,
         };
-        let client = reqwest::blocking::Client::builder()
-            .timeout(Duration::from_secs(60))
+        let agent = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(60)))
+            // Error answers carry `{"error": ...}`, which we show.
+            .http_status_as_error(false)
             .build()
-            .map_err(|e| e.to_string())?;
+            .new_agent();
         Ok(Self {
             base: args.server.trim_end_matches('/').to_owned(),
             key: key.trim().to_owned(),
-            client,
+            agent,
         })
     }
 
-    fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> Result<Value, String> {
-        let mut request =
-            self.client.request(method, format!("{}{path}", self.base)).bearer_auth(&self.key);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().map_err(|e| format!("cannot reach {}: {e}", self.base))?;
+    fn call(&self, method: Method, path: &str, body: Option<Value>) -> Result<Value, String> {
+        let url = format!("{}{path}", self.base);
+        let auth = format!("Bearer {}", self.key);
+        let sent = match method {
+            Method::Get => self.agent.get(&url).header("authorization", &auth).call(),
+            Method::Delete => self.agent.delete(&url).header("authorization", &auth).call(),
+            Method::Post => self
+                .agent
+                .post(&url)
+                .header("authorization", &auth)
+                .send_json(body.unwrap_or_else(|| json!({}))),
+        };
+        let mut response = sent.map_err(|e| format!("cannot reach {}: {e}", self.base))?;
         let status = response.status();
-        let value: Value = response.json().map_err(|e| format!("bad answer: {e}"))?;
+        let value: Value = response
+            .body_mut()
+            .with_config()
+            .limit(16 << 20)
+            .read_json()
+            .map_err(|e| format!("bad answer: {e}"))?;
         if !status.is_success() {
             let message = value.get("error").and_then(Value::as_str).unwrap_or("request failed");
             return Err(format!("server refused ({}): {message}", status.as_u16()));
@@ -402,7 +417,7 @@ fn admin(command: AdminCommand) -> Result<ExitCode, String> {
             let api = Api::new(&admin)?;
             let body = json!({ "issuer": issuer });
             let reply = api.call(
-                reqwest::Method::POST,
+                Method::Post,
                 &format!("/rp/v1/users/{}/enrol", encode(&user)),
                 Some(body),
             )?;
@@ -428,7 +443,7 @@ fn admin(command: AdminCommand) -> Result<ExitCode, String> {
                 "user": user, "mode": mode, "rp": rp, "expires_in": expires_in,
                 "context": { "ip": ip, "location": location, "app": rp },
             });
-            let login = api.call(reqwest::Method::POST, "/rp/v1/logins", Some(body))?;
+            let login = api.call(Method::Post, "/rp/v1/logins", Some(body))?;
             let id = login.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
             writeln!(out, "login {id} for {user} ({mode})").map_err(io)?;
             if let Some(n) = login.pointer("/display/number").and_then(Value::as_str) {
@@ -444,7 +459,7 @@ fn admin(command: AdminCommand) -> Result<ExitCode, String> {
             let outcome = loop {
                 let left = deadline.saturating_duration_since(std::time::Instant::now()).as_secs();
                 let reply = api.call(
-                    reqwest::Method::GET,
+                    Method::Get,
                     &format!("/rp/v1/logins/{id}?wait={}", left.min(25)),
                     None,
                 )?;
@@ -474,11 +489,8 @@ fn admin(command: AdminCommand) -> Result<ExitCode, String> {
         }
         AdminCommand::Devices { admin, user } => {
             let api = Api::new(&admin)?;
-            let list = api.call(
-                reqwest::Method::GET,
-                &format!("/rp/v1/users/{}/devices", encode(&user)),
-                None,
-            )?;
+            let list =
+                api.call(Method::Get, &format!("/rp/v1/users/{}/devices", encode(&user)), None)?;
             for d in list.as_array().into_iter().flatten() {
                 let revoked =
                     if d.get("revoked").is_some_and(|r| !r.is_null()) { " (revoked)" } else { "" };
@@ -494,7 +506,7 @@ fn admin(command: AdminCommand) -> Result<ExitCode, String> {
         AdminCommand::Revoke { admin, user, device } => {
             let api = Api::new(&admin)?;
             api.call(
-                reqwest::Method::DELETE,
+                Method::Delete,
                 &format!("/rp/v1/users/{}/devices/{}", encode(&user), encode(&device)),
                 None,
             )?;
@@ -507,7 +519,7 @@ fn admin(command: AdminCommand) -> Result<ExitCode, String> {
                 Some(u) => format!("/rp/v1/audit?user={}", encode(u)),
                 None => "/rp/v1/audit".to_owned(),
             };
-            let events = api.call(reqwest::Method::GET, &path, None)?;
+            let events = api.call(Method::Get, &path, None)?;
             for e in events.as_array().into_iter().flatten() {
                 writeln!(out, "{e}").map_err(io)?;
             }
