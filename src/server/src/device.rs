@@ -5,8 +5,9 @@
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::extract::DefaultBodyLimit;
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{Extensions, HeaderMap, Method, StatusCode, Uri};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
@@ -19,6 +20,7 @@ use crate::error::{ApiError, ApiResult, err};
 use crate::rp::WaitQuery;
 use crate::state::{AppState, sha256_hex};
 use crate::store;
+use crate::tls::ClientAddr;
 
 /// The device routes of `tessera-push-v1`.
 pub(crate) fn routes() -> Router<AppState> {
@@ -26,7 +28,12 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/device/v1/enrol", post(device_enrol))
         .route("/device/v1/pending", get(device_pending))
         .route("/device/v1/answer", post(device_answer))
+        // Device bodies are a key and a credential, or one signed decision: a few KB.
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
 }
+
+/// Largest device request body read.
+const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// The signed-request headers of a device call.
 struct SignedHeaders {
@@ -45,6 +52,11 @@ fn signed_headers(headers: &HeaderMap) -> ApiResult<SignedHeaders> {
             .ok_or_else(|| err(StatusCode::UNAUTHORIZED, format!("missing {name} header")))
     };
     let device = get(tessera::HEADER_DEVICE)?;
+    // Device ids are the server's own hex strings: anything else is refused before it is
+    // looked up, stored, logged or used as a rate-limit key.
+    if !tessera::is_device_id(&device) {
+        return Err(err(StatusCode::UNAUTHORIZED, "malformed device id"));
+    }
     let timestamp = get(tessera::HEADER_TIMESTAMP)?
         .parse()
         .map_err(|_| err(StatusCode::UNAUTHORIZED, "malformed timestamp"))?;
@@ -114,13 +126,25 @@ fn device_auth(
     Ok(device)
 }
 
+/// Enrolment is the one device call anyone can make (the key is in the request), so it is
+/// rate-limited per client address and does nothing that stores or logs before the
+/// enrolment credential is known to match an open enrolment: no nonce row, no device
+/// bucket, no audit line, no log line with the caller's values.
 async fn device_enrol(
     State(state): State<AppState>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
+    extensions: Extensions,
     body: Bytes,
 ) -> ApiResult<Json<EnrolResponse>> {
+    if let Some(ConnectInfo(ClientAddr(addr))) = extensions.get::<ConnectInfo<ClientAddr>>() {
+        let c = &state.0.config;
+        let key = crate::state::client_key(addr.ip());
+        if !state.0.client_limits.allow(&key, c.device_rate, c.device_burst) {
+            return Err(err(StatusCode::TOO_MANY_REQUESTS, "too many enrolment attempts"));
+        }
+    }
     let h = signed_headers(&headers)?;
     let request: EnrolRequest = serde_json::from_slice(&body)
         .map_err(|_| err(StatusCode::BAD_REQUEST, "malformed enrolment"))?;
@@ -128,17 +152,19 @@ async fn device_enrol(
         tessera::unb64(&request.public_key).filter(|k| k.len() == 65 && k[0] == 4).ok_or_else(
             || err(StatusCode::BAD_REQUEST, "public_key is not an uncompressed P-256 point"),
         )?;
+    let now = state.now();
+    let credential_hash = sha256_hex(request.credential.as_bytes());
+    let refused = || err(StatusCode::FORBIDDEN, "enrolment credential unknown, used or expired");
+    if !state.0.store.enrolment_open(&h.device, &credential_hash, now)? {
+        return Err(refused());
+    }
     // Proof of possession: the request is signed with the key being registered.
     check_signed(&state, &h, &method, &uri, &body, &public_key)?;
-    let now = state.now();
     let user = state
         .0
         .store
-        .finish_enrolment(&h.device, &sha256_hex(request.credential.as_bytes()), &public_key, now)?
-        .ok_or_else(|| {
-            tracing::warn!(device = %h.device, "enrolment refused");
-            err(StatusCode::FORBIDDEN, "enrolment credential unknown, used or expired")
-        })?;
+        .finish_enrolment(&h.device, &credential_hash, &public_key, now)?
+        .ok_or_else(refused)?;
     state.0.store.audit(now, "device_enrolled", Some(&user), &json!({ "device": h.device }));
     tracing::info!(user = %user, device = %h.device, "device enrolled");
     Ok(Json(EnrolResponse {

@@ -31,6 +31,10 @@
 //! [`Config::mute_seconds`], token-bucket rate limits per API key and per device, replay
 //! protection of device requests (timestamp window plus nonce table), server-signed
 //! challenges, device-signed decisions checked against the exact challenge sent.
+//! Nothing unauthenticated is stored or logged: device ids must be 1-64 hex digits before
+//! they are looked up; an enrolment does no write until its credential matches an open
+//! enrolment, and is rate-limited per client address; device bodies are capped at 64 KiB;
+//! rate-limit buckets are pruned and capped.
 //!
 //! # TLS
 //! Anything but loopback needs HTTPS: clients refuse plain HTTP and unchecked certificates
@@ -166,9 +170,20 @@ mod tests {
         path: &str,
         body: &[u8],
     ) -> Request<Body> {
-        let ts = system_ms();
         let nonce = tessera::random_hex(16).unwrap();
-        let message = tessera::request_message(method, path, device, ts, &nonce, body);
+        device_request_at(key, device, method, path, body, system_ms(), &nonce)
+    }
+
+    fn device_request_at(
+        key: &DeviceKey,
+        device: &str,
+        method: &str,
+        path: &str,
+        body: &[u8],
+        ts: u64,
+        nonce: &str,
+    ) -> Request<Body> {
+        let message = tessera::request_message(method, path, device, ts, nonce, body);
         Request::builder()
             .method(method)
             .uri(path)
@@ -281,5 +296,58 @@ mod tests {
         assert_eq!(status, StatusCode::OK);
         assert_eq!(reply["challenges"].as_array().unwrap().len(), 1);
         assert!(started.elapsed() < Duration::from_secs(10), "woken by the login, not the timeout");
+    }
+
+    /// Finding 1 of issue 13: anyone can sign an enrolment (the key is in the request), so
+    /// before the fix each attempt with a fresh device id added a nonce row and a
+    /// never-pruned rate-limit bucket, and a replay added an audit row.
+    #[tokio::test]
+    async fn unauthenticated_enrolments_leave_no_trace() {
+        let (state, _key) = state(Config::new("http://127.0.0.1:1"));
+        let app = router(state.clone());
+        let counts =
+            |s: &AppState| (s.0.limits.len(), s.0.store.count("nonces"), s.0.store.count("audit"));
+        let before = counts(&state);
+        let attacker = DeviceKey::generate_p256().unwrap();
+        let body = serde_json::to_vec(&json!({
+            "credential": "00112233445566778899aabbccddeeff",
+            "public_key": tessera::b64(&attacker.p256_public_key().unwrap()),
+        }))
+        .unwrap();
+        let huge = "a".repeat(50 * 1024);
+        for i in 0..200 {
+            // A well-formed, correctly signed request for a device id nobody reserved...
+            let device = format!("{i:032x}");
+            let (ts, nonce) = (system_ms(), tessera::random_hex(16).unwrap());
+            for _ in 0..2 {
+                // ...sent twice (a replay)...
+                let request = device_request_at(
+                    &attacker,
+                    &device,
+                    "POST",
+                    "/device/v1/enrol",
+                    &body,
+                    ts,
+                    &nonce,
+                );
+                assert_eq!(call(&app, request).await.0, StatusCode::FORBIDDEN);
+            }
+            // ...and one with a 50 KB device id.
+            let device = format!("{i:x}{huge}");
+            let request = device_request(&attacker, &device, "POST", "/device/v1/enrol", &body);
+            assert_eq!(call(&app, request).await.0, StatusCode::UNAUTHORIZED);
+        }
+        assert_eq!(counts(&state), before, "(rate-limit buckets, nonce rows, audit rows)");
+    }
+
+    #[test]
+    fn rate_limit_buckets_stay_bounded() {
+        let limits = crate::state::Limits::default();
+        for i in 0..(crate::state::Limits::MAX_BUCKETS + 10) {
+            limits.allow(&format!("k{i}"), 1.0, 2.0);
+        }
+        assert!(limits.len() <= crate::state::Limits::MAX_BUCKETS);
+        // A full map still serves keys it holds.
+        assert!(limits.allow("k1", 1.0, 2.0));
     }
 }

@@ -41,25 +41,88 @@ impl Hub {
     }
 }
 
-/// Token buckets keyed by API key hash or device id.
+/// Token buckets keyed by API key hash, device id or client address.
+///
+/// Memory stays bounded whatever clients send: a bucket that has refilled to its burst is
+/// the same as no bucket, so those are dropped every [`Limits::PRUNE_EVERY`] calls and
+/// whenever the map reaches [`Limits::MAX_BUCKETS`]; if it is still full then (that many
+/// keys spent tokens within one refill time), a new key is refused rather than stored.
+/// Keys are only ever authenticated values or client addresses, never request text.
 #[derive(Default)]
 pub(crate) struct Limits {
-    buckets: Mutex<std::collections::HashMap<String, (f64, Instant)>>,
+    buckets: Mutex<Buckets>,
+}
+
+#[derive(Default)]
+struct Buckets {
+    map: std::collections::HashMap<String, Bucket>,
+    calls: u64,
+}
+
+/// Tokens left, when last refilled, and the bucket's rate and burst (for pruning).
+struct Bucket {
+    tokens: f64,
+    last: Instant,
+    rate: f64,
+    burst: f64,
+}
+
+impl Bucket {
+    fn refilled(&self, now: Instant) -> f64 {
+        (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate).min(self.burst)
+    }
 }
 
 impl Limits {
+    /// Most buckets kept at once.
+    pub(crate) const MAX_BUCKETS: usize = 100_000;
+    /// Calls between prunes.
+    const PRUNE_EVERY: u64 = 4096;
+
     pub(crate) fn allow(&self, key: &str, rate: f64, burst: f64) -> bool {
         let now = Instant::now();
-        let mut map = self.buckets.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let (tokens, last) = map.entry(key.to_owned()).or_insert((burst, now));
-        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * rate).min(burst);
-        *last = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
+        let mut guard = self.buckets.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let b = &mut *guard;
+        b.calls += 1;
+        if b.calls.is_multiple_of(Self::PRUNE_EVERY)
+            || (b.map.len() >= Self::MAX_BUCKETS && !b.map.contains_key(key))
+        {
+            b.map.retain(|_, bucket| bucket.refilled(now) < bucket.burst);
+        }
+        if b.map.len() >= Self::MAX_BUCKETS && !b.map.contains_key(key) {
+            return false;
+        }
+        let bucket =
+            b.map.entry(key.to_owned()).or_insert(Bucket { tokens: burst, last: now, rate, burst });
+        bucket.tokens = bucket.refilled(now);
+        bucket.last = now;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
             true
         } else {
             false
         }
+    }
+
+    /// Returns how many buckets are held (tests check it stays bounded).
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.buckets.lock().unwrap_or_else(std::sync::PoisonError::into_inner).map.len()
+    }
+}
+
+/// The rate-limit key of a client address: IPv4 addresses one by one, IPv6 by /64 (one
+/// host usually holds a whole /64, so per-address buckets would not limit it).
+pub(crate) fn client_key(ip: std::net::IpAddr) -> String {
+    match ip {
+        std::net::IpAddr::V4(v4) => format!("ip:{v4}"),
+        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => format!("ip:{v4}"),
+            None => {
+                let s = v6.segments();
+                format!("ip:{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
     }
 }
 
@@ -71,6 +134,8 @@ pub(crate) struct Inner {
     pub(crate) users: Hub,
     pub(crate) logins: Hub,
     pub(crate) limits: Limits,
+    /// Per-client-address buckets of unauthenticated calls (device enrolment).
+    pub(crate) client_limits: Limits,
     pub(crate) shutdown: watch::Sender<bool>,
     pub(crate) clock_ms: fn() -> u64,
 }
@@ -136,6 +201,7 @@ impl AppState {
             users: Hub::new(16_384),
             logins: Hub::new(16_384),
             limits: Limits::default(),
+            client_limits: Limits::default(),
             shutdown,
             clock_ms: system_ms,
         }));

@@ -630,6 +630,23 @@ impl Store {
         })
     }
 
+    /// Returns whether `device` has an open (unused, unexpired) enrolment with this
+    /// credential. Reads only: a caller with a wrong credential changes nothing.
+    pub fn enrolment_open(
+        &self,
+        device: &str,
+        credential_hash: &str,
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        Ok(self
+            .one(
+                "SELECT 1 FROM enrolments WHERE device = ?1 AND credential_hash = ?2 \
+                 AND used = 0 AND expires > ?3",
+                &[device.into(), credential_hash.into(), now.into()],
+            )?
+            .is_some())
+    }
+
     /// Uses an enrolment credential once: if it matches, is unused and unexpired, marks it
     /// used and registers the device. Returns the user.
     pub fn finish_enrolment(
@@ -821,6 +838,16 @@ impl Store {
             }
             Ok(changed)
         })
+    }
+
+    /// Counts the rows of `table` (tests check what a refused request left behind).
+    #[cfg(test)]
+    pub(crate) fn count(&self, table: &str) -> u64 {
+        self.one(&format!("SELECT COUNT(*) FROM {table}"), &[])
+            .ok()
+            .flatten()
+            .and_then(|r| r[0].int().ok())
+            .map_or(0, u)
     }
 
     /// Appends to the audit log (failures are logged, never block the operation).

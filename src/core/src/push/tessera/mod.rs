@@ -30,7 +30,8 @@
 //! | `push_sslverify` | `0` allows plain HTTP / unchecked TLS (loopback hosts only) |
 //!
 //! # Device requests
-//! Every device request carries four headers: `x-tessera-device` (device id),
+//! Every device request carries four headers: `x-tessera-device` (device id, 1-64 hex digits:
+//! [`is_device_id`]),
 //! `x-tessera-timestamp` (Unix milliseconds), `x-tessera-nonce` (32 hex chars, fresh random)
 //! and `x-tessera-signature` (base64url), the device's signature over [`request_message`]:
 //!
@@ -117,6 +118,12 @@ pub const HEADER_SIGNATURE: &str = "x-tessera-signature";
 /// Encodes bytes as unpadded base64url, the protocol's encoding for keys and signatures.
 pub fn b64(bytes: &[u8]) -> String {
     BASE64URL_NOPAD.encode(bytes)
+}
+
+/// Returns whether `text` has the form of a device id: 1 to 64 hex digits (servers make
+/// 32). Servers refuse any other `x-tessera-device` before doing any work with it.
+pub fn is_device_id(text: &str) -> bool {
+    !text.is_empty() && text.len() <= 64 && text.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// Decodes unpadded base64url.
@@ -388,10 +395,7 @@ impl TesseraEnrolment {
                 PushError::InvalidEnrolment("push_ttl is not a number of minutes".into())
             })?;
             let sslverify = get("push_sslverify") != Some("0");
-            if device.is_empty()
-                || device.len() > 64
-                || !device.bytes().all(|b| b.is_ascii_hexdigit())
-            {
+            if !is_device_id(&device) {
                 return Err(PushError::InvalidEnrolment("push_device is malformed".into()));
             }
             check_transport(&url, sslverify)?;
