@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 use reqwest::blocking::Client;
 use serde_json::{Value, json};
 use tessera_core::push::tessera::{
-    self, AnswerRequest, Challenge, PendingResponse, SignedChallenge, SignedDecision,
-    TesseraBackend,
+    self, AnswerRequest, Challenge, ExpectedLogin, PendingResponse, SignedChallenge,
+    SignedDecision, TesseraBackend,
 };
 use tessera_core::push::{DeviceKey, PushAccount, PushBackend, PushBackendKind};
 
@@ -359,7 +359,10 @@ fn enrol_gives_totp_and_push_and_approve_is_verified_by_the_relying_party(db: Db
         None,
     );
     assert_eq!(status, 200);
-    assert_eq!(tessera_server::verify_outcome(&outcome).as_deref(), Some("approve"));
+    let (_, devices) = server.rp(reqwest::Method::GET, "/rp/v1/users/alice/devices", None);
+    let pinned = tessera_server::pins_from_devices(&devices);
+    let expected = ExpectedLogin { id: &login.id, user: "alice", answer: None };
+    assert_eq!(tessera_server::verify_outcome(&outcome, &pinned, &expected), Ok(()));
     assert_eq!(outcome["decision"]["challenge"]["context"]["ip"], "192.0.2.7");
     let history = home.ok(&["push", "history", "--json"]);
     assert!(history.contains(&login_id_prefix(&outcome)), "{history}");

@@ -14,7 +14,9 @@
 //! logins for any user. That is why `main` serves them only on a loopback address unless
 //! `--demo-allow-remote` is given. Every user-provided text is HTML-escaped.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
 
 use axum::extract::{ConnectInfo, Form, Path, Query, State};
 use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode, header};
@@ -24,7 +26,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tessera_core::push::RequestContext;
-use tessera_core::push::tessera::VerificationMode;
+use tessera_core::push::tessera::{ExpectedLogin, PinnedDevice, VerificationMode};
 use tessera_core::uri::OtpUri;
 
 use crate::error::err;
@@ -50,8 +52,35 @@ const FAILURE: &str = r#"<section>
   <p><a href="/demo">Back</a></p>
 </section>"#;
 
+/// The demo's own memory as a relying party, kept apart from the push server's database:
+/// the device keys it pinned per user and what each of its logins showed. An outcome counts
+/// as approved only if it verifies against these ([`crate::verify_outcome`]).
+#[derive(Default)]
+struct Book {
+    pins: HashMap<String, Vec<PinnedDevice>>,
+    /// Login id → (user, number or code shown, expiry).
+    logins: HashMap<String, (String, Option<String>, u64)>,
+}
+
+/// Most logins the book remembers (older, expired ones are dropped first).
+const MAX_BOOK_LOGINS: usize = 10_000;
+
+/// The demo's handler state.
+#[derive(Clone)]
+struct Demo {
+    state: AppState,
+    book: Arc<Mutex<Book>>,
+}
+
+impl Demo {
+    fn book(&self) -> std::sync::MutexGuard<'_, Book> {
+        self.book.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
 /// The demo pages over `state` (merge into [`crate::router`]).
 pub fn router(state: AppState) -> Router {
+    let state = Demo { state, book: Arc::default() };
     Router::new()
         .route("/demo", get(index))
         .route("/demo/enrol", post(enrol))
@@ -168,7 +197,7 @@ fn group4(text: &str) -> String {
     chars.chunks(4).map(|c| c.iter().collect::<String>()).collect::<Vec<_>>().join(" ")
 }
 
-async fn enrol(State(state): State<AppState>, Form(form): Form<EnrolForm>) -> Response {
+async fn enrol(State(Demo { state, .. }): State<Demo>, Form(form): Form<EnrolForm>) -> Response {
     let title = "Enrol a device";
     let user = form.user.trim();
     let enrolment =
@@ -218,7 +247,7 @@ fn location(ip: IpAddr) -> Option<&'static str> {
 }
 
 async fn login(
-    State(state): State<AppState>,
+    State(demo): State<Demo>,
     headers: HeaderMap,
     extensions: Extensions,
     Form(form): Form<LoginForm>,
@@ -248,11 +277,37 @@ async fn login(
         context: context.clone(),
         expires_in: None,
     };
-    let created = match allow(&state).and_then(|()| create_login(&state, body)) {
+    let state = &demo.state;
+    // Pin the user's device keys (trust on first use: the demo issued their enrolments).
+    let devices = match state.0.store.devices(&user) {
+        Ok(devices) => devices,
+        Err(e) => return failure(title, &e.into()),
+    };
+    let created = match allow(state).and_then(|()| create_login(state, body)) {
         Ok(v) => v,
         Err(e) => return failure(title, &e),
     };
     let text = |k: &str| created.pointer(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+    {
+        let mut book = demo.book();
+        let pins = book.pins.entry(user.clone()).or_default();
+        for d in devices.into_iter().filter(|d| d.revoked.is_none()) {
+            if !pins.iter().any(|p| p.id == d.id) {
+                pins.push(PinnedDevice { id: d.id, public_key: d.public_key });
+            }
+        }
+        let now = state.now();
+        if book.logins.len() >= MAX_BOOK_LOGINS {
+            book.logins.retain(|_, (_, _, expires)| *expires > now);
+        }
+        if book.logins.len() < MAX_BOOK_LOGINS {
+            let shown = [text("/display/number"), text("/display/code")]
+                .into_iter()
+                .find(|t| !t.is_empty());
+            let expires = created.get("expires").and_then(Value::as_u64).unwrap_or(now);
+            book.logins.insert(text("/id"), (user.clone(), shown, expires));
+        }
+    }
     let instructions = match mode {
         VerificationMode::Approve => {
             "<p>We sent a sign-in request to your Tessera app. Check the details and approve it.</p>"
@@ -287,25 +342,33 @@ async fn login(
     page(StatusCode::OK, title, &page_body)
 }
 
-/// The outcome of a demo login, checked as a relying party must: an answer counts only if
-/// its device signature verifies.
+/// The outcome of a demo login, checked as a relying party must: `approved` counts only
+/// if the device's signed approval of this login, user and answer verifies with a key the
+/// demo pinned; otherwise it shows `unverified`.
 async fn outcome(
-    State(state): State<AppState>,
+    State(demo): State<Demo>,
     Path(id): Path<String>,
     Query(q): Query<WaitQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    allow(&state)?;
+    let state = &demo.state;
+    allow(state)?;
     // Only the demo's own logins: this page has no API key to show other relying parties'.
     let mine = state.0.store.login(&id, state.now())?.is_some_and(|l| l.rp == DEMO_RP);
     if !mine {
         return Err(err(StatusCode::NOT_FOUND, "no such demo login"));
     }
-    let outcome = wait_login(&state, &id, q.wait.unwrap_or(0)).await?;
+    let outcome = wait_login(state, &id, q.wait.unwrap_or(0)).await?;
     let mut shown = outcome.get("state").and_then(Value::as_str).unwrap_or("pending").to_owned();
-    if matches!(shown.as_str(), "approved" | "denied" | "not_me")
-        && crate::verify_outcome(&outcome).is_none()
-    {
-        shown = "unverified".to_owned();
+    if shown == "approved" {
+        let book = demo.book();
+        let verified = book.logins.get(&id).is_some_and(|(user, answer, _)| {
+            let pins = book.pins.get(user).map_or(&[][..], Vec::as_slice);
+            let expected = ExpectedLogin { id: &id, user, answer: answer.as_deref() };
+            crate::verify_outcome(&outcome, pins, &expected).is_ok()
+        });
+        if !verified {
+            shown = "unverified".to_owned();
+        }
     }
     Ok(Json(json!({ "id": id, "state": shown })))
 }

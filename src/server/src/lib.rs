@@ -17,10 +17,13 @@
 //! | `GET /rp/v1/audit?user=U&after=N` | | `[{"id", "at", "event", "user", "detail"}]` |
 //! | `GET /health` | no key | `{"status": "ok"}` |
 //!
-//! `state` is `pending`, `approved`, `denied`, `not_me` or `expired`. `decision` is the
-//! device's [`SignedDecision`]; check it yourself with
-//! [`SignedDecision::verify`] and `device_public_key` (base64url SEC1 point), or by the
-//! procedure in the protocol docs, so that not even this server can forge an approval.
+//! `state` is `pending`, `approved`, `denied`, `not_me` or `expired`: the server's word.
+//! Before letting a user in, check `decision` (the device's signed decision) with
+//! [`verify_outcome`] / `SignedDecision::verify_approval` against the device keys you pinned
+//! (from the device list, at enrolment or first use: not `device_public_key` of the same
+//! answer), the login id you created, the user and the number or code you showed; then
+//! neither this server nor its database can forge an approval (see "What a relying party
+//! can verify" in the protocol docs for what this does and does not prove).
 //! Creating a login answers `404` when the user has no active device, `429` when the user is
 //! muted after a "not me" (`muted_until` in the body), has too many outstanding logins, or
 //! the API key exceeds its rate.
@@ -65,7 +68,7 @@ use axum::routing::get;
 use tessera_core::push::tessera;
 
 pub use error::{ApiError, ServerError};
-pub use rp::verify_outcome;
+pub use rp::{pins_from_devices, verify_outcome};
 pub use state::AppState;
 pub use store::{Store, StoreError};
 

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use serde_json::{Value, json};
+use tessera_core::push::tessera::{self, ExpectedLogin, PinnedDevice};
 use tessera_server::tls::{ClientAddr, TlsListener};
 use tessera_server::{AppState, Config, Store, router};
 
@@ -132,6 +133,11 @@ enum AdminCommand {
         /// Login lifetime in seconds.
         #[arg(long)]
         expires_in: Option<u64>,
+        /// JSON file of pinned device keys. A user's active devices are pinned on first use
+        /// and written here; later logins trust only these keys. Without it, the keys are
+        /// pinned from the device list at the start of each login.
+        #[arg(long, env = "TESSERA_SERVER_PINS")]
+        pins: Option<PathBuf>,
     },
     /// List USER's devices.
     Devices {
@@ -437,30 +443,37 @@ fn admin(command: AdminCommand) -> Result<ExitCode, String> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        AdminCommand::Login { admin, user, mode, wait, rp, ip, location, expires_in } => {
+        AdminCommand::Login { admin, user, mode, wait, rp, ip, location, expires_in, pins } => {
             let api = Api::new(&admin)?;
+            // Pin the device keys before the login exists, from a source the outcome cannot
+            // change: the pin file, else the device list as it is now.
+            let pinned = pinned_devices(&api, &user, pins.as_deref())?;
             let body = json!({
                 "user": user, "mode": mode, "rp": rp, "expires_in": expires_in,
                 "context": { "ip": ip, "location": location, "app": rp },
             });
             let login = api.call(Method::Post, "/rp/v1/logins", Some(body))?;
             let id = login.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
-            writeln!(out, "login {id} for {user} ({mode})").map_err(io)?;
-            if let Some(n) = login.pointer("/display/number").and_then(Value::as_str) {
+            let shown_mode = login.get("mode").and_then(Value::as_str).unwrap_or(&mode).to_owned();
+            writeln!(out, "login {id} for {user} ({shown_mode})").map_err(io)?;
+            let number = login.pointer("/display/number").and_then(Value::as_str);
+            let code = login.pointer("/display/code").and_then(Value::as_str);
+            if let Some(n) = number {
                 writeln!(out, "login screen: pick {n} in your authenticator").map_err(io)?;
-            } else if let Some(c) = login.pointer("/display/code").and_then(Value::as_str) {
+            } else if let Some(c) = code {
                 writeln!(out, "login screen: type {c} in your authenticator").map_err(io)?;
             } else {
                 writeln!(out, "login screen: approve the request in your authenticator")
                     .map_err(io)?;
             }
             out.flush().map_err(io)?;
+            let expected = ExpectedLogin { id: &id, user: &user, answer: number.or(code) };
             let deadline = std::time::Instant::now() + Duration::from_secs(wait);
             let outcome = loop {
                 let left = deadline.saturating_duration_since(std::time::Instant::now()).as_secs();
                 let reply = api.call(
                     Method::Get,
-                    &format!("/rp/v1/logins/{id}?wait={}", left.min(25)),
+                    &format!("/rp/v1/logins/{}?wait={}", encode(&id), left.min(25)),
                     None,
                 )?;
                 let state =
@@ -470,20 +483,16 @@ fn admin(command: AdminCommand) -> Result<ExitCode, String> {
                 }
             };
             let (state, reply) = outcome;
-            let shown = match state.as_str() {
-                "not_me" => "not-me",
-                "pending" => "pending",
-                other => other,
-            };
-            // The decision must verify with the device key: the server alone cannot forge it.
-            if state != "pending"
-                && state != "expired"
-                && tessera_server::verify_outcome(&reply).is_none()
+            // The server's `approved` counts only with the device's signed approval of this
+            // login, user and answer under a pinned key: the server alone cannot forge it.
+            if state == "approved"
+                && let Err(e) = tessera_server::verify_outcome(&reply, &pinned, &expected)
             {
                 writeln!(out, "unverified").map_err(io)?;
-                eprintln!("error: the decision's device signature does not verify");
+                eprintln!("error: the server says approved, but {e}");
                 return Ok(ExitCode::FAILURE);
             }
+            let shown = if state == "not_me" { "not-me" } else { state.as_str() };
             writeln!(out, "{shown}").map_err(io)?;
             Ok(if state == "approved" { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
@@ -526,6 +535,38 @@ fn admin(command: AdminCommand) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// The device keys to trust for `user`'s logins: from the pin file when it has the user,
+/// else the user's active devices now (then written to the pin file, trust on first use).
+fn pinned_devices(api: &Api, user: &str, pins: Option<&Path>) -> Result<Vec<PinnedDevice>, String> {
+    let mut file: serde_json::Map<String, Value> = match pins {
+        Some(path) if path.exists() => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            serde_json::from_str(&text)
+                .map_err(|e| format!("{} is not a pin file: {e}", path.display()))?
+        }
+        _ => serde_json::Map::new(),
+    };
+    if let Some(known) = file.get(user) {
+        let pinned = tessera_server::pins_from_devices(known);
+        if !pinned.is_empty() {
+            return Ok(pinned);
+        }
+    }
+    let devices = api.call(Method::Get, &format!("/rp/v1/users/{}/devices", encode(user)), None)?;
+    let pinned = tessera_server::pins_from_devices(&devices);
+    if let Some(path) = pins {
+        let list: Vec<Value> = pinned
+            .iter()
+            .map(|d| json!({ "id": d.id, "public_key": tessera::b64(&d.public_key) }))
+            .collect();
+        file.insert(user.to_owned(), Value::Array(list));
+        let text = serde_json::to_string_pretty(&file).map_err(|e| e.to_string())?;
+        std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    Ok(pinned)
 }
 
 /// Percent-encodes a path segment.

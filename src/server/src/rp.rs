@@ -13,7 +13,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tessera_core::otp::{OtpParams, Secret};
 use tessera_core::push::RequestContext;
-use tessera_core::push::tessera::{self, SignedDecision, VerificationMode};
+use tessera_core::push::tessera::{
+    self, ApprovalError, ExpectedLogin, PinnedDevice, SignedDecision, VerificationMode,
+};
 use tessera_core::uri::OtpUri;
 
 use crate::error::{ApiError, ApiResult, err};
@@ -355,11 +357,34 @@ async fn rp_audit(
     Ok(Json(Value::Array(list)))
 }
 
-/// Checks a relying party's outcome: the decision verifies with the device key given and is
-/// over the login `id`. Returns the decision name (`approve`, `deny`, `not_me`).
-pub fn verify_outcome(outcome: &Value) -> Option<String> {
-    let decision: SignedDecision = serde_json::from_value(outcome.get("decision")?.clone()).ok()?;
-    let key = tessera::unb64(outcome.get("device_public_key")?.as_str()?)?;
-    (decision.verify(&key) && Some(decision.challenge.id.as_str()) == outcome.get("id")?.as_str())
-        .then_some(decision.decision)
+/// Checks a login outcome (`GET /rp/v1/logins/{id}`) as a relying party must before it lets
+/// the user in: the `decision` it carries is an approval of `expected`, signed by one of the
+/// `pinned` device keys ([`SignedDecision::verify_approval`]). The outcome's `state` and
+/// `device_public_key` are the server's word and are not used.
+pub fn verify_outcome(
+    outcome: &Value,
+    pinned: &[PinnedDevice],
+    expected: &ExpectedLogin<'_>,
+) -> Result<(), ApprovalError> {
+    let decision: SignedDecision = outcome
+        .get("decision")
+        .and_then(|d| serde_json::from_value(d.clone()).ok())
+        .ok_or(ApprovalError::Unsigned)?;
+    decision.verify_approval(pinned, expected)
+}
+
+/// Reads the active devices of a `GET /rp/v1/users/{user}/devices` answer as keys to pin.
+pub fn pins_from_devices(devices: &Value) -> Vec<PinnedDevice> {
+    devices
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|d| d.get("revoked").is_none_or(Value::is_null))
+        .filter_map(|d| {
+            Some(PinnedDevice {
+                id: d.get("id")?.as_str()?.to_owned(),
+                public_key: tessera::unb64(d.get("public_key")?.as_str()?)?,
+            })
+        })
+        .collect()
 }

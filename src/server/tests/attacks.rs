@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::Server;
+use common::{Device, Server, turn_denials_into_approvals};
 use serde_json::json;
 
 /// Finding 1: 200 unauthenticated enrolments with 50 KB device ids are refused before any
@@ -45,4 +45,60 @@ fn oversized_device_ids_on_enrolment_store_and_log_nothing() {
     assert_eq!(before, after, "the audit log is unchanged");
     assert!(!server.log().contains(&huge[..1000]), "the log does not echo the device id");
     assert!(rss_after < rss_before + 4 * 1024, "RSS grew from {rss_before} KiB to {rss_after} KiB");
+}
+
+/// Finding 3: the server (or its database) says `approved` next to the device's genuinely
+/// signed `deny`. Before the fix the admin CLI and the demo checked only that the signature
+/// verified, with the key from the same answer, so both reported the login approved.
+#[test]
+fn a_denial_rewritten_to_approved_in_the_database_is_not_approved() {
+    use std::io::BufRead as _;
+    let server = Server::start(&["--demo"]);
+    let device = Device::enrol(&server, "alice");
+    turn_denials_into_approvals(&server);
+
+    // The admin CLI as relying party.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tessera-server"))
+        .args(["admin", "login", "alice", "--mode", "code", "--wait", "20"])
+        .args(["--server", &server.url(), "--api-key-file"])
+        .arg(server.key_file())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("login screen") {
+        line.clear();
+        assert!(stdout.read_line(&mut line).unwrap() > 0, "admin login ended early");
+    }
+    let challenge = device.pending(&server, 5).remove(0).challenge;
+    let (status, body) = device.answer(&server, &challenge, "deny", None);
+    assert_eq!(status, 200, "{body}");
+    let output = child.wait_with_output().unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    assert!(!output.status.success(), "the admin CLI must not accept the forged approval");
+    assert!(rest.contains("unverified"), "{rest}");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("not approve"), "{output:?}");
+
+    // The demo page as relying party.
+    let form = "user=alice&mode=code";
+    let head = format!(
+        "POST /demo/login HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+         Content-Length: {}\r\n\r\n",
+        form.len()
+    );
+    let (status, page) = server.try_request_with_body(&head, form.as_bytes()).unwrap();
+    assert_eq!(status, 200, "{page}");
+    let id = page.split("data-id=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let challenge = device.pending(&server, 5).remove(0).challenge;
+    assert_eq!(challenge.id, id);
+    assert_eq!(device.answer(&server, &challenge, "deny", None).0, 200);
+    let (status, outcome) =
+        server.try_request(&format!("GET /demo/logins/{id}?wait=0 HTTP/1.1\r\n\r\n")).unwrap();
+    assert_eq!(status, 200, "{outcome}");
+    let (_, row) = server.rp("GET", &format!("/rp/v1/logins/{id}"), &json!({}));
+    assert_eq!(row["state"], "approved", "the database says approved");
+    assert!(outcome.contains("\"unverified\""), "the demo page says {outcome}");
 }

@@ -126,3 +126,101 @@ impl Drop for Server {
         let _ = self.child.wait();
     }
 }
+
+/// A device speaking `tessera-push-v1` to the server with real signatures.
+pub struct Device {
+    pub id: String,
+    pub key: tessera_core::push::DeviceKey,
+}
+
+impl Device {
+    /// Enrols a new device for `user` (the relying party asks, the device answers).
+    pub fn enrol(server: &Server, user: &str) -> Self {
+        use tessera_core::push::tessera::{self, TesseraEnrolment};
+        let (status, reply) =
+            server.rp("POST", &format!("/rp/v1/users/{user}/enrol"), &serde_json::json!({}));
+        assert_eq!(status, 200, "{reply}");
+        let uri = tessera_core::uri::OtpUri::parse(reply["uri"].as_str().unwrap()).unwrap();
+        let e = TesseraEnrolment::from_extra(&uri.extra).unwrap().unwrap();
+        let device = Self {
+            id: e.device.clone(),
+            key: tessera_core::push::DeviceKey::generate_p256().unwrap(),
+        };
+        let body = serde_json::json!({
+            "credential": e.credential,
+            "public_key": tessera::b64(&device.key.p256_public_key().unwrap()),
+        });
+        let (status, reply) = device.call(server, "POST", "/device/v1/enrol", &body.to_string());
+        assert_eq!(status, 200, "{reply}");
+        device
+    }
+
+    /// Sends a signed device request; returns the status and the body.
+    pub fn call(&self, server: &Server, method: &str, path: &str, body: &str) -> (u16, String) {
+        use tessera_core::push::tessera;
+        let ts =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis()
+                as u64;
+        let nonce = tessera::random_hex(16).unwrap();
+        let message = tessera::request_message(method, path, &self.id, ts, &nonce, body.as_bytes());
+        let signature = tessera::b64(&self.key.sign_p256(&message).unwrap());
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\n{}: {}\r\n{}: {ts}\r\n{}: {nonce}\r\n{}: {signature}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            tessera::HEADER_DEVICE,
+            self.id,
+            tessera::HEADER_TIMESTAMP,
+            tessera::HEADER_NONCE,
+            tessera::HEADER_SIGNATURE,
+            body.len()
+        );
+        server.try_request_with_body(&head, body.as_bytes()).unwrap()
+    }
+
+    /// Waits up to `wait` seconds for pending challenges.
+    pub fn pending(
+        &self,
+        server: &Server,
+        wait: u64,
+    ) -> Vec<tessera_core::push::tessera::SignedChallenge> {
+        let (status, body) =
+            self.call(server, "GET", &format!("/device/v1/pending?wait={wait}"), "");
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str::<tessera_core::push::tessera::PendingResponse>(&body)
+            .unwrap()
+            .challenges
+    }
+
+    /// Signs `decision` (`approve`, `deny`, `not_me`) with `answer` over `challenge` and sends
+    /// it; returns the status and the body.
+    pub fn answer(
+        &self,
+        server: &Server,
+        challenge: &tessera_core::push::tessera::Challenge,
+        decision: &str,
+        answer: Option<&str>,
+    ) -> (u16, String) {
+        use tessera_core::push::tessera::{self, AnswerRequest, SignedDecision};
+        let message = tessera::decision_message(challenge, decision, answer).unwrap();
+        let request = AnswerRequest {
+            decision: SignedDecision {
+                challenge: challenge.clone(),
+                decision: decision.to_owned(),
+                answer: answer.map(str::to_owned),
+                signature: tessera::b64(&self.key.sign_p256(&message).unwrap()),
+            },
+        };
+        self.call(server, "POST", "/device/v1/answer", &serde_json::to_string(&request).unwrap())
+    }
+}
+
+/// Rewrites the server's SQLite database the way an attacker with write access to it would:
+/// from now on, every login the server marks `denied` reads back as `approved`.
+pub fn turn_denials_into_approvals(server: &Server) {
+    let db = rusqlite::Connection::open(server.data.path().join("d/tessera.db")).unwrap();
+    db.execute_batch(
+        "CREATE TRIGGER forge AFTER UPDATE OF state ON logins WHEN NEW.state = 'denied' \
+         BEGIN UPDATE logins SET state = 'approved' WHERE id = NEW.id; END;",
+    )
+    .unwrap();
+}

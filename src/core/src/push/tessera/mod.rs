@@ -67,10 +67,21 @@
 //! # Decisions
 //! The device signs [`decision_message`]: `tessera-push-v1 decision\n` followed by JCS of
 //! `{"answer": ANSWER-or-null, "challenge": CHALLENGE, "decision": "approve"|"deny"|"not_me"}`
-//! where CHALLENGE is the challenge object exactly as received and displayed. The relying
-//! party receives the same [`SignedDecision`] with the outcome and can check it with
-//! [`SignedDecision::verify`] against the device's public key: a tampered server can neither
-//! forge an approval nor change what the user was shown.
+//! where CHALLENGE is the challenge object exactly as received and displayed.
+//!
+//! # What a relying party can verify
+//! The relying party receives the same [`SignedDecision`] with the outcome. The server's
+//! `state` is only the server's word; the proof is [`SignedDecision::verify_approval`], given
+//! what the relying party knows without the server: the device keys it pinned
+//! ([`PinnedDevice`], recorded when the user's device was enrolled, or on first use), the
+//! login id it created, the user it asked for, and the number or code its login screen
+//! showed. It succeeds only for an `approve` signed by a pinned key over a challenge for
+//! that login and user carrying that answer. So a server (or database) that is tampered
+//! with can neither forge an approval, nor turn a deny into one, nor reuse another login's
+//! approval, nor change which number was confirmed. What it cannot prove: that the context
+//! shown (IP, location) was the true one (the relying party supplied it), or that a device
+//! enrolled while the server was already compromised is the user's (pin at enrolment, from
+//! a server you then trusted, or compare the device list out of band).
 //!
 //! # Login state machine (server)
 //! `pending` → `approved` | `denied` | `not_me` | `expired`; every arrow is taken once (an
@@ -307,6 +318,89 @@ impl SignedDecision {
         decision_message(&self.challenge, &self.decision, self.answer.as_deref())
             .is_ok_and(|m| verify(device_public_key, &m, &sig))
     }
+
+    /// Checks that this is the user's approval of the login the relying party created:
+    /// signed by one of `pinned`, over a challenge for `expected`'s login id and user,
+    /// deciding `approve`, with `expected`'s answer (see the module docs for what this proves).
+    pub fn verify_approval(
+        &self,
+        pinned: &[PinnedDevice],
+        expected: &ExpectedLogin<'_>,
+    ) -> Result<(), ApprovalError> {
+        let c = &self.challenge;
+        let device = pinned
+            .iter()
+            .find(|d| d.id == c.device)
+            .ok_or_else(|| ApprovalError::UnpinnedDevice(c.device.clone()))?;
+        if !self.verify(&device.public_key) {
+            return Err(ApprovalError::BadSignature);
+        }
+        if c.id != expected.id {
+            return Err(ApprovalError::OtherLogin);
+        }
+        if c.user != expected.user {
+            return Err(ApprovalError::OtherUser);
+        }
+        if self.decision != "approve" {
+            return Err(ApprovalError::NotApproved(self.decision.clone()));
+        }
+        // The mode is inside the signed challenge: an approval of an `approve`-mode challenge
+        // cannot stand in for a login whose screen showed a number or code.
+        let answered = match c.mode {
+            VerificationMode::Approve => None,
+            VerificationMode::Pick | VerificationMode::Code => self.answer.as_deref(),
+        };
+        if answered != expected.answer {
+            return Err(ApprovalError::WrongAnswer);
+        }
+        Ok(())
+    }
+}
+
+/// A device's public key as the relying party recorded it (not as a server answer says).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PinnedDevice {
+    /// The device id.
+    pub id: String,
+    /// Its uncompressed P-256 public key (65 bytes).
+    pub public_key: Vec<u8>,
+}
+
+/// What a relying party itself knows of a login it created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExpectedLogin<'a> {
+    /// The login id the server gave when the login was created.
+    pub id: &'a str,
+    /// The user the relying party asked to log in.
+    pub user: &'a str,
+    /// The number or code its login screen showed (`None` for `approve` mode).
+    pub answer: Option<&'a str>,
+}
+
+/// Why a decision is not an approval of the expected login.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApprovalError {
+    /// The outcome has no signed decision at all.
+    #[error("the outcome carries no signed decision")]
+    Unsigned,
+    /// The decision names a device whose key was not pinned.
+    #[error("the decision comes from device {0:?}, whose key is not pinned")]
+    UnpinnedDevice(String),
+    /// The signature does not verify with the pinned key.
+    #[error("the decision's signature does not verify with the pinned device key")]
+    BadSignature,
+    /// The decision is over another login.
+    #[error("the decision is over another login")]
+    OtherLogin,
+    /// The decision is for another user.
+    #[error("the decision is for another user")]
+    OtherUser,
+    /// The device did not approve.
+    #[error("the device decided {0:?}, not approve")]
+    NotApproved(String),
+    /// The approval does not carry the number or code the login screen showed.
+    #[error("the approval does not carry the number or code the login screen showed")]
+    WrongAnswer,
 }
 
 /// `POST /device/v1/enrol` body.
@@ -563,5 +657,62 @@ mod tests {
         ]))
         .unwrap();
         assert!(matches!(remote, Err(PushError::InsecureTransport { .. })));
+    }
+
+    #[test]
+    fn only_a_pinned_approval_of_the_expected_login_and_answer_verifies() {
+        let device = DeviceKey::generate_p256().unwrap();
+        let pinned =
+            [PinnedDevice { id: "d1".into(), public_key: device.p256_public_key().unwrap() }];
+        let mut c = challenge();
+        c.device = "d1".into();
+        c.mode = VerificationMode::Code;
+        let sign = |c: &Challenge, decision: &str, answer: Option<&str>| {
+            let message = decision_message(c, decision, answer).unwrap();
+            SignedDecision {
+                challenge: c.clone(),
+                decision: decision.into(),
+                answer: answer.map(str::to_owned),
+                signature: b64(&device.sign_p256(&message).unwrap()),
+            }
+        };
+        let expected = ExpectedLogin { id: &c.id, user: &c.user, answer: Some("123456") };
+        assert_eq!(sign(&c, "approve", Some("123456")).verify_approval(&pinned, &expected), Ok(()));
+        let refused = |d: SignedDecision, e: &ExpectedLogin<'_>| d.verify_approval(&pinned, e);
+        assert_eq!(
+            refused(sign(&c, "deny", None), &expected),
+            Err(ApprovalError::NotApproved("deny".into()))
+        );
+        assert_eq!(
+            refused(sign(&c, "approve", Some("654321")), &expected),
+            Err(ApprovalError::WrongAnswer)
+        );
+        let other = ExpectedLogin { id: "another", ..expected };
+        assert_eq!(
+            refused(sign(&c, "approve", Some("123456")), &other),
+            Err(ApprovalError::OtherLogin)
+        );
+        let other = ExpectedLogin { user: "mallory", ..expected };
+        assert_eq!(
+            refused(sign(&c, "approve", Some("123456")), &other),
+            Err(ApprovalError::OtherUser)
+        );
+        // A server that swaps in its own key, or edits the decision, fails the pinned key.
+        let mut forged = sign(&c, "deny", None);
+        forged.decision = "approve".into();
+        assert_eq!(refused(forged, &expected), Err(ApprovalError::BadSignature));
+        let mut unknown = c.clone();
+        unknown.device = "d2".into();
+        assert_eq!(
+            refused(sign(&unknown, "approve", Some("123456")), &expected),
+            Err(ApprovalError::UnpinnedDevice("d2".into()))
+        );
+        // An approve-mode approval cannot stand in for a login that showed a code.
+        let mut plain = c.clone();
+        plain.mode = VerificationMode::Approve;
+        assert_eq!(
+            refused(sign(&plain, "approve", Some("123456")), &expected),
+            Err(ApprovalError::WrongAnswer)
+        );
     }
 }
