@@ -18,10 +18,15 @@ fn demo_server() -> Server {
 
 /// Submits a form to the server like a browser; returns (status, HTML).
 fn post(server: &Server, path: &str, form: &[(&str, &str)], user_agent: &str) -> (u16, String) {
+    // The forms carry the page's anti-CSRF token.
+    let index = http().get(format!("{}/demo", server.url())).send().unwrap().text().unwrap();
+    let csrf = between(&index, "name=\"csrf\" value=\"", "\"").to_owned();
+    let mut form = form.to_vec();
+    form.push(("csrf", &csrf));
     let response = http()
         .post(format!("{}{path}", server.url()))
         .header("user-agent", user_agent)
-        .form(form)
+        .form(&form)
         .send()
         .unwrap();
     let status = response.status().as_u16();

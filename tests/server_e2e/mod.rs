@@ -134,7 +134,14 @@ impl Server {
             data: tempfile::tempdir().unwrap(),
             port: free_port(),
             child: None,
-            extra: extra.iter().map(|s| (*s).to_owned()).collect(),
+            // These tests drive the flows a relying party asks for (a bare `approve` among
+            // them); the server's push-fatigue defaults (code mode unless asked otherwise,
+            // escalation after a denial) have their own tests in src/server.
+            extra: ["--default-mode", "approve", "--escalate-after-denials", "0"]
+                .iter()
+                .chain(extra)
+                .map(|s| (*s).to_owned())
+                .collect(),
             client,
             https,
         };
@@ -361,7 +368,7 @@ fn enrol_gives_totp_and_push_and_approve_is_verified_by_the_relying_party(db: Db
     assert_eq!(status, 200);
     let (_, devices) = server.rp(reqwest::Method::GET, "/rp/v1/users/alice/devices", None);
     let pinned = tessera_server::pins_from_devices(&devices);
-    let expected = ExpectedLogin { id: &login.id, user: "alice", answer: None };
+    let expected = ExpectedLogin { id: r["id"].as_str().unwrap(), user: "alice", answer: None };
     assert_eq!(tessera_server::verify_outcome(&outcome, &pinned, &expected), Ok(()));
     assert_eq!(outcome["decision"]["challenge"]["context"]["ip"], "192.0.2.7");
     let history = home.ok(&["push", "history", "--json"]);

@@ -70,6 +70,10 @@ const MAX_BOOK_LOGINS: usize = 10_000;
 struct Demo {
     state: AppState,
     book: Arc<Mutex<Book>>,
+    /// The anti-CSRF token every demo form carries: random per process, so another site
+    /// cannot know it (it cannot read these pages: same-origin policy, and the Host check
+    /// below defeats DNS rebinding). The demo has no sessions to bind it to.
+    csrf: Arc<str>,
 }
 
 impl Demo {
@@ -80,12 +84,14 @@ impl Demo {
 
 /// The demo pages over `state` (merge into [`crate::router`]).
 pub fn router(state: AppState) -> Router {
-    let state = Demo { state, book: Arc::default() };
+    let csrf = tessera_core::push::tessera::random_hex(16).unwrap_or_default();
+    let state = Demo { state, book: Arc::default(), csrf: csrf.into() };
     Router::new()
         .route("/demo", get(index))
         .route("/demo/enrol", post(enrol))
         .route("/demo/login", post(login))
         .route("/demo/logins/{id}", get(outcome))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), same_site_only))
         .with_state(state)
 }
 
@@ -169,14 +175,64 @@ fn allow(state: &AppState) -> Result<(), ApiError> {
     }
 }
 
-async fn index() -> Response {
-    page(StatusCode::OK, "Sign in", &fill(INDEX, &[("modes", MODES)]))
+/// Refuses a request whose `Host` is not this server (a DNS-rebinding page reaching the
+/// demo through a name of its own) or whose `Origin`, when sent, is another site.
+async fn same_site_only(
+    State(demo): State<Demo>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let headers = request.headers();
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let public = demo.state.0.config.public_url.clone();
+    let public_host = public.split("://").nth(1).unwrap_or("").to_owned();
+    if !(host_is_loopback(host) || host.eq_ignore_ascii_case(&public_host)) {
+        let e = err(StatusCode::FORBIDDEN, "the demo answers only under its own host name");
+        return failure("Refused", &e);
+    }
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let origin = origin.to_str().unwrap_or("");
+        let same = ["http://", "https://"].iter().any(|s| origin == format!("{s}{host}"))
+            || origin == public;
+        if !same {
+            return failure("Refused", &err(StatusCode::FORBIDDEN, "cross-site request refused"));
+        }
+    }
+    next.run(request).await
+}
+
+/// Whether a `Host` header names a loopback address (any port).
+fn host_is_loopback(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Checks a form's anti-CSRF token.
+fn check_csrf(demo: &Demo, token: &str) -> Result<(), ApiError> {
+    // Both are public-length hex; the comparison's timing does not matter against an
+    // attacker who cannot read a page, but digests keep it constant anyway.
+    let digest = |t: &str| ring::digest::digest(&ring::digest::SHA256, t.as_bytes());
+    if digest(token).as_ref() == digest(&demo.csrf).as_ref() {
+        Ok(())
+    } else {
+        Err(err(StatusCode::FORBIDDEN, "the form is stale or from another site; reload the page"))
+    }
+}
+
+async fn index(State(demo): State<Demo>) -> Response {
+    page(StatusCode::OK, "Sign in", &fill(INDEX, &[("modes", MODES), ("csrf", &demo.csrf)]))
 }
 
 #[derive(Debug, Deserialize)]
 struct EnrolForm {
     #[serde(default)]
     user: String,
+    #[serde(default)]
+    csrf: String,
 }
 
 /// The QR code of `text` as inline SVG markup (no XML prologue).
@@ -197,14 +253,18 @@ fn group4(text: &str) -> String {
     chars.chunks(4).map(|c| c.iter().collect::<String>()).collect::<Vec<_>>().join(" ")
 }
 
-async fn enrol(State(Demo { state, .. }): State<Demo>, Form(form): Form<EnrolForm>) -> Response {
+async fn enrol(State(demo): State<Demo>, Form(form): Form<EnrolForm>) -> Response {
     let title = "Enrol a device";
+    if let Err(e) = check_csrf(&demo, &form.csrf) {
+        return failure(title, &e);
+    }
+    let state = &demo.state;
     let user = form.user.trim();
-    let enrolment =
-        match allow(&state).and_then(|()| enrol_user(&state, user, Some(DEMO_RP.into()))) {
-            Ok(v) => v,
-            Err(e) => return failure(title, &e),
-        };
+    let enrolment = match allow(state).and_then(|()| enrol_user(state, user, Some(DEMO_RP.into())))
+    {
+        Ok(v) => v,
+        Err(e) => return failure(title, &e),
+    };
     let uri = enrolment.get("uri").and_then(Value::as_str).unwrap_or_default();
     let internal =
         |message: &str| failure(title, &err(StatusCode::INTERNAL_SERVER_ERROR, message.to_owned()));
@@ -221,6 +281,7 @@ async fn enrol(State(Demo { state, .. }): State<Demo>, Form(form): Form<EnrolFor
             ("secret", &esc(&secret)),
             ("ttl", &ttl),
             ("modes", MODES),
+            ("csrf", &demo.csrf),
         ],
     );
     page(StatusCode::OK, title, &body)
@@ -232,6 +293,8 @@ struct LoginForm {
     user: String,
     #[serde(default)]
     mode: String,
+    #[serde(default)]
+    csrf: String,
 }
 
 /// "Local network" for loopback and private addresses; unknown (no guess) otherwise.
@@ -253,6 +316,9 @@ async fn login(
     Form(form): Form<LoginForm>,
 ) -> Response {
     let title = "Log in";
+    if let Err(e) = check_csrf(&demo, &form.csrf) {
+        return failure(title, &e);
+    }
     let user = form.user.trim().to_owned();
     let Ok(mode) = form.mode.parse::<VerificationMode>() else {
         let e = err(StatusCode::BAD_REQUEST, "mode must be approve, pick or code");
@@ -288,6 +354,8 @@ async fn login(
         Err(e) => return failure(title, &e),
     };
     let text = |k: &str| created.pointer(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+    // The server may have escalated the mode (push-fatigue policy): show what it chose.
+    let mode = text("/mode").parse().unwrap_or(mode);
     {
         let mut book = demo.book();
         let pins = book.pins.entry(user.clone()).or_default();
@@ -415,6 +483,7 @@ mod tests {
             "ip",
             "location",
             "user_agent",
+            "csrf",
         ];
         for template in [LAYOUT, INDEX, ENROL, MODES, LOGIN, FAILURE] {
             let values: Vec<(&str, &str)> = known.iter().map(|k| (*k, "")).collect();

@@ -18,7 +18,7 @@ use tessera_core::push::tessera::{
 
 use crate::error::{ApiError, ApiResult, err};
 use crate::rp::WaitQuery;
-use crate::state::{AppState, sha256_hex};
+use crate::state::{AppState, PollSlot, sha256_hex};
 use crate::store;
 use crate::tls::ClientAddr;
 
@@ -210,11 +210,24 @@ async fn device_pending(
         return Err(err(StatusCode::BAD_REQUEST, "too many known ids"));
     }
     known.sort_unstable();
+    let _slot = if deadline > Instant::now() {
+        Some(PollSlot::take(&state, &device.id).ok_or_else(|| {
+            err(StatusCode::TOO_MANY_REQUESTS, "too many long-polls held by this device")
+        })?)
+    } else {
+        None
+    };
     let mut shutdown = state.0.shutdown.subscribe();
+    let mut first = true;
     loop {
         let notified = state.0.users.slot(&device.user).notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
+        // A device revoked while it waits gets nothing more (revoking wakes the user).
+        if !first && state.0.store.device(&device.id)?.is_none_or(|d| d.revoked.is_some()) {
+            return Err(err(StatusCode::FORBIDDEN, "this device was revoked"));
+        }
+        first = false;
         let now = state.now();
         let logins = state.0.store.pending_for_user(&device.user, now)?;
         let mut open: Vec<&str> = logins.iter().map(|l| l.id.as_str()).collect();
@@ -288,8 +301,13 @@ async fn device_answer(
         _ => return Err(err(StatusCode::BAD_REQUEST, "decision must be approve, deny or not_me")),
     };
     let mute = (new_state == "not_me").then(|| now + state.0.config.mute_seconds);
+    // "Not me" also expires the user's other open logins: their waiters must hear of it.
+    let others = if mute.is_some() { store.pending_for_user(&device.user, now)? } else { vec![] };
     if !store.decide(&login.id, new_state, &device.id, &decision, now, mute)? {
         return Err(err(StatusCode::CONFLICT, "the login is no longer pending"));
+    }
+    for other in others.iter().filter(|o| o.id != login.id) {
+        state.wake_login(&other.id);
     }
     store.audit(
         now,

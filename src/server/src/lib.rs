@@ -29,6 +29,12 @@
 //! the API key exceeds its rate.
 //!
 //! # Defences
+//! Push fatigue (a user tapping "approve" to make the prompts stop): a login whose relying
+//! party names no mode is in `code` mode ([`Config::default_mode`]); at most
+//! [`Config::max_per_hour`] logins per user per hour and [`Config::max_since_success`] since
+//! the user's last approval (`429` beyond); after [`Config::escalate_after_denials`]
+//! denials since the last approval, every new login of the user is escalated to `code`
+//! (the answer's `mode` says so); "not me" expires all the user's other open logins.
 //! Expiry (default 120 s), single use (conditional updates), at most
 //! [`Config::max_outstanding`] pending logins per user, "not me" mutes the user for
 //! [`Config::mute_seconds`], token-bucket rate limits per API key and per device, replay
@@ -52,8 +58,11 @@
 //!
 //! # Demo relying party
 //! `serve --demo` adds "Example Corp" pages at `/demo` ([`demo`]) for trying the whole loop
-//! on one machine: enrol by QR, log in, approve in the app. Loopback only unless
-//! `--demo-allow-remote`: the pages act with relying-party rights and have no login.
+//! on one machine: enrol by QR, log in, approve in the app. The pages act with
+//! relying-party rights and have no login, so `serve` refuses `--demo` on a non-loopback
+//! listen address or `--public-url` unless `--demo-allow-remote`; they answer only under a
+//! loopback or the public host name (DNS rebinding), refuse cross-site `Origin`s, and their
+//! forms carry an anti-CSRF token.
 
 pub mod demo;
 mod device;
@@ -65,7 +74,7 @@ pub mod tls;
 
 use axum::Router;
 use axum::routing::get;
-use tessera_core::push::tessera;
+use tessera_core::push::tessera::{self, VerificationMode};
 
 pub use error::{ApiError, ServerError};
 pub use rp::{pins_from_devices, verify_outcome};
@@ -87,6 +96,16 @@ pub struct Config {
     pub max_outstanding: u64,
     /// How long a "not me" mutes a user, seconds.
     pub mute_seconds: u64,
+    /// Mode of a login whose relying party names none (`code`: NIST SP 800-63B-4 §3.1.3
+    /// no longer accepts a bare approve tap).
+    pub default_mode: VerificationMode,
+    /// Most logins per user in any hour (0: no cap).
+    pub max_per_hour: u64,
+    /// Most logins per user since the user's last approval (0: no cap).
+    pub max_since_success: u64,
+    /// After this many denials (deny, "not me", wrong answer) since the user's last
+    /// approval, every new login of the user is in `code` mode (0: never escalate).
+    pub escalate_after_denials: u64,
     /// Relying-party requests per second per API key (token bucket rate).
     pub rp_rate: f64,
     /// Relying-party burst.
@@ -107,6 +126,10 @@ impl Config {
             login_expiry: tessera::DEFAULT_EXPIRY_SECONDS,
             max_outstanding: 3,
             mute_seconds: 300,
+            default_mode: VerificationMode::Code,
+            max_per_hour: 20,
+            max_since_success: 10,
+            escalate_after_denials: 1,
             rp_rate: 1000.0,
             rp_burst: 2000.0,
             device_rate: 5.0,
@@ -352,5 +375,154 @@ mod tests {
         assert!(limits.len() <= crate::state::Limits::MAX_BUCKETS);
         // A full map still serves keys it holds.
         assert!(limits.allow("k1", 1.0, 2.0));
+    }
+
+    /// Signs and sends `decision` over the first pending challenge of `device`; returns the
+    /// status and the challenge's login id.
+    async fn decide(
+        app: &Router,
+        device: &str,
+        key: &DeviceKey,
+        decision: &str,
+        answer: Option<&str>,
+    ) -> (StatusCode, String) {
+        use tessera_core::push::tessera::{AnswerRequest, SignedDecision};
+        let (_, reply) =
+            call(app, device_request(key, device, "GET", "/device/v1/pending?wait=0", b"")).await;
+        let pending: PendingResponse = serde_json::from_value(reply).unwrap();
+        let challenge = pending.challenges[0].challenge.clone();
+        let message = tessera::decision_message(&challenge, decision, answer).unwrap();
+        let body = serde_json::to_vec(&AnswerRequest {
+            decision: SignedDecision {
+                challenge: challenge.clone(),
+                decision: decision.into(),
+                answer: answer.map(str::to_owned),
+                signature: tessera::b64(&key.sign_p256(&message).unwrap()),
+            },
+        })
+        .unwrap();
+        let request = device_request(key, device, "POST", "/device/v1/answer", &body);
+        (call(app, request).await.0, challenge.id)
+    }
+
+    #[tokio::test]
+    async fn a_login_that_names_no_mode_asks_for_the_code() {
+        let (state, key) = state(Config::new("http://127.0.0.1:1"));
+        let app = router(state);
+        enrol(&app, &key, "amy").await;
+        let (status, reply) =
+            call(&app, rp("POST", "/rp/v1/logins", &key, json!({ "user": "amy" }))).await;
+        assert_eq!(status, StatusCode::OK, "{reply}");
+        assert_eq!(reply["mode"], "code");
+        assert_eq!(reply["display"]["code"].as_str().unwrap().len(), 6);
+    }
+
+    /// Issue 13 finding 5: before the fix "not me" left the user's other open logins
+    /// approvable.
+    #[tokio::test]
+    async fn after_not_me_the_users_other_open_login_can_no_longer_be_approved() {
+        let (state, key) = state(Config::new("http://127.0.0.1:1"));
+        let app = router(state);
+        let (device, device_key) = enrol(&app, &key, "ann").await;
+        let login = json!({ "user": "ann", "mode": "approve" });
+        let (_, first) = call(&app, rp("POST", "/rp/v1/logins", &key, login.clone())).await;
+        let (_, second) = call(&app, rp("POST", "/rp/v1/logins", &key, login)).await;
+        let (status, id) = decide(&app, &device, &device_key, "not_me", None).await;
+        assert_eq!((status, id.as_str()), (StatusCode::OK, first["id"].as_str().unwrap()));
+        let (_, reply) =
+            call(&app, device_request(&device_key, &device, "GET", "/device/v1/pending", b""))
+                .await;
+        assert_eq!(reply["challenges"], json!([]), "nothing left to approve");
+        let second_id = second["id"].as_str().unwrap();
+        let (_, outcome) =
+            call(&app, rp("GET", &format!("/rp/v1/logins/{second_id}"), &key, json!({}))).await;
+        assert_eq!(outcome["state"], "expired");
+    }
+
+    #[tokio::test]
+    async fn a_denial_escalates_the_users_next_logins_to_code_until_an_approval() {
+        let (state, key) = state(Config::new("http://127.0.0.1:1"));
+        let app = router(state);
+        let (device, device_key) = enrol(&app, &key, "ben").await;
+        let login = json!({ "user": "ben", "mode": "approve" });
+        let (_, reply) = call(&app, rp("POST", "/rp/v1/logins", &key, login.clone())).await;
+        assert_eq!(reply["mode"], "approve", "no denial yet: the relying party's choice");
+        assert_eq!(decide(&app, &device, &device_key, "deny", None).await.0, StatusCode::OK);
+        let (_, reply) = call(&app, rp("POST", "/rp/v1/logins", &key, login.clone())).await;
+        assert_eq!(reply["mode"], "code", "escalated after the denial");
+        let code = reply["display"]["code"].as_str().unwrap().to_owned();
+        let (status, _) = decide(&app, &device, &device_key, "approve", Some(&code)).await;
+        assert_eq!(status, StatusCode::OK);
+        let (_, reply) = call(&app, rp("POST", "/rp/v1/logins", &key, login)).await;
+        assert_eq!(reply["mode"], "approve", "an approval ends the escalation");
+    }
+
+    #[tokio::test]
+    async fn pushes_are_capped_since_the_last_approval_and_per_hour() {
+        let mut config = Config::new("http://127.0.0.1:1");
+        config.max_since_success = 2;
+        config.max_per_hour = 4;
+        config.escalate_after_denials = 0;
+        let (state, key) = state(config);
+        let app = router(state);
+        let (device, device_key) = enrol(&app, &key, "cal").await;
+        let login = json!({ "user": "cal", "mode": "approve" });
+        let create = || call(&app, rp("POST", "/rp/v1/logins", &key, login.clone()));
+        assert_eq!(create().await.0, StatusCode::OK);
+        assert_eq!(decide(&app, &device, &device_key, "deny", None).await.0, StatusCode::OK);
+        assert_eq!(create().await.0, StatusCode::OK);
+        let (status, reply) = create().await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+        assert!(reply["error"].as_str().unwrap().contains("last approval"), "{reply}");
+        assert_eq!(decide(&app, &device, &device_key, "approve", None).await.0, StatusCode::OK);
+        assert_eq!(create().await.0, StatusCode::OK, "an approval resets that count");
+        assert_eq!(decide(&app, &device, &device_key, "approve", None).await.0, StatusCode::OK);
+        assert_eq!(create().await.0, StatusCode::OK);
+        let (status, reply) = create().await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+        assert!(reply["error"].as_str().unwrap().contains("hour"), "{reply}");
+    }
+
+    /// Issue 13 finding 6: a revoked device kept its long-poll, and would have been sent
+    /// new challenges, until the poll's 25 s ran out.
+    #[tokio::test]
+    async fn a_device_revoked_during_its_long_poll_gets_nothing_more() {
+        let (state, key) = state(Config::new("http://127.0.0.1:1"));
+        let app = router(state);
+        let (device, device_key) = enrol(&app, &key, "dan").await;
+        let poll = device_request(&device_key, &device, "GET", "/device/v1/pending?wait=20", b"");
+        let waiter = tokio::spawn({
+            let app = app.clone();
+            async move { call(&app, poll).await }
+        });
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let started = Instant::now();
+        let revoke = rp("DELETE", &format!("/rp/v1/users/dan/devices/{device}"), &key, json!({}));
+        assert_eq!(call(&app, revoke).await.0, StatusCode::OK);
+        let (status, reply) = waiter.await.unwrap();
+        assert_eq!(status, StatusCode::FORBIDDEN, "{reply}");
+        assert!(started.elapsed() < Duration::from_secs(10), "ended by the revocation");
+    }
+
+    #[tokio::test]
+    async fn a_device_holds_a_bounded_number_of_long_polls() {
+        let (state, key) = state(Config::new("http://127.0.0.1:1"));
+        let app = router(state);
+        let (device, device_key) = enrol(&app, &key, "eve").await;
+        let mut held = Vec::new();
+        for _ in 0..crate::state::MAX_POLLS_PER_DEVICE {
+            let poll =
+                device_request(&device_key, &device, "GET", "/device/v1/pending?wait=5", b"");
+            held.push(tokio::spawn({
+                let app = app.clone();
+                async move { call(&app, poll).await }
+            }));
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let extra = device_request(&device_key, &device, "GET", "/device/v1/pending?wait=5", b"");
+        assert_eq!(call(&app, extra).await.0, StatusCode::TOO_MANY_REQUESTS);
+        for poll in held {
+            poll.abort();
+        }
     }
 }

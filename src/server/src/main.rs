@@ -51,7 +51,8 @@ struct ServeArgs {
     #[arg(long, env = "TESSERA_SERVER_PUBLIC_URL")]
     public_url: Option<String>,
     /// JSON config file with any of: public_url, issuer, login_expiry, max_outstanding,
-    /// mute_seconds, rp_rate, rp_burst, device_rate, device_burst, enrol_ttl_minutes.
+    /// mute_seconds, default_mode, max_per_hour, max_since_success, escalate_after_denials,
+    /// rp_rate, rp_burst, device_rate, device_burst, enrol_ttl_minutes.
     /// Flags and environment win over it.
     #[arg(long, env = "TESSERA_SERVER_CONFIG")]
     config: Option<PathBuf>,
@@ -61,6 +62,25 @@ struct ServeArgs {
     /// Seconds a "not me" mutes the user.
     #[arg(long, env = "TESSERA_SERVER_MUTE_SECONDS")]
     mute_seconds: Option<u64>,
+    /// Push-fatigue policy: mode of a login whose relying party names none. `code` (the
+    /// user types the code shown on the login screen) is the default: NIST SP 800-63B-4
+    /// no longer accepts a bare approve tap. [default: code]
+    #[arg(long, env = "TESSERA_SERVER_DEFAULT_MODE", value_parser = ["approve", "pick", "code"])]
+    default_mode: Option<String>,
+    /// Push-fatigue policy: most logins per user in any hour; more get 429 (0: no cap).
+    /// [default: 20]
+    #[arg(long, env = "TESSERA_SERVER_MAX_PER_HOUR")]
+    max_per_hour: Option<u64>,
+    /// Push-fatigue policy: most logins per user since the user's last approval; more get
+    /// 429 until the user approves one or an operator steps in (0: no cap). [default: 10]
+    #[arg(long, env = "TESSERA_SERVER_MAX_SINCE_SUCCESS")]
+    max_since_success: Option<u64>,
+    /// Push-fatigue policy: after this many denials ("deny", "not me", a wrong answer) since
+    /// the user's last approval, every new login of the user is in `code` mode, whatever
+    /// the relying party asked (0: never). "Not me" also mutes the user for
+    /// --mute-seconds and expires all the user's other open logins. [default: 1]
+    #[arg(long, env = "TESSERA_SERVER_ESCALATE_AFTER_DENIALS")]
+    escalate_after_denials: Option<u64>,
     /// Relying-party requests per second per API key.
     #[arg(long, env = "TESSERA_SERVER_RP_RATE")]
     rp_rate: Option<f64>,
@@ -76,10 +96,10 @@ struct ServeArgs {
     /// Dev mode: also serve the "Example Corp" demo relying-party pages at /demo. They act
     /// with relying-party rights and have no login, so only on a loopback address unless
     /// --demo-allow-remote.
-    #[arg(long, env = "TESSERA_SERVER_DEMO")]
+    #[arg(long)]
     demo: bool,
-    /// Allow --demo on a non-loopback address (anyone who reaches the pages can enrol devices
-    /// and start logins for any user).
+    /// Allow --demo on a non-loopback address or public URL (anyone who reaches the pages
+    /// can enrol devices and start logins for any user).
     #[arg(long, requires = "demo")]
     demo_allow_remote: bool,
 }
@@ -115,9 +135,9 @@ enum AdminCommand {
         admin: AdminArgs,
         /// The user.
         user: String,
-        /// Verification mode.
-        #[arg(long, default_value = "approve", value_parser = ["approve", "pick", "code"])]
-        mode: String,
+        /// Verification mode (default: the server's, `code` unless its operator changed it).
+        #[arg(long, value_parser = ["approve", "pick", "code"])]
+        mode: Option<String>,
         /// Seconds to wait for the outcome.
         #[arg(long, default_value_t = 120)]
         wait: u64,
@@ -204,6 +224,19 @@ fn serve(args: ServeArgs) -> Result<(), String> {
             args.listen
         ));
     }
+    // The documented deployment is a loopback listener behind a reverse proxy: the public
+    // URL says whether the pages are reachable from elsewhere.
+    if let Some(url) = args.public_url.as_deref()
+        && args.demo
+        && !args.demo_allow_remote
+        && !tessera_core::push::is_loopback_host(&url_host(url))
+    {
+        return Err(format!(
+            "--demo serves pages that act with relying-party rights and have no login; \
+             refusing them at the non-loopback public URL {url} (add --demo-allow-remote if \
+             you really mean to expose them)"
+        ));
+    }
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => {
             Some(tessera_server::tls::server_config(cert, key).map_err(|e| e.to_string())?)
@@ -270,6 +303,21 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         config.max_outstanding = num("max_outstanding").unwrap_or(config.max_outstanding);
         config.mute_seconds =
             args.mute_seconds.or(num("mute_seconds")).unwrap_or(config.mute_seconds);
+        let text = |k: &str| file.get(k).and_then(Value::as_str).map(str::to_owned);
+        if let Some(mode) = args.default_mode.clone().or(text("default_mode")) {
+            config.default_mode =
+                mode.parse().map_err(|_| format!("unknown default_mode {mode:?}"))?;
+        }
+        config.max_per_hour =
+            args.max_per_hour.or(num("max_per_hour")).unwrap_or(config.max_per_hour);
+        config.max_since_success = args
+            .max_since_success
+            .or(num("max_since_success"))
+            .unwrap_or(config.max_since_success);
+        config.escalate_after_denials = args
+            .escalate_after_denials
+            .or(num("escalate_after_denials"))
+            .unwrap_or(config.escalate_after_denials);
         config.rp_rate = args.rp_rate.or(float("rp_rate")).unwrap_or(config.rp_rate);
         config.rp_burst = float("rp_burst").unwrap_or(config.rp_burst.max(config.rp_rate * 2.0));
         config.device_rate =
@@ -335,6 +383,17 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// The host of a URL (`https://[::1]:8787/x` → `::1`), or the whole text if it has none.
+fn url_host(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or("").to_owned(),
+        None => authority.split(':').next().unwrap_or("").to_owned(),
     }
 }
 
@@ -454,7 +513,7 @@ fn admin(command: AdminCommand) -> Result<ExitCode, String> {
             });
             let login = api.call(Method::Post, "/rp/v1/logins", Some(body))?;
             let id = login.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
-            let shown_mode = login.get("mode").and_then(Value::as_str).unwrap_or(&mode).to_owned();
+            let shown_mode = login.get("mode").and_then(Value::as_str).unwrap_or("?").to_owned();
             writeln!(out, "login {id} for {user} ({shown_mode})").map_err(io)?;
             let number = login.pointer("/display/number").and_then(Value::as_str);
             let code = login.pointer("/display/code").and_then(Value::as_str);

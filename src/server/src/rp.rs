@@ -166,6 +166,8 @@ async fn rp_revoke(
         return Err(err(StatusCode::NOT_FOUND, "no such active device for this user"));
     }
     state.0.store.audit(now, "device_revoked", Some(&user), &json!({ "device": id }));
+    // A long-poll of the revoked device ends now rather than at its timeout.
+    state.wake_user(&user);
     tracing::info!(user = %user, device = %id, "device revoked");
     Ok(Json(json!({ "revoked": true })))
 }
@@ -219,7 +221,26 @@ pub(crate) fn create_login(state: &AppState, body: LoginBody) -> ApiResult<Value
             "too many outstanding logins for this user",
         ));
     }
-    let mode = body.mode.unwrap_or(VerificationMode::Approve);
+    let history = store.login_history(&user, now.saturating_sub(3600))?;
+    if c.max_per_hour > 0 && history.last_hour >= c.max_per_hour {
+        store.audit(now, "login_refused", Some(&user), &json!({ "reason": "hourly_cap" }));
+        return Err(err(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many push requests for this user in the last hour",
+        ));
+    }
+    if c.max_since_success > 0 && history.since_success >= c.max_since_success {
+        store.audit(now, "login_refused", Some(&user), &json!({ "reason": "since_success_cap" }));
+        return Err(err(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many push requests since this user's last approval",
+        ));
+    }
+    let asked = body.mode.unwrap_or(c.default_mode);
+    let escalate = c.escalate_after_denials > 0
+        && history.denials_since_success >= c.escalate_after_denials
+        && asked != VerificationMode::Code;
+    let mode = if escalate { VerificationMode::Code } else { asked };
     let (correct, options, display) = match mode {
         VerificationMode::Approve => (String::new(), Vec::new(), json!({})),
         VerificationMode::Pick => {
@@ -261,7 +282,7 @@ pub(crate) fn create_login(state: &AppState, body: LoginBody) -> ApiResult<Value
         now,
         "login_created",
         Some(&user),
-        &json!({ "login": login.id, "mode": login.mode, "rp": login.rp }),
+        &json!({ "login": login.id, "mode": login.mode, "rp": login.rp, "escalated": escalate }),
     );
     tracing::info!(user = %user, login = %login.id, mode = %login.mode, "login created");
     state.wake_user(&user);

@@ -134,6 +134,8 @@ pub(crate) struct Inner {
     pub(crate) users: Hub,
     pub(crate) logins: Hub,
     pub(crate) limits: Limits,
+    /// Long-polls held per device ([`PollSlot`]).
+    pub(crate) polls: Mutex<std::collections::HashMap<String, usize>>,
     /// Per-client-address buckets of unauthenticated calls (device enrolment).
     pub(crate) client_limits: Limits,
     pub(crate) shutdown: watch::Sender<bool>,
@@ -201,6 +203,7 @@ impl AppState {
             users: Hub::new(16_384),
             logins: Hub::new(16_384),
             limits: Limits::default(),
+            polls: Mutex::default(),
             client_limits: Limits::default(),
             shutdown,
             clock_ms: system_ms,
@@ -274,5 +277,41 @@ impl AppState {
 
     pub(crate) fn now(&self) -> u64 {
         self.now_ms() / 1000
+    }
+}
+
+/// Most long-polls one device may hold at once (a device needs one; a few allow for a
+/// reconnect racing the old poll's end).
+pub(crate) const MAX_POLLS_PER_DEVICE: usize = 4;
+
+/// A device's claim on one of its [`MAX_POLLS_PER_DEVICE`] long-polls, given back on drop.
+pub(crate) struct PollSlot {
+    state: AppState,
+    device: String,
+}
+
+impl PollSlot {
+    /// Takes a slot for `device`, or `None` when it holds its maximum already.
+    pub(crate) fn take(state: &AppState, device: &str) -> Option<Self> {
+        let mut polls = state.0.polls.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let held = polls.entry(device.to_owned()).or_insert(0);
+        if *held >= MAX_POLLS_PER_DEVICE {
+            return None;
+        }
+        *held += 1;
+        Some(Self { state: state.clone(), device: device.to_owned() })
+    }
+}
+
+impl Drop for PollSlot {
+    fn drop(&mut self) {
+        let mut polls =
+            self.state.0.polls.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(held) = polls.get_mut(&self.device) {
+            *held = held.saturating_sub(1);
+            if *held == 0 {
+                polls.remove(&self.device);
+            }
+        }
     }
 }

@@ -357,6 +357,17 @@ pub struct AuditEvent {
     pub detail: String,
 }
 
+/// A user's recent logins, as the fatigue limits read them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginHistory {
+    /// Logins created in the window asked for (the last hour).
+    pub last_hour: u64,
+    /// Logins created since the user's last approval (all, if none).
+    pub since_success: u64,
+    /// Of those, the denied ones (deny, wrong answer) and "not me".
+    pub denials_since_success: u64,
+}
+
 /// The store over SQLite or PostgreSQL.
 pub struct Store {
     backend: Backend,
@@ -756,6 +767,33 @@ impl Store {
         .map(u)
     }
 
+    /// Counts `user`'s logins created after `since` and since the last approval.
+    pub fn login_history(&self, user: &str, since: u64) -> Result<LoginHistory, StoreError> {
+        let row = self.with(|db| {
+            let last = db
+                .rows(
+                    "SELECT COALESCE(MAX(decided_at), 0) FROM logins \
+                     WHERE account = ?1 AND state = 'approved'",
+                    &[user.into()],
+                )?
+                .first()
+                .map_or(Ok(0), |r| r[0].int())?;
+            db.rows(
+                "SELECT (SELECT COUNT(*) FROM logins WHERE account = ?1 AND created > ?2), \
+                 (SELECT COUNT(*) FROM logins WHERE account = ?1 AND created > ?3), \
+                 (SELECT COUNT(*) FROM logins WHERE account = ?1 AND created > ?3 \
+                  AND state IN ('denied', 'not_me'))",
+                &[user.into(), since.into(), Val::Int(last)],
+            )
+        })?;
+        let row = row.first().ok_or_else(|| StoreError::Malformed("no counts".into()))?;
+        Ok(LoginHistory {
+            last_hour: u(row[0].int()?),
+            since_success: u(row[1].int()?),
+            denials_since_success: u(row[2].int()?),
+        })
+    }
+
     /// Stores a new login.
     pub fn add_login(&self, l: &Login) -> Result<(), StoreError> {
         self.exec(
@@ -811,7 +849,8 @@ impl Store {
     }
 
     /// Takes the decision for a pending, unexpired login: exactly once. Also mutes the user
-    /// until `mute_until` when given. Returns false if the login was no longer pending.
+    /// until `mute_until` when given ("not me"), and then expires the user's other open
+    /// logins. Returns false if the login was no longer pending.
     pub fn decide(
         &self,
         id: &str,
@@ -834,6 +873,13 @@ impl Store {
                     "UPDATE users SET muted_until = CASE WHEN muted_until > ?2 THEN muted_until \
                      ELSE ?2 END WHERE name = (SELECT account FROM logins WHERE id = ?1)",
                     &[id.into(), until.into()],
+                )?;
+                // "Not me": none of the user's other open logins may be approved either.
+                db.exec(
+                    "UPDATE logins SET state = 'expired', decided_at = ?2 \
+                     WHERE account = (SELECT account FROM logins WHERE id = ?1) \
+                     AND state = 'pending' AND id <> ?1",
+                    &[id.into(), now.into()],
                 )?;
             }
             Ok(changed)

@@ -1,6 +1,8 @@
 //! Issue 13's attacks on a real server over loopback TCP: each test is the request an
 //! outside attacker sends, and checks what the server must not do about it.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::{Device, Server, turn_denials_into_approvals};
@@ -83,7 +85,7 @@ fn a_denial_rewritten_to_approved_in_the_database_is_not_approved() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("not approve"), "{output:?}");
 
     // The demo page as relying party.
-    let form = "user=alice&mode=code";
+    let form = format!("user=alice&mode=code&csrf={}", demo_csrf(&server));
     let head = format!(
         "POST /demo/login HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\n\
          Content-Length: {}\r\n\r\n",
@@ -101,4 +103,79 @@ fn a_denial_rewritten_to_approved_in_the_database_is_not_approved() {
     let (_, row) = server.rp("GET", &format!("/rp/v1/logins/{id}"), &json!({}));
     assert_eq!(row["state"], "approved", "the database says approved");
     assert!(outcome.contains("\"unverified\""), "the demo page says {outcome}");
+}
+
+/// The anti-CSRF token of the demo's forms, read from the page as a browser would.
+fn demo_csrf(server: &Server) -> String {
+    let (status, page) = server.try_request("GET /demo HTTP/1.1\r\n\r\n").unwrap();
+    assert_eq!(status, 200, "{page}");
+    page.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned()
+}
+
+/// Finding 4: the demo's pages act with relying-party rights. A public URL that is not
+/// loopback means they would be public behind the reverse proxy: refused. The environment
+/// switch that turned them on silently is gone.
+#[test]
+fn the_demo_refuses_a_public_url_and_ignores_the_environment() {
+    let data = tempfile::tempdir().unwrap();
+    let refused = std::process::Command::new(env!("CARGO_BIN_EXE_tessera-server"))
+        .args(["serve", "--demo", "--public-url", "https://push.example", "--listen"])
+        .args(["127.0.0.1:0", "--data"])
+        .arg(data.path())
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("https://push.example"), "{stderr}");
+
+    let server = Server::start_env(&[], &[("TESSERA_SERVER_DEMO", "1")]);
+    assert_eq!(server.try_request("GET /demo HTTP/1.1\r\n\r\n").unwrap().0, 404);
+}
+
+/// Finding 4: a page on another site (or one that rebinds its own DNS name to 127.0.0.1)
+/// posting to or reading the demo is refused: Host, Origin and the forms' token are checked.
+#[test]
+fn the_demo_refuses_cross_site_and_rebound_requests() {
+    let server = Server::start(&["--demo"]);
+    let csrf = demo_csrf(&server);
+    // DNS rebinding: the browser sends the attacker's host name.
+    let raw = |head: &str, body: &str| {
+        let mut stream = std::net::TcpStream::connect(server.addr).unwrap();
+        use std::io::{Read as _, Write as _};
+        stream.write_all(head.as_bytes()).unwrap();
+        stream.write_all(body.as_bytes()).unwrap();
+        let mut reply = String::new();
+        stream.read_to_string(&mut reply).unwrap();
+        reply.split(' ').nth(1).unwrap().parse::<u16>().unwrap()
+    };
+    let rebound =
+        "GET /demo HTTP/1.1\r\nHost: rebind.attacker.example\r\nConnection: close\r\n\r\n";
+    assert_eq!(raw(rebound, ""), 403);
+    // A cross-site form post, even with a token it somehow had.
+    let form = format!("user=alice&csrf={csrf}");
+    let head = |origin: &str| {
+        format!(
+            "POST /demo/enrol HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n{origin}\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n",
+            server.addr,
+            form.len()
+        )
+    };
+    assert_eq!(raw(&head("Origin: https://evil.example\r\n"), &form), 403);
+    // A post without the page's token.
+    let tokenless = "user=alice";
+    let (status, _) = server
+        .try_request_with_body(
+            &format!(
+                "POST /demo/enrol HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+                 Content-Length: {}\r\n\r\n",
+                tokenless.len()
+            ),
+            tokenless.as_bytes(),
+        )
+        .unwrap();
+    assert_eq!(status, 403);
+    // The same-site post with the token works.
+    let origin = format!("Origin: http://{}\r\n", server.addr);
+    assert_eq!(raw(&head(&origin), &form), 200);
 }

@@ -18,6 +18,11 @@ pub struct Server {
 impl Server {
     /// Starts `serve` with `extra` flags on a free loopback port and waits for `/health`.
     pub fn start(extra: &[&str]) -> Self {
+        Self::start_env(extra, &[])
+    }
+
+    /// Starts `serve` with `extra` flags and `env` variables.
+    pub fn start_env(extra: &[&str], env: &[(&str, &str)]) -> Self {
         let data = tempfile::tempdir().unwrap();
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
@@ -27,6 +32,7 @@ impl Server {
             .arg(data.path().join("d"))
             .args(["--listen", &addr.to_string()])
             .args(extra)
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
