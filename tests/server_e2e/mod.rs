@@ -736,7 +736,7 @@ on_both_stores!(
 #[test]
 fn a_login_created_on_one_postgres_instance_wakes_a_device_polling_another() {
     let a = Server::start(Db::Postgres);
-    let url = a.extra[1].clone();
+    let url = a.extra.iter().skip_while(|e| *e != "--database").nth(1).unwrap().clone();
     let b = Server::start_with(&["--database", &url]);
     let d = raw_device(&a, "kim");
     let poll = std::thread::spawn(move || {

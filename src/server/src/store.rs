@@ -11,6 +11,9 @@
 //! leaves; only an OS crash may drop the newest commits). PostgreSQL: a pool of
 //! connections per instance, each request holding one only for its statements.
 //!
+//! PostgreSQL connections use TLS per the URL's `sslmode`/`sslrootcert` (`require` by
+//! default for a host that is not loopback; see `pg_settings`).
+//!
 //! PostgreSQL wake-ups: [`Store::notify`] sends `NOTIFY tessera, 'KEY'`; each instance runs
 //! a listener ([`Store::listen`]) and wakes its own long-polls, so a device long-polling one
 //! instance sees a login created on another at once.
@@ -21,6 +24,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use rusqlite::Connection;
 use tessera_core::push::tessera::SignedDecision;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 /// Why a storage operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +41,9 @@ pub enum StoreError {
     /// A stored value could not be read back.
     #[error("database holds a malformed value: {0}")]
     Malformed(String),
+    /// The database URL or its TLS settings cannot be used.
+    #[error("database settings: {0}")]
+    Settings(String),
 }
 
 /// The schema, one entry per version, for both engines. Column types are written as
@@ -282,7 +289,86 @@ impl<C: postgres::GenericClient> Exec for Pg<'_, C> {
     }
 }
 
-type PgPool = r2d2::Pool<r2d2_postgres::PostgresConnectionManager<postgres::NoTls>>;
+type PgPool = r2d2::Pool<r2d2_postgres::PostgresConnectionManager<MakeRustlsConnect>>;
+
+/// Reads a PostgreSQL URL and its TLS settings. libpq's `sslmode` and `sslrootcert` query
+/// parameters are honoured (tokio-postgres itself knows neither `sslrootcert` nor the
+/// `verify-*` modes, so they are taken off the URL here):
+/// - no `sslmode`: `require` unless every host is loopback (then `disable`), so a database on
+///   another machine is never reached in plain text by default;
+/// - `disable` (or `allow`): plain TCP (logged as a warning for a non-loopback host);
+/// - `prefer`: TLS when the server offers it;
+/// - `require`, `verify-ca`, `verify-full`: TLS, always with the certificate chain and host
+///   name checked (stricter than libpq's `require`, which checks nothing without a root
+///   certificate: an unchecked certificate would let anyone on the path read the database);
+/// - `sslrootcert=PATH` (a plain path, PEM): the CA certificates to trust instead of the
+///   Mozilla roots.
+///
+/// TLS is rustls on ring, as everywhere else in the tree.
+fn pg_settings(url: &str) -> Result<(postgres::Config, MakeRustlsConnect), StoreError> {
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let (mut mode, mut root, mut rest) = (None, None, Vec::new());
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        match pair.split_once('=').unwrap_or((pair, "")) {
+            ("sslmode", v) => mode = Some(v.to_owned()),
+            ("sslrootcert", v) => root = Some(std::path::PathBuf::from(v)),
+            _ => rest.push(pair),
+        }
+    }
+    let clean =
+        if rest.is_empty() { base.to_owned() } else { format!("{base}?{}", rest.join("&")) };
+    let mut config: postgres::Config =
+        clean.parse().map_err(|e| StoreError::Settings(format!("bad PostgreSQL URL: {e}")))?;
+    let loopback = config.get_hosts().iter().all(|h| match h {
+        postgres::config::Host::Tcp(name) => tessera_core::push::is_loopback_host(name),
+        #[cfg(unix)]
+        postgres::config::Host::Unix(_) => true,
+    });
+    use postgres::config::SslMode;
+    let ssl = match mode.as_deref() {
+        None if loopback => SslMode::Disable,
+        None => SslMode::Require,
+        Some("disable" | "allow") => SslMode::Disable,
+        Some("prefer") => SslMode::Prefer,
+        Some("require" | "verify-ca" | "verify-full") => SslMode::Require,
+        Some(other) => {
+            return Err(StoreError::Settings(format!(
+                "unknown sslmode {other:?} (disable, prefer, require, verify-ca, verify-full)"
+            )));
+        }
+    };
+    if ssl == SslMode::Disable && !loopback {
+        tracing::warn!("sslmode=disable: the database on another host is reached in plain text");
+    }
+    config.ssl_mode(ssl);
+    let roots = match &root {
+        Some(path) => {
+            use rustls::pki_types::pem::PemObject as _;
+            let mut roots = rustls::RootCertStore::empty();
+            let unreadable = |e: &dyn std::fmt::Display| {
+                StoreError::Settings(format!("sslrootcert {}: {e}", path.display()))
+            };
+            for cert in rustls::pki_types::CertificateDer::pem_file_iter(path)
+                .map_err(|e| unreadable(&e))?
+            {
+                roots.add(cert.map_err(|e| unreadable(&e))?).map_err(|e| unreadable(&e))?;
+            }
+            if roots.is_empty() {
+                return Err(unreadable(&"no certificate in the file"));
+            }
+            roots
+        }
+        None => rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() },
+    };
+    let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| StoreError::Settings(format!("TLS: {e}")))?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok((config, MakeRustlsConnect::new(tls)))
+}
 
 /// PostgreSQL connections per instance. Requests hold one only for their statements, so a
 /// few cover thousands of long-polls; more than one keeps a slow statement (or a busy
@@ -456,7 +542,8 @@ impl Store {
     /// migrations (under an advisory lock, so instances starting together migrate once).
     pub fn open_postgres(url: &str) -> Result<Self, StoreError> {
         blocking(|| {
-            let mut client = postgres::Client::connect(url, postgres::NoTls)?;
+            let (config, tls) = pg_settings(url)?;
+            let mut client = config.connect(tls.clone())?;
             let mut tx = client.transaction()?;
             tx.execute("SELECT pg_advisory_xact_lock(7468657373)", &[])?;
             tx.execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)", &[])?;
@@ -475,14 +562,13 @@ impl Store {
             }
             tx.commit()?;
             drop(client);
-            let config: postgres::Config = url.parse()?;
             let pool = r2d2::Pool::builder()
                 .max_size(POSTGRES_POOL_SIZE)
                 // A broken connection is noticed when used (and replaced); checking each one
                 // on checkout would cost a round trip per request.
                 .test_on_check_out(false)
                 .connection_timeout(std::time::Duration::from_secs(10))
-                .build(r2d2_postgres::PostgresConnectionManager::new(config, postgres::NoTls))?;
+                .build(r2d2_postgres::PostgresConnectionManager::new(config, tls))?;
             Ok(Self {
                 backend: Backend::Postgres { pool, url: url.to_owned() },
                 ops: AtomicU64::new(0),
@@ -555,8 +641,9 @@ impl Store {
     /// reconnecting after errors; returns when `wake` returns false.
     pub fn listen(url: &str, mut wake: impl FnMut(&str) -> bool) {
         loop {
-            let result = (|| -> Result<bool, postgres::Error> {
-                let mut client = postgres::Client::connect(url, postgres::NoTls)?;
+            let result = (|| -> Result<bool, StoreError> {
+                let (config, tls) = pg_settings(url)?;
+                let mut client = config.connect(tls)?;
                 client.batch_execute("LISTEN tessera")?;
                 let mut notifications = client.notifications();
                 use postgres::fallible_iterator::FallibleIterator as _;
@@ -575,7 +662,7 @@ impl Store {
                                 return Ok(false);
                             }
                         }
-                        Err(e) => return Err(e),
+                        Err(e) => return Err(e.into()),
                     }
                 }
             })();
@@ -946,6 +1033,20 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+    use postgres::config::SslMode;
+
+    #[test]
+    fn a_database_on_another_host_needs_tls_unless_told_otherwise() {
+        let mode = |url: &str| pg_settings(url).unwrap().0.get_ssl_mode();
+        assert_eq!(mode("postgres://u@db.example.com/tessera"), SslMode::Require);
+        assert_eq!(mode("postgres://u@10.0.0.5:5432/tessera"), SslMode::Require);
+        assert_eq!(mode("postgres://u@127.0.0.1:5432/tessera"), SslMode::Disable);
+        assert_eq!(mode("postgres://u@localhost/tessera?sslmode=verify-full"), SslMode::Require);
+        assert_eq!(mode("postgres://u@db.example.com/t?sslmode=prefer"), SslMode::Prefer);
+        assert_eq!(mode("postgres://u@db.example.com/t?sslmode=disable"), SslMode::Disable);
+        assert!(pg_settings("postgres://u@db.example.com/t?sslmode=sometimes").is_err());
+        assert!(pg_settings("postgres://u@h/t?sslrootcert=/nonexistent/ca.pem").is_err());
+    }
 
     #[test]
     fn one_schema_is_spelled_for_each_engine() {
