@@ -6,6 +6,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use tessera_core::push::tessera::ExpectedLogin;
 use tessera_core::qr::{DecodeOptions, LumaFrame};
 
 use super::{Db, Server, http, pending, server_bin, wait_pending};
@@ -17,10 +18,15 @@ fn demo_server() -> Server {
 
 /// Submits a form to the server like a browser; returns (status, HTML).
 fn post(server: &Server, path: &str, form: &[(&str, &str)], user_agent: &str) -> (u16, String) {
+    // The forms carry the page's anti-CSRF token.
+    let index = http().get(format!("{}/demo", server.url())).send().unwrap().text().unwrap();
+    let csrf = between(&index, "name=\"csrf\" value=\"", "\"").to_owned();
+    let mut form = form.to_vec();
+    form.push(("csrf", &csrf));
     let response = http()
         .post(format!("{}{path}", server.url()))
         .header("user-agent", user_agent)
-        .form(form)
+        .form(&form)
         .send()
         .unwrap();
     let status = response.status().as_u16();
@@ -187,9 +193,12 @@ fn a_demo_login_in_pick_mode_is_approved_with_the_number_it_shows() {
     assert_eq!(reply["state"], "approved");
     assert!(waited < Duration::from_secs(15), "woken by the answer: {waited:?}");
     assert!(pending(&home).is_empty());
-    // The relying-party API agrees, and its record verifies with the device key.
+    // The relying-party API agrees, and its record verifies with the pinned device key.
     let (_, outcome) = server.rp(reqwest::Method::GET, &format!("/rp/v1/logins/{id}"), None);
-    assert_eq!(tessera_server::verify_outcome(&outcome).as_deref(), Some("approve"));
+    let (_, devices) = server.rp(reqwest::Method::GET, "/rp/v1/users/bob/devices", None);
+    let pinned = tessera_server::pins_from_devices(&devices);
+    let expected = ExpectedLogin { id: &id, user: "bob", answer: Some(&number) };
+    assert_eq!(tessera_server::verify_outcome(&outcome, &pinned, &expected), Ok(()));
 }
 
 #[test]

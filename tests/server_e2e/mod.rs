@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 use reqwest::blocking::Client;
 use serde_json::{Value, json};
 use tessera_core::push::tessera::{
-    self, AnswerRequest, Challenge, PendingResponse, SignedChallenge, SignedDecision,
-    TesseraBackend,
+    self, AnswerRequest, Challenge, ExpectedLogin, PendingResponse, SignedChallenge,
+    SignedDecision, TesseraBackend,
 };
 use tessera_core::push::{DeviceKey, PushAccount, PushBackend, PushBackendKind};
 
@@ -135,7 +135,14 @@ impl Server {
             data: tempfile::tempdir().unwrap(),
             port: free_port(),
             child: None,
-            extra: extra.iter().map(|s| (*s).to_owned()).collect(),
+            // These tests drive the flows a relying party asks for (a bare `approve` among
+            // them); the server's push-fatigue defaults (code mode unless asked otherwise,
+            // escalation after a denial) have their own tests in src/server.
+            extra: ["--default-mode", "approve", "--escalate-after-denials", "0"]
+                .iter()
+                .chain(extra)
+                .map(|s| (*s).to_owned())
+                .collect(),
             client,
             https,
         };
@@ -360,7 +367,10 @@ fn enrol_gives_totp_and_push_and_approve_is_verified_by_the_relying_party(db: Db
         None,
     );
     assert_eq!(status, 200);
-    assert_eq!(tessera_server::verify_outcome(&outcome).as_deref(), Some("approve"));
+    let (_, devices) = server.rp(reqwest::Method::GET, "/rp/v1/users/alice/devices", None);
+    let pinned = tessera_server::pins_from_devices(&devices);
+    let expected = ExpectedLogin { id: r["id"].as_str().unwrap(), user: "alice", answer: None };
+    assert_eq!(tessera_server::verify_outcome(&outcome, &pinned, &expected), Ok(()));
     assert_eq!(outcome["decision"]["challenge"]["context"]["ip"], "192.0.2.7");
     let history = home.ok(&["push", "history", "--json"]);
     assert!(history.contains(&login_id_prefix(&outcome)), "{history}");
@@ -727,7 +737,7 @@ on_both_stores!(
 #[test]
 fn a_login_created_on_one_postgres_instance_wakes_a_device_polling_another() {
     let a = Server::start(Db::Postgres);
-    let url = a.extra[1].clone();
+    let url = a.extra.iter().skip_while(|e| *e != "--database").nth(1).unwrap().clone();
     let b = Server::start_with(&["--database", &url]);
     let d = raw_device(&a, "kim");
     let poll = std::thread::spawn(move || {

@@ -326,7 +326,8 @@ fn sorted(phase: &Phase, keep: impl Fn(bool) -> bool) -> Vec<f64> {
 
 #[tokio::main]
 async fn main() {
-    tessera_core::push::install_crypto_provider();
+    // reqwest is built without a default TLS provider: use ring, as the server does.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let a = Arc::new(args());
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(usize::MAX)

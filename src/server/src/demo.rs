@@ -14,7 +14,9 @@
 //! logins for any user. That is why `main` serves them only on a loopback address unless
 //! `--demo-allow-remote` is given. Every user-provided text is HTML-escaped.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
 
 use axum::extract::{ConnectInfo, Form, Path, Query, State};
 use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode, header};
@@ -24,11 +26,13 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tessera_core::push::RequestContext;
-use tessera_core::push::tessera::VerificationMode;
+use tessera_core::push::tessera::{ExpectedLogin, PinnedDevice, VerificationMode};
 use tessera_core::uri::OtpUri;
 
+use crate::error::err;
+use crate::rp::{LoginBody, WaitQuery, create_login, enrol_user, wait_login};
 use crate::tls::ClientAddr;
-use crate::{ApiError, AppState, LoginBody, WaitQuery, create_login, enrol_user, wait_login};
+use crate::{ApiError, AppState};
 
 /// The relying party's name on the device (and the enrolment's issuer).
 pub const DEMO_RP: &str = "Example Corp";
@@ -48,13 +52,46 @@ const FAILURE: &str = r#"<section>
   <p><a href="/demo">Back</a></p>
 </section>"#;
 
+/// The demo's own memory as a relying party, kept apart from the push server's database:
+/// the device keys it pinned per user and what each of its logins showed. An outcome counts
+/// as approved only if it verifies against these ([`crate::verify_outcome`]).
+#[derive(Default)]
+struct Book {
+    pins: HashMap<String, Vec<PinnedDevice>>,
+    /// Login id → (user, number or code shown, expiry).
+    logins: HashMap<String, (String, Option<String>, u64)>,
+}
+
+/// Most logins the book remembers (older, expired ones are dropped first).
+const MAX_BOOK_LOGINS: usize = 10_000;
+
+/// The demo's handler state.
+#[derive(Clone)]
+struct Demo {
+    state: AppState,
+    book: Arc<Mutex<Book>>,
+    /// The anti-CSRF token every demo form carries: random per process, so another site
+    /// cannot know it (it cannot read these pages: same-origin policy, and the Host check
+    /// below defeats DNS rebinding). The demo has no sessions to bind it to.
+    csrf: Arc<str>,
+}
+
+impl Demo {
+    fn book(&self) -> std::sync::MutexGuard<'_, Book> {
+        self.book.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
 /// The demo pages over `state` (merge into [`crate::router`]).
 pub fn router(state: AppState) -> Router {
+    let csrf = tessera_core::push::tessera::random_hex(16).unwrap_or_default();
+    let state = Demo { state, book: Arc::default(), csrf: csrf.into() };
     Router::new()
         .route("/demo", get(index))
         .route("/demo/enrol", post(enrol))
         .route("/demo/login", post(login))
         .route("/demo/logins/{id}", get(outcome))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), same_site_only))
         .with_state(state)
 }
 
@@ -134,18 +171,68 @@ fn allow(state: &AppState) -> Result<(), ApiError> {
     if state.0.limits.allow("demo", c.rp_rate, c.rp_burst) {
         Ok(())
     } else {
-        Err(crate::err(StatusCode::TOO_MANY_REQUESTS, "rate limit for the demo pages exceeded"))
+        Err(err(StatusCode::TOO_MANY_REQUESTS, "rate limit for the demo pages exceeded"))
     }
 }
 
-async fn index() -> Response {
-    page(StatusCode::OK, "Sign in", &fill(INDEX, &[("modes", MODES)]))
+/// Refuses a request whose `Host` is not this server (a DNS-rebinding page reaching the
+/// demo through a name of its own) or whose `Origin`, when sent, is another site.
+async fn same_site_only(
+    State(demo): State<Demo>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let headers = request.headers();
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let public = demo.state.0.config.public_url.clone();
+    let public_host = public.split("://").nth(1).unwrap_or("").to_owned();
+    if !(host_is_loopback(host) || host.eq_ignore_ascii_case(&public_host)) {
+        let e = err(StatusCode::FORBIDDEN, "the demo answers only under its own host name");
+        return failure("Refused", &e);
+    }
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let origin = origin.to_str().unwrap_or("");
+        let same = ["http://", "https://"].iter().any(|s| origin == format!("{s}{host}"))
+            || origin == public;
+        if !same {
+            return failure("Refused", &err(StatusCode::FORBIDDEN, "cross-site request refused"));
+        }
+    }
+    next.run(request).await
+}
+
+/// Whether a `Host` header names a loopback address (any port).
+fn host_is_loopback(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Checks a form's anti-CSRF token.
+fn check_csrf(demo: &Demo, token: &str) -> Result<(), ApiError> {
+    // Both are public-length hex; the comparison's timing does not matter against an
+    // attacker who cannot read a page, but digests keep it constant anyway.
+    let digest = |t: &str| ring::digest::digest(&ring::digest::SHA256, t.as_bytes());
+    if digest(token).as_ref() == digest(&demo.csrf).as_ref() {
+        Ok(())
+    } else {
+        Err(err(StatusCode::FORBIDDEN, "the form is stale or from another site; reload the page"))
+    }
+}
+
+async fn index(State(demo): State<Demo>) -> Response {
+    page(StatusCode::OK, "Sign in", &fill(INDEX, &[("modes", MODES), ("csrf", &demo.csrf)]))
 }
 
 #[derive(Debug, Deserialize)]
 struct EnrolForm {
     #[serde(default)]
     user: String,
+    #[serde(default)]
+    csrf: String,
 }
 
 /// The QR code of `text` as inline SVG markup (no XML prologue).
@@ -166,18 +253,21 @@ fn group4(text: &str) -> String {
     chars.chunks(4).map(|c| c.iter().collect::<String>()).collect::<Vec<_>>().join(" ")
 }
 
-async fn enrol(State(state): State<AppState>, Form(form): Form<EnrolForm>) -> Response {
+async fn enrol(State(demo): State<Demo>, Form(form): Form<EnrolForm>) -> Response {
     let title = "Enrol a device";
+    if let Err(e) = check_csrf(&demo, &form.csrf) {
+        return failure(title, &e);
+    }
+    let state = &demo.state;
     let user = form.user.trim();
-    let enrolment =
-        match allow(&state).and_then(|()| enrol_user(&state, user, Some(DEMO_RP.into()))) {
-            Ok(v) => v,
-            Err(e) => return failure(title, &e),
-        };
-    let uri = enrolment.get("uri").and_then(Value::as_str).unwrap_or_default();
-    let internal = |message: &str| {
-        failure(title, &crate::err(StatusCode::INTERNAL_SERVER_ERROR, message.to_owned()))
+    let enrolment = match allow(state).and_then(|()| enrol_user(state, user, Some(DEMO_RP.into())))
+    {
+        Ok(v) => v,
+        Err(e) => return failure(title, &e),
     };
+    let uri = enrolment.get("uri").and_then(Value::as_str).unwrap_or_default();
+    let internal =
+        |message: &str| failure(title, &err(StatusCode::INTERNAL_SERVER_ERROR, message.to_owned()));
     let Some(qr) = qr_svg(uri) else { return internal("cannot draw the QR code") };
     let Ok(parsed) = OtpUri::parse(uri) else { return internal("enrolment URI unreadable") };
     let secret = group4(&parsed.otp.secret.to_base32());
@@ -191,6 +281,7 @@ async fn enrol(State(state): State<AppState>, Form(form): Form<EnrolForm>) -> Re
             ("secret", &esc(&secret)),
             ("ttl", &ttl),
             ("modes", MODES),
+            ("csrf", &demo.csrf),
         ],
     );
     page(StatusCode::OK, title, &body)
@@ -202,6 +293,8 @@ struct LoginForm {
     user: String,
     #[serde(default)]
     mode: String,
+    #[serde(default)]
+    csrf: String,
 }
 
 /// "Local network" for loopback and private addresses; unknown (no guess) otherwise.
@@ -217,15 +310,18 @@ fn location(ip: IpAddr) -> Option<&'static str> {
 }
 
 async fn login(
-    State(state): State<AppState>,
+    State(demo): State<Demo>,
     headers: HeaderMap,
     extensions: Extensions,
     Form(form): Form<LoginForm>,
 ) -> Response {
     let title = "Log in";
+    if let Err(e) = check_csrf(&demo, &form.csrf) {
+        return failure(title, &e);
+    }
     let user = form.user.trim().to_owned();
     let Ok(mode) = form.mode.parse::<VerificationMode>() else {
-        let e = crate::err(StatusCode::BAD_REQUEST, "mode must be approve, pick or code");
+        let e = err(StatusCode::BAD_REQUEST, "mode must be approve, pick or code");
         return failure(title, &e);
     };
     // The connection's address: the demo trusts no X-Forwarded-For (it is a local page).
@@ -247,11 +343,39 @@ async fn login(
         context: context.clone(),
         expires_in: None,
     };
-    let created = match allow(&state).and_then(|()| create_login(&state, body)) {
+    let state = &demo.state;
+    // Pin the user's device keys (trust on first use: the demo issued their enrolments).
+    let devices = match state.0.store.devices(&user) {
+        Ok(devices) => devices,
+        Err(e) => return failure(title, &e.into()),
+    };
+    let created = match allow(state).and_then(|()| create_login(state, body)) {
         Ok(v) => v,
         Err(e) => return failure(title, &e),
     };
     let text = |k: &str| created.pointer(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+    // The server may have escalated the mode (push-fatigue policy): show what it chose.
+    let mode = text("/mode").parse().unwrap_or(mode);
+    {
+        let mut book = demo.book();
+        let pins = book.pins.entry(user.clone()).or_default();
+        for d in devices.into_iter().filter(|d| d.revoked.is_none()) {
+            if !pins.iter().any(|p| p.id == d.id) {
+                pins.push(PinnedDevice { id: d.id, public_key: d.public_key });
+            }
+        }
+        let now = state.now();
+        if book.logins.len() >= MAX_BOOK_LOGINS {
+            book.logins.retain(|_, (_, _, expires)| *expires > now);
+        }
+        if book.logins.len() < MAX_BOOK_LOGINS {
+            let shown = [text("/display/number"), text("/display/code")]
+                .into_iter()
+                .find(|t| !t.is_empty());
+            let expires = created.get("expires").and_then(Value::as_u64).unwrap_or(now);
+            book.logins.insert(text("/id"), (user.clone(), shown, expires));
+        }
+    }
     let instructions = match mode {
         VerificationMode::Approve => {
             "<p>We sent a sign-in request to your Tessera app. Check the details and approve it.</p>"
@@ -286,25 +410,33 @@ async fn login(
     page(StatusCode::OK, title, &page_body)
 }
 
-/// The outcome of a demo login, checked as a relying party must: an answer counts only if
-/// its device signature verifies.
+/// The outcome of a demo login, checked as a relying party must: `approved` counts only
+/// if the device's signed approval of this login, user and answer verifies with a key the
+/// demo pinned; otherwise it shows `unverified`.
 async fn outcome(
-    State(state): State<AppState>,
+    State(demo): State<Demo>,
     Path(id): Path<String>,
     Query(q): Query<WaitQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    allow(&state)?;
+    let state = &demo.state;
+    allow(state)?;
     // Only the demo's own logins: this page has no API key to show other relying parties'.
     let mine = state.0.store.login(&id, state.now())?.is_some_and(|l| l.rp == DEMO_RP);
     if !mine {
-        return Err(crate::err(StatusCode::NOT_FOUND, "no such demo login"));
+        return Err(err(StatusCode::NOT_FOUND, "no such demo login"));
     }
-    let outcome = wait_login(&state, &id, q.wait.unwrap_or(0)).await?;
+    let outcome = wait_login(state, &id, q.wait.unwrap_or(0)).await?;
     let mut shown = outcome.get("state").and_then(Value::as_str).unwrap_or("pending").to_owned();
-    if matches!(shown.as_str(), "approved" | "denied" | "not_me")
-        && crate::verify_outcome(&outcome).is_none()
-    {
-        shown = "unverified".to_owned();
+    if shown == "approved" {
+        let book = demo.book();
+        let verified = book.logins.get(&id).is_some_and(|(user, answer, _)| {
+            let pins = book.pins.get(user).map_or(&[][..], Vec::as_slice);
+            let expected = ExpectedLogin { id: &id, user, answer: answer.as_deref() };
+            crate::verify_outcome(&outcome, pins, &expected).is_ok()
+        });
+        if !verified {
+            shown = "unverified".to_owned();
+        }
     }
     Ok(Json(json!({ "id": id, "state": shown })))
 }
@@ -351,6 +483,7 @@ mod tests {
             "ip",
             "location",
             "user_agent",
+            "csrf",
         ];
         for template in [LAYOUT, INDEX, ENROL, MODES, LOGIN, FAILURE] {
             let values: Vec<(&str, &str)> = known.iter().map(|k| (*k, "")).collect();

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use serde_json::{Value, json};
+use tessera_core::push::tessera::{self, ExpectedLogin, PinnedDevice};
 use tessera_server::tls::{ClientAddr, TlsListener};
 use tessera_server::{AppState, Config, Store, router};
 
@@ -50,7 +51,8 @@ struct ServeArgs {
     #[arg(long, env = "TESSERA_SERVER_PUBLIC_URL")]
     public_url: Option<String>,
     /// JSON config file with any of: public_url, issuer, login_expiry, max_outstanding,
-    /// mute_seconds, rp_rate, rp_burst, device_rate, device_burst, enrol_ttl_minutes.
+    /// mute_seconds, default_mode, max_per_hour, max_since_success, escalate_after_denials,
+    /// rp_rate, rp_burst, device_rate, device_burst, enrol_ttl_minutes.
     /// Flags and environment win over it.
     #[arg(long, env = "TESSERA_SERVER_CONFIG")]
     config: Option<PathBuf>,
@@ -60,6 +62,25 @@ struct ServeArgs {
     /// Seconds a "not me" mutes the user.
     #[arg(long, env = "TESSERA_SERVER_MUTE_SECONDS")]
     mute_seconds: Option<u64>,
+    /// Push-fatigue policy: mode of a login whose relying party names none. `code` (the
+    /// user types the code shown on the login screen) is the default: NIST SP 800-63B-4
+    /// no longer accepts a bare approve tap. [default: code]
+    #[arg(long, env = "TESSERA_SERVER_DEFAULT_MODE", value_parser = ["approve", "pick", "code"])]
+    default_mode: Option<String>,
+    /// Push-fatigue policy: most logins per user in any hour; more get 429 (0: no cap).
+    /// [default: 20]
+    #[arg(long, env = "TESSERA_SERVER_MAX_PER_HOUR")]
+    max_per_hour: Option<u64>,
+    /// Push-fatigue policy: most logins per user since the user's last approval; more get
+    /// 429 until the user approves one or an operator steps in (0: no cap). [default: 10]
+    #[arg(long, env = "TESSERA_SERVER_MAX_SINCE_SUCCESS")]
+    max_since_success: Option<u64>,
+    /// Push-fatigue policy: after this many denials ("deny", "not me", a wrong answer) since
+    /// the user's last approval, every new login of the user is in `code` mode, whatever
+    /// the relying party asked (0: never). "Not me" also mutes the user for
+    /// --mute-seconds and expires all the user's other open logins. [default: 1]
+    #[arg(long, env = "TESSERA_SERVER_ESCALATE_AFTER_DENIALS")]
+    escalate_after_denials: Option<u64>,
     /// Relying-party requests per second per API key.
     #[arg(long, env = "TESSERA_SERVER_RP_RATE")]
     rp_rate: Option<f64>,
@@ -75,10 +96,10 @@ struct ServeArgs {
     /// Dev mode: also serve the "Example Corp" demo relying-party pages at /demo. They act
     /// with relying-party rights and have no login, so only on a loopback address unless
     /// --demo-allow-remote.
-    #[arg(long, env = "TESSERA_SERVER_DEMO")]
+    #[arg(long)]
     demo: bool,
-    /// Allow --demo on a non-loopback address (anyone who reaches the pages can enrol devices
-    /// and start logins for any user).
+    /// Allow --demo on a non-loopback address or public URL (anyone who reaches the pages
+    /// can enrol devices and start logins for any user).
     #[arg(long, requires = "demo")]
     demo_allow_remote: bool,
 }
@@ -114,9 +135,9 @@ enum AdminCommand {
         admin: AdminArgs,
         /// The user.
         user: String,
-        /// Verification mode.
-        #[arg(long, default_value = "approve", value_parser = ["approve", "pick", "code"])]
-        mode: String,
+        /// Verification mode (default: the server's, `code` unless its operator changed it).
+        #[arg(long, value_parser = ["approve", "pick", "code"])]
+        mode: Option<String>,
         /// Seconds to wait for the outcome.
         #[arg(long, default_value_t = 120)]
         wait: u64,
@@ -132,6 +153,11 @@ enum AdminCommand {
         /// Login lifetime in seconds.
         #[arg(long)]
         expires_in: Option<u64>,
+        /// JSON file of pinned device keys. A user's active devices are pinned on first use
+        /// and written here; later logins trust only these keys. Without it, the keys are
+        /// pinned from the device list at the start of each login.
+        #[arg(long, env = "TESSERA_SERVER_PINS")]
+        pins: Option<PathBuf>,
     },
     /// List USER's devices.
     Devices {
@@ -196,6 +222,19 @@ fn serve(args: ServeArgs) -> Result<(), String> {
              listen on a loopback address (e.g. --listen 127.0.0.1:8787) instead of {}, \
              or add --demo-allow-remote if you really mean to expose them",
             args.listen
+        ));
+    }
+    // The documented deployment is a loopback listener behind a reverse proxy: the public
+    // URL says whether the pages are reachable from elsewhere.
+    if let Some(url) = args.public_url.as_deref()
+        && args.demo
+        && !args.demo_allow_remote
+        && !tessera_core::push::is_loopback_host(&url_host(url))
+    {
+        return Err(format!(
+            "--demo serves pages that act with relying-party rights and have no login; \
+             refusing them at the non-loopback public URL {url} (add --demo-allow-remote if \
+             you really mean to expose them)"
         ));
     }
     let tls = match (&args.tls_cert, &args.tls_key) {
@@ -264,6 +303,21 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         config.max_outstanding = num("max_outstanding").unwrap_or(config.max_outstanding);
         config.mute_seconds =
             args.mute_seconds.or(num("mute_seconds")).unwrap_or(config.mute_seconds);
+        let text = |k: &str| file.get(k).and_then(Value::as_str).map(str::to_owned);
+        if let Some(mode) = args.default_mode.clone().or(text("default_mode")) {
+            config.default_mode =
+                mode.parse().map_err(|_| format!("unknown default_mode {mode:?}"))?;
+        }
+        config.max_per_hour =
+            args.max_per_hour.or(num("max_per_hour")).unwrap_or(config.max_per_hour);
+        config.max_since_success = args
+            .max_since_success
+            .or(num("max_since_success"))
+            .unwrap_or(config.max_since_success);
+        config.escalate_after_denials = args
+            .escalate_after_denials
+            .or(num("escalate_after_denials"))
+            .unwrap_or(config.escalate_after_denials);
         config.rp_rate = args.rp_rate.or(float("rp_rate")).unwrap_or(config.rp_rate);
         config.rp_burst = float("rp_burst").unwrap_or(config.rp_burst.max(config.rp_rate * 2.0));
         config.device_rate =
@@ -332,6 +386,17 @@ async fn shutdown_signal() {
     }
 }
 
+/// The host of a URL (`https://[::1]:8787/x` → `::1`), or the whole text if it has none.
+fn url_host(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or("").to_owned(),
+        None => authority.split(':').next().unwrap_or("").to_owned(),
+    }
+}
+
 /// Writes a secret file readable by its owner only.
 fn write_secret(path: &Path, text: &str) -> Result<(), String> {
     let mut options = std::fs::OpenOptions::new();
@@ -346,46 +411,61 @@ fn write_secret(path: &Path, text: &str) -> Result<(), String> {
     writeln!(file, "{text}").map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
+/// The HTTP methods the admin commands use.
+#[derive(Debug, Clone, Copy)]
+enum Method {
+    Get,
+    Post,
+    Delete,
+}
+
 struct Api {
     base: String,
     key: String,
-    client: reqwest::blocking::Client,
+    agent: ureq::Agent,
 }
 
 impl Api {
     fn new(args: &AdminArgs) -> Result<Self, String> {
-        tessera_core::push::install_crypto_provider();
         let key = match &args.api_key_file {
             Some(path) => std::fs::read_to_string(path)
                 .map_err(|e| format!("cannot read {}: {e}", path.display()))?,
             None => std::env::var("TESSERA_API_KEY")
                 .map_err(|_| "give --api-key-file FILE or set TESSERA_API_KEY".to_owned())?,
         };
-        let client = reqwest::blocking::Client::builder()
-            .timeout(Duration::from_secs(60))
+        let agent = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(60)))
+            // Error answers carry `{"error": ...}`, which we show.
+            .http_status_as_error(false)
             .build()
-            .map_err(|e| e.to_string())?;
+            .new_agent();
         Ok(Self {
             base: args.server.trim_end_matches('/').to_owned(),
             key: key.trim().to_owned(),
-            client,
+            agent,
         })
     }
 
-    fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> Result<Value, String> {
-        let mut request =
-            self.client.request(method, format!("{}{path}", self.base)).bearer_auth(&self.key);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().map_err(|e| format!("cannot reach {}: {e}", self.base))?;
+    fn call(&self, method: Method, path: &str, body: Option<Value>) -> Result<Value, String> {
+        let url = format!("{}{path}", self.base);
+        let auth = format!("Bearer {}", self.key);
+        let sent = match method {
+            Method::Get => self.agent.get(&url).header("authorization", &auth).call(),
+            Method::Delete => self.agent.delete(&url).header("authorization", &auth).call(),
+            Method::Post => self
+                .agent
+                .post(&url)
+                .header("authorization", &auth)
+                .send_json(body.unwrap_or_else(|| json!({}))),
+        };
+        let mut response = sent.map_err(|e| format!("cannot reach {}: {e}", self.base))?;
         let status = response.status();
-        let value: Value = response.json().map_err(|e| format!("bad answer: {e}"))?;
+        let value: Value = response
+            .body_mut()
+            .with_config()
+            .limit(16 << 20)
+            .read_json()
+            .map_err(|e| format!("bad answer: {e}"))?;
         if !status.is_success() {
             let message = value.get("error").and_then(Value::as_str).unwrap_or("request failed");
             return Err(format!("server refused ({}): {message}", status.as_u16()));
@@ -402,7 +482,7 @@ fn admin(command: AdminCommand) -> Result<ExitCode, String> {
             let api = Api::new(&admin)?;
             let body = json!({ "issuer": issuer });
             let reply = api.call(
-                reqwest::Method::POST,
+                Method::Post,
                 &format!("/rp/v1/users/{}/enrol", encode(&user)),
                 Some(body),
             )?;
@@ -422,30 +502,37 @@ fn admin(command: AdminCommand) -> Result<ExitCode, String> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        AdminCommand::Login { admin, user, mode, wait, rp, ip, location, expires_in } => {
+        AdminCommand::Login { admin, user, mode, wait, rp, ip, location, expires_in, pins } => {
             let api = Api::new(&admin)?;
+            // Pin the device keys before the login exists, from a source the outcome cannot
+            // change: the pin file, else the device list as it is now.
+            let pinned = pinned_devices(&api, &user, pins.as_deref())?;
             let body = json!({
                 "user": user, "mode": mode, "rp": rp, "expires_in": expires_in,
                 "context": { "ip": ip, "location": location, "app": rp },
             });
-            let login = api.call(reqwest::Method::POST, "/rp/v1/logins", Some(body))?;
+            let login = api.call(Method::Post, "/rp/v1/logins", Some(body))?;
             let id = login.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
-            writeln!(out, "login {id} for {user} ({mode})").map_err(io)?;
-            if let Some(n) = login.pointer("/display/number").and_then(Value::as_str) {
+            let shown_mode = login.get("mode").and_then(Value::as_str).unwrap_or("?").to_owned();
+            writeln!(out, "login {id} for {user} ({shown_mode})").map_err(io)?;
+            let number = login.pointer("/display/number").and_then(Value::as_str);
+            let code = login.pointer("/display/code").and_then(Value::as_str);
+            if let Some(n) = number {
                 writeln!(out, "login screen: pick {n} in your authenticator").map_err(io)?;
-            } else if let Some(c) = login.pointer("/display/code").and_then(Value::as_str) {
+            } else if let Some(c) = code {
                 writeln!(out, "login screen: type {c} in your authenticator").map_err(io)?;
             } else {
                 writeln!(out, "login screen: approve the request in your authenticator")
                     .map_err(io)?;
             }
             out.flush().map_err(io)?;
+            let expected = ExpectedLogin { id: &id, user: &user, answer: number.or(code) };
             let deadline = std::time::Instant::now() + Duration::from_secs(wait);
             let outcome = loop {
                 let left = deadline.saturating_duration_since(std::time::Instant::now()).as_secs();
                 let reply = api.call(
-                    reqwest::Method::GET,
-                    &format!("/rp/v1/logins/{id}?wait={}", left.min(25)),
+                    Method::Get,
+                    &format!("/rp/v1/logins/{}?wait={}", encode(&id), left.min(25)),
                     None,
                 )?;
                 let state =
@@ -455,30 +542,23 @@ fn admin(command: AdminCommand) -> Result<ExitCode, String> {
                 }
             };
             let (state, reply) = outcome;
-            let shown = match state.as_str() {
-                "not_me" => "not-me",
-                "pending" => "pending",
-                other => other,
-            };
-            // The decision must verify with the device key: the server alone cannot forge it.
-            if state != "pending"
-                && state != "expired"
-                && tessera_server::verify_outcome(&reply).is_none()
+            // The server's `approved` counts only with the device's signed approval of this
+            // login, user and answer under a pinned key: the server alone cannot forge it.
+            if state == "approved"
+                && let Err(e) = tessera_server::verify_outcome(&reply, &pinned, &expected)
             {
                 writeln!(out, "unverified").map_err(io)?;
-                eprintln!("error: the decision's device signature does not verify");
+                eprintln!("error: the server says approved, but {e}");
                 return Ok(ExitCode::FAILURE);
             }
+            let shown = if state == "not_me" { "not-me" } else { state.as_str() };
             writeln!(out, "{shown}").map_err(io)?;
             Ok(if state == "approved" { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
         AdminCommand::Devices { admin, user } => {
             let api = Api::new(&admin)?;
-            let list = api.call(
-                reqwest::Method::GET,
-                &format!("/rp/v1/users/{}/devices", encode(&user)),
-                None,
-            )?;
+            let list =
+                api.call(Method::Get, &format!("/rp/v1/users/{}/devices", encode(&user)), None)?;
             for d in list.as_array().into_iter().flatten() {
                 let revoked =
                     if d.get("revoked").is_some_and(|r| !r.is_null()) { " (revoked)" } else { "" };
@@ -494,7 +574,7 @@ fn admin(command: AdminCommand) -> Result<ExitCode, String> {
         AdminCommand::Revoke { admin, user, device } => {
             let api = Api::new(&admin)?;
             api.call(
-                reqwest::Method::DELETE,
+                Method::Delete,
                 &format!("/rp/v1/users/{}/devices/{}", encode(&user), encode(&device)),
                 None,
             )?;
@@ -507,13 +587,45 @@ fn admin(command: AdminCommand) -> Result<ExitCode, String> {
                 Some(u) => format!("/rp/v1/audit?user={}", encode(u)),
                 None => "/rp/v1/audit".to_owned(),
             };
-            let events = api.call(reqwest::Method::GET, &path, None)?;
+            let events = api.call(Method::Get, &path, None)?;
             for e in events.as_array().into_iter().flatten() {
                 writeln!(out, "{e}").map_err(io)?;
             }
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// The device keys to trust for `user`'s logins: from the pin file when it has the user,
+/// else the user's active devices now (then written to the pin file, trust on first use).
+fn pinned_devices(api: &Api, user: &str, pins: Option<&Path>) -> Result<Vec<PinnedDevice>, String> {
+    let mut file: serde_json::Map<String, Value> = match pins {
+        Some(path) if path.exists() => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            serde_json::from_str(&text)
+                .map_err(|e| format!("{} is not a pin file: {e}", path.display()))?
+        }
+        _ => serde_json::Map::new(),
+    };
+    if let Some(known) = file.get(user) {
+        let pinned = tessera_server::pins_from_devices(known);
+        if !pinned.is_empty() {
+            return Ok(pinned);
+        }
+    }
+    let devices = api.call(Method::Get, &format!("/rp/v1/users/{}/devices", encode(user)), None)?;
+    let pinned = tessera_server::pins_from_devices(&devices);
+    if let Some(path) = pins {
+        let list: Vec<Value> = pinned
+            .iter()
+            .map(|d| json!({ "id": d.id, "public_key": tessera::b64(&d.public_key) }))
+            .collect();
+        file.insert(user.to_owned(), Value::Array(list));
+        let text = serde_json::to_string_pretty(&file).map_err(|e| e.to_string())?;
+        std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    Ok(pinned)
 }
 
 /// Percent-encodes a path segment.

@@ -11,6 +11,9 @@
 //! leaves; only an OS crash may drop the newest commits). PostgreSQL: a pool of
 //! connections per instance, each request holding one only for its statements.
 //!
+//! PostgreSQL connections use TLS per the URL's `sslmode`/`sslrootcert` (`require` by
+//! default for a host that is not loopback; see `pg_settings`).
+//!
 //! PostgreSQL wake-ups: [`Store::notify`] sends `NOTIFY tessera, 'KEY'`; each instance runs
 //! a listener ([`Store::listen`]) and wakes its own long-polls, so a device long-polling one
 //! instance sees a login created on another at once.
@@ -21,6 +24,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use rusqlite::Connection;
 use tessera_core::push::tessera::SignedDecision;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 /// Why a storage operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -37,46 +41,71 @@ pub enum StoreError {
     /// A stored value could not be read back.
     #[error("database holds a malformed value: {0}")]
     Malformed(String),
+    /// The database URL or its TLS settings cannot be used.
+    #[error("database settings: {0}")]
+    Settings(String),
 }
 
-/// The schema, one entry per version, for SQLite.
-const SQLITE_MIGRATIONS: &[&str] = &["CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
-     CREATE TABLE api_keys (key_hash TEXT PRIMARY KEY, name TEXT NOT NULL, created INTEGER NOT NULL);
-     CREATE TABLE users (name TEXT PRIMARY KEY, muted_until INTEGER NOT NULL DEFAULT 0);
+/// The schema, one entry per version, for both engines. Column types are written as
+/// `INT` (SQLite `INTEGER`, PostgreSQL `BIGINT`), `BYTES` (`BLOB`, `BYTEA`) and `SERIAL` (an
+/// auto-incrementing primary key); [`Engine::schema`] spells them for each engine, so the two
+/// schemas cannot drift apart.
+const MIGRATIONS: &[&str] = &["CREATE TABLE meta (key TEXT PRIMARY KEY, value BYTES NOT NULL);
+     CREATE TABLE api_keys (key_hash TEXT PRIMARY KEY, name TEXT NOT NULL, created INT NOT NULL);
+     CREATE TABLE users (name TEXT PRIMARY KEY, muted_until INT NOT NULL DEFAULT 0);
      CREATE TABLE enrolments (device TEXT PRIMARY KEY, account TEXT NOT NULL,
-         credential_hash TEXT NOT NULL, expires INTEGER NOT NULL, used INTEGER NOT NULL DEFAULT 0);
-     CREATE TABLE devices (id TEXT PRIMARY KEY, account TEXT NOT NULL, public_key BLOB NOT NULL,
-         created INTEGER NOT NULL, revoked INTEGER);
+         credential_hash TEXT NOT NULL, expires INT NOT NULL, used INT NOT NULL DEFAULT 0);
+     CREATE TABLE devices (id TEXT PRIMARY KEY, account TEXT NOT NULL, public_key BYTES NOT NULL,
+         created INT NOT NULL, revoked INT);
      CREATE INDEX devices_account ON devices(account);
      CREATE TABLE logins (id TEXT PRIMARY KEY, account TEXT NOT NULL, rp TEXT NOT NULL,
          mode TEXT NOT NULL, context TEXT NOT NULL, options TEXT NOT NULL, correct TEXT NOT NULL,
-         nonce TEXT NOT NULL, created INTEGER NOT NULL, expires INTEGER NOT NULL,
-         state TEXT NOT NULL, decided_at INTEGER, device TEXT, decision TEXT);
+         nonce TEXT NOT NULL, created INT NOT NULL, expires INT NOT NULL,
+         state TEXT NOT NULL, decided_at INT, device TEXT, decision TEXT);
      CREATE INDEX logins_account_state ON logins(account, state);
-     CREATE TABLE nonces (device TEXT NOT NULL, nonce TEXT NOT NULL, seen INTEGER NOT NULL,
+     CREATE TABLE nonces (device TEXT NOT NULL, nonce TEXT NOT NULL, seen INT NOT NULL,
          PRIMARY KEY (device, nonce));
-     CREATE TABLE audit (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL,
+     CREATE TABLE audit (id SERIAL, at INT NOT NULL,
          event TEXT NOT NULL, account TEXT, detail TEXT NOT NULL);"];
 
-/// The same schema for PostgreSQL.
-const POSTGRES_MIGRATIONS: &[&str] =
-    &["CREATE TABLE meta (key TEXT PRIMARY KEY, value BYTEA NOT NULL);
-     CREATE TABLE api_keys (key_hash TEXT PRIMARY KEY, name TEXT NOT NULL, created BIGINT NOT NULL);
-     CREATE TABLE users (name TEXT PRIMARY KEY, muted_until BIGINT NOT NULL DEFAULT 0);
-     CREATE TABLE enrolments (device TEXT PRIMARY KEY, account TEXT NOT NULL,
-         credential_hash TEXT NOT NULL, expires BIGINT NOT NULL, used BIGINT NOT NULL DEFAULT 0);
-     CREATE TABLE devices (id TEXT PRIMARY KEY, account TEXT NOT NULL, public_key BYTEA NOT NULL,
-         created BIGINT NOT NULL, revoked BIGINT);
-     CREATE INDEX devices_account ON devices(account);
-     CREATE TABLE logins (id TEXT PRIMARY KEY, account TEXT NOT NULL, rp TEXT NOT NULL,
-         mode TEXT NOT NULL, context TEXT NOT NULL, options TEXT NOT NULL, correct TEXT NOT NULL,
-         nonce TEXT NOT NULL, created BIGINT NOT NULL, expires BIGINT NOT NULL,
-         state TEXT NOT NULL, decided_at BIGINT, device TEXT, decision TEXT);
-     CREATE INDEX logins_account_state ON logins(account, state);
-     CREATE TABLE nonces (device TEXT NOT NULL, nonce TEXT NOT NULL, seen BIGINT NOT NULL,
-         PRIMARY KEY (device, nonce));
-     CREATE TABLE audit (id BIGSERIAL PRIMARY KEY, at BIGINT NOT NULL,
-         event TEXT NOT NULL, account TEXT, detail TEXT NOT NULL);"];
+/// The two database engines, for spelling the schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+impl Engine {
+    /// Spells migration `sql` (see [`MIGRATIONS`]) for this engine.
+    fn schema(self, sql: &str) -> String {
+        let (int, bytes, serial) = match self {
+            Self::Sqlite => ("INTEGER", "BLOB", "INTEGER PRIMARY KEY AUTOINCREMENT"),
+            Self::Postgres => ("BIGINT", "BYTEA", "BIGSERIAL PRIMARY KEY"),
+        };
+        // Whole words only: `INT` must not touch `INTEGER` or `INDEX`.
+        let mut out = String::with_capacity(sql.len() + 64);
+        let mut word = String::new();
+        let flush = |word: &mut String, out: &mut String| {
+            out.push_str(match word.as_str() {
+                "INT" => int,
+                "BYTES" => bytes,
+                "SERIAL" => serial,
+                other => other,
+            });
+            word.clear();
+        };
+        for c in sql.chars() {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                word.push(c);
+            } else {
+                flush(&mut word, &mut out);
+                out.push(c);
+            }
+        }
+        flush(&mut word, &mut out);
+        out
+    }
+}
 
 /// A value passed to or read from either engine.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -260,7 +289,86 @@ impl<C: postgres::GenericClient> Exec for Pg<'_, C> {
     }
 }
 
-type PgPool = r2d2::Pool<r2d2_postgres::PostgresConnectionManager<postgres::NoTls>>;
+type PgPool = r2d2::Pool<r2d2_postgres::PostgresConnectionManager<MakeRustlsConnect>>;
+
+/// Reads a PostgreSQL URL and its TLS settings. libpq's `sslmode` and `sslrootcert` query
+/// parameters are honoured (tokio-postgres itself knows neither `sslrootcert` nor the
+/// `verify-*` modes, so they are taken off the URL here):
+/// - no `sslmode`: `require` unless every host is loopback (then `disable`), so a database on
+///   another machine is never reached in plain text by default;
+/// - `disable` (or `allow`): plain TCP (logged as a warning for a non-loopback host);
+/// - `prefer`: TLS when the server offers it;
+/// - `require`, `verify-ca`, `verify-full`: TLS, always with the certificate chain and host
+///   name checked (stricter than libpq's `require`, which checks nothing without a root
+///   certificate: an unchecked certificate would let anyone on the path read the database);
+/// - `sslrootcert=PATH` (a plain path, PEM): the CA certificates to trust instead of the
+///   Mozilla roots.
+///
+/// TLS is rustls on ring, as everywhere else in the tree.
+fn pg_settings(url: &str) -> Result<(postgres::Config, MakeRustlsConnect), StoreError> {
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let (mut mode, mut root, mut rest) = (None, None, Vec::new());
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        match pair.split_once('=').unwrap_or((pair, "")) {
+            ("sslmode", v) => mode = Some(v.to_owned()),
+            ("sslrootcert", v) => root = Some(std::path::PathBuf::from(v)),
+            _ => rest.push(pair),
+        }
+    }
+    let clean =
+        if rest.is_empty() { base.to_owned() } else { format!("{base}?{}", rest.join("&")) };
+    let mut config: postgres::Config =
+        clean.parse().map_err(|e| StoreError::Settings(format!("bad PostgreSQL URL: {e}")))?;
+    let loopback = config.get_hosts().iter().all(|h| match h {
+        postgres::config::Host::Tcp(name) => tessera_core::push::is_loopback_host(name),
+        #[cfg(unix)]
+        postgres::config::Host::Unix(_) => true,
+    });
+    use postgres::config::SslMode;
+    let ssl = match mode.as_deref() {
+        None if loopback => SslMode::Disable,
+        None => SslMode::Require,
+        Some("disable" | "allow") => SslMode::Disable,
+        Some("prefer") => SslMode::Prefer,
+        Some("require" | "verify-ca" | "verify-full") => SslMode::Require,
+        Some(other) => {
+            return Err(StoreError::Settings(format!(
+                "unknown sslmode {other:?} (disable, prefer, require, verify-ca, verify-full)"
+            )));
+        }
+    };
+    if ssl == SslMode::Disable && !loopback {
+        tracing::warn!("sslmode=disable: the database on another host is reached in plain text");
+    }
+    config.ssl_mode(ssl);
+    let roots = match &root {
+        Some(path) => {
+            use rustls::pki_types::pem::PemObject as _;
+            let mut roots = rustls::RootCertStore::empty();
+            let unreadable = |e: &dyn std::fmt::Display| {
+                StoreError::Settings(format!("sslrootcert {}: {e}", path.display()))
+            };
+            for cert in rustls::pki_types::CertificateDer::pem_file_iter(path)
+                .map_err(|e| unreadable(&e))?
+            {
+                roots.add(cert.map_err(|e| unreadable(&e))?).map_err(|e| unreadable(&e))?;
+            }
+            if roots.is_empty() {
+                return Err(unreadable(&"no certificate in the file"));
+            }
+            roots
+        }
+        None => rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() },
+    };
+    let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| StoreError::Settings(format!("TLS: {e}")))?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok((config, MakeRustlsConnect::new(tls)))
+}
 
 /// PostgreSQL connections per instance. Requests hold one only for their statements, so a
 /// few cover thousands of long-polls; more than one keeps a slow statement (or a busy
@@ -333,6 +441,17 @@ pub struct AuditEvent {
     pub user: Option<String>,
     /// Details (JSON text).
     pub detail: String,
+}
+
+/// A user's recent logins, as the fatigue limits read them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginHistory {
+    /// Logins created in the window asked for (the last hour).
+    pub last_hour: u64,
+    /// Logins created since the user's last approval (all, if none).
+    pub since_success: u64,
+    /// Of those, the denied ones (deny, wrong answer) and "not me".
+    pub denials_since_success: u64,
 }
 
 /// The store over SQLite or PostgreSQL.
@@ -411,9 +530,8 @@ impl Store {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-        for (n, sql) in
-            SQLITE_MIGRATIONS.iter().enumerate().skip(usize::try_from(version).unwrap_or(0))
-        {
+        for (n, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(version).unwrap_or(0)) {
+            let sql = Engine::Sqlite.schema(sql);
             conn.execute_batch(&format!("BEGIN; {sql}; PRAGMA user_version = {}; COMMIT;", n + 1))?;
             tracing::info!(version = n + 1, "database migrated");
         }
@@ -424,7 +542,8 @@ impl Store {
     /// migrations (under an advisory lock, so instances starting together migrate once).
     pub fn open_postgres(url: &str) -> Result<Self, StoreError> {
         blocking(|| {
-            let mut client = postgres::Client::connect(url, postgres::NoTls)?;
+            let (config, tls) = pg_settings(url)?;
+            let mut client = config.connect(tls.clone())?;
             let mut tx = client.transaction()?;
             tx.execute("SELECT pg_advisory_xact_lock(7468657373)", &[])?;
             tx.execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)", &[])?;
@@ -434,23 +553,22 @@ impl Store {
                 tx.execute("INSERT INTO schema_version (version) VALUES (0)", &[])?;
             }
             for (n, sql) in
-                POSTGRES_MIGRATIONS.iter().enumerate().skip(usize::try_from(version).unwrap_or(0))
+                MIGRATIONS.iter().enumerate().skip(usize::try_from(version).unwrap_or(0))
             {
-                tx.batch_execute(sql)?;
+                tx.batch_execute(&Engine::Postgres.schema(sql))?;
                 let v = i64::try_from(n + 1).unwrap_or(i64::MAX);
                 tx.execute("UPDATE schema_version SET version = $1", &[&v])?;
                 tracing::info!(version = n + 1, "database migrated");
             }
             tx.commit()?;
             drop(client);
-            let config: postgres::Config = url.parse()?;
             let pool = r2d2::Pool::builder()
                 .max_size(POSTGRES_POOL_SIZE)
                 // A broken connection is noticed when used (and replaced); checking each one
                 // on checkout would cost a round trip per request.
                 .test_on_check_out(false)
                 .connection_timeout(std::time::Duration::from_secs(10))
-                .build(r2d2_postgres::PostgresConnectionManager::new(config, postgres::NoTls))?;
+                .build(r2d2_postgres::PostgresConnectionManager::new(config, tls))?;
             Ok(Self {
                 backend: Backend::Postgres { pool, url: url.to_owned() },
                 ops: AtomicU64::new(0),
@@ -523,8 +641,9 @@ impl Store {
     /// reconnecting after errors; returns when `wake` returns false.
     pub fn listen(url: &str, mut wake: impl FnMut(&str) -> bool) {
         loop {
-            let result = (|| -> Result<bool, postgres::Error> {
-                let mut client = postgres::Client::connect(url, postgres::NoTls)?;
+            let result = (|| -> Result<bool, StoreError> {
+                let (config, tls) = pg_settings(url)?;
+                let mut client = config.connect(tls)?;
                 client.batch_execute("LISTEN tessera")?;
                 let mut notifications = client.notifications();
                 use postgres::fallible_iterator::FallibleIterator as _;
@@ -543,7 +662,7 @@ impl Store {
                                 return Ok(false);
                             }
                         }
-                        Err(e) => return Err(e),
+                        Err(e) => return Err(e.into()),
                     }
                 }
             })();
@@ -607,6 +726,23 @@ impl Store {
             )?;
             Ok(())
         })
+    }
+
+    /// Returns whether `device` has an open (unused, unexpired) enrolment with this
+    /// credential. Reads only: a caller with a wrong credential changes nothing.
+    pub fn enrolment_open(
+        &self,
+        device: &str,
+        credential_hash: &str,
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        Ok(self
+            .one(
+                "SELECT 1 FROM enrolments WHERE device = ?1 AND credential_hash = ?2 \
+                 AND used = 0 AND expires > ?3",
+                &[device.into(), credential_hash.into(), now.into()],
+            )?
+            .is_some())
     }
 
     /// Uses an enrolment credential once: if it matches, is unused and unexpired, marks it
@@ -718,6 +854,33 @@ impl Store {
         .map(u)
     }
 
+    /// Counts `user`'s logins created after `since` and since the last approval.
+    pub fn login_history(&self, user: &str, since: u64) -> Result<LoginHistory, StoreError> {
+        let row = self.with(|db| {
+            let last = db
+                .rows(
+                    "SELECT COALESCE(MAX(decided_at), 0) FROM logins \
+                     WHERE account = ?1 AND state = 'approved'",
+                    &[user.into()],
+                )?
+                .first()
+                .map_or(Ok(0), |r| r[0].int())?;
+            db.rows(
+                "SELECT (SELECT COUNT(*) FROM logins WHERE account = ?1 AND created > ?2), \
+                 (SELECT COUNT(*) FROM logins WHERE account = ?1 AND created > ?3), \
+                 (SELECT COUNT(*) FROM logins WHERE account = ?1 AND created > ?3 \
+                  AND state IN ('denied', 'not_me'))",
+                &[user.into(), since.into(), Val::Int(last)],
+            )
+        })?;
+        let row = row.first().ok_or_else(|| StoreError::Malformed("no counts".into()))?;
+        Ok(LoginHistory {
+            last_hour: u(row[0].int()?),
+            since_success: u(row[1].int()?),
+            denials_since_success: u(row[2].int()?),
+        })
+    }
+
     /// Stores a new login.
     pub fn add_login(&self, l: &Login) -> Result<(), StoreError> {
         self.exec(
@@ -773,7 +936,8 @@ impl Store {
     }
 
     /// Takes the decision for a pending, unexpired login: exactly once. Also mutes the user
-    /// until `mute_until` when given. Returns false if the login was no longer pending.
+    /// until `mute_until` when given ("not me"), and then expires the user's other open
+    /// logins. Returns false if the login was no longer pending.
     pub fn decide(
         &self,
         id: &str,
@@ -797,9 +961,26 @@ impl Store {
                      ELSE ?2 END WHERE name = (SELECT account FROM logins WHERE id = ?1)",
                     &[id.into(), until.into()],
                 )?;
+                // "Not me": none of the user's other open logins may be approved either.
+                db.exec(
+                    "UPDATE logins SET state = 'expired', decided_at = ?2 \
+                     WHERE account = (SELECT account FROM logins WHERE id = ?1) \
+                     AND state = 'pending' AND id <> ?1",
+                    &[id.into(), now.into()],
+                )?;
             }
             Ok(changed)
         })
+    }
+
+    /// Counts the rows of `table` (tests check what a refused request left behind).
+    #[cfg(test)]
+    pub(crate) fn count(&self, table: &str) -> u64 {
+        self.one(&format!("SELECT COUNT(*) FROM {table}"), &[])
+            .ok()
+            .flatten()
+            .and_then(|r| r[0].int().ok())
+            .map_or(0, u)
     }
 
     /// Appends to the audit log (failures are logged, never block the operation).
@@ -844,5 +1025,60 @@ impl Store {
                 })
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use postgres::config::SslMode;
+
+    #[test]
+    fn a_database_on_another_host_needs_tls_unless_told_otherwise() {
+        let mode = |url: &str| pg_settings(url).unwrap().0.get_ssl_mode();
+        assert_eq!(mode("postgres://u@db.example.com/tessera"), SslMode::Require);
+        assert_eq!(mode("postgres://u@10.0.0.5:5432/tessera"), SslMode::Require);
+        assert_eq!(mode("postgres://u@127.0.0.1:5432/tessera"), SslMode::Disable);
+        assert_eq!(mode("postgres://u@localhost/tessera?sslmode=verify-full"), SslMode::Require);
+        assert_eq!(mode("postgres://u@db.example.com/t?sslmode=prefer"), SslMode::Prefer);
+        assert_eq!(mode("postgres://u@db.example.com/t?sslmode=disable"), SslMode::Disable);
+        assert!(pg_settings("postgres://u@db.example.com/t?sslmode=sometimes").is_err());
+        assert!(pg_settings("postgres://u@h/t?sslrootcert=/nonexistent/ca.pem").is_err());
+    }
+
+    #[test]
+    fn one_schema_is_spelled_for_each_engine() {
+        let sql = "CREATE TABLE t (id SERIAL, n INT NOT NULL, b BYTES, i INTEGER);\
+                   CREATE INDEX t_n ON t(n);";
+        assert_eq!(
+            Engine::Sqlite.schema(sql),
+            "CREATE TABLE t (id INTEGER PRIMARY KEY AUTOINCREMENT, n INTEGER NOT NULL, b BLOB, \
+             i INTEGER);CREATE INDEX t_n ON t(n);"
+        );
+        assert_eq!(
+            Engine::Postgres.schema(sql),
+            "CREATE TABLE t (id BIGSERIAL PRIMARY KEY, n BIGINT NOT NULL, b BYTEA, i INTEGER);\
+             CREATE INDEX t_n ON t(n);"
+        );
+    }
+
+    #[test]
+    fn the_sqlite_schema_matches_the_one_stores_were_created_with() {
+        // The tables an existing database (made before the schemas were merged) has.
+        let store = Store::open(Path::new(":memory:")).unwrap();
+        let Backend::Sqlite(conn) = &store.backend else { panic!("sqlite") };
+        let conn = lock(conn);
+        let mut stmt = conn.prepare("SELECT sql FROM sqlite_master ORDER BY name").unwrap();
+        let all: Vec<String> = stmt
+            .query_map([], |r| r.get::<_, Option<String>>(0))
+            .unwrap()
+            .filter_map(|r| r.unwrap())
+            .collect();
+        let audit = all.iter().find(|s| s.contains("TABLE audit")).unwrap();
+        assert!(audit.contains("id INTEGER PRIMARY KEY AUTOINCREMENT"), "{audit}");
+        let devices = all.iter().find(|s| s.contains("TABLE devices")).unwrap();
+        assert!(devices.contains("public_key BLOB NOT NULL"), "{devices}");
     }
 }

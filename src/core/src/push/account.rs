@@ -69,11 +69,6 @@ impl DeviceKey {
         Ok(Self(der))
     }
 
-    /// Returns true for an ECDSA P-256 key.
-    pub fn is_p256(&self) -> bool {
-        crypto::p256_pair(&self.0).is_ok()
-    }
-
     /// Returns the public half of a P-256 key as an uncompressed SEC1 point (65 bytes).
     pub fn p256_public_key(&self) -> Result<Vec<u8>, PushError> {
         use ring::signature::KeyPair as _;

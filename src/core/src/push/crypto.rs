@@ -102,6 +102,8 @@ pub(crate) fn sign(pkcs8: &[u8], message: &str) -> Result<String, PushError> {
 
 /// Verifies a padded base32 RSASSA-PKCS1-v1_5/SHA-256 signature over `message` with a PKCS#1
 /// RSAPublicKey. Returns false for any malformed input.
+// Used by the push clients only.
+#[cfg_attr(not(feature = "push-client"), allow(dead_code))]
 pub(crate) fn verify(pkcs1_public: &[u8], message: &[u8], signature_b32: &str) -> bool {
     let Ok(signature) = BASE32.decode(signature_b32.as_bytes()) else { return false };
     UnparsedPublicKey::new(&signature::RSA_PKCS1_2048_8192_SHA256, pkcs1_public)
@@ -111,6 +113,8 @@ pub(crate) fn verify(pkcs1_public: &[u8], message: &[u8], signature_b32: &str) -
 
 /// Reads the server public key privacyIDEA returns at enrolment: base64 (lines of 64) of a
 /// PKCS#1 RSAPublicKey, possibly with PEM armour. Returns the DER.
+// Used by the push clients only.
+#[cfg_attr(not(feature = "push-client"), allow(dead_code))]
 pub(crate) fn parse_server_public_key(text: &str) -> Result<Vec<u8>, PushError> {
     let body: String = text
         .lines()

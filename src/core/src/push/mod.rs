@@ -4,8 +4,13 @@
 //! A push backend is a server that, when someone logs in somewhere, holds a login request for
 //! the user's device; the device fetches it (we poll: no Firebase or APNs on a desktop), shows
 //! who/what/where, and answers with a signed approve or deny. Two backends share these types:
-//! privacyIDEA's PUSH token in "poll only" mode ([`PrivacyIdeaBackend`]) and, later, Tessera's
-//! own server. The app talks only to [`PushBackend`], so it cannot tell them apart.
+//! privacyIDEA's PUSH token in "poll only" mode (`PrivacyIdeaBackend`) and Tessera's own
+//! server ([`tessera`], whose client is `tessera::TesseraBackend`). The app talks only to
+//! [`PushBackend`], so it cannot tell them apart.
+//!
+//! The clients (`privacyidea`, `tessera::client`, the shared `http` plumbing) need the cargo
+//! feature `push-client`; everything else here (types, the protocol, schedules, sessions) is
+//! what `tessera-server` builds, without an HTTP client.
 //!
 //! Security rules kept here rather than in each caller:
 //! - every request the server sends is signature-checked; a request that fails is dropped and
@@ -19,22 +24,27 @@
 mod account;
 mod crypto;
 mod enrolment;
+#[cfg(feature = "push-client")]
+mod http;
 mod pending;
+#[cfg(feature = "push-client")]
 mod privacyidea;
 mod schedule;
 mod session;
 pub mod tessera;
 
 use std::fmt;
+use std::time::{Duration, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
 pub use account::{DeviceKey, PushAccount, PushBackendKind, PushHistoryItem};
 pub use enrolment::{PushEnrolment, is_loopback_host};
+#[cfg(feature = "push-client")]
+pub use http::install_crypto_provider;
 pub use pending::{PendingRequests, PollMerge};
-pub use privacyidea::{
-    DEFAULT_CHALLENGE_VALIDITY, PrivacyIdeaBackend, format_utc, install_crypto_provider,
-};
+#[cfg(feature = "push-client")]
+pub use privacyidea::PrivacyIdeaBackend;
 pub use schedule::{PollSchedule, ScheduleConfig};
 pub use session::{PushEvent, PushSession, random_seed};
 
@@ -145,6 +155,29 @@ pub enum PushError {
     /// The account belongs to a different kind of backend than the one asked to use it.
     #[error("this push account belongs to a {0} server")]
     WrongBackend(PushBackendKind),
+}
+
+/// Makes server-supplied text safe to show after its signature was checked: control
+/// characters (terminal escapes, newlines) become spaces, bidirectional overrides that could
+/// make "evil.example" read as something else are removed, and the length is capped.
+// Used by the push clients only.
+#[cfg_attr(not(feature = "push-client"), allow(dead_code))]
+pub(crate) fn display_text(text: &str) -> String {
+    const MAX_CHARS: usize = 1000;
+    text.chars()
+        .filter(|c| !matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'))
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(MAX_CHARS)
+        .collect()
+}
+
+/// privacyIDEA's default challenge lifetime (`DefaultChallengeValidityTime`), in seconds.
+pub const DEFAULT_CHALLENGE_VALIDITY: u64 = 120;
+
+/// Formats Unix seconds as ISO-8601 UTC, `2026-11-21T23:07:13Z` (privacyIDEA's poll
+/// timestamp; also how the CLI shows times).
+pub fn format_utc(unix: u64) -> String {
+    humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(unix)).to_string()
 }
 
 /// Writes a clock offset the way a person says it: "3 min 12 s fast", "45 s slow".

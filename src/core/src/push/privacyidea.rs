@@ -19,8 +19,6 @@
 //! first seen + [`DEFAULT_CHALLENGE_VALIDITY`]), and structured context (IP, location): the
 //! question text is all there is.
 
-use std::io::Read as _;
-use std::sync::Once;
 use std::time::{Duration, UNIX_EPOCH};
 
 use data_encoding::BASE64;
@@ -29,30 +27,17 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::enrolment::{check_transport, is_loopback_host, server_name};
+use super::http::{http_client, install_crypto_provider, read_json, root_cause};
 use super::{
-    Decision, DeviceKey, PushAccount, PushBackend, PushBackendKind, PushEnrolment, PushError,
-    PushRequest, RequestContext, crypto,
+    DEFAULT_CHALLENGE_VALIDITY, Decision, DeviceKey, PushAccount, PushBackend, PushBackendKind,
+    PushEnrolment, PushError, PushRequest, RequestContext, crypto, display_text, format_utc,
 };
-
-/// privacyIDEA's default challenge lifetime (`DefaultChallengeValidityTime`), in seconds.
-pub const DEFAULT_CHALLENGE_VALIDITY: u64 = 120;
 
 /// Largest response body read from a push server.
 const MAX_RESPONSE_BYTES: u64 = 1 << 20;
 
 /// The server refuses poll timestamps further than this from its clock (`POLL_TIME_WINDOW`).
 const POLL_WINDOW_SECONDS: i64 = 60;
-
-/// Installs rustls' ring provider once per process (reqwest is built without a default one,
-/// to stay off aws-lc's C build). [`PrivacyIdeaBackend::new`] calls it; call it yourself
-/// before building any other reqwest client. Harmless if a provider is installed already.
-pub fn install_crypto_provider() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        // An error only means a provider is installed already, which is what we want.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    });
-}
 
 /// The privacyIDEA PUSH backend over blocking HTTPS.
 #[derive(Debug, Clone)]
@@ -248,76 +233,6 @@ fn verify_challenge(server_key: &[u8], c: &WireChallenge) -> Result<bool, &'stat
         }
         _ => Err("capabilities without their signature"),
     }
-}
-
-/// Makes server-supplied text safe to show after its signature was checked: control
-/// characters (terminal escapes, newlines) become spaces, bidirectional overrides that could
-/// make "evil.example" read as something else are removed, and the length is capped.
-pub(crate) fn display_text(text: &str) -> String {
-    const MAX_CHARS: usize = 1000;
-    text.chars()
-        .filter(|c| !matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'))
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(MAX_CHARS)
-        .collect()
-}
-
-/// Formats Unix seconds as ISO-8601 UTC, `2026-11-21T23:07:13Z` (privacyIDEA's poll
-/// timestamp; also how the CLI shows times).
-pub fn format_utc(unix: u64) -> String {
-    humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(unix)).to_string()
-}
-
-/// Reads a push server's JSON answer. Answers are a few kilobytes; one past `limit` bytes is
-/// cut off there and then fails to parse, so a hostile server cannot make the app buffer
-/// without limit.
-pub(super) fn read_json(
-    response: reqwest::blocking::Response,
-    server: &str,
-    limit: u64,
-) -> Result<Value, PushError> {
-    let status = response.status().as_u16();
-    let mut text = String::new();
-    response
-        .take(limit)
-        .read_to_string(&mut text)
-        .map_err(|e| PushError::Unreachable { server: server.to_owned(), detail: e.to_string() })?;
-    serde_json::from_str(&text).map_err(|_| PushError::BadResponse {
-        server: server.to_owned(),
-        detail: format!("HTTP {status} without a JSON body"),
-    })
-}
-
-/// Builds the blocking HTTP client every push backend uses: our user agent, bounded
-/// connect and request times, and no redirects (a redirect could lead from HTTPS to plain
-/// HTTP or to another host, around the transport checks; neither backend redirects).
-/// `verify` false accepts any certificate (`sslverify=0`, loopback only).
-pub(crate) fn http_client(verify: bool, timeout: Duration) -> Result<Client, PushError> {
-    Client::builder()
-        .user_agent(concat!("Tessera/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(Duration::from_secs(10))
-        .timeout(timeout)
-        .tls_danger_accept_invalid_certs(!verify)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|e| PushError::Key(format!("cannot set up TLS: {}", root_cause(&e))))
-}
-
-/// Returns the innermost cause of an error chain, which names what actually went wrong
-/// ("Connection refused") where the outer layers say only "error sending request". Never
-/// includes the URL (it carries the poll signature).
-pub(crate) fn root_cause(error: &reqwest::Error) -> String {
-    let mut current: &dyn std::error::Error = error;
-    while let Some(next) = current.source() {
-        current = next;
-    }
-    let text = if std::ptr::addr_eq(current, error as &dyn std::error::Error) {
-        error.to_string()
-    } else {
-        current.to_string()
-    };
-    // reqwest's own text includes the URL; cut it off if the root cause is reqwest's.
-    text.split(" for url (").next().unwrap_or_default().chars().take(200).collect()
 }
 
 impl PushBackend for PrivacyIdeaBackend {

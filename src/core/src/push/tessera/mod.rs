@@ -30,7 +30,8 @@
 //! | `push_sslverify` | `0` allows plain HTTP / unchecked TLS (loopback hosts only) |
 //!
 //! # Device requests
-//! Every device request carries four headers: `x-tessera-device` (device id),
+//! Every device request carries four headers: `x-tessera-device` (device id, 1-64 hex digits:
+//! [`is_device_id`]),
 //! `x-tessera-timestamp` (Unix milliseconds), `x-tessera-nonce` (32 hex chars, fresh random)
 //! and `x-tessera-signature` (base64url), the device's signature over [`request_message`]:
 //!
@@ -66,10 +67,21 @@
 //! # Decisions
 //! The device signs [`decision_message`]: `tessera-push-v1 decision\n` followed by JCS of
 //! `{"answer": ANSWER-or-null, "challenge": CHALLENGE, "decision": "approve"|"deny"|"not_me"}`
-//! where CHALLENGE is the challenge object exactly as received and displayed. The relying
-//! party receives the same [`SignedDecision`] with the outcome and can check it with
-//! [`SignedDecision::verify`] against the device's public key: a tampered server can neither
-//! forge an approval nor change what the user was shown.
+//! where CHALLENGE is the challenge object exactly as received and displayed.
+//!
+//! # What a relying party can verify
+//! The relying party receives the same [`SignedDecision`] with the outcome. The server's
+//! `state` is only the server's word; the proof is [`SignedDecision::verify_approval`], given
+//! what the relying party knows without the server: the device keys it pinned
+//! ([`PinnedDevice`], recorded when the user's device was enrolled, or on first use), the
+//! login id it created, the user it asked for, and the number or code its login screen
+//! showed. It succeeds only for an `approve` signed by a pinned key over a challenge for
+//! that login and user carrying that answer. So a server (or database) that is tampered
+//! with can neither forge an approval, nor turn a deny into one, nor reuse another login's
+//! approval, nor change which number was confirmed. What it cannot prove: that the context
+//! shown (IP, location) was the true one (the relying party supplied it), or that a device
+//! enrolled while the server was already compromised is the user's (pin at enrolment, from
+//! a server you then trusted, or compare the device list out of band).
 //!
 //! # Login state machine (server)
 //! `pending` → `approved` | `denied` | `not_me` | `expired`; every arrow is taken once (an
@@ -77,20 +89,23 @@
 //! → `denied`. `not_me` mutes new logins for the user for a while (the relying party gets
 //! `429 user muted`). Logins expire [`DEFAULT_EXPIRY_SECONDS`] after creation by default.
 
-use std::time::Duration;
+//!
+//! This module is the protocol: wire types, canonical encodings and signatures, everything
+//! the server needs. The device's HTTP client, [`TesseraBackend`], is in `client` (cargo
+//! feature `push-client`).
 
 use data_encoding::{BASE64URL_NOPAD, HEXLOWER};
-use reqwest::blocking::{Client, RequestBuilder};
 use ring::rand::{SecureRandom, SystemRandom};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::enrolment::{check_transport, server_name};
-use super::privacyidea::{self, display_text, install_crypto_provider, root_cause};
-use super::{
-    Decision, DeviceKey, PushAccount, PushBackend, PushBackendKind, PushEnrolment, PushError,
-    PushRequest, RequestContext, crypto,
-};
+use super::{Decision, DeviceKey, PushAccount, PushEnrolment, PushError, RequestContext, crypto};
+
+#[cfg(feature = "push-client")]
+mod client;
+#[cfg(feature = "push-client")]
+pub use client::TesseraBackend;
 
 /// Protocol name in the enrolment URI's `push` parameter.
 pub const URI_PROTOCOL: &str = "tessera1";
@@ -111,12 +126,15 @@ pub const HEADER_NONCE: &str = "x-tessera-nonce";
 /// Signature header (base64url).
 pub const HEADER_SIGNATURE: &str = "x-tessera-signature";
 
-/// Largest response body read from the server.
-const MAX_RESPONSE_BYTES: u64 = 4 << 20;
-
 /// Encodes bytes as unpadded base64url, the protocol's encoding for keys and signatures.
 pub fn b64(bytes: &[u8]) -> String {
     BASE64URL_NOPAD.encode(bytes)
+}
+
+/// Returns whether `text` has the form of a device id: 1 to 64 hex digits (servers make
+/// 32). Servers refuse any other `x-tessera-device` before doing any work with it.
+pub fn is_device_id(text: &str) -> bool {
+    !text.is_empty() && text.len() <= 64 && text.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// Decodes unpadded base64url.
@@ -300,6 +318,89 @@ impl SignedDecision {
         decision_message(&self.challenge, &self.decision, self.answer.as_deref())
             .is_ok_and(|m| verify(device_public_key, &m, &sig))
     }
+
+    /// Checks that this is the user's approval of the login the relying party created:
+    /// signed by one of `pinned`, over a challenge for `expected`'s login id and user,
+    /// deciding `approve`, with `expected`'s answer (see the module docs for what this proves).
+    pub fn verify_approval(
+        &self,
+        pinned: &[PinnedDevice],
+        expected: &ExpectedLogin<'_>,
+    ) -> Result<(), ApprovalError> {
+        let c = &self.challenge;
+        let device = pinned
+            .iter()
+            .find(|d| d.id == c.device)
+            .ok_or_else(|| ApprovalError::UnpinnedDevice(c.device.clone()))?;
+        if !self.verify(&device.public_key) {
+            return Err(ApprovalError::BadSignature);
+        }
+        if c.id != expected.id {
+            return Err(ApprovalError::OtherLogin);
+        }
+        if c.user != expected.user {
+            return Err(ApprovalError::OtherUser);
+        }
+        if self.decision != "approve" {
+            return Err(ApprovalError::NotApproved(self.decision.clone()));
+        }
+        // The mode is inside the signed challenge: an approval of an `approve`-mode challenge
+        // cannot stand in for a login whose screen showed a number or code.
+        let answered = match c.mode {
+            VerificationMode::Approve => None,
+            VerificationMode::Pick | VerificationMode::Code => self.answer.as_deref(),
+        };
+        if answered != expected.answer {
+            return Err(ApprovalError::WrongAnswer);
+        }
+        Ok(())
+    }
+}
+
+/// A device's public key as the relying party recorded it (not as a server answer says).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PinnedDevice {
+    /// The device id.
+    pub id: String,
+    /// Its uncompressed P-256 public key (65 bytes).
+    pub public_key: Vec<u8>,
+}
+
+/// What a relying party itself knows of a login it created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExpectedLogin<'a> {
+    /// The login id the server gave when the login was created.
+    pub id: &'a str,
+    /// The user the relying party asked to log in.
+    pub user: &'a str,
+    /// The number or code its login screen showed (`None` for `approve` mode).
+    pub answer: Option<&'a str>,
+}
+
+/// Why a decision is not an approval of the expected login.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApprovalError {
+    /// The outcome has no signed decision at all.
+    #[error("the outcome carries no signed decision")]
+    Unsigned,
+    /// The decision names a device whose key was not pinned.
+    #[error("the decision comes from device {0:?}, whose key is not pinned")]
+    UnpinnedDevice(String),
+    /// The signature does not verify with the pinned key.
+    #[error("the decision's signature does not verify with the pinned device key")]
+    BadSignature,
+    /// The decision is over another login.
+    #[error("the decision is over another login")]
+    OtherLogin,
+    /// The decision is for another user.
+    #[error("the decision is for another user")]
+    OtherUser,
+    /// The device did not approve.
+    #[error("the device decided {0:?}, not approve")]
+    NotApproved(String),
+    /// The approval does not carry the number or code the login screen showed.
+    #[error("the approval does not carry the number or code the login screen showed")]
+    WrongAnswer,
 }
 
 /// `POST /device/v1/enrol` body.
@@ -388,10 +489,7 @@ impl TesseraEnrolment {
                 PushError::InvalidEnrolment("push_ttl is not a number of minutes".into())
             })?;
             let sslverify = get("push_sslverify") != Some("0");
-            if device.is_empty()
-                || device.len() > 64
-                || !device.bytes().all(|b| b.is_ascii_hexdigit())
-            {
+            if !is_device_id(&device) {
                 return Err(PushError::InvalidEnrolment("push_device is malformed".into()));
             }
             check_transport(&url, sslverify)?;
@@ -417,142 +515,6 @@ impl TesseraEnrolment {
     }
 }
 
-/// The Tessera push backend over blocking HTTP(S), with HTTP long-poll.
-#[derive(Debug, Clone)]
-pub struct TesseraBackend {
-    verified: Client,
-    unverified: Client,
-    wait_seconds: u64,
-    clock_ms: fn() -> u64,
-}
-
-fn system_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
-impl TesseraBackend {
-    /// Returns a backend that does not hold polls (answers at once; `tessera push pending`).
-    pub fn new() -> Result<Self, PushError> {
-        install_crypto_provider();
-        // A long poll may be held for MAX_WAIT_SECONDS; leave room for the answer.
-        let timeout = Duration::from_secs(MAX_WAIT_SECONDS + 15);
-        Ok(Self {
-            verified: privacyidea::http_client(true, timeout)?,
-            unverified: privacyidea::http_client(false, timeout)?,
-            wait_seconds: 0,
-            clock_ms: system_ms,
-        })
-    }
-
-    /// Makes [`PushBackend::poll`] a long-poll holding up to `seconds` (at most 25).
-    pub fn with_long_poll(mut self, seconds: u64) -> Self {
-        self.wait_seconds = seconds.min(MAX_WAIT_SECONDS);
-        self
-    }
-
-    fn client(&self, sslverify: bool) -> &Client {
-        if sslverify { &self.verified } else { &self.unverified }
-    }
-
-    /// Builds a signed request (headers per the module docs) for `path_and_query`.
-    fn signed(
-        &self,
-        peer: &Peer<'_>,
-        method: reqwest::Method,
-        path_and_query: &str,
-        body: Vec<u8>,
-    ) -> Result<RequestBuilder, PushError> {
-        let Peer { url: account_url, sslverify, key, device } = *peer;
-        let timestamp = (self.clock_ms)();
-        let nonce = random_hex(16)?;
-        let message =
-            request_message(method.as_str(), path_and_query, device, timestamp, &nonce, &body);
-        let signature = b64(&key.sign_p256(&message)?);
-        let url = format!("{}{path_and_query}", account_url.trim_end_matches('/'));
-        Ok(self
-            .client(sslverify)
-            .request(method, url)
-            .header(HEADER_DEVICE, device)
-            .header(HEADER_TIMESTAMP, timestamp.to_string())
-            .header(HEADER_NONCE, nonce)
-            .header(HEADER_SIGNATURE, signature)
-            .header("content-type", "application/json")
-            .body(body))
-    }
-
-    fn send(request: RequestBuilder, server: &str) -> Result<(u16, Value), PushError> {
-        let response = request.send().map_err(|e| PushError::Unreachable {
-            server: server.to_owned(),
-            detail: root_cause(&e),
-        })?;
-        let status = response.status().as_u16();
-        Ok((status, privacyidea::read_json(response, server, MAX_RESPONSE_BYTES)?))
-    }
-
-    fn refused(server: &str, status: u16, body: &Value) -> PushError {
-        let message = body.get("error").and_then(Value::as_str).map_or_else(
-            || format!("HTTP {status}"),
-            |m| display_text(m).chars().take(200).collect(),
-        );
-        PushError::Refused { server: server.to_owned(), status, message }
-    }
-
-    /// Turns a verified challenge into a [`PushRequest`].
-    fn to_request(
-        account: &PushAccount,
-        signed: &SignedChallenge,
-    ) -> Result<PushRequest, PushError> {
-        let c = &signed.challenge;
-        let raw = serde_json::to_string(signed)
-            .map_err(|e| PushError::Key(format!("cannot encode a challenge: {e}")))?;
-        let rp = display_text(&c.rp);
-        let user = display_text(&c.user);
-        let question = match c.mode {
-            VerificationMode::Approve => format!("Log in to {rp} as {user}?"),
-            VerificationMode::Pick => {
-                format!("Log in to {rp} as {user}? Pick the number shown on the login screen.")
-            }
-            VerificationMode::Code => {
-                format!("Log in to {rp} as {user}? Type the code shown on the login screen.")
-            }
-        };
-        let clean = |o: &Option<String>| o.as_deref().map(display_text);
-        Ok(PushRequest {
-            id: c.id.clone(),
-            backend: PushBackendKind::Tessera,
-            serial: c.device.clone(),
-            title: rp,
-            question,
-            server: account.server(),
-            created: c.created,
-            expires: c.expires,
-            require_presence: (c.mode == VerificationMode::Pick).then(|| c.options.clone()),
-            context: RequestContext {
-                ip: clean(&c.context.ip),
-                location: clean(&c.context.location),
-                app: clean(&c.context.app),
-                user_agent: clean(&c.context.user_agent),
-            },
-            answer_url: format!("{}/device/v1/answer", account.url.trim_end_matches('/')),
-            sslverify: account.sslverify,
-            decline_reason_supported: true,
-            code_entry: c.mode == VerificationMode::Code,
-            signed_challenge: Some(raw),
-        })
-    }
-}
-
-/// Who signs a device request and where it goes.
-#[derive(Clone, Copy)]
-struct Peer<'a> {
-    url: &'a str,
-    sslverify: bool,
-    key: &'a DeviceKey,
-    device: &'a str,
-}
-
 /// Checks a challenge received for `account` at `now`; `Err` names why it is dropped.
 pub fn check_challenge(
     account: &PushAccount,
@@ -576,181 +538,6 @@ pub fn check_challenge(
         return Err("pick challenge without three options");
     }
     Ok(())
-}
-
-impl PushBackend for TesseraBackend {
-    fn kind(&self) -> PushBackendKind {
-        PushBackendKind::Tessera
-    }
-
-    fn enrol(
-        &self,
-        enrolment: &PushEnrolment,
-        scanned_at: u64,
-        now: u64,
-    ) -> Result<PushAccount, PushError> {
-        enrolment.check_ttl(scanned_at, now)?;
-        check_transport(&enrolment.url, enrolment.sslverify)?;
-        let server = enrolment.server();
-        let key = DeviceKey::generate_p256()?;
-        let body = serde_json::to_vec(&EnrolRequest {
-            credential: enrolment.enrollment_credential.clone(),
-            public_key: b64(&key.p256_public_key()?),
-        })
-        .map_err(|e| PushError::Key(format!("cannot encode the enrolment: {e}")))?;
-        let request = self.signed(
-            &Peer {
-                url: &enrolment.url,
-                sslverify: enrolment.sslverify,
-                key: &key,
-                device: &enrolment.serial,
-            },
-            reqwest::Method::POST,
-            "/device/v1/enrol",
-            body,
-        )?;
-        let (status, reply) = Self::send(request, &server)?;
-        if status != 200 {
-            return Err(Self::refused(&server, status, &reply));
-        }
-        let reply: EnrolResponse =
-            serde_json::from_value(reply).map_err(|_| PushError::BadResponse {
-                server: server.clone(),
-                detail: "malformed enrolment answer".into(),
-            })?;
-        let server_public_key = unb64(&reply.server_public_key)
-            .filter(|k| k.len() == 65)
-            .ok_or_else(|| PushError::Key("the server public key is not a P-256 point".into()))?;
-        if reply.device != enrolment.serial {
-            return Err(PushError::BadResponse {
-                server,
-                detail: "enrolled another device id".into(),
-            });
-        }
-        Ok(PushAccount {
-            backend: PushBackendKind::Tessera,
-            serial: reply.device,
-            url: enrolment.url.clone(),
-            sslverify: enrolment.sslverify,
-            device_key: key,
-            server_public_key,
-            issuer: enrolment.issuer.clone(),
-            label: enrolment.label.clone(),
-            enrolled_at: now,
-        })
-    }
-
-    fn poll(&self, account: &PushAccount, now: u64) -> Result<Vec<PushRequest>, PushError> {
-        self.poll_changed(account, &[], now)
-    }
-
-    fn long_polls(&self) -> bool {
-        self.wait_seconds > 0
-    }
-
-    fn poll_changed(
-        &self,
-        account: &PushAccount,
-        known: &[String],
-        now: u64,
-    ) -> Result<Vec<PushRequest>, PushError> {
-        if account.backend != PushBackendKind::Tessera {
-            return Err(PushError::WrongBackend(account.backend));
-        }
-        let server = account.server();
-        let mut path = format!("/device/v1/pending?wait={}", self.wait_seconds);
-        // Ids are the server's own hex strings; anything else (or too many) is not sent, and
-        // the server then answers at once, which is merely less efficient.
-        let usable = known.len() <= MAX_KNOWN_IDS
-            && known
-                .iter()
-                .all(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric()));
-        if usable && !known.is_empty() {
-            path.push_str("&known=");
-            path.push_str(&known.join(","));
-        }
-        let request = self.signed(
-            &Peer {
-                url: &account.url,
-                sslverify: account.sslverify,
-                key: &account.device_key,
-                device: &account.serial,
-            },
-            reqwest::Method::GET,
-            &path,
-            Vec::new(),
-        )?;
-        let (status, reply) = Self::send(request, &server)?;
-        if status != 200 {
-            return Err(Self::refused(&server, status, &reply));
-        }
-        let reply: PendingResponse =
-            serde_json::from_value(reply).map_err(|_| PushError::BadResponse {
-                server: server.clone(),
-                detail: "malformed pending answer".into(),
-            })?;
-        let mut out = Vec::new();
-        for signed in &reply.challenges {
-            match check_challenge(account, signed, now) {
-                Ok(()) => out.push(Self::to_request(account, signed)?),
-                Err(why) => {
-                    tracing::warn!(server = %server, id = %signed.challenge.id, "dropped a push challenge: {why}");
-                }
-            }
-        }
-        Ok(out)
-    }
-
-    fn answer(
-        &self,
-        account: &PushAccount,
-        request: &PushRequest,
-        decision: &Decision,
-    ) -> Result<(), PushError> {
-        request.check_decision(decision)?;
-        let server = account.server();
-        let signed: SignedChallenge = request
-            .signed_challenge
-            .as_deref()
-            .and_then(|raw| serde_json::from_str(raw).ok())
-            .ok_or_else(|| PushError::BadResponse {
-                server: server.clone(),
-                detail: "the request lacks its signed challenge".into(),
-            })?;
-        let name = decision_name(decision);
-        let answer = match decision {
-            Decision::Approve { answer } => answer.clone(),
-            _ => None,
-        };
-        let message = decision_message(&signed.challenge, name, answer.as_deref())?;
-        let signature = b64(&account.device_key.sign_p256(&message)?);
-        let body = serde_json::to_vec(&AnswerRequest {
-            decision: SignedDecision {
-                challenge: signed.challenge,
-                decision: name.to_owned(),
-                answer,
-                signature,
-            },
-        })
-        .map_err(|e| PushError::Key(format!("cannot encode the answer: {e}")))?;
-        let http = self.signed(
-            &Peer {
-                url: &account.url,
-                sslverify: account.sslverify,
-                key: &account.device_key,
-                device: &account.serial,
-            },
-            reqwest::Method::POST,
-            "/device/v1/answer",
-            body,
-        )?;
-        let (status, reply) = Self::send(http, &server)?;
-        match status {
-            200 if reply.get("accepted") == Some(&Value::Bool(true)) => Ok(()),
-            409 | 422 => Err(PushError::AnswerRejected { server }),
-            _ => Err(Self::refused(&server, status, &reply)),
-        }
-    }
 }
 
 /// Shows the server name of a URL (host and port).
@@ -870,5 +657,62 @@ mod tests {
         ]))
         .unwrap();
         assert!(matches!(remote, Err(PushError::InsecureTransport { .. })));
+    }
+
+    #[test]
+    fn only_a_pinned_approval_of_the_expected_login_and_answer_verifies() {
+        let device = DeviceKey::generate_p256().unwrap();
+        let pinned =
+            [PinnedDevice { id: "d1".into(), public_key: device.p256_public_key().unwrap() }];
+        let mut c = challenge();
+        c.device = "d1".into();
+        c.mode = VerificationMode::Code;
+        let sign = |c: &Challenge, decision: &str, answer: Option<&str>| {
+            let message = decision_message(c, decision, answer).unwrap();
+            SignedDecision {
+                challenge: c.clone(),
+                decision: decision.into(),
+                answer: answer.map(str::to_owned),
+                signature: b64(&device.sign_p256(&message).unwrap()),
+            }
+        };
+        let expected = ExpectedLogin { id: &c.id, user: &c.user, answer: Some("123456") };
+        assert_eq!(sign(&c, "approve", Some("123456")).verify_approval(&pinned, &expected), Ok(()));
+        let refused = |d: SignedDecision, e: &ExpectedLogin<'_>| d.verify_approval(&pinned, e);
+        assert_eq!(
+            refused(sign(&c, "deny", None), &expected),
+            Err(ApprovalError::NotApproved("deny".into()))
+        );
+        assert_eq!(
+            refused(sign(&c, "approve", Some("654321")), &expected),
+            Err(ApprovalError::WrongAnswer)
+        );
+        let other = ExpectedLogin { id: "another", ..expected };
+        assert_eq!(
+            refused(sign(&c, "approve", Some("123456")), &other),
+            Err(ApprovalError::OtherLogin)
+        );
+        let other = ExpectedLogin { user: "mallory", ..expected };
+        assert_eq!(
+            refused(sign(&c, "approve", Some("123456")), &other),
+            Err(ApprovalError::OtherUser)
+        );
+        // A server that swaps in its own key, or edits the decision, fails the pinned key.
+        let mut forged = sign(&c, "deny", None);
+        forged.decision = "approve".into();
+        assert_eq!(refused(forged, &expected), Err(ApprovalError::BadSignature));
+        let mut unknown = c.clone();
+        unknown.device = "d2".into();
+        assert_eq!(
+            refused(sign(&unknown, "approve", Some("123456")), &expected),
+            Err(ApprovalError::UnpinnedDevice("d2".into()))
+        );
+        // An approve-mode approval cannot stand in for a login that showed a code.
+        let mut plain = c.clone();
+        plain.mode = VerificationMode::Approve;
+        assert_eq!(
+            refused(sign(&plain, "approve", Some("123456")), &expected),
+            Err(ApprovalError::WrongAnswer)
+        );
     }
 }

@@ -1,0 +1,181 @@
+//! Issue 13's attacks on a real server over loopback TCP: each test is the request an
+//! outside attacker sends, and checks what the server must not do about it.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{Device, Server, turn_denials_into_approvals};
+use serde_json::json;
+
+/// Finding 1: 200 unauthenticated enrolments with 50 KB device ids are refused before any
+/// work: the audit log gains nothing, the log does not echo them, and the server's memory
+/// stays within a few MB.
+#[test]
+fn oversized_device_ids_on_enrolment_store_and_log_nothing() {
+    let server = Server::start(&[]);
+    let (status, before) = server.rp("GET", "/rp/v1/audit", &json!({}));
+    assert_eq!(status, 200);
+    // Warm up the connection handling once so the baseline includes it.
+    let huge = "a".repeat(50 * 1024);
+    let body = json!({ "credential": "00", "public_key": "AAAA" }).to_string();
+    let request = |device: &str| {
+        format!(
+            "POST /device/v1/enrol HTTP/1.1\r\nx-tessera-device: {device}\r\n\
+             x-tessera-timestamp: 1\r\nx-tessera-nonce: {}\r\nx-tessera-signature: AAAA\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            "0".repeat(32),
+            body.len()
+        )
+    };
+    let (status, _) = server.try_request_with_body(&request(&huge), body.as_bytes()).unwrap();
+    assert_eq!(status, 401, "a 50 KB device id is malformed");
+    let rss_before = server.rss_kib();
+    let mut statuses = Vec::new();
+    for i in 0..200 {
+        let device = format!("{i:x}{huge}");
+        let (status, _) = server.try_request_with_body(&request(&device), body.as_bytes()).unwrap();
+        statuses.push(status);
+    }
+    // Malformed ids are refused (401) until the per-address enrolment rate stops the
+    // flood altogether (429).
+    assert!(statuses[..10].iter().all(|s| *s == 401), "{statuses:?}");
+    assert!(statuses.iter().all(|s| *s == 401 || *s == 429), "{statuses:?}");
+    assert!(statuses.contains(&429), "enrolment attempts are rate-limited per address");
+    let rss_after = server.rss_kib();
+    let (_, after) = server.rp("GET", "/rp/v1/audit", &json!({}));
+    assert_eq!(before, after, "the audit log is unchanged");
+    assert!(!server.log().contains(&huge[..1000]), "the log does not echo the device id");
+    assert!(rss_after < rss_before + 4 * 1024, "RSS grew from {rss_before} KiB to {rss_after} KiB");
+}
+
+/// Finding 3: the server (or its database) says `approved` next to the device's genuinely
+/// signed `deny`. Before the fix the admin CLI and the demo checked only that the signature
+/// verified, with the key from the same answer, so both reported the login approved.
+#[test]
+fn a_denial_rewritten_to_approved_in_the_database_is_not_approved() {
+    use std::io::BufRead as _;
+    let server = Server::start(&["--demo"]);
+    let device = Device::enrol(&server, "alice");
+    turn_denials_into_approvals(&server);
+
+    // The admin CLI as relying party.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tessera-server"))
+        .args(["admin", "login", "alice", "--mode", "code", "--wait", "20"])
+        .args(["--server", &server.url(), "--api-key-file"])
+        .arg(server.key_file())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("login screen") {
+        line.clear();
+        assert!(stdout.read_line(&mut line).unwrap() > 0, "admin login ended early");
+    }
+    let challenge = device.pending(&server, 5).remove(0).challenge;
+    let (status, body) = device.answer(&server, &challenge, "deny", None);
+    assert_eq!(status, 200, "{body}");
+    let output = child.wait_with_output().unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    assert!(!output.status.success(), "the admin CLI must not accept the forged approval");
+    assert!(rest.contains("unverified"), "{rest}");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("not approve"), "{output:?}");
+
+    // The demo page as relying party.
+    let form = format!("user=alice&mode=code&csrf={}", demo_csrf(&server));
+    let head = format!(
+        "POST /demo/login HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+         Content-Length: {}\r\n\r\n",
+        form.len()
+    );
+    let (status, page) = server.try_request_with_body(&head, form.as_bytes()).unwrap();
+    assert_eq!(status, 200, "{page}");
+    let id = page.split("data-id=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let challenge = device.pending(&server, 5).remove(0).challenge;
+    assert_eq!(challenge.id, id);
+    assert_eq!(device.answer(&server, &challenge, "deny", None).0, 200);
+    let (status, outcome) =
+        server.try_request(&format!("GET /demo/logins/{id}?wait=0 HTTP/1.1\r\n\r\n")).unwrap();
+    assert_eq!(status, 200, "{outcome}");
+    let (_, row) = server.rp("GET", &format!("/rp/v1/logins/{id}"), &json!({}));
+    assert_eq!(row["state"], "approved", "the database says approved");
+    assert!(outcome.contains("\"unverified\""), "the demo page says {outcome}");
+}
+
+/// The anti-CSRF token of the demo's forms, read from the page as a browser would.
+fn demo_csrf(server: &Server) -> String {
+    let (status, page) = server.try_request("GET /demo HTTP/1.1\r\n\r\n").unwrap();
+    assert_eq!(status, 200, "{page}");
+    page.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned()
+}
+
+/// Finding 4: the demo's pages act with relying-party rights. A public URL that is not
+/// loopback means they would be public behind the reverse proxy: refused. The environment
+/// switch that turned them on silently is gone.
+#[test]
+fn the_demo_refuses_a_public_url_and_ignores_the_environment() {
+    let data = tempfile::tempdir().unwrap();
+    let refused = std::process::Command::new(env!("CARGO_BIN_EXE_tessera-server"))
+        .args(["serve", "--demo", "--public-url", "https://push.example", "--listen"])
+        .args(["127.0.0.1:0", "--data"])
+        .arg(data.path())
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("https://push.example"), "{stderr}");
+
+    let server = Server::start_env(&[], &[("TESSERA_SERVER_DEMO", "1")]);
+    assert_eq!(server.try_request("GET /demo HTTP/1.1\r\n\r\n").unwrap().0, 404);
+}
+
+/// Finding 4: a page on another site (or one that rebinds its own DNS name to 127.0.0.1)
+/// posting to or reading the demo is refused: Host, Origin and the forms' token are checked.
+#[test]
+fn the_demo_refuses_cross_site_and_rebound_requests() {
+    let server = Server::start(&["--demo"]);
+    let csrf = demo_csrf(&server);
+    // DNS rebinding: the browser sends the attacker's host name.
+    let raw = |head: &str, body: &str| {
+        let mut stream = std::net::TcpStream::connect(server.addr).unwrap();
+        use std::io::{Read as _, Write as _};
+        stream.write_all(head.as_bytes()).unwrap();
+        stream.write_all(body.as_bytes()).unwrap();
+        let mut reply = String::new();
+        stream.read_to_string(&mut reply).unwrap();
+        reply.split(' ').nth(1).unwrap().parse::<u16>().unwrap()
+    };
+    let rebound =
+        "GET /demo HTTP/1.1\r\nHost: rebind.attacker.example\r\nConnection: close\r\n\r\n";
+    assert_eq!(raw(rebound, ""), 403);
+    // A cross-site form post, even with a token it somehow had.
+    let form = format!("user=alice&csrf={csrf}");
+    let head = |origin: &str| {
+        format!(
+            "POST /demo/enrol HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n{origin}\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n",
+            server.addr,
+            form.len()
+        )
+    };
+    assert_eq!(raw(&head("Origin: https://evil.example\r\n"), &form), 403);
+    // A post without the page's token.
+    let tokenless = "user=alice";
+    let (status, _) = server
+        .try_request_with_body(
+            &format!(
+                "POST /demo/enrol HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+                 Content-Length: {}\r\n\r\n",
+                tokenless.len()
+            ),
+            tokenless.as_bytes(),
+        )
+        .unwrap();
+    assert_eq!(status, 403);
+    // The same-site post with the token works.
+    let origin = format!("Origin: http://{}\r\n", server.addr);
+    assert_eq!(raw(&head(&origin), &form), 200);
+}
