@@ -4,7 +4,8 @@
 //! accounts ([`crate::transfer::ImportedAccount`]) all carry an issuer, an account name and a
 //! secret. [`Account`] gives them one label ("Issuer (account)") and one identity rule, so the
 //! CLI, the GUI, the importers and [`crate::intake`] cannot drift apart: before this module the
-//! label was written seven times and the duplicate check four.
+//! label was written seven times and the duplicate check four. Each type implements the
+//! trait beside its own definition, so this module depends on nothing but [`crate::otp`].
 
 use crate::otp::Secret;
 
@@ -49,43 +50,7 @@ pub fn find_same<'a, T: Account>(existing: &'a [T], account: &dyn Account) -> Op
     existing.iter().find(|e| e.is_same_account(account))
 }
 
-impl Account for crate::vault::Entry {
-    fn issuer(&self) -> &str {
-        &self.issuer
-    }
-    fn account_name(&self) -> &str {
-        &self.account
-    }
-    fn secret(&self) -> &Secret {
-        &self.otp.secret
-    }
-}
-
-impl Account for crate::uri::OtpUri {
-    fn issuer(&self) -> &str {
-        &self.issuer
-    }
-    fn account_name(&self) -> &str {
-        &self.account
-    }
-    fn secret(&self) -> &Secret {
-        &self.otp.secret
-    }
-}
-
-impl Account for crate::transfer::ImportedAccount {
-    fn issuer(&self) -> &str {
-        &self.issuer
-    }
-    fn account_name(&self) -> &str {
-        &self.account
-    }
-    fn secret(&self) -> &Secret {
-        &self.otp.secret
-    }
-}
-
-#[cfg(test)]
+#[cfg(all(test, feature = "vault"))]
 mod tests {
     use super::*;
     use crate::otp::{OtpKind, OtpParams};

@@ -14,6 +14,7 @@
 
 pub mod account;
 pub mod clock;
+#[cfg(feature = "vault")]
 pub mod intake;
 pub mod otp;
 pub mod push;

@@ -305,6 +305,18 @@ impl ImportedAccount {
     }
 }
 
+impl crate::account::Account for ImportedAccount {
+    fn issuer(&self) -> &str {
+        &self.issuer
+    }
+    fn account_name(&self) -> &str {
+        &self.account
+    }
+    fn secret(&self) -> &Secret {
+        &self.otp.secret
+    }
+}
+
 impl From<&Entry> for ImportedAccount {
     /// Takes what export formats can carry from a vault entry (not its id or times).
     fn from(entry: &Entry) -> Self {

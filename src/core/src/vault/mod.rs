@@ -1070,3 +1070,15 @@ fn ring_eq(a: &[u8], b: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests;
+
+impl crate::account::Account for Entry {
+    fn issuer(&self) -> &str {
+        &self.issuer
+    }
+    fn account_name(&self) -> &str {
+        &self.account
+    }
+    fn secret(&self) -> &crate::otp::Secret {
+        &self.otp.secret
+    }
+}
