@@ -117,6 +117,10 @@ fn reset_import(ui: &AppWindow) {
     let mut formats = vec![adapter.get_automatic_label()];
     formats.extend(Format::ALL.iter().map(|f| SharedString::from(f.title())));
     adapter.set_import_formats(ModelRc::from(Rc::new(VecModel::from(formats))));
+    let hints: Vec<SharedString> =
+        Format::ALL.iter().map(|f| format!("{}: {}", f.title(), f.hint()).into()).collect();
+    adapter.set_import_hints(ModelRc::from(Rc::new(VecModel::from(hints))));
+    adapter.set_empty_reason(SharedString::new());
     adapter.set_import_busy(false);
     adapter.set_needs_password(false);
     adapter.set_import_error(ImportError::None);
@@ -206,6 +210,7 @@ pub(crate) fn connect(window: &AppWindow, state: &Shared) {
                 adapter.set_found(i32::try_from(report.accounts.len()).unwrap_or(i32::MAX));
                 adapter.set_found_format(report.format.title().into());
                 adapter.set_duplicates(i32::try_from(duplicates).unwrap_or(i32::MAX));
+                adapter.set_empty_reason(report.why_empty().unwrap_or_default().into());
                 adapter.set_problems(ModelRc::from(Rc::new(VecModel::from(rows))));
                 adapter.set_has_preview(true);
                 *p.borrow_mut() = Some(report);

@@ -67,10 +67,28 @@ fn every_fixture_imports_with_detection_and_gives_the_same_codes() {
         ("bitwarden.csv", None, "Bitwarden export (CSV)", 9),
         ("ente-auth.txt", None, "Ente", 9),
         ("uri-list.txt", None, "URI list", 9),
+        ("proton-plain.json", None, "Proton Authenticator", 7),
+        ("proton-encrypted.json", Some(FIXTURE_PASSWORD), "Proton Authenticator", 7),
+        ("authy-plain.xml", None, "Authy app data", 2),
+        ("authy-encrypted.xml", Some(FIXTURE_PASSWORD), "Authy app data", 2),
+        ("authy-desktop.json", None, "Authy desktop", 2),
+        ("stratum-plain.json", None, "Stratum", 9),
+        ("stratum-encrypted.bin", Some(FIXTURE_PASSWORD), "Stratum", 9),
+        ("stratum-encrypted-legacy.bin", Some(FIXTURE_PASSWORD), "Stratum", 9),
+        ("stratum-internal.db3", None, "Stratum", 9),
+        ("google-authenticator.db", None, "Google Authenticator app database", 3),
+        ("microsoft-authenticator.db", None, "Microsoft Authenticator", 2),
+        ("freeotp-tokens.xml", None, "FreeOTP tokens.xml", 9),
+        ("steam.maFile", None, "Steam Guard", 1),
+        ("steam-app.json", None, "Steam Guard", 1),
+        ("lastpass.json", None, "LastPass", 6),
+        ("winauth.txt", None, "WinAuth", 9),
+        ("totp-authenticator.xml", None, "TOTP Authenticator", 2),
+        ("totp-authenticator.bin", Some(FIXTURE_PASSWORD), "TOTP Authenticator", 2),
     ] {
         let (home, out) = imported(name, password);
         assert!(out.contains(title) && out.contains("(detected)"), "{name}: {out}");
-        assert!(out.contains(&format!("imported {count} accounts")), "{name}: {out}");
+        assert!(out.contains(&format!("imported {count} account")), "{name}: {out}");
         let got = codes(&home);
         assert_eq!(got.len(), count, "{name}");
         for (key, code) in &got {
@@ -80,12 +98,43 @@ fn every_fixture_imports_with_detection_and_gives_the_same_codes() {
 }
 
 #[test]
-fn importing_twice_skips_duplicates() {
+fn importing_twice_skips_duplicates_and_fails_when_nothing_is_new() {
     let (home, _) = imported("uri-list.txt", None);
-    let out = home.ok(&["import", fixture("aegis-plain.json").to_str().unwrap()]);
-    assert!(out.contains("imported 0 accounts"), "{out}");
-    assert!(out.contains("skipped GitHub (alice@example.com): already in the vault"), "{out}");
+    let before = home.snapshot();
+    let run = home.run(&["import", fixture("aegis-plain.json").to_str().unwrap()]);
+    assert_eq!(run.code, 1, "an import that adds nothing is not a success");
+    assert!(
+        run.stdout.contains("skipped GitHub (alice@example.com): already in the vault"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stderr.contains("all its accounts are already in the vault"), "{}", run.stderr);
+    assert_eq!(home.snapshot(), before);
     assert_eq!(codes(&home).len(), 9);
+}
+
+/// Issue 15's report: a Duo export was read as andOTP, every entry was skipped and the
+/// command said "imported 0 accounts" with exit status 0.
+#[test]
+fn duo_files_are_detected_and_an_import_of_nothing_fails_with_the_reason() {
+    let (home, out) = imported("duo-accounts.json", None);
+    assert!(out.contains("Duo Mobile accounts (JSON) (detected)"), "{out}");
+    assert!(out.contains("imported 3 accounts"), "{out}");
+    assert_eq!(codes(&home).len(), 3);
+
+    let other = Home::new();
+    let push_only = other.dir.path().join("accounts.json");
+    std::fs::write(&push_only, r#"[{"name":"Work VPN","otpGenerator":null}]"#).unwrap();
+    let run = other.run(&["import", push_only.to_str().unwrap()]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stdout.contains("skipped entry 1 (Work VPN): a Duo Push account"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stderr.contains("nothing imported from"), "{}", run.stderr);
+    assert!(run.stderr.contains("none of its 1 entry could be imported"), "{}", run.stderr);
+    assert!(!other.vault().exists(), "no vault was created");
 }
 
 #[test]
@@ -120,7 +169,9 @@ fn unrecognised_and_damaged_files_fail_clearly_and_create_nothing() {
     let run = home.run(&["import", junk.to_str().unwrap()]);
     assert_eq!(run.code, 1);
     assert!(
-        run.stderr.contains("unrecognised") && run.stderr.contains("bitwarden-csv"),
+        run.stderr.contains("unrecognised file: a text file")
+            && run.stderr.contains("bitwarden-csv")
+            && run.stderr.contains("winauth"),
         "{}",
         run.stderr
     );
@@ -291,4 +342,37 @@ fn automatic_backups_are_not_turned_on_for_an_unusable_folder() {
     assert!(run.stderr.contains("were not turned on"), "{}", run.stderr);
     let run = home.run(&["remove", "alice@example.com"]);
     assert!(!run.stderr.contains("backup"), "backups stayed off: {}", run.stderr);
+}
+
+#[test]
+fn proton_export_round_trips_and_lists_hotp_accounts() {
+    let (home, _) = imported("aegis-plain.json", None);
+    let want = codes(&home);
+    let file = home.dir.path().join("proton.json");
+    let pw = password_file(&home, "proton pass");
+    let run = home.run(&[
+        "export",
+        "--format",
+        "proton",
+        file.to_str().unwrap(),
+        "--export-password-file",
+        pw.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("exported 7 accounts"), "{}", run.stderr);
+    assert!(run.stderr.contains("not exported: VPN (carol)"), "{}", run.stderr);
+    let other = Home::new();
+    let pw2 = password_file(&other, "proton pass");
+    let out = other.ok(&[
+        "import",
+        file.to_str().unwrap(),
+        "--import-password-file",
+        pw2.to_str().unwrap(),
+    ]);
+    assert!(out.contains("Proton Authenticator export (JSON) (detected)"), "{out}");
+    let got = codes(&other);
+    assert_eq!(got.len(), 7);
+    for (key, code) in &got {
+        assert_eq!(Some(code), want.get(key), "code of {key}");
+    }
 }

@@ -83,7 +83,31 @@ fn importing_an_encrypted_aegis_file_previews_first_and_adds_everything_only_whe
     open_import(&h, &fixture("aegis-plain.json"));
     assert!(h.exists("Found 0 accounts in Aegis vault (JSON)"));
     assert!(h.exists("9 already in the vault (skipped)"));
+    assert!(h.exists("Nothing to add: all its accounts are already in the vault"));
     assert_eq!(h.one("Add the imported accounts").accessible_enabled(), Some(false));
+    assert_eq!(h.entries().len(), 10);
+}
+
+#[test]
+fn the_import_screen_says_where_to_find_each_format_and_reads_the_new_ones() {
+    let h = unlocked(vec![entry("Existing", "ada", RFC_KEY)]);
+    tall(&h);
+    h.click("Settings");
+    h.click("Import accounts");
+    for title in [
+        "Proton Authenticator export (JSON): ",
+        "Authy app data (XML): ",
+        "Steam Guard .maFile: ",
+        "Duo Mobile accounts (JSON): ",
+    ] {
+        assert_eq!(labels_starting(&h, title).len(), 1, "a hint for {title}");
+    }
+    h.type_into("File to import", &fixture("stratum-encrypted.bin"));
+    h.click("Read file");
+    h.type_into("Password of the file", FIXTURE_PASSWORD);
+    h.click("Read file");
+    assert!(h.exists("Found 9 accounts in Stratum / Authenticator Pro backup or database"));
+    h.click("Add the imported accounts");
     assert_eq!(h.entries().len(), 10);
 }
 

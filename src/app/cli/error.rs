@@ -142,7 +142,7 @@ impl From<TransferError> for CliError {
                 format!("export formats: {}", Format::export_names())
             }
             TransferError::CannotEncrypt { .. } => {
-                "leave out --export-password-file, or export as aegis or 2fas".to_owned()
+                "leave out --export-password-file, or export as aegis, 2fas or proton".to_owned()
             }
             _ => "the vault was not changed".to_owned(),
         };

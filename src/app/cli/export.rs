@@ -1,6 +1,6 @@
 //! `tessera export`: the vault's accounts in another app's format (tessera-core `transfer`).
 //!
-//! Aegis and 2FAS files are encrypted unless `--plain` is given explicitly; the URI list and
+//! Aegis, 2FAS and Proton Authenticator files are encrypted unless `--plain` is given explicitly; the URI list and
 //! Google formats cannot be encrypted and say so. Accounts a format cannot hold are listed on
 //! stderr, never dropped silently.
 
@@ -15,16 +15,17 @@ use super::session::{Session, prompt_password, read_password_file};
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    /// Output format: aegis, 2fas, google (otpauth-migration links, one per QR code) or
-    /// uri-list (one otpauth:// URI per line; also `uris`).
+    /// Output format: aegis, 2fas, proton (Proton Authenticator JSON), google
+    /// (otpauth-migration links, one per QR code) or uri-list (one otpauth:// URI per line;
+    /// also `uris`).
     #[arg(long)]
     pub format: String,
     /// Write to FILE (created with mode 0600) instead of standard output.
     pub file: Option<PathBuf>,
-    /// Encrypt the file (aegis, 2fas) with the password in FILE (first line).
+    /// Encrypt the file (aegis, 2fas, proton) with the password in FILE (first line).
     #[arg(long, value_name = "FILE")]
     pub export_password_file: Option<PathBuf>,
-    /// Write an aegis or 2fas file without encryption (anyone with the file gets every key).
+    /// Write an aegis, 2fas or proton file without encryption (anyone with the file gets every key).
     #[arg(long, conflicts_with = "export_password_file")]
     pub plain: bool,
 }
@@ -55,7 +56,7 @@ pub fn run(session: &Session, args: &ExportArgs, out: &mut dyn Write) -> Result<
             return Err(CliError::usage(format!(
                 "{format} files cannot be encrypted; --export-password-file and --plain do not apply"
             ))
-            .hint("encrypted export formats: aegis, 2fas"));
+            .hint("encrypted export formats: aegis, 2fas, proton"));
         }
         None
     };

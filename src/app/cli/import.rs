@@ -3,6 +3,8 @@
 //! The file is read, decrypted and parsed before the vault is opened, so an unreadable file or
 //! a wrong password changes nothing. Entries that cannot be imported and accounts already in
 //! the vault (same secret, issuer and account) are listed, the rest are added in one atomic save.
+//! An import that would add nothing fails (exit status 1) and says why: a file of skipped
+//! entries or of known accounts must not look like a success.
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -22,8 +24,10 @@ const MAX_FILE_BYTES: u64 = 512 * 1024 * 1024;
 pub struct ImportArgs {
     /// The file exported by the other app ("-" reads standard input).
     pub file: PathBuf,
-    /// Its format: auto (detect from the content, the default), aegis, 2fas, andotp,
-    /// freeotp-plus, google, bitwarden-json, bitwarden-csv, ente or uri-list.
+    /// Its format: auto (detect from the content, the default) or one of aegis, 2fas, andotp,
+    /// freeotp-plus, google, bitwarden-json, bitwarden-csv, ente, uri-list, proton, authy,
+    /// authy-json, stratum, google-db, microsoft, freeotp, steam, duo, lastpass, winauth,
+    /// battle-net, totp-authenticator.
     #[arg(long, value_name = "FORMAT", default_value = "auto")]
     pub format: String,
     /// Read the password of an encrypted import file from FILE (first line).
@@ -69,6 +73,13 @@ pub fn run(session: &Session, args: &ImportArgs, out: &mut dyn Write) -> Result<
         report.skip_duplicates(
             entries.iter().map(|e| (&e.otp.secret, e.issuer.as_str(), e.account.as_str())),
         );
+    }
+    if let Some(why) = report.why_empty() {
+        for problem in &report.problems {
+            let _ = writeln!(out, "skipped {problem}");
+        }
+        return Err(CliError::new(format!("nothing imported from {}: {why}", args.file.display()))
+            .hint("the vault was not changed"));
     }
     let count = report.accounts.len();
     let labels: Vec<String> = report.accounts.iter().map(|a| a.label()).collect();

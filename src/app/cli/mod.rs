@@ -60,7 +60,7 @@ pub enum Command {
     Remove(edit::RemoveArgs),
     /// Change an account's issuer and/or account name.
     Rename(edit::RenameArgs),
-    /// Export accounts to another app's format (aegis, 2fas, google, uri-list).
+    /// Export accounts to another app's format (aegis, 2fas, proton, google, uri-list).
     Export(export::ExportArgs),
     /// Import accounts from another authenticator's export file.
     Import(import::ImportArgs),

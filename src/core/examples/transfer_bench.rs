@@ -49,6 +49,8 @@ fn main() {
         (Format::TwoFas, Some("bench password")),
         (Format::GoogleMigration, None),
         (Format::UriList, None),
+        (Format::Proton, None),
+        (Format::Proton, Some("bench password")),
     ] {
         let start = Instant::now();
         let out = export(&accounts, format, password).expect("export works");

@@ -1,5 +1,6 @@
 //! The cryptographic building blocks the encrypted formats share: AES-256-GCM (ring), PBKDF2
-//! (ring), scrypt (RustCrypto `scrypt`), random bytes and version-4 UUIDs.
+//! (ring), scrypt (RustCrypto `scrypt`), Argon2id (RustCrypto `argon2`), AES-CBC decryption
+//! (RustCrypto `cbc`, for the formats that chose it), random bytes and version-4 UUIDs.
 //!
 //! Every decryption failure collapses into `None`: with an AEAD, a wrong password and a damaged
 //! file are indistinguishable, and callers turn `None` into the error that fits their format.
@@ -42,12 +43,71 @@ pub(crate) fn open(
     nonce: &[u8],
     ciphertext_and_tag: &[u8],
 ) -> Option<Zeroizing<Vec<u8>>> {
+    open_with_aad(key_bytes, nonce, ciphertext_and_tag, &[])
+}
+
+/// Decrypts `ciphertext || tag` with AES-256-GCM and associated data `aad`.
+pub(crate) fn open_with_aad(
+    key_bytes: &[u8],
+    nonce: &[u8],
+    ciphertext_and_tag: &[u8],
+    aad: &[u8],
+) -> Option<Zeroizing<Vec<u8>>> {
     let key = key(key_bytes)?;
     let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
     let mut buf = Zeroizing::new(ciphertext_and_tag.to_vec());
-    let len = key.open_in_place(nonce, Aad::empty(), &mut buf).ok()?.len();
+    let len = key.open_in_place(nonce, Aad::from(aad), &mut buf).ok()?.len();
     buf.truncate(len);
     Some(buf)
+}
+
+/// Decrypts AES-CBC with PKCS#7 padding (128- or 256-bit key by its length); `None` if the
+/// key or IV has the wrong length, the data is not whole blocks or the padding is wrong.
+///
+/// CBC has no integrity check: a wrong key usually shows as bad padding, but about one time
+/// in 256 it "decrypts" to garbage, so callers must also check what comes out.
+pub(crate) fn cbc_decrypt(key: &[u8], iv: &[u8], data: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+    use cbc::cipher::block_padding::Pkcs7;
+    use cbc::cipher::{BlockModeDecrypt, KeyIvInit};
+    let mut buf = Zeroizing::new(data.to_vec());
+    let len = match key.len() {
+        32 => cbc::Decryptor::<aes::Aes256>::new_from_slices(key, iv)
+            .ok()?
+            .decrypt_padded::<Pkcs7>(&mut buf)
+            .ok()?
+            .len(),
+        16 => cbc::Decryptor::<aes::Aes128>::new_from_slices(key, iv)
+            .ok()?
+            .decrypt_padded::<Pkcs7>(&mut buf)
+            .ok()?
+            .len(),
+        _ => return None,
+    };
+    buf.truncate(len);
+    Some(buf)
+}
+
+/// The largest Argon2 memory cost we accept from a file we did not write (in KiB: 1 GiB).
+/// Stratum uses 64 MiB, Proton 19 MiB; a crafted file must not make us allocate more.
+const ARGON2_MAX_KIB: u32 = 1024 * 1024;
+
+/// Derives a 32-byte key with Argon2id (version 0x13); `None` if the parameters are invalid or
+/// too costly.
+pub(crate) fn argon2id(
+    password: &str,
+    salt: &[u8],
+    memory_kib: u32,
+    iterations: u32,
+    lanes: u32,
+) -> Option<Zeroizing<[u8; 32]>> {
+    if memory_kib > ARGON2_MAX_KIB || iterations > 100 {
+        return None;
+    }
+    let params = argon2::Params::new(memory_kib, iterations, lanes, Some(32)).ok()?;
+    let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+    let mut out = Zeroizing::new([0u8; 32]);
+    argon.hash_password_into(password.as_bytes(), salt, &mut *out).ok()?;
+    Some(out)
 }
 
 /// Encrypts with AES-256-GCM under a fresh random nonce; returns `(nonce, ciphertext || tag)`.
@@ -59,11 +119,24 @@ pub(crate) fn seal(
     key_bytes: &[u8],
     plaintext: &[u8],
 ) -> Result<([u8; NONCE_LEN], Vec<u8>), TransferError> {
+    seal_with_aad(key_bytes, plaintext, &[])
+}
+
+/// Encrypts like [`seal`], authenticating `aad` as associated data.
+pub(crate) fn seal_with_aad(
+    key_bytes: &[u8],
+    plaintext: &[u8],
+    aad: &[u8],
+) -> Result<([u8; NONCE_LEN], Vec<u8>), TransferError> {
     let key = key(key_bytes).ok_or(TransferError::Random)?;
     let nonce_bytes: [u8; NONCE_LEN] = random_bytes()?;
     let mut buf = plaintext.to_vec();
-    key.seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce_bytes), Aad::empty(), &mut buf)
-        .map_err(|_| TransferError::Random)?;
+    key.seal_in_place_append_tag(
+        Nonce::assume_unique_for_key(nonce_bytes),
+        Aad::from(aad),
+        &mut buf,
+    )
+    .map_err(|_| TransferError::Random)?;
     Ok((nonce_bytes, buf))
 }
 

@@ -6,7 +6,14 @@
 //! dispatched with `match` (no registry): adding a variant does not compile until its detector,
 //! importer and exporter decision are written.
 //!
-//! [`backup`] writes automatic encrypted backups (Aegis format) and verifies them.
+//! [`backup`] writes automatic encrypted backups (Aegis format) and verifies them. Two private
+//! helpers hold what several formats share: `prefs` reads Android shared-preferences XML and
+//! `database` reads SQLite app databases from memory.
+//!
+//! Detection never guesses: the file's [`Shape`] (JSON object or array, XML, text, SQLite,
+//! binary) narrows the candidates, and each is recognised only by keys or markers it alone has.
+//! A file nothing recognises is reported with the formats it was tried as; an import that yields
+//! no account says why ([`ImportReport::why_empty`]).
 //!
 //! Importers return partial results. An entry that cannot be read becomes an [`ImportProblem`]
 //! (where it is, which issuer, why) and the rest still imports; only a file that cannot be read
@@ -16,14 +23,26 @@
 
 mod aegis;
 mod and_otp;
+mod authy;
 pub mod backup;
+mod battle_net;
 mod bitwarden;
 mod crypto;
+mod database;
+mod duo;
 mod ente;
+mod free_otp;
 mod free_otp_plus;
 mod google;
+mod last_pass;
+mod prefs;
+mod proton;
+mod steam;
+mod stratum;
+mod totp_authenticator;
 mod two_fas;
 mod uri_list;
+mod win_auth;
 
 use std::collections::HashSet;
 use std::fmt;
@@ -57,11 +76,89 @@ pub enum Format {
     Ente,
     /// Plain `otpauth://` URIs, one per line (also FreeOTP+'s and many apps' "key URI" export).
     UriList,
+    /// Proton Authenticator JSON export, plain or password-encrypted.
+    Proton,
+    /// Authy's Android app data (shared-preferences XML), plain or with the backup password.
+    Authy,
+    /// Authy desktop token list (JSON of name/secret/digits) as the export scripts write it.
+    AuthyJson,
+    /// Stratum / Authenticator Pro: JSON backup, encrypted backup (both schemes) or app database.
+    Stratum,
+    /// Google Authenticator's app database (SQLite `databases`).
+    GoogleDb,
+    /// Microsoft Authenticator's app database (SQLite `PhoneFactor`).
+    Microsoft,
+    /// FreeOTP's `tokens.xml` (also FreeOTP+'s app data, which kept the same file).
+    FreeOtp,
+    /// Steam Guard `.maFile` (Steam Desktop Authenticator) or the Steam app's `Steamguard-*`.
+    Steam,
+    /// Duo Mobile's `accounts.json`.
+    Duo,
+    /// LastPass Authenticator JSON export.
+    LastPass,
+    /// WinAuth's text export (one `otpauth://` URI per line, WinAuth's labels).
+    WinAuth,
+    /// Battle.net Authenticator app data (shared-preferences XML).
+    BattleNet,
+    /// TOTP Authenticator: encrypted `.bin` backup or app data (shared-preferences XML).
+    TotpAuthenticator,
+    /// Authenticator Plus backup (`.zip` holding an SQLCipher database): recognised, refused.
+    AuthenticatorPlus,
+}
+
+/// The outer shape of a file, which decides the formats it can be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// A JSON object (`{ ... }`).
+    JsonObject,
+    /// A JSON array (`[ ... ]`).
+    JsonArray,
+    /// An XML document.
+    Xml,
+    /// Lines of text.
+    Text,
+    /// An SQLite database.
+    Sqlite,
+    /// Anything else (encrypted containers, zips).
+    Binary,
+}
+
+impl Shape {
+    /// Returns the shape of `bytes`.
+    pub fn of(bytes: &[u8]) -> Self {
+        if bytes.starts_with(database::SQLITE_MAGIC) {
+            return Self::Sqlite;
+        }
+        match std::str::from_utf8(bytes).map(|t| t.trim_start_matches('\u{feff}').trim()) {
+            Ok(t) if t.starts_with('{') => Self::JsonObject,
+            Ok(t) if t.starts_with('[') => Self::JsonArray,
+            Ok(t) if t.starts_with('<') => Self::Xml,
+            Ok(_) => Self::Text,
+            Err(_) => Self::Binary,
+        }
+    }
+
+    /// Returns how the shape is named in messages ("a JSON object").
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::JsonObject => "a JSON object",
+            Self::JsonArray => "a JSON array",
+            Self::Xml => "an XML document",
+            Self::Text => "a text file",
+            Self::Sqlite => "an SQLite database",
+            Self::Binary => "a binary file",
+        }
+    }
+
+    /// Returns the formats whose files can have this shape.
+    pub fn formats(self) -> Vec<Format> {
+        Format::ALL.into_iter().filter(|f| f.shapes().contains(&self)).collect()
+    }
 }
 
 impl Format {
     /// Every format, in the order they are listed to users.
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 23] = [
         Self::Aegis,
         Self::TwoFas,
         Self::AndOtp,
@@ -71,6 +168,20 @@ impl Format {
         Self::BitwardenCsv,
         Self::Ente,
         Self::UriList,
+        Self::Proton,
+        Self::Authy,
+        Self::AuthyJson,
+        Self::Stratum,
+        Self::GoogleDb,
+        Self::Microsoft,
+        Self::FreeOtp,
+        Self::Steam,
+        Self::Duo,
+        Self::LastPass,
+        Self::WinAuth,
+        Self::BattleNet,
+        Self::TotpAuthenticator,
+        Self::AuthenticatorPlus,
     ];
 
     /// Returns the short name used on the command line (`aegis`, `2fas`, ...).
@@ -85,6 +196,20 @@ impl Format {
             Self::BitwardenCsv => "bitwarden-csv",
             Self::Ente => "ente",
             Self::UriList => "uri-list",
+            Self::Proton => "proton",
+            Self::Authy => "authy",
+            Self::AuthyJson => "authy-json",
+            Self::Stratum => "stratum",
+            Self::GoogleDb => "google-db",
+            Self::Microsoft => "microsoft",
+            Self::FreeOtp => "freeotp",
+            Self::Steam => "steam",
+            Self::Duo => "duo",
+            Self::LastPass => "lastpass",
+            Self::WinAuth => "winauth",
+            Self::BattleNet => "battle-net",
+            Self::TotpAuthenticator => "totp-authenticator",
+            Self::AuthenticatorPlus => "authenticator-plus",
         }
     }
 
@@ -100,43 +225,166 @@ impl Format {
             Self::BitwardenCsv => "Bitwarden export (CSV)",
             Self::Ente => "Ente Auth export (plain text)",
             Self::UriList => "otpauth:// URI list",
+            Self::Proton => "Proton Authenticator export (JSON)",
+            Self::Authy => "Authy app data (XML)",
+            Self::AuthyJson => "Authy desktop token list (JSON)",
+            Self::Stratum => "Stratum / Authenticator Pro backup or database",
+            Self::GoogleDb => "Google Authenticator app database",
+            Self::Microsoft => "Microsoft Authenticator app database",
+            Self::FreeOtp => "FreeOTP tokens.xml",
+            Self::Steam => "Steam Guard .maFile",
+            Self::Duo => "Duo Mobile accounts (JSON)",
+            Self::LastPass => "LastPass Authenticator export (JSON)",
+            Self::WinAuth => "WinAuth export (text)",
+            Self::BattleNet => "Battle.net Authenticator app data (XML)",
+            Self::TotpAuthenticator => "TOTP Authenticator backup (.bin or XML)",
+            Self::AuthenticatorPlus => "Authenticator Plus backup (.zip)",
+        }
+    }
+
+    /// Returns one line telling users where they find a file of this format.
+    pub fn hint(self) -> &'static str {
+        match self {
+            Self::Aegis => "Aegis: Settings → Import & Export → Export",
+            Self::TwoFas => "2FAS: Settings → Backup → Export to file",
+            Self::AndOtp => "andOTP: Backups → Backup (plain or encrypted)",
+            Self::FreeOtpPlus => "FreeOTP+: menu → Export JSON format",
+            Self::GoogleMigration => {
+                "Google Authenticator: Transfer accounts → Export; scan the QR codes into a text file"
+            }
+            Self::BitwardenJson => "Bitwarden: Tools → Export vault → .json (unencrypted)",
+            Self::BitwardenCsv => "Bitwarden: Tools → Export vault → .csv",
+            Self::Ente => "Ente Auth: Settings → Data → Export codes → Plain text",
+            Self::UriList => "any app's \"export as otpauth links\" text file, one link per line",
+            Self::Proton => "Proton Authenticator: Settings → Export (with or without a password)",
+            Self::Authy => {
+                "rooted Android: /data/data/com.authy.authy/shared_prefs/com.authy.storage.tokens.authenticator.xml"
+            }
+            Self::AuthyJson => "the JSON file an Authy desktop export script wrote",
+            Self::Stratum => {
+                "Stratum / Authenticator Pro: Backup → Backup to file (or the app's authenticator.db3)"
+            }
+            Self::GoogleDb => {
+                "rooted Android: /data/data/com.google.android.apps.authenticator2/databases/databases"
+            }
+            Self::Microsoft => {
+                "rooted Android: /data/data/com.azure.authenticator/databases/PhoneFactor"
+            }
+            Self::FreeOtp => {
+                "FreeOTP: Android backup or /data/data/org.fedorahosted.freeotp/shared_prefs/tokens.xml"
+            }
+            Self::Steam => "Steam Desktop Authenticator's maFiles folder (unencrypted .maFile)",
+            Self::Duo => {
+                "rooted Android: /data/data/com.duosecurity.duomobile/files/duokit/accounts.json"
+            }
+            Self::LastPass => "LastPass Authenticator: Settings → Transfer accounts → Export",
+            Self::WinAuth => "WinAuth: right-click → Export → text file (unencrypted)",
+            Self::BattleNet => {
+                "rooted Android: com.blizzard.messenger/shared_prefs/com.blizzard.messenger.authenticator_preferences.xml"
+            }
+            Self::TotpAuthenticator => {
+                "TOTP Authenticator: Backup → Save (.bin), or its TOTP_Authenticator_Preferences.xml"
+            }
+            Self::AuthenticatorPlus => {
+                "Authenticator Plus: not readable; export from the app to a URI list instead"
+            }
+        }
+    }
+
+    /// Returns the shapes a file of this format can have (detection tries only these).
+    pub fn shapes(self) -> &'static [Shape] {
+        match self {
+            Self::Aegis
+            | Self::TwoFas
+            | Self::FreeOtpPlus
+            | Self::BitwardenJson
+            | Self::Proton
+            | Self::Steam
+            | Self::LastPass => &[Shape::JsonObject],
+            Self::AndOtp => &[Shape::JsonArray, Shape::Binary],
+            Self::AuthyJson | Self::Duo => &[Shape::JsonArray],
+            Self::GoogleMigration | Self::BitwardenCsv | Self::UriList | Self::WinAuth => {
+                &[Shape::Text]
+            }
+            Self::Ente => &[Shape::Text, Shape::JsonObject],
+            Self::Authy | Self::FreeOtp | Self::BattleNet => &[Shape::Xml],
+            Self::Stratum => &[Shape::JsonObject, Shape::Binary, Shape::Sqlite],
+            Self::GoogleDb | Self::Microsoft => &[Shape::Sqlite],
+            Self::TotpAuthenticator => &[Shape::Text, Shape::Xml],
+            Self::AuthenticatorPlus => &[Shape::Binary],
         }
     }
 
     /// Returns true if [`export`] can write this format.
     pub fn can_export(self) -> bool {
         match self {
-            Self::Aegis | Self::TwoFas | Self::GoogleMigration | Self::UriList => true,
+            Self::Aegis | Self::TwoFas | Self::GoogleMigration | Self::UriList | Self::Proton => {
+                true
+            }
             Self::AndOtp
             | Self::FreeOtpPlus
             | Self::BitwardenJson
             | Self::BitwardenCsv
-            | Self::Ente => false,
+            | Self::Ente
+            | Self::Authy
+            | Self::AuthyJson
+            | Self::Stratum
+            | Self::GoogleDb
+            | Self::Microsoft
+            | Self::FreeOtp
+            | Self::Steam
+            | Self::Duo
+            | Self::LastPass
+            | Self::WinAuth
+            | Self::BattleNet
+            | Self::TotpAuthenticator
+            | Self::AuthenticatorPlus => false,
         }
     }
 
     /// Returns true if files of this format may be password-encrypted.
     pub fn supports_password(self) -> bool {
         match self {
-            Self::Aegis | Self::TwoFas | Self::AndOtp => true,
+            Self::Aegis
+            | Self::TwoFas
+            | Self::AndOtp
+            | Self::Proton
+            | Self::Authy
+            | Self::Stratum
+            | Self::TotpAuthenticator => true,
             Self::FreeOtpPlus
             | Self::GoogleMigration
             | Self::BitwardenJson
             | Self::BitwardenCsv
             | Self::Ente
-            | Self::UriList => false,
+            | Self::UriList
+            | Self::AuthyJson
+            | Self::GoogleDb
+            | Self::Microsoft
+            | Self::FreeOtp
+            | Self::Steam
+            | Self::Duo
+            | Self::LastPass
+            | Self::WinAuth
+            | Self::BattleNet
+            | Self::AuthenticatorPlus => false,
         }
     }
 
     /// Returns the short names of all formats, comma-separated (for help and error texts).
     pub fn all_names() -> String {
-        Self::ALL.iter().map(|f| f.name()).collect::<Vec<_>>().join(", ")
+        names(&Self::ALL)
     }
 
     /// Returns the short names of the formats [`export`] can write, comma-separated.
     pub fn export_names() -> String {
-        Self::ALL.iter().filter(|f| f.can_export()).map(|f| f.name()).collect::<Vec<_>>().join(", ")
+        names(&Self::ALL.into_iter().filter(|f| f.can_export()).collect::<Vec<_>>())
     }
+}
+
+/// Returns the short names of `formats`, comma-separated.
+fn names(formats: &[Format]) -> String {
+    formats.iter().map(|f| f.name()).collect::<Vec<_>>().join(", ")
 }
 
 impl fmt::Display for Format {
@@ -158,6 +406,17 @@ impl FromStr for Format {
             "bitwarden" => "bitwarden-json",
             "ente-auth" => "ente",
             "uri" | "uris" | "otpauth" | "text" | "txt" => "uri-list",
+            "proton-authenticator" => "proton",
+            "authy-desktop" => "authy-json",
+            "authenticator-pro" | "authenticatorpro" => "stratum",
+            "google-database" => "google-db",
+            "microsoft-authenticator" => "microsoft",
+            "mafile" | "steam-guard" => "steam",
+            "duo-mobile" => "duo",
+            "lastpass-authenticator" => "lastpass",
+            "battlenet" | "battle.net" | "blizzard" => "battle-net",
+            "totpauthenticator" => "totp-authenticator",
+            "authenticatorplus" => "authenticator-plus",
             other => other,
         };
         Self::ALL
@@ -171,10 +430,12 @@ impl FromStr for Format {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TransferError {
     /// Auto-detection found no known format.
-    #[error("unrecognised file: not one of the supported formats ({supported})")]
+    #[error("unrecognised file: {shape} that matches none of the formats tried ({tried})")]
     Unrecognised {
-        /// The supported format names, comma-separated.
-        supported: String,
+        /// The file's outer shape ("a JSON array").
+        shape: &'static str,
+        /// The names of the formats that have this shape, comma-separated.
+        tried: String,
     },
     /// A format name that does not exist.
     #[error("unknown format {given:?} (expected one of {})", Format::all_names())]
@@ -230,7 +491,7 @@ pub enum TransferError {
         format: Format,
     },
     /// A password was given for a format that cannot be encrypted.
-    #[error("{format} files cannot be encrypted (encrypted export formats: aegis, 2fas)")]
+    #[error("{format} files cannot be encrypted (encrypted export formats: aegis, 2fas, proton)")]
     CannotEncrypt {
         /// The format asked for.
         format: Format,
@@ -415,7 +676,7 @@ impl ImportReport {
                 self.problems.push(ImportProblem {
                     location: account.label(),
                     issuer: None,
-                    reason: "already in the vault (same secret, issuer and account)".into(),
+                    reason: IN_VAULT.into(),
                 });
             } else {
                 kept.push(account);
@@ -423,7 +684,41 @@ impl ImportReport {
         }
         self.accounts = kept;
     }
+
+    /// Returns why nothing would be imported, or `None` if there are accounts to add.
+    ///
+    /// An import that adds nothing is a failure the user must hear about (a wrong format or a
+    /// file of skipped entries must not look like success): the CLI exits non-zero with this.
+    pub fn why_empty(&self) -> Option<String> {
+        if !self.accounts.is_empty() {
+            return None;
+        }
+        let total = self.problems.len();
+        let in_vault = self.problems.iter().filter(|p| p.reason == IN_VAULT).count();
+        Some(match self.problems.first() {
+            None => format!("the {} file holds no accounts", self.format.title()),
+            Some(_) if in_vault == total => {
+                let all = if total == 1 { "its account is" } else { "all its accounts are" };
+                format!("{all} already in the vault")
+            }
+            Some(_) => {
+                let first = self
+                    .problems
+                    .iter()
+                    .find(|p| p.reason != IN_VAULT)
+                    .unwrap_or(&self.problems[0]);
+                format!(
+                    "none of its {total} entr{} could be imported as {} (first: {first})",
+                    if total == 1 { "y" } else { "ies" },
+                    self.format.title()
+                )
+            }
+        })
+    }
 }
+
+/// The problem reason of an account already in the vault.
+const IN_VAULT: &str = "already in the vault (same secret, issuer and account)";
 
 /// Collects accounts and problems while an importer walks a file; drops in-file duplicates.
 pub(crate) struct Collector {
@@ -517,15 +812,31 @@ pub(crate) fn entry_location(index: usize) -> String {
 
 /// Returns the format the content looks like, or `None`.
 ///
-/// Detection looks at structure, never at file names: JSON objects are told apart by their
-/// top-level keys, text by its first meaningful line, andOTP's encrypted binary by its header.
+/// Detection looks at structure, never at file names, and never guesses: the outer [`Shape`]
+/// narrows the candidates, then each candidate is recognised by keys or markers only it has
+/// (JSON keys, XML preference names, binary headers, SQLite tables). A file that fits none gives
+/// `None`, and [`import`] then names the formats it was tried as.
 pub fn detect(bytes: &[u8]) -> Option<Format> {
     let text = std::str::from_utf8(bytes).ok().map(|t| t.trim_start_matches('\u{feff}').trim());
-    match text {
-        Some(t) if t.starts_with('{') => detect_json_object(t),
-        Some(t) if t.starts_with('[') => Some(Format::AndOtp),
-        Some(t) if !t.is_empty() => detect_text(t),
-        _ => and_otp::looks_encrypted(bytes).then_some(Format::AndOtp),
+    match Shape::of(bytes) {
+        Shape::Sqlite => database::detect(bytes),
+        Shape::JsonObject => detect_json_object(text?),
+        Shape::JsonArray => detect_json_array(text?),
+        Shape::Xml => prefs::detect(text?),
+        Shape::Text => detect_text(text?),
+        Shape::Binary => detect_binary(bytes),
+    }
+}
+
+fn detect_binary(bytes: &[u8]) -> Option<Format> {
+    if stratum::looks_encrypted(bytes) {
+        Some(Format::Stratum)
+    } else if bytes.starts_with(b"PK\x03\x04") {
+        Some(Format::AuthenticatorPlus)
+    } else if and_otp::looks_encrypted(bytes) {
+        Some(Format::AndOtp)
+    } else {
+        None
     }
 }
 
@@ -535,10 +846,12 @@ fn detect_text(text: &str) -> Option<Format> {
     match scheme.as_deref() {
         Some("otpauth-migration") => Some(Format::GoogleMigration),
         Some("otpauth") if text.contains("codeDisplay=") => Some(Format::Ente),
+        Some("otpauth") if win_auth::looks_like(text) => Some(Format::WinAuth),
         Some("otpauth") => Some(Format::UriList),
         _ if first.split(',').any(|h| h.trim().trim_matches('"') == "login_totp") => {
             Some(Format::BitwardenCsv)
         }
+        _ if totp_authenticator::looks_encrypted(text) => Some(Format::TotpAuthenticator),
         _ => None,
     }
 }
@@ -573,7 +886,8 @@ fn detect_json_object(text: &str) -> Option<Format> {
     use serde::Deserialize;
     use serde::de::IgnoredAny;
 
-    /// Top-level keys only; values are skipped without being built.
+    /// Top-level keys only; values are skipped without being built, except `accounts` and
+    /// `entries`, whose first element tells Steam's and LastPass' files apart.
     #[derive(Deserialize)]
     #[allow(non_snake_case)]
     struct Probe {
@@ -587,8 +901,16 @@ fn detect_json_object(text: &str) -> Option<Format> {
         encrypted: Option<IgnoredAny>,
         encryptedData: Option<IgnoredAny>,
         kdfParams: Option<IgnoredAny>,
+        Authenticators: Option<IgnoredAny>,
+        version: Option<IgnoredAny>,
+        entries: Option<IgnoredAny>,
+        salt: Option<IgnoredAny>,
+        content: Option<IgnoredAny>,
+        shared_secret: Option<IgnoredAny>,
+        accounts: Option<serde_json::Value>,
     }
     let probe: Probe = serde_json::from_str(text).ok()?;
+    let has_version = probe.version.is_some();
     if probe.header.is_some() && probe.db.is_some() {
         Some(Format::Aegis)
     } else if probe.schemaVersion.is_some()
@@ -602,6 +924,44 @@ fn detect_json_object(text: &str) -> Option<Format> {
     } else if probe.encryptedData.is_some() && probe.kdfParams.is_some() {
         // Ente's encrypted export: detected so that the error can say what to do instead.
         Some(Format::Ente)
+    } else if probe.Authenticators.is_some() {
+        Some(Format::Stratum)
+    } else if has_version
+        && (probe.entries.is_some() || (probe.salt.is_some() && probe.content.is_some()))
+    {
+        Some(Format::Proton)
+    } else if probe.shared_secret.is_some() {
+        Some(Format::Steam)
+    } else {
+        match probe.accounts? {
+            serde_json::Value::Array(list) if has_version => {
+                let first = list.first();
+                (first.is_none_or(|a| a.get("issuerName").is_some() || a.get("timeStep").is_some()))
+                    .then_some(Format::LastPass)
+            }
+            serde_json::Value::Object(map) => map
+                .values()
+                .next()
+                .is_some_and(|a| a.get("shared_secret").is_some())
+                .then_some(Format::Steam),
+            _ => None,
+        }
+    }
+}
+
+/// JSON arrays: andOTP, Duo and the Authy desktop lists are all arrays of objects; their first
+/// object's keys tell them apart (Duo's `otpGenerator`, andOTP's `type`/`label`, the
+/// Authy list's `name` beside `secret`). An empty array matches nothing: it holds no account.
+fn detect_json_array(text: &str) -> Option<Format> {
+    let list: Vec<serde_json::Map<String, serde_json::Value>> = serde_json::from_str(text).ok()?;
+    let first = list.first()?;
+    let has = |key: &str| first.contains_key(key);
+    if has("otpGenerator") {
+        Some(Format::Duo)
+    } else if has("secret") && (has("type") || has("label")) {
+        Some(Format::AndOtp)
+    } else if has("name") && (has("secret") || has("decryptedSecret") || has("secretSeed")) {
+        Some(Format::AuthyJson)
     } else {
         None
     }
@@ -609,7 +969,8 @@ fn detect_json_object(text: &str) -> Option<Format> {
 
 /// Reads accounts from `bytes`.
 ///
-/// `format: None` detects the format from the content (the report says which was chosen).
+/// `format: None` detects the format from the content (the report says which was chosen); a file
+/// no format recognises gives [`TransferError::Unrecognised`], naming the formats tried.
 /// `password` is used only by encrypted files; an encrypted file without one gives
 /// [`TransferError::PasswordRequired`].
 pub fn import(
@@ -619,8 +980,10 @@ pub fn import(
 ) -> Result<ImportReport, TransferError> {
     let format = match format {
         Some(f) => f,
-        None => detect(bytes)
-            .ok_or_else(|| TransferError::Unrecognised { supported: Format::all_names() })?,
+        None => detect(bytes).ok_or_else(|| {
+            let shape = Shape::of(bytes);
+            TransferError::Unrecognised { shape: shape.describe(), tried: names(&shape.formats()) }
+        })?,
     };
     match format {
         Format::Aegis => aegis::import(bytes, password),
@@ -632,6 +995,25 @@ pub fn import(
         Format::BitwardenCsv => bitwarden::import_csv(bytes),
         Format::Ente => ente::import(bytes),
         Format::UriList => uri_list::import(bytes),
+        Format::Proton => proton::import(bytes, password),
+        Format::Authy => authy::import_xml(bytes, password),
+        Format::AuthyJson => authy::import_json(bytes),
+        Format::Stratum => stratum::import(bytes, password),
+        Format::GoogleDb => database::import_google(bytes),
+        Format::Microsoft => database::import_microsoft(bytes),
+        Format::FreeOtp => free_otp::import(bytes),
+        Format::Steam => steam::import(bytes),
+        Format::Duo => duo::import(bytes),
+        Format::LastPass => last_pass::import(bytes),
+        Format::WinAuth => win_auth::import(bytes),
+        Format::BattleNet => battle_net::import(bytes),
+        Format::TotpAuthenticator => totp_authenticator::import(bytes, password),
+        Format::AuthenticatorPlus => Err(TransferError::Unsupported {
+            format: Format::AuthenticatorPlus,
+            reason: "its backup is an SQLCipher database, which Tessera does not read; export \
+                     from Authenticator Plus to a URI list instead"
+                .into(),
+        }),
     }
 }
 
@@ -684,11 +1066,25 @@ pub fn export(
         Format::TwoFas => two_fas::export(accounts, password),
         Format::GoogleMigration => Ok(google::export(accounts)),
         Format::UriList => Ok(uri_list::export(accounts)),
+        Format::Proton => proton::export(accounts, password),
         Format::AndOtp
         | Format::FreeOtpPlus
         | Format::BitwardenJson
         | Format::BitwardenCsv
-        | Format::Ente => Err(TransferError::NotExportable { format }),
+        | Format::Ente
+        | Format::Authy
+        | Format::AuthyJson
+        | Format::Stratum
+        | Format::GoogleDb
+        | Format::Microsoft
+        | Format::FreeOtp
+        | Format::Steam
+        | Format::Duo
+        | Format::LastPass
+        | Format::WinAuth
+        | Format::BattleNet
+        | Format::TotpAuthenticator
+        | Format::AuthenticatorPlus => Err(TransferError::NotExportable { format }),
     }
 }
 
@@ -717,17 +1113,76 @@ mod tests {
     }
 
     #[test]
-    fn unrecognised_content_names_the_supported_formats() {
-        let err = import(b"hello world", None, None).unwrap_err();
-        let text = err.to_string();
-        for format in Format::ALL {
+    fn unrecognised_content_names_the_formats_it_was_tried_as() {
+        let text = import(b"hello world", None, None).unwrap_err().to_string();
+        assert!(text.starts_with("unrecognised file: a text file that matches none"), "{text}");
+        for format in Shape::Text.formats() {
             assert!(text.contains(format.name()), "{text}");
         }
-        assert!(matches!(
-            import(b"{\"a\":1}", None, None),
-            Err(TransferError::Unrecognised { .. })
-        ));
+        assert!(!text.contains("aegis"), "{text}");
+        let text = import(b"{\"a\":1}", None, None).unwrap_err().to_string();
+        assert!(text.contains("a JSON object") && text.contains("aegis, 2fas"), "{text}");
+        assert!(text.contains("proton") && text.contains("steam"), "{text}");
+        let text = import(b"[{\"x\":1}]", None, None).unwrap_err().to_string();
+        assert!(
+            text.contains("a JSON array") && text.contains("andotp, authy-json, duo"),
+            "{text}"
+        );
+        let text = import(b"<html/>", None, None).unwrap_err().to_string();
+        assert!(text.contains("an XML document") && text.contains("authy"), "{text}");
+        let text = import(&[0u8, 159, 146, 150], None, None).unwrap_err().to_string();
+        assert!(text.contains("a binary file") && text.contains("stratum"), "{text}");
         assert!(matches!(import(b"", None, None), Err(TransferError::Unrecognised { .. })));
+        assert!(matches!(import(b"[]", None, None), Err(TransferError::Unrecognised { .. })));
+    }
+
+    #[test]
+    fn authenticator_plus_backups_are_refused_with_advice() {
+        let bytes = vectors::fixture("authenticator-plus.zip");
+        let err = import(&bytes, None, None).unwrap_err();
+        assert!(matches!(
+            err,
+            TransferError::Unsupported { format: Format::AuthenticatorPlus, .. }
+        ));
+        assert!(err.to_string().contains("export from Authenticator Plus to a URI list"), "{err}");
+    }
+
+    #[test]
+    fn every_format_has_a_shape_a_title_and_a_hint() {
+        for format in Format::ALL {
+            assert!(!format.shapes().is_empty(), "{format}");
+            assert!(!format.hint().is_empty() && !format.title().is_empty(), "{format}");
+        }
+        assert_eq!(Format::ALL.iter().collect::<HashSet<_>>().len(), Format::ALL.len());
+    }
+
+    #[test]
+    fn an_empty_import_says_why() {
+        let mut report = ImportReport { format: Format::Duo, accounts: vec![], problems: vec![] };
+        assert_eq!(
+            report.why_empty().unwrap(),
+            "the Duo Mobile accounts (JSON) file holds no accounts"
+        );
+        report.problems.push(ImportProblem {
+            location: "entry 1".into(),
+            issuer: None,
+            reason: "unreadable secret".into(),
+        });
+        let why = report.why_empty().unwrap();
+        assert!(
+            why.contains("none of its 1 entry could be imported")
+                && why.contains("unreadable secret"),
+            "{why}"
+        );
+        let mut full = ImportReport {
+            format: Format::Aegis,
+            accounts: vec![account("GitHub", "alice", b"0123456789")],
+            problems: vec![],
+        };
+        assert_eq!(full.why_empty(), None);
+        let existing = account("GitHub", "alice", b"0123456789");
+        full.skip_duplicates([(&existing.otp.secret, "GitHub", "alice")]);
+        assert_eq!(full.why_empty().unwrap(), "its account is already in the vault");
     }
 
     #[test]
@@ -807,8 +1262,8 @@ mod tests {
         assert!(err.to_string().contains("aegis"), "{err}");
     }
 
-    /// Every committed fixture, with its format and password.
-    const FIXTURES: [(&str, Format); 12] = [
+    /// Every committed fixture, with its format.
+    const FIXTURES: [(&str, Format); 33] = [
         ("aegis-plain.json", Format::Aegis),
         ("aegis-encrypted.json", Format::Aegis),
         ("2fas-plain.2fas", Format::TwoFas),
@@ -821,6 +1276,27 @@ mod tests {
         ("bitwarden.csv", Format::BitwardenCsv),
         ("ente-auth.txt", Format::Ente),
         ("uri-list.txt", Format::UriList),
+        ("proton-plain.json", Format::Proton),
+        ("proton-encrypted.json", Format::Proton),
+        ("authy-plain.xml", Format::Authy),
+        ("authy-encrypted.xml", Format::Authy),
+        ("authy-desktop.json", Format::AuthyJson),
+        ("stratum-plain.json", Format::Stratum),
+        ("stratum-encrypted.bin", Format::Stratum),
+        ("stratum-encrypted-legacy.bin", Format::Stratum),
+        ("stratum-internal.db3", Format::Stratum),
+        ("google-authenticator.db", Format::GoogleDb),
+        ("microsoft-authenticator.db", Format::Microsoft),
+        ("freeotp-tokens.xml", Format::FreeOtp),
+        ("steam.maFile", Format::Steam),
+        ("steam-app.json", Format::Steam),
+        ("duo-accounts.json", Format::Duo),
+        ("lastpass.json", Format::LastPass),
+        ("winauth.txt", Format::WinAuth),
+        ("battle-net.xml", Format::BattleNet),
+        ("totp-authenticator.xml", Format::TotpAuthenticator),
+        ("totp-authenticator.bin", Format::TotpAuthenticator),
+        ("authenticator-plus.zip", Format::AuthenticatorPlus),
     ];
 
     #[test]

@@ -168,6 +168,11 @@ pub(crate) fn canonical() -> Vec<ImportedAccount> {
         .collect()
 }
 
+/// Returns the canonical accounts a format can hold (those `keep` accepts), in order.
+pub(crate) fn canonical_where(keep: impl Fn(&ImportedAccount) -> bool) -> Vec<ImportedAccount> {
+    canonical().into_iter().filter(|a| keep(a)).collect()
+}
+
 /// Which optional fields a format carries (the OTP parameters, issuer and account always).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Holds {

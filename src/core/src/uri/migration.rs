@@ -201,7 +201,7 @@ impl MigrationBatch {
         }
         let data = raw.raw_param("data").ok_or(UriError::MissingData)?;
         // No `+`-to-space here: a raw `+` is base64, and a space becomes `+` again below.
-        let data = decode_component(data, false);
+        let data = decode_component(data, false).ok_or(UriError::BadBase64("not text"))?;
         let bytes = decode_base64(&data)?;
         Self::from_payload(&bytes)
     }

@@ -72,6 +72,15 @@ pub enum UriError {
         /// What was expected, e.g. `otpauth://`.
         expected: &'static str,
     },
+    /// A label or parameter whose percent-decoding is not UTF-8 text.
+    #[error("the {part} is not valid text (its percent-encoded bytes are not UTF-8)")]
+    NotUtf8 {
+        /// Which part: `label`, `"issuer" parameter`, ...
+        part: String,
+    },
+    /// A link whose structure is wrong, such as `otpauth:/totp/...` with one slash.
+    #[error("malformed link: {0}")]
+    Malformed(&'static str),
     /// An otpauth host other than totp, hotp or steam.
     #[error("unknown account type {0:?} (expected totp, hotp or steam)")]
     UnknownType(String),
@@ -176,6 +185,8 @@ fn trim_scanned(text: &str) -> &str {
 #[derive(Clone, Copy)]
 struct RawUri<'a> {
     scheme: &'a str,
+    /// True if `//` followed the scheme (`otpauth://`), false for `otpauth:/totp/...`.
+    has_authority: bool,
     host: &'a str,
     path: &'a str,
     query: &'a str,
@@ -189,10 +200,12 @@ impl<'a> RawUri<'a> {
         if !is_scheme(scheme) {
             return None;
         }
-        let rest = rest.strip_prefix("//").unwrap_or(rest);
+        let stripped = rest.strip_prefix("//");
+        let has_authority = stripped.is_some();
+        let rest = stripped.unwrap_or(rest);
         let (before_query, query) = rest.split_once('?').unwrap_or((rest, ""));
         let (host, path) = before_query.split_once('/').unwrap_or((before_query, ""));
-        Some(Self { scheme, host, path, query })
+        Some(Self { scheme, has_authority, host, path, query })
     }
 
     /// Returns the query's `(name, value)` pairs, decoded, in order; `+` means a space.
@@ -201,14 +214,23 @@ impl<'a> RawUri<'a> {
     /// enrolment parameters there (`...&period=30#push=tessera1&push_url=...`), because
     /// strict parsers such as pyotp refuse unknown query parameters but ignore fragments.
     /// Any other raw `#` stays part of the value it is in.
-    fn query_pairs(&self) -> impl Iterator<Item = (String, Zeroizing<String>)> + 'a {
+    /// A name or value that does not decode to UTF-8 gives [`UriError::NotUtf8`] naming it.
+    fn query_pairs(
+        &self,
+    ) -> impl Iterator<Item = Result<(String, Zeroizing<String>), UriError>> + 'a {
         let (query, fragment) = match self.query.find("#push=") {
             Some(at) => (&self.query[..at], &self.query[at + 1..]),
             None => (self.query, ""),
         };
         query.split('&').chain(fragment.split('&')).filter(|part| !part.is_empty()).map(|part| {
             let (name, value) = part.split_once('=').unwrap_or((part, ""));
-            (decode_component(name, true).to_string(), decode_component(value, true))
+            let name = decode_component(name, true)
+                .ok_or_else(|| UriError::NotUtf8 { part: "name of a parameter".into() })?
+                .to_string();
+            let value = decode_component(value, true).ok_or_else(|| UriError::NotUtf8 {
+                part: format!("{:?} parameter", shown(&name)),
+            })?;
+            Ok((name, value))
         })
     }
 
@@ -216,7 +238,9 @@ impl<'a> RawUri<'a> {
     fn raw_param(&self, wanted: &str) -> Option<&'a str> {
         self.query.split('&').find_map(|part| {
             let (name, value) = part.split_once('=').unwrap_or((part, ""));
-            decode_component(name, true).eq_ignore_ascii_case(wanted).then_some(value)
+            decode_component(name, true)
+                .is_some_and(|n| n.eq_ignore_ascii_case(wanted))
+                .then_some(value)
         })
     }
 }
@@ -239,19 +263,28 @@ fn is_scheme(scheme: &str) -> bool {
 /// percent sign introducing what was itself an escape, like `Acme%2520Corp`), the result is
 /// decoded a second time, provided that yields valid UTF-8. A literal `%` followed by two hex
 /// digits therefore cannot survive a round trip; a lone `%` (`100%25`) does.
-fn decode_component(raw: &str, plus_is_space: bool) -> Zeroizing<String> {
+///
+/// Returns `None` if the decoded bytes are not UTF-8: a name or value we cannot show as text is
+/// refused (with the part named by the caller) rather than turned into replacement characters,
+/// which would make an account called "U+FFFD U+FFFD".
+fn decode_component(raw: &str, plus_is_space: bool) -> Option<Zeroizing<String>> {
     let spaced: Zeroizing<String> = Zeroizing::new(if plus_is_space && raw.contains('+') {
         raw.replace('+', " ")
     } else {
         raw.to_owned()
     });
-    let once = Zeroizing::new(percent_decode_str(&spaced).decode_utf8_lossy().into_owned());
+    let once = Zeroizing::new(percent_decode_str(&spaced).decode_utf8().ok()?.into_owned());
     if looks_double_encoded(raw)
         && let Ok(twice) = percent_decode_str(&once).decode_utf8()
     {
-        return Zeroizing::new(twice.into_owned());
+        return Some(Zeroizing::new(twice.into_owned()));
     }
-    once
+    Some(once)
+}
+
+/// Decodes the label (the path) of a link, refusing non-UTF-8 bytes.
+fn decode_label(raw: &str) -> Result<Zeroizing<String>, UriError> {
+    decode_component(raw, false).ok_or_else(|| UriError::NotUtf8 { part: "label".into() })
 }
 
 /// True if `raw` contains `%25XX` with XX hexadecimal.
@@ -327,26 +360,26 @@ mod tests {
 
     #[test]
     fn double_encoded_values_are_decoded_twice() {
-        assert_eq!(&*decode_component("Acme%2520Corp", true), "Acme Corp");
-        assert_eq!(&*decode_component("Acme%253ACorp", false), "Acme:Corp");
+        assert_eq!(&*decode_component("Acme%2520Corp", true).unwrap(), "Acme Corp");
+        assert_eq!(&*decode_component("Acme%253ACorp", false).unwrap(), "Acme:Corp");
     }
 
     #[test]
     fn single_percent_signs_survive_decoding() {
-        assert_eq!(&*decode_component("100%25", true), "100%");
-        assert_eq!(&*decode_component("100%25 sure", false), "100% sure");
-        assert_eq!(&*decode_component("50%", false), "50%", "a stray % is kept");
+        assert_eq!(&*decode_component("100%25", true).unwrap(), "100%");
+        assert_eq!(&*decode_component("100%25 sure", false).unwrap(), "100% sure");
+        assert_eq!(&*decode_component("50%", false).unwrap(), "50%", "a stray % is kept");
     }
 
     #[test]
     fn plus_means_space_only_in_query_values() {
-        assert_eq!(&*decode_component("a+b", true), "a b");
-        assert_eq!(&*decode_component("a+b", false), "a+b");
+        assert_eq!(&*decode_component("a+b", true).unwrap(), "a b");
+        assert_eq!(&*decode_component("a+b", false).unwrap(), "a+b");
     }
 
     #[test]
     fn invalid_utf8_escapes_do_not_fail() {
-        assert_eq!(&*decode_component("a%FFb", false), "a\u{fffd}b");
+        assert_eq!(decode_component("a%FFb", false), None, "not UTF-8: refused, not replaced");
     }
 
     #[test]
@@ -371,7 +404,7 @@ mod tests {
         let raw =
             RawUri::split("otpauth://totp/A:b?secret=X&issuer=C#Shop#push=t1&push_url=u").unwrap();
         let pairs: Vec<(String, String)> =
-            raw.query_pairs().map(|(k, v)| (k, v.to_string())).collect();
+            raw.query_pairs().map(|p| p.map(|(k, v)| (k, v.to_string())).unwrap()).collect();
         let expected = [("secret", "X"), ("issuer", "C#Shop"), ("push", "t1"), ("push_url", "u")];
         assert_eq!(pairs, expected.map(|(k, v)| (k.to_owned(), v.to_owned())));
     }

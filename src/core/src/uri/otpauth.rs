@@ -29,8 +29,8 @@ use std::fmt;
 use zeroize::Zeroizing;
 
 use super::{
-    MAX_LABEL_CHARS, MAX_NAME_CHARS, RawUri, RedactedPairs, UriError, check_length,
-    decode_component, encode_component, encode_label_part, shown,
+    MAX_LABEL_CHARS, MAX_NAME_CHARS, RawUri, RedactedPairs, UriError, check_length, decode_label,
+    encode_component, encode_label_part, shown,
 };
 use crate::otp::{Algorithm, OtpKind, OtpParams, Secret};
 
@@ -88,6 +88,11 @@ impl OtpUri {
                 expected: "otpauth://",
             });
         }
+        if !raw.has_authority {
+            return Err(UriError::Malformed(
+                "expected \"otpauth://\" (two slashes) before the type",
+            ));
+        }
         let host = raw.host.to_ascii_lowercase();
         let mut kind = match host.as_str() {
             "totp" => OtpKind::Totp,
@@ -97,12 +102,13 @@ impl OtpUri {
             _ => return Err(UriError::UnknownType(shown(raw.host))),
         };
 
-        let label = decode_component(raw.path, false);
+        let label = decode_label(raw.path)?;
         check_length("label", &label, MAX_LABEL_CHARS)?;
 
         let mut known = Known::default();
         let mut extra = Vec::new();
-        for (name, value) in raw.query_pairs() {
+        for pair in raw.query_pairs() {
+            let (name, value) = pair?;
             let lower = name.to_ascii_lowercase();
             let slot = match lower.as_str() {
                 "secret" => {
@@ -276,6 +282,37 @@ impl crate::account::Account for OtpUri {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn labels_and_parameters_that_are_not_utf8_are_refused_by_name() {
+        // Before: an account named "\u{fffd}\u{fffd}" was added.
+        let err = OtpUri::parse("otpauth://totp/%FF%FE:x?secret=JBSWY3DPEHPK3PXP").unwrap_err();
+        assert_eq!(err, UriError::NotUtf8 { part: "label".into() });
+        assert_eq!(
+            err.to_string(),
+            "the label is not valid text (its percent-encoded bytes are not UTF-8)"
+        );
+        let err =
+            OtpUri::parse("otpauth://totp/A:x?secret=JBSWY3DPEHPK3PXP&issuer=%C3%28").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the \"issuer\" parameter is not valid text (its percent-encoded bytes are not UTF-8)"
+        );
+        let err = OtpUri::parse("otpauth://totp/A:x?secret=JBSWY3DPEHPK3PXP&%FF=1").unwrap_err();
+        assert!(err.to_string().starts_with("the name of a parameter is not valid text"), "{err}");
+        // Valid multi-byte UTF-8 still reads.
+        let ok = OtpUri::parse("otpauth://totp/%E6%97%A5:x?secret=JBSWY3DPEHPK3PXP").unwrap();
+        assert_eq!(ok.issuer, "日");
+    }
+
+    #[test]
+    fn a_link_with_one_slash_is_malformed_not_an_unknown_type() {
+        let err = OtpUri::parse("otpauth:/totp/A:x?secret=JBSWY3DPEHPK3PXP").unwrap_err();
+        assert!(matches!(err, UriError::Malformed(_)), "{err:?}");
+        assert!(err.to_string().contains("otpauth://"), "{err}");
+        let err = OtpUri::parse("otpauth:totp/A:x?secret=JBSWY3DPEHPK3PXP").unwrap_err();
+        assert!(matches!(err, UriError::Malformed(_)), "{err:?}");
+    }
     use crate::otp::SecretError;
 
     const KEY: &str = "JBSWY3DPEHPK3PXP";

@@ -10,9 +10,7 @@ use std::fmt;
 
 use zeroize::Zeroizing;
 
-use super::{
-    MAX_LABEL_CHARS, RawUri, RedactedPairs, UriError, check_length, decode_component, shown,
-};
+use super::{MAX_LABEL_CHARS, RawUri, RedactedPairs, UriError, check_length, decode_label, shown};
 
 /// The parsed query of a privacyIDEA push enrolment QR code. Fields hold the decoded text of
 /// the first occurrence of each parameter, `None` if absent.
@@ -75,7 +73,7 @@ impl PushEnrolment {
         if !raw.host.eq_ignore_ascii_case("pipush") {
             return Err(UriError::UnknownType(shown(raw.host)));
         }
-        let label = decode_component(raw.path, false).to_string();
+        let label = decode_label(raw.path)?.to_string();
         check_length("label", &label, MAX_LABEL_CHARS)?;
         let mut out = Self {
             label,
@@ -89,7 +87,8 @@ impl PushEnrolment {
             poll_only: None,
             extra: Vec::new(),
         };
-        for (name, value) in raw.query_pairs() {
+        for pair in raw.query_pairs() {
+            let (name, value) = pair?;
             let slot = match name.to_ascii_lowercase().as_str() {
                 "enrollment_credential" => {
                     if out.enrollment_credential.is_none() {

@@ -1,0 +1,152 @@
+//! FreeOTP's `tokens.xml` (the original Red Hat app, 1.x), which FreeOTP+ kept as its own app
+//! data (import only).
+//!
+//! Source: freeotp/freeotp-android `app/src/main/java/org/fedorahosted/freeotp/Token.java` and
+//! `TokenPersistence.java` (1.x): Android shared preferences (see [`super::prefs`]) holding
+//! `tokenOrder` (a JSON array of keys) and one `<string>` per token, a Gson-serialised `Token`:
+//! `{issuerExt, issuerInt, label, type (TOTP|HOTP), algo, digits, period, counter, secret
+//! (signed bytes), imageAlt?}`; as read by Aegis' `importers/FreeOtpImporter.java`.
+//! FreeOTP+ (helloworld1/FreeOTPPlus) reads and writes the same file. A TOTP token whose issuer
+//! is "Steam" shows Steam codes in FreeOTP+, so it becomes a Steam account.
+//!
+//! Not read: FreeOTP 2.x's encrypted backup (`externalBackup.xml`, a Java-serialised map with a
+//! password-wrapped master key): it is reported as unsupported with what to do instead.
+//! Lost on import: token images and the order (accounts keep the file's order of `tokenOrder`
+//! when present).
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::prefs::{self, Pref};
+use super::{Collector, Format, ImportReport, ImportedAccount, TransferError, otp_params, text_of};
+use crate::otp::{OtpKind, Secret};
+
+const FORMAT: Format = Format::FreeOtp;
+/// The first bytes of a Java serialisation stream (`ObjectOutputStream`): FreeOTP 2.x backups.
+const JAVA_SERIAL_MAGIC: &[u8] = &[0xac, 0xed, 0x00, 0x05];
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Token {
+    #[serde(default)]
+    issuer_ext: String,
+    #[serde(default)]
+    label: String,
+    #[serde(rename = "type")]
+    kind: String,
+    algo: Option<String>,
+    digits: Option<u64>,
+    period: Option<u64>,
+    counter: Option<u64>,
+    secret: Vec<i64>,
+}
+
+/// Returns true if the preferences look like FreeOTP's: a `tokenOrder` list or token objects.
+pub(crate) fn looks_like(prefs: &[Pref]) -> bool {
+    prefs.iter().any(|p| p.name == "tokenOrder")
+        || prefs.iter().any(|p| {
+            serde_json::from_str::<Value>(&p.value).is_ok_and(|v| {
+                v.get("secret").is_some_and(Value::is_array) && v.get("type").is_some()
+            })
+        })
+}
+
+pub(crate) fn import(bytes: &[u8]) -> Result<ImportReport, TransferError> {
+    if bytes.starts_with(JAVA_SERIAL_MAGIC) {
+        return Err(TransferError::Unsupported {
+            format: FORMAT,
+            reason: "this is a FreeOTP 2 encrypted backup, which Tessera does not read yet; \
+                     in FreeOTP, export the tokens as otpauth links (or QR codes) instead"
+                .into(),
+        });
+    }
+    let prefs = prefs::read(text_of(bytes, FORMAT)?, FORMAT)?;
+    let order: Vec<String> = prefs::find(&prefs, "tokenOrder")
+        .map(|o| {
+            serde_json::from_str(o).map_err(|e| {
+                TransferError::corrupt(FORMAT, format!("tokenOrder is not a list: {e}"))
+            })
+        })
+        .transpose()?
+        .unwrap_or_default();
+    // Tokens in tokenOrder's order, then any the order does not list.
+    let mut keys: Vec<&str> = order.iter().map(String::as_str).collect();
+    for pref in &prefs {
+        if pref.name != "tokenOrder" && !keys.contains(&pref.name.as_str()) {
+            keys.push(&pref.name);
+        }
+    }
+    let mut out = Collector::new(FORMAT);
+    for key in keys {
+        let location = format!("token {key:?}");
+        let Some(value) = prefs::find(&prefs, key) else {
+            out.problem(location, None, "listed in tokenOrder but missing");
+            continue;
+        };
+        let result = serde_json::from_str::<Token>(value)
+            .map_err(|e| format!("unreadable token: {e}"))
+            .and_then(convert);
+        let issuer = key.split_once(':').map(|(i, _)| i);
+        out.push(location, issuer, result);
+    }
+    Ok(out.finish())
+}
+
+fn convert(token: Token) -> Result<ImportedAccount, String> {
+    let bytes: Vec<u8> = token
+        .secret
+        .iter()
+        .map(|b| i8::try_from(*b).map(|s| s.to_le_bytes()[0]).or_else(|_| u8::try_from(*b)))
+        .collect::<Result<_, _>>()
+        .map_err(|_| "unreadable secret (not a byte list)".to_owned())?;
+    let secret = Secret::from_bytes(bytes).map_err(|e| format!("unreadable secret: {e}"))?;
+    let kind = match token.kind.to_ascii_uppercase().as_str() {
+        "TOTP" if token.issuer_ext == "Steam" => OtpKind::Steam,
+        "TOTP" => OtpKind::Totp,
+        "HOTP" => OtpKind::Hotp,
+        other => return Err(format!("unsupported type {other:?}")),
+    };
+    let otp =
+        otp_params(kind, secret, token.algo.as_deref(), token.digits, token.period, token.counter)?;
+    Ok(ImportedAccount::new(token.issuer_ext, token.label, otp))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transfer::vectors::{self, Holds};
+    use crate::transfer::{detect, import as import_any};
+
+    #[test]
+    fn fixture_holds_the_canonical_accounts() {
+        let bytes = vectors::fixture("freeotp-tokens.xml");
+        assert_eq!(detect(&bytes), Some(FORMAT));
+        let report = import_any(&bytes, None, None).unwrap();
+        assert!(report.problems.is_empty(), "{:?}", report.problems);
+        vectors::assert_same(&report.accounts, &vectors::canonical(), Holds::OTP_ONLY);
+    }
+
+    #[test]
+    fn missing_algorithm_means_sha1_and_bad_tokens_are_reported() {
+        let xml = r#"<map>
+<string name="tokenOrder">["A:a","B:b","C:c"]</string>
+<string name="A:a">{"issuerExt":"A","label":"a","type":"TOTP","digits":6,"period":30,"secret":[72,101,108,108,111,-34,-83,-66,-17]}</string>
+<string name="B:b">{"issuerExt":"B","label":"b","type":"MOTP","secret":[1,2,3]}</string>
+</map>"#;
+        let report = import(xml.as_bytes()).unwrap();
+        assert_eq!(report.accounts.len(), 1);
+        assert_eq!(report.accounts[0].otp.algorithm, crate::otp::Algorithm::Sha1);
+        assert_eq!(report.accounts[0].otp.secret.as_bytes(), b"Hello\xde\xad\xbe\xef");
+        let shown: Vec<String> = report.problems.iter().map(ToString::to_string).collect();
+        assert!(shown[0].starts_with("token \"B:b\" (B): unsupported type"), "{shown:?}");
+        assert!(shown[1].contains("missing"), "{shown:?}");
+    }
+
+    #[test]
+    fn freeotp2_backups_and_damage_are_named() {
+        let err = import(&[0xac, 0xed, 0, 5, 0x73, 0x72]).unwrap_err();
+        assert!(err.to_string().contains("FreeOTP 2"), "{err}");
+        let err = import(b"<map><string name=\"tokenOrder\">nope</string></map>").unwrap_err();
+        assert!(err.to_string().contains("tokenOrder"), "{err}");
+    }
+}
