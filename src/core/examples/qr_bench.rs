@@ -7,6 +7,10 @@
 //! `qr_bench frames [COUNT] [SEED]` times the decoder on 1280x720 camera-like frames (half
 //! holding a code seen in perspective with noise, half without) using the live-preview
 //! budget, and prints the median and 95th-percentile time and the hit rate.
+//!
+//! `qr_bench engines DIR` decodes the photographs made by `scripts/qr-photos.py` in DIR with
+//! each detector combination in-process (the CLI's options) and prints codes read and time
+//! per condition: the evidence for the engine choice in the `qr` module docs.
 
 #[path = "../tests/qr_support/mod.rs"]
 mod qr_support;
@@ -19,7 +23,7 @@ use image::{GrayImage, Luma, imageops};
 use qr_support::{Condition, payloads, render, to_frame};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-use tessera_core::qr::{DecodeOptions, decode};
+use tessera_core::qr::{DecodeOptions, Engine, decode, decode_with};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -35,6 +39,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let seed: u64 = args.get(2).map_or(Ok(7), |s| s.parse())?;
             frames(count, seed);
             Ok(())
+        }
+        Some("engines") => {
+            engines(std::path::Path::new(args.get(1).ok_or("engines needs a directory")?))
         }
         Some("scaling") => {
             scaling();
@@ -130,6 +137,66 @@ fn frames(count: usize, seed: u64) {
         median(&mut without),
         percentile(&mut all, 0.95)
     );
+}
+
+fn engines(dir: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
+    const ENGINES: [(Engine, &str); 4] = [
+        (Engine::Both, "tessera"),
+        (Engine::Rqrr, "ours+rqrr"),
+        (Engine::Rxing, "ours+rxing"),
+        (Engine::RxingAlone, "rxing alone"),
+    ];
+    let truth = std::fs::read_to_string(dir.join("truth.tsv"))?;
+    let mut files: Vec<(String, Vec<String>)> = Vec::new();
+    for line in truth.lines() {
+        let (name, payload) = line.split_once('\t').ok_or("bad truth line")?;
+        match files.last_mut() {
+            Some((n, p)) if n == name => p.push(payload.to_owned()),
+            _ => files.push((name.to_owned(), vec![payload.to_owned()])),
+        }
+    }
+    // Per engine: codes read, codes, seconds, slowest image.
+    type Row = [(usize, usize, f64, f64); 4];
+    let mut table: Vec<(String, Row)> = Vec::new();
+    let options =
+        DecodeOptions { budget: Some(std::time::Duration::from_secs(10)), exhaustive: false };
+    for (name, want) in &files {
+        let cond = name.split("__").next().unwrap_or(name).to_owned();
+        if table.last().is_none_or(|(c, _)| *c != cond) {
+            table.push((cond, [(0, 0, 0.0, 0.0); 4]));
+        }
+        let frame = to_frame(&image::open(dir.join(name))?.to_luma8());
+        let row = &mut table.last_mut().expect("pushed above").1;
+        for (i, (engine, _)) in ENGINES.iter().enumerate() {
+            let start = Instant::now();
+            let got = decode_with(&frame, &options, *engine);
+            let secs = start.elapsed().as_secs_f64();
+            row[i].0 += want.iter().filter(|w| got.payloads.contains(w)).count();
+            row[i].1 += want.len();
+            row[i].2 += secs;
+            row[i].3 = row[i].3.max(secs);
+        }
+    }
+    print!("{:<14}", "condition");
+    for (_, name) in ENGINES {
+        print!("{name:>24}");
+    }
+    println!();
+    let mut total = [(0, 0, 0.0, 0.0f64); 4];
+    for (cond, row) in &table {
+        print!("{cond:<14}");
+        for (i, (read, n, secs, max)) in row.iter().enumerate() {
+            print!("{:>9} {secs:>6.2}s {max:>5.2}max", format!("{read}/{n}"));
+            total[i] = (total[i].0 + read, total[i].1 + n, total[i].2 + secs, total[i].3.max(*max));
+        }
+        println!();
+    }
+    print!("{:<14}", "total");
+    for (read, n, secs, max) in total {
+        print!("{:>9} {secs:>6.2}s {max:>5.2}max", format!("{read}/{n}"));
+    }
+    println!();
+    Ok(())
 }
 
 fn median(v: &mut [f64]) -> f64 {

@@ -15,6 +15,7 @@
 //! decoding (scan lines for the 1:1:3:1:1 ratio).
 
 use super::frame::Bitmap;
+use super::grid::{self, Read};
 
 /// A confirmed finder pattern: centre in pixels and module size.
 #[derive(Debug, Clone, Copy)]
@@ -28,7 +29,7 @@ struct Finder {
 /// Payloads read by the fast path, and whether some finder triple looked like a code but did
 /// not decode (then the caller should let rqrr try too).
 pub(crate) struct Located {
-    pub(crate) payloads: Vec<String>,
+    pub(crate) payloads: Vec<Read>,
     pub(crate) leftovers: bool,
 }
 
@@ -292,7 +293,7 @@ fn triangle(f: &[Finder], i: usize, j: usize, k: usize) -> Option<(f32, usize, u
     Some((right_angle + (l1 / l2 - 1.0).abs(), tl, tr, bl))
 }
 
-fn sample_and_decode(b: &Bitmap, tl: Finder, tr: Finder, bl: Finder) -> Option<String> {
+fn sample_and_decode(b: &Bitmap, tl: Finder, tr: Finder, bl: Finder) -> Option<Read> {
     let module = (tl.module + tr.module + bl.module) / 3.0;
     let span = (dist(tl, tr) + dist(tl, bl)) / 2.0 / module;
     let mut dim = span.round() as i32 + 7;
@@ -449,22 +450,25 @@ fn find_alignment(b: &Bitmap, guess: (f32, f32), module: f32) -> Vec<(f32, f32)>
     found.into_iter().take(6).map(|(p, _)| p).collect()
 }
 
-fn decode_grid(b: &Bitmap, mapping: &Mapping, dim: usize) -> Option<String> {
-    let grid = rqrr::SimpleGrid::from_func(dim, |col, row| {
+fn decode_grid(b: &Bitmap, mapping: &Mapping, dim: usize) -> Option<Read> {
+    grid::read_fn(dim, |col, row| {
         let (x, y) = mapping.map(col as f32 + 0.5, row as f32 + 0.5);
         if !(x >= 0.0 && y >= 0.0) {
             return false;
         }
         let (x, y) = (x as usize, y as usize);
         x < b.w && y < b.h && dark(b, x, y)
-    });
-    rqrr::Grid::new(grid).decode().ok().map(|(_, text)| text)
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::qr::encode;
+
+    fn texts(located: &Located) -> Vec<String> {
+        located.payloads.iter().map(|r| r.as_ref().unwrap().text().unwrap()).collect()
+    }
 
     fn bitmap(text: &str, module: u32, quiet: u32) -> Bitmap {
         let f = encode(text).unwrap().to_luma(module, quiet);
@@ -479,7 +483,7 @@ mod tests {
     fn reads_a_sharp_code_at_several_module_sizes() {
         for module in [2, 3, 5, 8] {
             let got = read(&bitmap("otpauth://totp/A?secret=JBSWY3DPEHPK3PXP", module, 4));
-            assert_eq!(got.payloads, ["otpauth://totp/A?secret=JBSWY3DPEHPK3PXP"], "{module}");
+            assert_eq!(texts(&got), ["otpauth://totp/A?secret=JBSWY3DPEHPK3PXP"], "{module}");
             assert!(!got.leftovers);
         }
     }
@@ -519,7 +523,7 @@ mod tests {
         let (_, tl, tr, bl) = triangle(&f, 0, 1, 2).unwrap();
         assert!(decode_grid(&warped, &Mapping::affine(f[tl], f[tr], f[bl], 33), 33).is_none());
         // ...but the alignment pattern fixes the fourth corner.
-        assert_eq!(read(&warped).payloads, [text]);
+        assert_eq!(texts(&read(&warped)), [text]);
     }
 
     #[test]

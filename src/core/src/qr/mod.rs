@@ -1,21 +1,39 @@
 //! QR decoding from images and camera frames; QR encoding for export.
 //!
-//! Decoding is [rqrr](https://docs.rs/rqrr) behind a retry pipeline. rqrr alone misses what
-//! users actually point it at (dark-mode pages, cropped codes without a quiet zone, noisy,
-//! blurred or JPEG-damaged frames, uneven light), so [`decode`] tries a sequence of cheap
-//! preprocessing variants (rqrr's own threshold, adaptive mean and Otsu binarisations, inversion,
-//! a white border, blur, 2x down- and upscaling) until one yields codes or the per-frame time
-//! budget runs out. Every payload comes back as text; what it means is decided by
-//! [`crate::uri`].
+//! Decoding is a retry pipeline of our own pre-processing in front of three detectors.
+//! Detectors alone miss what users actually point them at (dark-mode pages, cropped codes
+//! without a quiet zone, noisy, blurred or JPEG-damaged frames, uneven light, glare), so
+//! [`decode`] tries a sequence of cheap preprocessing variants (adaptive mean and Otsu
+//! binarisations, inversion, a white border, blur, 2x down- and upscaling) until one yields
+//! codes or the per-frame time budget runs out. On each binarised variant:
+//!
+//! 1. `locate`: our affine fast path (three finder patterns, the bottom-right alignment
+//!    pattern for perspective), which reads flat, sharp codes in well under a millisecond;
+//! 2. rxing's port of zxing-cpp's detector (finder-pattern sets, sampling through every
+//!    alignment pattern, so dense, curved and strongly tilted codes read);
+//! 3. rqrr's detector, for what is still left (it fits a perspective grid by iteration).
+//!
+//! Every grid, whichever detector sampled it, is read by `grid` (rxing's format/version
+//! reading, unmasking, mirrored codes and Reed-Solomon correction) and its data turned into
+//! text by `text`, which follows ISO/IEC 18004 for ECI designators, ISO-8859-1 as the byte
+//! mode default, Shift_JIS/Kanji, and structured append. A code that reads but whose data is
+//! not text is reported in [`Decoded::problems`], never as "nothing found". What a payload
+//! means is decided by [`crate::uri`].
 //!
 //! Frames come from a [`FrameSource`] (camera, screen, file, or a test's replay) and a
 //! [`ScanSession`] pulls them until something decodes. Encoding ([`encode`]) uses the `qrcode`
 //! crate and renders to a [`LumaFrame`] for display.
+//!
+//! # Choice of engine
+//!
+//! Measured with `scripts/qr-bench` (see the README for the full tables): ENGINE_TABLE
 
 mod encode;
 mod frame;
+mod grid;
 mod locate;
 mod scan;
+mod text;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::{Duration, Instant};
@@ -23,8 +41,11 @@ use std::time::{Duration, Instant};
 pub use encode::{QrMatrix, encode};
 pub use frame::{LumaFrame, MAX_PIXELS};
 pub use scan::{FrameSource, ScanOutcome, ScanSession, ScanStep};
+pub use text::TextError;
 
 use frame::{Bitmap, OwnedPlane, Plane};
+use grid::Read;
+use text::Symbol;
 
 /// Errors from QR decoding, encoding and frame sources.
 #[derive(Debug, thiserror::Error)]
@@ -89,8 +110,13 @@ impl Default for DecodeOptions {
 /// What [`decode`] found in one frame.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Decoded {
-    /// Every distinct payload, in the order found, exactly as the codes hold it.
+    /// Every distinct payload, in the order found, exactly as the codes hold it (the parts
+    /// of a structured-append sequence joined into one).
     pub payloads: Vec<String>,
+    /// Codes that were found and read (error correction included) but whose data is not
+    /// text: bytes invalid in the character set the code names, an unknown character set,
+    /// a malformed data stream, or a sequence of which only some parts were seen.
+    pub problems: Vec<TextError>,
     /// Number of preprocessing variants that were run.
     pub attempts: usize,
     /// Whether the time budget stopped the search before every variant was tried.
@@ -102,6 +128,7 @@ impl std::fmt::Debug for Decoded {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Decoded")
             .field("payloads", &self.payloads.len())
+            .field("problems", &self.problems)
             .field("attempts", &self.attempts)
             .field("out_of_time", &self.out_of_time)
             .finish()
@@ -217,10 +244,35 @@ fn applies(variant: Variant, w: usize, h: usize) -> bool {
 /// codes (or all of them, with [`DecodeOptions::exhaustive`]) within the time budget.
 /// Returns an empty list when nothing decodes; never panics on any input.
 pub fn decode(frame: &LumaFrame, options: &DecodeOptions) -> Decoded {
+    decode_with(frame, options, Engine::Both)
+}
+
+/// The detectors behind the fast path, for comparing them in `examples/qr_bench.rs`.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// Our pre-processing with rxing's detector, then rqrr's for what is left (what
+    /// [`decode`] does).
+    Both,
+    /// Our pre-processing with rqrr's detector only (the pipeline before rxing).
+    Rqrr,
+    /// Our pre-processing with rxing's detector only.
+    Rxing,
+    /// rxing's own binariser and detector, nothing of ours but the text decoding.
+    RxingAlone,
+}
+
+/// [`decode`] with a chosen detector, for benchmarks.
+#[doc(hidden)]
+pub fn decode_with(frame: &LumaFrame, options: &DecodeOptions, engine: Engine) -> Decoded {
+    if engine == Engine::RxingAlone {
+        return rxing_alone(frame);
+    }
     let start = Instant::now();
     let original = frame.plane();
     let mut cache = Bases::default();
     let mut out = Decoded::default();
+    let mut found: Vec<Read> = Vec::new();
     let mut slowest = Duration::ZERO;
     let pipeline = if original.w * original.h > LARGE_FRAME { PIPELINE_LARGE } else { PIPELINE };
     // A dark frame border means a light-on-dark code (dark-mode page or app): try every
@@ -240,20 +292,55 @@ pub fn decode(frame: &LumaFrame, options: &DecodeOptions) -> Decoded {
         }
         out.attempts += 1;
         let base = cache.base(variant.base, original);
-        let result = run_variant(variant, base);
+        let result = run_variant(variant, base, engine);
         slowest = slowest.max(start.elapsed() - elapsed);
-        for payload in result.payloads {
-            if !out.payloads.contains(&payload) {
-                out.payloads.push(payload);
+        for read in result.payloads {
+            if !found.contains(&read) {
+                found.push(read);
             }
         }
         // Stop once something decoded and nothing that looked like a code was left
         // undecoded; otherwise a later variant may read the rest.
-        if !options.exhaustive && !out.payloads.is_empty() && result.undecoded == 0 {
+        if !options.exhaustive && !found.is_empty() && result.undecoded == 0 {
             break;
         }
     }
+    texts(found, &mut out);
     out
+}
+
+/// Turns the codes read in a frame into payloads and problems: lone codes one by one, the
+/// parts of a structured-append sequence (same part count and parity) joined in order.
+fn texts(found: Vec<Read>, out: &mut Decoded) {
+    let mut sequences: Vec<Vec<Symbol>> = Vec::new();
+    let push = |text: Result<String, TextError>, out: &mut Decoded| match text {
+        Ok(text) if !out.payloads.contains(&text) => out.payloads.push(text),
+        Ok(_) => {}
+        Err(err) if !out.problems.contains(&err) => out.problems.push(err),
+        Err(_) => {}
+    };
+    for read in found {
+        match read {
+            Ok(symbol) => match symbol.append {
+                Some(a) if a.total > 1 => {
+                    let key = |s: &Symbol| s.append.map(|b| (b.total, b.parity));
+                    match sequences.iter_mut().find(|q| key(&q[0]) == Some((a.total, a.parity))) {
+                        Some(seq) if !seq.iter().any(|s| s.append == symbol.append) => {
+                            seq.push(symbol);
+                        }
+                        Some(_) => {}
+                        None => sequences.push(vec![symbol]),
+                    }
+                }
+                _ => push(symbol.text(), out),
+            },
+            Err(err) => push(Err(err), out),
+        }
+    }
+    for seq in sequences {
+        let parts: Vec<&Symbol> = seq.iter().collect();
+        push(Symbol::join(&parts).and_then(|s| s.text()), out);
+    }
 }
 
 /// One decoded code and what it means to an authenticator.
@@ -316,7 +403,8 @@ impl Bases {
 
 #[derive(Default)]
 struct AttemptResult {
-    payloads: Vec<String>,
+    /// Codes read (their data, or why it is not text).
+    payloads: Vec<Read>,
     /// Grids that were located but failed to decode.
     undecoded: usize,
 }
@@ -327,7 +415,7 @@ fn pad_width(p: Plane<'_>) -> usize {
     (p.w.min(p.h) / 8).max(8)
 }
 
-fn run_variant(variant: Variant, p: Plane<'_>) -> AttemptResult {
+fn run_variant(variant: Variant, p: Plane<'_>, engine: Engine) -> AttemptResult {
     match variant.binarise {
         Binarise::Rqrr => {
             let inverted;
@@ -353,29 +441,37 @@ fn run_variant(variant: Variant, p: Plane<'_>) -> AttemptResult {
         Binarise::Adaptive { div } => {
             let r = (p.w.min(p.h) / div).clamp(4, 200);
             let bits = frame::threshold_adaptive(p, r, ADAPTIVE_OFFSET, variant.invert);
-            detect_bitmap(&bits, variant.pad.then(|| pad_width(p)))
+            detect_bitmap(&bits, variant.pad.then(|| pad_width(p)), engine)
         }
         Binarise::AdaptivePx { r, offset } => {
             let bits = frame::threshold_adaptive(p, r, offset, variant.invert);
-            detect_bitmap(&bits, variant.pad.then(|| pad_width(p)))
+            detect_bitmap(&bits, variant.pad.then(|| pad_width(p)), engine)
         }
         Binarise::Otsu => {
             let level = frame::otsu_level(p);
             let bits = frame::threshold_global(p, level, variant.invert);
-            detect_bitmap(&bits, variant.pad.then(|| pad_width(p)))
+            detect_bitmap(&bits, variant.pad.then(|| pad_width(p)), engine)
         }
     }
 }
 
-fn detect_bitmap(bits: &Bitmap, pad: Option<usize>) -> AttemptResult {
+fn detect_bitmap(bits: &Bitmap, pad: Option<usize>, engine: Engine) -> AttemptResult {
     // The fast affine path first (it needs no quiet-zone padding: it treats the outside of
-    // the image as light); rqrr's full detector only if it left something unread.
-    let fast = detect(|| {
+    // the image as light); the full detectors only if it left something unread.
+    let mut result = detect(|| {
         let located = locate::read(bits);
         AttemptResult { payloads: located.payloads, undecoded: usize::from(located.leftovers) }
     });
-    if !fast.payloads.is_empty() && fast.undecoded == 0 {
-        return fast;
+    if !result.payloads.is_empty() && result.undecoded == 0 {
+        return result;
+    }
+    if engine != Engine::Rqrr {
+        let found = detect_rxing(&matrix_of(bits));
+        let done = found.undecoded == 0 && !found.payloads.is_empty();
+        result.merge(found);
+        if done || engine == Engine::Rxing {
+            return result;
+        }
     }
     let padded;
     let bits = match pad {
@@ -385,18 +481,104 @@ fn detect_bitmap(bits: &Bitmap, pad: Option<usize>) -> AttemptResult {
         }
         None => bits,
     };
-    let mut result = detect(|| {
+    let found = detect(|| {
         let w = bits.w;
         let mut img =
             rqrr::PreparedImage::prepare_from_bitmap(w, bits.h, |x, y| bits.bits[y * w + x]);
         collect(img.detect_grids())
     });
-    for payload in fast.payloads {
-        if !result.payloads.contains(&payload) {
-            result.payloads.push(payload);
+    result.merge(found);
+    result
+}
+
+impl AttemptResult {
+    /// Adds another detector's reads; what it left unread replaces ours (it looked at the
+    /// same pixels last).
+    fn merge(&mut self, other: Self) {
+        for read in other.payloads {
+            if !self.payloads.contains(&read) {
+                self.payloads.push(read);
+            }
+        }
+        self.undecoded = other.undecoded;
+    }
+}
+
+/// rxing's bit matrix of a bitmap.
+fn matrix_of(bits: &Bitmap) -> rxing::common::BitMatrix {
+    let mut matrix = rxing::common::BitMatrix::new(bits.w.max(1) as u32, bits.h.max(1) as u32)
+        .expect("invariant: dimensions are non-zero and within MAX_PIXELS");
+    for (i, _) in bits.bits.iter().enumerate().filter(|(_, dark)| **dark) {
+        matrix.set((i % bits.w) as u32, (i / bits.w) as u32);
+    }
+    matrix
+}
+
+/// Runs rxing's port of zxing-cpp's QR detector on a binarised image: finder patterns found
+/// along every third row, grouped into plausible triples, each sampled through its alignment
+/// patterns (all of them for dense codes, which tolerates curvature) and read by
+/// [`grid::read`].
+fn detect_rxing(matrix: &rxing::common::BitMatrix) -> AttemptResult {
+    use rxing::common::DetectorRXingResult;
+    use rxing::qrcode::cpp_port::detector::{
+        FindFinderPatterns, GenerateFinderPatternSets, SampleQR,
+    };
+    detect(|| {
+        let mut result = AttemptResult::default();
+        let mut patterns = FindFinderPatterns(matrix, true, 0);
+        let mut used = Vec::new();
+        let mut failed = Vec::new();
+        for set in GenerateFinderPatternSets(&mut patterns) {
+            if [set.bl, set.tl, set.tr].iter().any(|p| used.contains(p)) {
+                continue;
+            }
+            let read = SampleQR(matrix, &set).ok().and_then(|s| grid::read(s.getBits()));
+            match read {
+                Some(read) => {
+                    used.extend([set.bl, set.tl, set.tr]);
+                    if !result.payloads.contains(&read) {
+                        result.payloads.push(read);
+                    }
+                }
+                None => failed.push(set),
+            }
+        }
+        // A triple none of whose finders belongs to a code that was read may be a code
+        // this binarisation could not read.
+        result.undecoded =
+            failed.iter().filter(|s| [s.bl, s.tl, s.tr].iter().all(|p| !used.contains(p))).count();
+        result
+    })
+}
+
+/// rxing alone, as a reference for the benchmark: its hybrid binariser (ZXing's local block
+/// threshold) and its detector, on the frame and on its inverse.
+fn rxing_alone(frame: &LumaFrame) -> Decoded {
+    use rxing::common::HybridBinarizer;
+    use rxing::{Binarizer, Luma8Source};
+    let mut found: Vec<Read> = Vec::new();
+    let p = frame.plane();
+    for invert in [false, true] {
+        let px = if invert { frame::invert(p).px } else { p.px.to_vec() };
+        let result = detect(|| {
+            let Ok(source) = Luma8Source::new(px, p.w as u32, p.h as u32) else {
+                return AttemptResult::default();
+            };
+            let binarizer = HybridBinarizer::new(source);
+            match binarizer.get_black_matrix() {
+                Ok(matrix) => detect_rxing(matrix),
+                Err(_) => AttemptResult::default(),
+            }
+        });
+        for read in result.payloads {
+            if !found.contains(&read) {
+                found.push(read);
+            }
         }
     }
-    result
+    let mut out = Decoded { attempts: 2, ..Decoded::default() };
+    texts(found, &mut out);
+    out
 }
 
 /// Runs rqrr's grid detection and decoding on a prepared image.
@@ -411,17 +593,18 @@ where
     catch_unwind(AssertUnwindSafe(attempt)).unwrap_or_default()
 }
 
-/// Decodes the grids rqrr located, counting those that fail.
+/// Reads the grids rqrr located, counting those that fail.
 fn collect<G: rqrr::BitGrid>(grids: Vec<rqrr::Grid<G>>) -> AttemptResult {
     let mut result = AttemptResult::default();
-    for grid in grids {
-        match grid.decode() {
-            Ok((_, text)) => {
-                if !result.payloads.contains(&text) {
-                    result.payloads.push(text);
+    for found in grids {
+        let g = &found.grid;
+        match grid::read_fn(g.size(), |x, y| g.bit(y, x)) {
+            Some(read) => {
+                if !result.payloads.contains(&read) {
+                    result.payloads.push(read);
                 }
             }
-            Err(_) => result.undecoded += 1,
+            None => result.undecoded += 1,
         }
     }
     result

@@ -112,11 +112,6 @@ impl<S: FrameSource> ScanSession<S> {
     pub fn outcome(&self) -> ScanOutcome {
         ScanOutcome { payloads: self.found.clone(), frames: self.frames }
     }
-
-    /// Gives the source back (to close a camera, say).
-    pub fn into_source(self) -> S {
-        self.source
-    }
 }
 
 #[cfg(test)]
