@@ -1,6 +1,7 @@
 //! "Enter a setup key": validates as the user types and adds the account to the vault.
 
 use slint::{ComponentHandle, SharedString};
+use tessera_core::account::Account;
 use tessera_core::otp::{Algorithm, OtpKind, OtpParams, Secret, SecretError};
 
 use crate::state::Shared;
@@ -71,13 +72,7 @@ pub(crate) fn validate(ui: &AppWindow, existing: &[Entry]) -> Option<OtpParams> 
     form.set_counter_problem(problem(&counter));
 
     let duplicate = secret.as_ref().ok().and_then(|s| {
-        existing.iter().find(|e| e.otp.secret.ct_eq(s)).map(|e| {
-            if e.issuer.is_empty() {
-                e.account.clone()
-            } else {
-                format!("{} ({})", e.issuer, e.account)
-            }
-        })
+        existing.iter().find(|e| e.otp.secret.ct_eq(s)).map(Account::label)
     });
     form.set_duplicate_of(duplicate.unwrap_or_default().into());
 

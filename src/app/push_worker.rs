@@ -2,11 +2,11 @@
 //! while the vault is open, and sends the user's answers, off the UI thread.
 //!
 //! The [`Engine`] holds the session and knows nothing about threads. [`PushWorker`] runs it
-//! either on its own thread (the app: commands in through a channel, reports back to the UI
-//! thread through `slint::spawn_local`) or inline (tests: the UI's one-second tick drives it,
-//! so a fake clock decides everything). Locking stops polling and drops the accounts, keys
-//! included; unlocking and window focus poll at once. Between polls the thread sleeps in
-//! `recv_timeout`, so an idle app costs one wake-up per poll.
+//! either on its own thread (the app: commands in through a channel, reports handed to a
+//! `deliver` callback, which the app forwards to the UI thread with `upgrade_in_event_loop`)
+//! or inline (tests: the UI's one-second tick drives it, so a fake clock decides everything).
+//! Locking stops polling and drops the accounts, keys included; unlocking polls at once.
+//! Between polls the thread sleeps in `recv_timeout`, so an idle app costs one wake-up per poll.
 //!
 //! Accounts on a long-polling server (Tessera's own) get a thread each in the app
 //! ([`long_poll_loop`]): it holds one poll open on the server (up to 25 s), hands every
@@ -36,8 +36,6 @@ pub enum Command {
     Start(Vec<PushAccount>),
     /// The vault was locked: stop polling and forget the accounts and pending requests.
     Stop,
-    /// The window got focus: poll soon (respecting the schedule's minimum gap).
-    PollSoon,
     /// Send the user's decision for a pending request.
     Answer {
         /// The request id.
@@ -221,12 +219,6 @@ impl Engine {
                     .into_iter()
                     .map(|event| report_for(event, now_ms / 1000))
                     .collect()
-            }
-            Command::PollSoon => {
-                if let Some(session) = self.session.as_mut() {
-                    session.poll_soon(now_ms);
-                }
-                self.tick()
             }
             Command::Answer { id, decision } => {
                 let result = match self.session.as_mut() {

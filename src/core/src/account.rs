@@ -45,6 +45,18 @@ pub trait Account {
     }
 }
 
+/// An account's identity for finding duplicates among many at once (a hash set): a SHA-256 of
+/// the secret (never the secret itself, so a set of them holds no key material), the issuer and
+/// the account name. Two accounts have equal identities exactly when
+/// [`Account::is_same_account`] holds.
+pub type Identity = (Vec<u8>, String, String);
+
+/// Returns the [`Identity`] of the account with this secret, issuer and account name.
+pub fn identity(secret: &Secret, issuer: &str, account: &str) -> Identity {
+    let hash = ring::digest::digest(&ring::digest::SHA256, secret.as_bytes());
+    (hash.as_ref().to_vec(), issuer.to_owned(), account.to_owned())
+}
+
 /// Returns the first of `existing` that is the same account as `account`.
 pub fn find_same<'a, T: Account>(existing: &'a [T], account: &dyn Account) -> Option<&'a T> {
     existing.iter().find(|e| e.is_same_account(account))
@@ -81,6 +93,16 @@ mod tests {
         };
         assert!(entry.is_same_account(&link));
         assert!(find_same(std::slice::from_ref(&entry), &link).is_some());
+    }
+
+    #[test]
+    fn identities_are_equal_exactly_for_the_same_account() {
+        let a = Entry::new("Visma".into(), "me".into(), otp(b"0123456789", 6), 0);
+        let same = Entry::new("Visma".into(), "me".into(), otp(b"0123456789", 8), 0);
+        let other = Entry::new("Visma".into(), "me".into(), otp(b"9876543210", 6), 0);
+        let id = |e: &Entry| identity(e.secret(), e.issuer(), e.account_name());
+        assert_eq!(id(&a), id(&same));
+        assert_ne!(id(&a), id(&other));
     }
 
     #[test]

@@ -48,7 +48,6 @@ use std::collections::HashSet;
 use std::fmt;
 use std::str::FromStr;
 
-use ring::digest;
 use zeroize::Zeroizing;
 
 use crate::otp::{Algorithm, OtpKind, OtpParams, Secret};
@@ -553,7 +552,7 @@ impl ImportedAccount {
 
     /// Returns "issuer (account)", or whichever of the two is present, for messages.
     pub fn label(&self) -> String {
-        label(&self.issuer, &self.account)
+        crate::account::label(&self.issuer, &self.account)
     }
 
     /// Turns the account into a new vault entry (fresh id, created at `now`).
@@ -590,37 +589,6 @@ impl From<&Entry> for ImportedAccount {
             favourite: entry.favourite,
         }
     }
-}
-
-fn label(issuer: &str, account: &str) -> String {
-    match (issuer.is_empty(), account.is_empty()) {
-        (false, false) => format!("{issuer} ({account})"),
-        (false, true) => issuer.to_owned(),
-        (true, false) => account.to_owned(),
-        (true, true) => "(unnamed)".to_owned(),
-    }
-}
-
-/// Returns true if two accounts are the same account: same secret, issuer and account name.
-///
-/// Kind, digits and the rest are deliberately ignored: the same key for the same login is one
-/// account even if a second app stored it with other display settings.
-pub fn is_duplicate(
-    secret: &Secret,
-    issuer: &str,
-    account: &str,
-    other_secret: &Secret,
-    other_issuer: &str,
-    other_account: &str,
-) -> bool {
-    issuer == other_issuer && account == other_account && secret.ct_eq(other_secret)
-}
-
-/// The identity used to find duplicates quickly: a SHA-256 of the secret (never the secret
-/// itself, so the set holds no key material), the issuer and the account.
-fn duplicate_key(secret: &Secret, issuer: &str, account: &str) -> (Vec<u8>, String, String) {
-    let hash = digest::digest(&digest::SHA256, secret.as_bytes()).as_ref().to_vec();
-    (hash, issuer.to_owned(), account.to_owned())
 }
 
 /// An entry that could not be imported, and why.
@@ -664,10 +632,10 @@ impl ImportReport {
         I: IntoIterator<Item = (&'a Secret, &'a str, &'a str)>,
     {
         let known: HashSet<_> =
-            existing.into_iter().map(|(s, i, a)| duplicate_key(s, i, a)).collect();
+            existing.into_iter().map(|(s, i, a)| crate::account::identity(s, i, a)).collect();
         let mut kept = Vec::with_capacity(self.accounts.len());
         for account in std::mem::take(&mut self.accounts) {
-            if known.contains(&duplicate_key(
+            if known.contains(&crate::account::identity(
                 &account.otp.secret,
                 &account.issuer,
                 &account.account,
@@ -742,7 +710,7 @@ impl Collector {
     ) {
         match result {
             Ok(account) => {
-                let key = duplicate_key(&account.otp.secret, &account.issuer, &account.account);
+                let key = crate::account::identity(&account.otp.secret, &account.issuer, &account.account);
                 if self.seen.insert(key) {
                     self.accounts.push(account);
                 } else {
@@ -1217,22 +1185,6 @@ mod tests {
             report.problems[0].to_string(),
             "GitHub (alice): already in the vault (same secret, issuer and account)"
         );
-        assert!(is_duplicate(
-            &existing.otp.secret,
-            "GitHub",
-            "alice",
-            &report.problems.first().map(|_| existing.otp.secret.clone()).unwrap(),
-            "GitHub",
-            "alice"
-        ));
-        assert!(!is_duplicate(
-            &existing.otp.secret,
-            "GitHub",
-            "alice",
-            &report.accounts[1].otp.secret,
-            "GitHub",
-            "alice"
-        ));
     }
 
     #[test]
