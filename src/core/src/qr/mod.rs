@@ -208,20 +208,21 @@ const PIPELINE: &[Variant] = {
 /// Frames above this many pixels (screenshots) use [`PIPELINE_LARGE`].
 const LARGE_FRAME: usize = 2_000_000;
 
-/// The order for screenshots: a small, sharp code among page clutter, where each pass is
-/// costly; global Otsu follows the adaptive mean (page backgrounds are flat), and the
-/// one-module windows, which mostly serve blurred camera frames, come last.
+/// The order for screenshots and large photos, where each pass is costly: the halved frame
+/// right after the first pass (it reads the photos' blurred or noisy codes at a quarter of
+/// the cost), global Otsu next (page backgrounds are flat), and the one-module windows,
+/// which mostly serve blurred camera frames, last.
 const PIPELINE_LARGE: &[Variant] = {
     use Base::{Half, Original};
     use Binarise::{Adaptive, AdaptivePx, Otsu, Rqrr};
     &[
         v(Original, Adaptive { div: 12 }, false, true),
+        v(Half, Adaptive { div: 12 }, false, true),
         v(Original, Otsu, false, true),
         v(Original, Rqrr, false, false),
         v(Original, Adaptive { div: 12 }, true, true),
         v(Original, Otsu, true, true),
         v(Original, AdaptivePx { r: 4, offset: 3 }, false, true),
-        v(Half, Adaptive { div: 12 }, false, true),
         v(Half, Rqrr, false, true),
     ]
 };
@@ -265,24 +266,49 @@ pub enum Engine {
 /// [`decode`] with a chosen detector, for benchmarks.
 #[doc(hidden)]
 pub fn decode_with(frame: &LumaFrame, options: &DecodeOptions, engine: Engine) -> Decoded {
-    if engine == Engine::RxingAlone {
-        return rxing_alone(frame);
-    }
+    let detectors = match engine {
+        Engine::RxingAlone => return rxing_alone(frame),
+        // rqrr rarely reads what rxing's detector did not (see the module docs) and costs as
+        // much again per variant: a live preview, which gets the next frame in a moment,
+        // spends its budget on more variants instead.
+        // On a large photo one rqrr pass can take longer than the CLI's 10 s limit (its
+        // region grouping grows with the number of finder-like blobs): rqrr only runs on
+        // frames up to camera and screenshot size.
+        Engine::Both => Detectors {
+            rxing: true,
+            rqrr: options.budget.is_none_or(|b| b > LIVE_MAX)
+                && frame.plane().w * frame.plane().h <= LARGE_FRAME,
+        },
+        Engine::Rqrr => Detectors { rxing: false, rqrr: true },
+        Engine::Rxing => Detectors { rxing: true, rqrr: false },
+    };
     let start = Instant::now();
     let original = frame.plane();
     let mut cache = Bases::default();
     let mut out = Decoded::default();
     let mut found: Vec<Read> = Vec::new();
+    let mut since_found = 0;
     let mut slowest = Duration::ZERO;
     let pipeline = if original.w * original.h > LARGE_FRAME { PIPELINE_LARGE } else { PIPELINE };
     // A dark frame border means a light-on-dark code (dark-mode page or app): try every
     // variant with the opposite polarity first.
+    // But a photo of a light page on a dark desk has a dark border too: right after the
+    // first flipped variant comes the same one unflipped.
     let flip = frame::dark_border(original);
-    for &variant in pipeline {
-        let variant = Variant { invert: variant.invert != flip, ..variant };
-        if !applies(variant, original.w, original.h) {
+    let order = pipeline.iter().enumerate().flat_map(|(i, &v)| {
+        let flipped = Variant { invert: v.invert != flip, ..v };
+        let unflipped = (i == 0 && flip).then_some(v);
+        std::iter::once(flipped).chain(unflipped)
+    });
+    let mut tried: Vec<Variant> = Vec::new();
+    for variant in order {
+        if !applies(variant, original.w, original.h)
+            || (variant.binarise == Binarise::Rqrr && !detectors.rqrr)
+            || tried.contains(&variant)
+        {
             continue;
         }
+        tried.push(variant);
         // Start another variant only if it is likely to finish within the budget, judging
         // by the slowest one so far: a live preview must not overrun its frame time.
         let elapsed = start.elapsed();
@@ -292,7 +318,7 @@ pub fn decode_with(frame: &LumaFrame, options: &DecodeOptions, engine: Engine) -
         }
         out.attempts += 1;
         let base = cache.base(variant.base, original);
-        let result = run_variant(variant, base, engine);
+        let result = run_variant(variant, base, detectors);
         slowest = slowest.max(start.elapsed() - elapsed);
         for read in result.payloads {
             if !found.contains(&read) {
@@ -300,9 +326,13 @@ pub fn decode_with(frame: &LumaFrame, options: &DecodeOptions, engine: Engine) -
             }
         }
         // Stop once something decoded and nothing that looked like a code was left
-        // undecoded; otherwise a later variant may read the rest.
-        if !options.exhaustive && !found.is_empty() && result.undecoded == 0 {
-            break;
+        // undecoded; otherwise a later variant may read the rest, but only a few more are
+        // tried: what still looks like a code then is most often a chance pattern.
+        if !options.exhaustive && !found.is_empty() {
+            since_found += 1;
+            if result.undecoded == 0 || since_found > MORE_AFTER_FOUND {
+                break;
+            }
         }
     }
     texts(found, &mut out);
@@ -415,7 +445,7 @@ fn pad_width(p: Plane<'_>) -> usize {
     (p.w.min(p.h) / 8).max(8)
 }
 
-fn run_variant(variant: Variant, p: Plane<'_>, engine: Engine) -> AttemptResult {
+fn run_variant(variant: Variant, p: Plane<'_>, detectors: Detectors) -> AttemptResult {
     match variant.binarise {
         Binarise::Rqrr => {
             let inverted;
@@ -441,21 +471,34 @@ fn run_variant(variant: Variant, p: Plane<'_>, engine: Engine) -> AttemptResult 
         Binarise::Adaptive { div } => {
             let r = (p.w.min(p.h) / div).clamp(4, 200);
             let bits = frame::threshold_adaptive(p, r, ADAPTIVE_OFFSET, variant.invert);
-            detect_bitmap(&bits, variant.pad.then(|| pad_width(p)), engine)
+            detect_bitmap(&bits, variant.pad.then(|| pad_width(p)), detectors)
         }
         Binarise::AdaptivePx { r, offset } => {
             let bits = frame::threshold_adaptive(p, r, offset, variant.invert);
-            detect_bitmap(&bits, variant.pad.then(|| pad_width(p)), engine)
+            detect_bitmap(&bits, variant.pad.then(|| pad_width(p)), detectors)
         }
         Binarise::Otsu => {
             let level = frame::otsu_level(p);
             let bits = frame::threshold_global(p, level, variant.invert);
-            detect_bitmap(&bits, variant.pad.then(|| pad_width(p)), engine)
+            detect_bitmap(&bits, variant.pad.then(|| pad_width(p)), detectors)
         }
     }
 }
 
-fn detect_bitmap(bits: &Bitmap, pad: Option<usize>, engine: Engine) -> AttemptResult {
+/// Which detectors run behind the fast path.
+#[derive(Debug, Clone, Copy)]
+struct Detectors {
+    rxing: bool,
+    rqrr: bool,
+}
+
+/// Variants tried after the first that read something, when some candidate was left unread.
+const MORE_AFTER_FOUND: usize = 3;
+
+/// Budgets up to this are a live preview's.
+const LIVE_MAX: Duration = Duration::from_millis(100);
+
+fn detect_bitmap(bits: &Bitmap, pad: Option<usize>, detectors: Detectors) -> AttemptResult {
     // The fast affine path first (it needs no quiet-zone padding: it treats the outside of
     // the image as light); the full detectors only if it left something unread.
     let mut result = detect(|| {
@@ -465,11 +508,11 @@ fn detect_bitmap(bits: &Bitmap, pad: Option<usize>, engine: Engine) -> AttemptRe
     if !result.payloads.is_empty() && result.undecoded == 0 {
         return result;
     }
-    if engine != Engine::Rqrr {
+    if detectors.rxing {
         let found = detect_rxing(&matrix_of(bits));
         let done = found.undecoded == 0 && !found.payloads.is_empty();
         result.merge(found);
-        if done || engine == Engine::Rxing {
+        if done || !detectors.rqrr {
             return result;
         }
     }
@@ -532,8 +575,10 @@ fn detect_rxing(matrix: &rxing::common::BitMatrix) -> AttemptResult {
             if [set.bl, set.tl, set.tr].iter().any(|p| used.contains(p)) {
                 continue;
             }
-            let read = SampleQR(matrix, &set).ok().and_then(|s| grid::read(s.getBits()));
-            match read {
+            // Triples that cannot even be sampled are chance patterns (moiré, text, data
+            // modules of other codes), not codes left unread.
+            let Ok(sampled) = SampleQR(matrix, &set) else { continue };
+            match grid::read(sampled.getBits()) {
                 Some(read) => {
                     used.extend([set.bl, set.tl, set.tr]);
                     if !result.payloads.contains(&read) {
