@@ -112,7 +112,7 @@ fn frames(count: usize, seed: u64) {
         let has_code = i % 2 == 0;
         let frame = to_frame(&camera_frame(has_code.then_some(text.as_str()), &mut rng));
         let start = Instant::now();
-        let got = decode(&frame, &DecodeOptions::LIVE);
+        let got = decode_with(&frame, &DecodeOptions::LIVE, engine_from_env());
         let ms = start.elapsed().as_secs_f64() * 1000.0;
         if has_code {
             hits += usize::from(got.payloads.first() == Some(text));
@@ -139,12 +139,22 @@ fn frames(count: usize, seed: u64) {
     );
 }
 
+/// `QR_ENGINE=rqrr|rxing|rxing-alone` compares the detectors on camera frames too.
+fn engine_from_env() -> Engine {
+    match std::env::var("QR_ENGINE").as_deref() {
+        Ok("rqrr") => Engine::Rqrr,
+        Ok("rxing") => Engine::Rxing,
+        Ok("rxing-alone") => Engine::RxingAlone,
+        _ => Engine::Both,
+    }
+}
+
 fn engines(dir: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
     const ENGINES: [(Engine, &str); 4] = [
         (Engine::Both, "tessera"),
         (Engine::Rqrr, "ours+rqrr"),
         (Engine::Rxing, "ours+rxing"),
-        (Engine::RxingAlone, "rxing alone"),
+        (Engine::RxingAlone, "rxing-alone"),
     ];
     let truth = std::fs::read_to_string(dir.join("truth.tsv"))?;
     let mut files: Vec<(String, Vec<String>)> = Vec::new();
@@ -155,45 +165,49 @@ fn engines(dir: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
             _ => files.push((name.to_owned(), vec![payload.to_owned()])),
         }
     }
-    // Per engine: codes read, codes, seconds, slowest image.
-    type Row = [(usize, usize, f64, f64); 4];
-    let mut table: Vec<(String, Row)> = Vec::new();
     let options =
         DecodeOptions { budget: Some(std::time::Duration::from_secs(10)), exhaustive: false };
-    for (name, want) in &files {
-        let cond = name.split("__").next().unwrap_or(name).to_owned();
-        if table.last().is_none_or(|(c, _)| *c != cond) {
-            table.push((cond, [(0, 0, 0.0, 0.0); 4]));
-        }
-        let frame = to_frame(&image::open(dir.join(name))?.to_luma8());
-        let row = &mut table.last_mut().expect("pushed above").1;
-        for (i, (engine, _)) in ENGINES.iter().enumerate() {
-            let start = Instant::now();
-            let got = decode_with(&frame, &options, *engine);
-            let secs = start.elapsed().as_secs_f64();
-            row[i].0 += want.iter().filter(|w| got.payloads.contains(w)).count();
-            row[i].1 += want.len();
-            row[i].2 += secs;
-            row[i].3 = row[i].3.max(secs);
-        }
-    }
     print!("{:<14}", "condition");
     for (_, name) in ENGINES {
-        print!("{name:>24}");
+        print!("{name:>26}");
     }
     println!();
+    // Per engine: codes read, codes, seconds, slowest image.
     let mut total = [(0, 0, 0.0, 0.0f64); 4];
-    for (cond, row) in &table {
+    let mut i = 0;
+    while i < files.len() {
+        let cond = files[i].0.split("__").next().unwrap_or_default().to_owned();
+        let mut row = [(0, 0, 0.0, 0.0f64); 4];
+        while i < files.len() && files[i].0.starts_with(&format!("{cond}__")) {
+            let (name, want) = &files[i];
+            let frame = to_frame(&image::open(dir.join(name))?.to_luma8());
+            for (e, (engine, name)) in ENGINES.iter().enumerate() {
+                // QR_ENGINES=tessera,rxing... runs only those (ours+rqrr is slow on 12 MP).
+                if std::env::var("QR_ENGINES")
+                    .is_ok_and(|only| !only.split(',').any(|n| n == *name))
+                {
+                    continue;
+                }
+                let start = Instant::now();
+                let got = decode_with(&frame, &options, *engine);
+                let secs = start.elapsed().as_secs_f64();
+                row[e].0 += want.iter().filter(|w| got.payloads.contains(w)).count();
+                row[e].1 += want.len();
+                row[e].2 += secs;
+                row[e].3 = row[e].3.max(secs);
+            }
+            i += 1;
+        }
         print!("{cond:<14}");
-        for (i, (read, n, secs, max)) in row.iter().enumerate() {
-            print!("{:>9} {secs:>6.2}s {max:>5.2}max", format!("{read}/{n}"));
-            total[i] = (total[i].0 + read, total[i].1 + n, total[i].2 + secs, total[i].3.max(*max));
+        for (e, (read, n, secs, max)) in row.into_iter().enumerate() {
+            print!("{:>8} {secs:>7.2}s {max:>5.2}max", format!("{read}/{n}"));
+            total[e] = (total[e].0 + read, total[e].1 + n, total[e].2 + secs, total[e].3.max(max));
         }
         println!();
     }
     print!("{:<14}", "total");
     for (read, n, secs, max) in total {
-        print!("{:>9} {secs:>6.2}s {max:>5.2}max", format!("{read}/{n}"));
+        print!("{:>8} {secs:>7.2}s {max:>5.2}max", format!("{read}/{n}"));
     }
     println!();
     Ok(())
