@@ -71,9 +71,10 @@ pub(crate) fn validate(ui: &AppWindow, existing: &[Entry]) -> Option<OtpParams> 
     form.set_period_problem(problem(&period));
     form.set_counter_problem(problem(&counter));
 
-    let duplicate = secret.as_ref().ok().and_then(|s| {
-        existing.iter().find(|e| e.otp.secret.ct_eq(s)).map(Account::label)
-    });
+    let duplicate = secret
+        .as_ref()
+        .ok()
+        .and_then(|s| existing.iter().find(|e| e.otp.secret.ct_eq(s)).map(Account::label));
     form.set_duplicate_of(duplicate.unwrap_or_default().into());
 
     let algorithm = match form.get_algorithm() {

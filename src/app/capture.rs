@@ -67,6 +67,10 @@ pub enum CaptureError {
     /// No camera is connected (or none is visible to this user).
     #[error("no camera found (is one connected, and may this user open /dev/video*?)")]
     NoCamera,
+    /// QR codes were found, but none holds readable text (bytes invalid in the character set
+    /// the code names, an unknown character set, only some parts of a sequence).
+    #[error("found a QR code, but its text cannot be read")]
+    Text(#[source] tessera_core::qr::TextError),
     /// The camera exists but could not be opened or read.
     #[error("cannot use the camera: {0} (is another app using it, or is access denied?)")]
     Camera(String),
@@ -289,7 +293,10 @@ pub fn scan_images(
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(path) = paths.get(i) else { break mine };
-                        mine.push((i, load_image(path).map(|f| decode(&f, options).payloads)));
+                        mine.push((
+                            i,
+                            load_image(path).and_then(|f| readable(decode(&f, options))),
+                        ));
                     }
                 })
             })
@@ -309,21 +316,36 @@ pub fn scan_screens(
     options: &DecodeOptions,
 ) -> Result<Vec<String>, CaptureError> {
     let mut payloads = Vec::new();
+    let mut problem = None;
     for frame in capture_screens(display)? {
-        for p in decode(&frame, options).payloads {
+        let decoded = decode(&frame, options);
+        problem = problem.or(decoded.problems.into_iter().next());
+        for p in decoded.payloads {
             if !payloads.contains(&p) {
                 payloads.push(p);
             }
         }
     }
-    Ok(payloads)
+    match problem {
+        Some(problem) if payloads.is_empty() => Err(CaptureError::Text(problem)),
+        _ => Ok(payloads),
+    }
+}
+
+/// Returns the payloads decoded, or, when codes were found but none holds readable text, why:
+/// such a code is reported as unreadable, never as "no QR code found".
+pub fn readable(decoded: tessera_core::qr::Decoded) -> Result<Vec<String>, CaptureError> {
+    match decoded.problems.into_iter().next() {
+        Some(problem) if decoded.payloads.is_empty() => Err(CaptureError::Text(problem)),
+        _ => Ok(decoded.payloads),
+    }
 }
 
 /// Decodes the codes in a clipboard image, or returns clipboard text as the one payload (a
 /// copied otpauth URI). This is `tessera scan --clipboard`.
 pub fn scan_clipboard(options: &DecodeOptions) -> Result<Vec<String>, CaptureError> {
     Ok(match read_clipboard()? {
-        ClipboardContent::Image(frame) => decode(&frame, options).payloads,
+        ClipboardContent::Image(frame) => readable(decode(&frame, options))?,
         ClipboardContent::Text(text) => vec![text],
     })
 }

@@ -97,10 +97,12 @@ fn show_capture_error(state: &mut State, err: &CaptureError) {
             ScanProblem::Image
         }
         CaptureError::NoCamera => ScanProblem::NoCamera,
+        CaptureError::Text(_) => ScanProblem::UnreadableText,
         CaptureError::Camera(_) => ScanProblem::Camera,
     };
     let detail = match err {
         CaptureError::Camera(cause) => cause.clone(),
+        CaptureError::Text(cause) => cause.to_string(),
         other => crate::capture::error_chain(other),
     };
     set_problem(&ui, problem, "", &detail);
@@ -327,16 +329,23 @@ fn store(
 }
 
 /// Decodes every code in `frames`, each distinct payload once.
-fn decode_frames(frames: &[LumaFrame]) -> Vec<Classified> {
+/// Codes whose text cannot be read are an error only when nothing else was found.
+fn decode_frames(frames: &[LumaFrame]) -> Result<Vec<Classified>, CaptureError> {
     let mut out: Vec<Classified> = Vec::new();
+    let mut unreadable = None;
     for frame in frames {
-        for found in qr::decode_and_classify(frame, &DecodeOptions::STILL) {
-            if !out.iter().any(|o| o.text == found.text) {
-                out.push(found);
+        let decoded = qr::decode(frame, &DecodeOptions::STILL);
+        unreadable = unreadable.or(decoded.problems.first().cloned());
+        for text in decoded.payloads {
+            if !out.iter().any(|o| o.text == text) {
+                out.push(Classified { payload: uri::classify(&text), text });
             }
         }
     }
-    out
+    match unreadable {
+        Some(problem) if out.is_empty() => Err(CaptureError::Text(problem)),
+        _ => Ok(out),
+    }
 }
 
 /// Runs one still scan off the UI thread.
@@ -513,13 +522,13 @@ pub(crate) fn connect(window: &AppWindow, state: &Shared) {
     let scan = window.global::<ScanAdapter>();
     let s = state.clone();
     scan.on_scan_screen(move || {
-        run_still(&s, |sources| Ok(decode_frames(&sources.screen()?)));
+        run_still(&s, |sources| decode_frames(&sources.screen()?));
     });
 
     let s = state.clone();
     scan.on_paste(move || {
         run_still(&s, |sources| match sources.clipboard()? {
-            ClipboardContent::Image(frame) => Ok(decode_frames(&[frame])),
+            ClipboardContent::Image(frame) => decode_frames(&[frame]),
             ClipboardContent::Text(text) => {
                 Ok(vec![Classified { payload: uri::classify(&text), text }])
             }
@@ -537,7 +546,7 @@ pub(crate) fn connect(window: &AppWindow, state: &Shared) {
             return;
         }
         let path = std::path::PathBuf::from(path);
-        run_still(&s, move |sources| Ok(decode_frames(&[sources.image(&path)?])));
+        run_still(&s, move |sources| decode_frames(&[sources.image(&path)?]));
     });
 
     let s = state.clone();

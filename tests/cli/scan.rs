@@ -236,3 +236,54 @@ fn scan_screen_finds_a_code_drawn_on_an_xvfb_screen() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.stdout, format!("{VISMA}\n"));
 }
+
+/// A code holding `bytes` in byte mode, after an ECI designator when `eci` is given (the
+/// `qrcode` crate's segment API: an encoder independent of ours), 4 px per module.
+fn byte_mode_image(eci: Option<u32>, bytes: &[u8]) -> GrayImage {
+    use qrcode::bits::Bits;
+    use qrcode::types::{EcLevel, Version};
+    let code = (1..=40)
+        .find_map(|v| {
+            let mut bits = Bits::new(Version::Normal(v));
+            eci.map_or(Ok(()), |n| bits.push_eci_designator(n)).ok()?;
+            bits.push_byte_data(bytes).ok()?;
+            bits.push_terminator(EcLevel::M).ok()?;
+            qrcode::QrCode::with_bits(bits, EcLevel::M).ok()
+        })
+        .unwrap();
+    let w = code.width();
+    let colors = code.into_colors();
+    let side = u32::try_from((w + 8) * 4).unwrap();
+    GrayImage::from_fn(side, side, |x, y| {
+        let (mx, my) = ((x as usize / 4).wrapping_sub(4), (y as usize / 4).wrapping_sub(4));
+        let dark = mx < w && my < w && colors[my * w + mx] == qrcode::Color::Dark;
+        image::Luma([if dark { 0 } else { 255 }])
+    })
+}
+
+#[test]
+fn an_iso_8859_1_code_adds_its_accented_issuer_exactly() {
+    let home = Home::new();
+    let text = format!("otpauth://totp/Zo\u{eb} Bank:me?secret={KEY}&issuer=Zo\u{eb} Bank");
+    // Byte mode without ECI is ISO-8859-1 by the standard: one byte per character.
+    let latin1: Vec<u8> = text.chars().map(|c| u8::try_from(u32::from(c)).unwrap()).collect();
+    let path = home.dir.path().join("latin1.png");
+    byte_mode_image(None, &latin1).save(&path).unwrap();
+    let out = home.ok(&["scan", arg(&path), "--add"]);
+    assert!(out.contains("added Zo\u{eb} Bank (me)"), "{out}");
+}
+
+#[test]
+fn a_code_whose_text_cannot_be_read_says_so_rather_than_no_code_found() {
+    let home = Home::new();
+    // ECI 26 declares UTF-8, but the bytes are ISO-8859-1 ("\xeb" alone is not UTF-8).
+    let path = home.dir.path().join("bad-utf8.png");
+    byte_mode_image(Some(26), b"otpauth://totp/Zo\xeb Bank:me?secret=JBSWY3DPEHPK3PXP")
+        .save(&path)
+        .unwrap();
+    let run = home.run(&["scan", arg(&path)]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("its text cannot be read"), "{}", run.stderr);
+    assert!(run.stderr.contains("not valid UTF-8"), "{}", run.stderr);
+    assert!(!run.stderr.contains("no QR code found"), "{}", run.stderr);
+}

@@ -43,6 +43,10 @@ impl From<CaptureError> for CliError {
             CaptureError::Image { .. } | CaptureError::ImageData(_) => {
                 "PNG, JPEG, WebP, GIF and BMP images are supported"
             }
+            CaptureError::Text(_) => {
+                "the code was made with a character set Tessera cannot read; ask for the setup \
+                 key as text, or a new code"
+            }
             _ => "nothing was added",
         };
         Self::new(crate::capture::error_chain(&err)).hint(hint)

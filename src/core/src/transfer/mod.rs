@@ -710,7 +710,11 @@ impl Collector {
     ) {
         match result {
             Ok(account) => {
-                let key = crate::account::identity(&account.otp.secret, &account.issuer, &account.account);
+                let key = crate::account::identity(
+                    &account.otp.secret,
+                    &account.issuer,
+                    &account.account,
+                );
                 if self.seen.insert(key) {
                     self.accounts.push(account);
                 } else {
