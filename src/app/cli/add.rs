@@ -1,6 +1,12 @@
 //! `tessera add`: from an otpauth:// (or Google migration) URI, or from a pasted secret key.
+//!
+//! Secrets should not travel as arguments (they show in `ps` and shell history): the URI can
+//! be `-` (read from standard input), the key can come from `--secret-file FILE` (`-` for
+//! standard input), and on a terminal a missing key is asked for without echo. `--secret KEY`
+//! and a URI argument still work for scripts that already use them.
 
-use std::io::Write;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 use tessera_core::clock::{Clock, SystemClock};
@@ -8,6 +14,8 @@ use tessera_core::otp::{Algorithm, OtpKind, OtpParams, Secret};
 use tessera_core::push::tessera::TesseraEnrolment;
 use tessera_core::uri::{self, OtpUri, Payload};
 use tessera_core::vault::{Entry, Vault};
+
+use zeroize::Zeroizing;
 
 use super::session::Session;
 use super::{CliError, query};
@@ -17,12 +25,18 @@ const MAX_NAME_CHARS: usize = 256;
 
 #[derive(Debug, Args)]
 pub struct AddArgs {
-    /// An otpauth:// or otpauth-migration:// URI (as in the QR code).
-    #[arg(conflicts_with_all = ["secret", "kind", "algorithm", "digits", "period", "counter"])]
+    /// An otpauth:// or otpauth-migration:// URI (as in the QR code); `-` reads it from
+    /// standard input, which keeps it out of `ps` and the shell history.
+    #[arg(conflicts_with_all = ["secret", "secret_file", "kind", "algorithm", "digits", "period", "counter"])]
     pub uri: Option<String>,
-    /// The "Account secret key" (base32; spaces, hyphens and lower case are fine).
-    #[arg(long, value_name = "KEY")]
+    /// The "Account secret key" (base32; spaces, hyphens and lower case are fine). Visible to
+    /// other users in `ps`: prefer --secret-file or the prompt.
+    #[arg(long, value_name = "KEY", conflicts_with = "secret_file")]
     pub secret: Option<String>,
+    /// Read the secret key from FILE (first line); `-` reads standard input. Without --secret
+    /// and --secret-file, the key is asked for on the terminal without echo.
+    #[arg(long, value_name = "FILE")]
+    pub secret_file: Option<PathBuf>,
     /// The service or company, e.g. "Visma".
     #[arg(long)]
     pub issuer: Option<String>,
@@ -47,15 +61,23 @@ pub struct AddArgs {
 }
 
 pub fn run(session: &Session, args: &AddArgs, out: &mut dyn Write) -> Result<(), CliError> {
+    let uri = match args.uri.as_deref() {
+        Some("-") => Some(read_line(None, "the URI")?),
+        Some(text) => Some(Zeroizing::new(text.to_owned())),
+        None => None,
+    };
     // A push enrolment (otpauth://pipush/...) makes a push account, not a code account.
-    if let Some(text) = &args.uri
+    if let Some(text) = &uri
         && let Ok(Payload::PushEnrolment(enrolment)) = uri::classify(text.trim())
     {
         return super::push::enrol(session, &enrolment, out);
     }
     // Everything is parsed and checked before the vault is opened or created, so bad input
     // never creates or changes a vault.
-    let accounts = accounts_from_args(args)?;
+    let accounts = match &uri {
+        Some(text) => accounts_from_uri(text, args)?,
+        None => accounts_from_args(args)?,
+    };
     // One QR for both worlds: a Tessera server's otpauth://totp URI also enrols push.
     let push = match accounts.as_slice() {
         [one] => TesseraEnrolment::from_extra(&one.extra).transpose()?,
@@ -125,14 +147,53 @@ pub(super) fn find_same<'a>(vault: &'a Vault, account: &OtpUri) -> Option<&'a En
     })
 }
 
-fn accounts_from_args(args: &AddArgs) -> Result<Vec<OtpUri>, CliError> {
-    if let Some(text) = &args.uri {
-        return accounts_from_uri(text, args);
+/// Reads the first line of `file`, or of standard input when `file` is `None` or `-`.
+fn read_line(file: Option<&Path>, what: &str) -> Result<Zeroizing<String>, CliError> {
+    let mut line = Zeroizing::new(String::new());
+    match file.filter(|f| *f != Path::new("-")) {
+        Some(file) => {
+            let text = Zeroizing::new(std::fs::read_to_string(file).map_err(|err| {
+                CliError::new(format!("cannot read {what} from {}: {err}", file.display()))
+            })?);
+            line.push_str(text.lines().next().unwrap_or(""));
+        }
+        None => {
+            std::io::stdin().lock().read_line(&mut line).map_err(|err| {
+                CliError::new(format!("cannot read {what} from standard input: {err}"))
+            })?;
+            let trimmed = line.trim_end_matches(['\n', '\r']).len();
+            line.truncate(trimmed);
+        }
     }
-    let Some(secret) = &args.secret else {
-        return Err(CliError::usage("give an otpauth:// URI or --secret KEY")
-            .hint("e.g. tessera add --secret 'JBSW Y3DP EHPK 3PXP' --issuer Visma --account me@example.com"));
-    };
+    if line.trim().is_empty() {
+        return Err(CliError::new(format!("{what} is empty")));
+    }
+    Ok(line)
+}
+
+/// The secret key: --secret, --secret-file (or stdin), or a hidden prompt on a terminal.
+fn secret_text(args: &AddArgs) -> Result<Zeroizing<String>, CliError> {
+    if let Some(secret) = &args.secret {
+        return Ok(Zeroizing::new(secret.clone()));
+    }
+    if let Some(file) = &args.secret_file {
+        return read_line(Some(file), "the secret key");
+    }
+    if std::io::stdin().is_terminal() {
+        let key = rpassword::prompt_password("Secret key (not shown): ")
+            .map(Zeroizing::new)
+            .map_err(|err| CliError::new(format!("cannot read the secret key: {err}")))?;
+        if key.trim().is_empty() {
+            return Err(CliError::new("the secret key is empty"));
+        }
+        return Ok(key);
+    }
+    Err(CliError::usage("give an otpauth:// URI (or `-` to read it from standard input) or the secret key")
+        .hint("e.g. tessera add --secret-file key.txt --issuer Visma --account me@example.com, or pipe the key into --secret-file -"))
+}
+
+fn accounts_from_args(args: &AddArgs) -> Result<Vec<OtpUri>, CliError> {
+    let secret = secret_text(args)?;
     let issuer = args.issuer.clone().unwrap_or_default();
     let account = args.account.clone().unwrap_or_default();
     check_name(&issuer)?;
@@ -140,7 +201,7 @@ fn accounts_from_args(args: &AddArgs) -> Result<Vec<OtpUri>, CliError> {
     if issuer.is_empty() && account.is_empty() {
         return Err(CliError::new("give the account a name: --issuer, --account or both"));
     }
-    let secret = Secret::parse_base32(secret)?;
+    let secret = Secret::parse_base32(&secret)?;
     let kind = args.kind.as_deref().map_or(Ok(OtpKind::Totp), str::parse)?;
     let algorithm = args.algorithm.as_deref().map_or(Ok(Algorithm::Sha1), str::parse)?;
     let digits = args.digits.unwrap_or(6);
