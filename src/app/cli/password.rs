@@ -44,7 +44,7 @@ pub fn run(session: &Session, args: &PasswordArgs, out: &mut dyn Write) -> Resul
         if !info.has_password {
             return Err(CliError::new("the vault has no password to remove"));
         }
-        vault.set_password(None).map_err(|e| slot_error(e, "remove the password"))?;
+        vault.set_password(None).map_err(|e| slot_error(&e, "remove the password"))?;
         "the password was removed: the vault now opens only through the OS keyring"
     } else if let Some(switch) = args.keyring {
         let enable = switch == Switch::On;
@@ -57,7 +57,7 @@ pub fn run(session: &Session, args: &PasswordArgs, out: &mut dyn Write) -> Resul
             return Ok(());
         }
         with_password(session, &mut vault, |v| v.enable_keyring(enable))
-            .map_err(|e| slot_error(e, "change the keyring slot"))?;
+            .map_err(|e| slot_error(&e, "change the keyring slot"))?;
         if enable {
             "the OS keyring now unlocks the vault too"
         } else {
@@ -68,7 +68,7 @@ pub fn run(session: &Session, args: &PasswordArgs, out: &mut dyn Write) -> Resul
             if info.has_keyring { PasswordUse::VaultWithKeyring } else { PasswordUse::VaultAlone };
         let password =
             new_password(args.new_password_file.as_deref(), usage, "New vault password: ")?;
-        vault.set_password(Some(password)).map_err(|e| slot_error(e, "change the password"))?;
+        vault.set_password(Some(password)).map_err(|e| slot_error(&e, "change the password"))?;
         "the vault password was changed"
     };
     let _ = writeln!(
@@ -98,8 +98,8 @@ fn with_password(
     }
 }
 
-fn slot_error(error: VaultError, what: &str) -> CliError {
-    let hint = match &error {
+fn slot_error(error: &VaultError, what: &str) -> CliError {
+    let hint = match error {
         VaultError::NoUsableSlot { .. } => {
             "a vault needs a password or the OS keyring; add the other one first"
         }
