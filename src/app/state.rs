@@ -122,40 +122,8 @@ fn write_json<T: Serialize>(home: &Path, name: &str, value: &T) -> std::io::Resu
     std::fs::rename(tmp, home.join(name))
 }
 
-/// Failed unlock attempts, kept on disk so that restarting the app does not reset the delay.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Attempts {
-    /// Consecutive failures.
-    pub failures: u32,
-    /// Unix time of the last failure.
-    pub last_failure: u64,
-}
-
-impl Attempts {
-    const FILE: &'static str = "unlock-attempts.json";
-
-    /// Reads the record from `home` (none yet: no failures).
-    pub fn load(home: &Path) -> Self {
-        read_json(home, Self::FILE)
-    }
-
-    /// Writes the record to `home`.
-    pub fn save(&self, home: &Path) -> std::io::Result<()> {
-        write_json(home, Self::FILE, self)
-    }
-
-    /// Returns the enforced pause after `failures` failures: none for the first two typos,
-    /// then 5 s doubling up to 5 minutes.
-    pub fn delay(failures: u32) -> u64 {
-        if failures < 3 { 0 } else { (5u64 << (failures - 3).min(6)).min(300) }
-    }
-
-    /// Returns the seconds to wait at `now` before the next attempt.
-    pub fn wait_at(&self, now: u64) -> u64 {
-        (self.last_failure + Self::delay(self.failures)).saturating_sub(now)
-    }
-}
+/// Failed unlock attempts (the rule and its file live in the core, shared with the CLI).
+pub use tessera_core::vault::attempts::Attempts;
 
 /// One row on show and the moving factor its code was computed for.
 struct Shown {
@@ -455,6 +423,7 @@ impl State {
 
     /// Takes an opened vault: shows the accounts.
     pub fn opened(&mut self, vault: Box<dyn OpenVault>) {
+        let rollback = vault.rollback();
         self.vault = Some(vault);
         self.touch();
         if let Some(ui) = self.ui() {
@@ -463,6 +432,9 @@ impl State {
         self.refresh_rows();
         self.show(Screen::Accounts);
         crate::approvals::unlocked(self);
+        if let Some(warning) = rollback {
+            self.toast(crate::Toast::Error, &warning);
+        }
     }
 }
 

@@ -9,8 +9,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use tessera_core::push::{PushAccount, PushHistoryItem};
+pub use tessera_core::transfer::backup::BackupOutcome;
+pub use tessera_core::vault::BackupSettings;
 pub use tessera_core::vault::Entry;
-pub use tessera_core::vault::{BackupOutcome, BackupSettings};
+use tessera_core::vault::rollback::Watermark;
 use tessera_core::vault::{
     FORMAT_VERSION, KdfParams, KeyStore, Protection, Unlock, Vault, VaultError, VaultOptions,
 };
@@ -108,6 +110,11 @@ pub trait OpenVault: Send {
     fn last_backup(&self) -> Option<BackupOutcome> {
         None
     }
+    /// Returns a warning if the opened file is older than a generation seen before (see
+    /// `tessera_core::vault::rollback`).
+    fn rollback(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Returns the data directory: `$TESSERA_HOME`, else the platform data directory (the same
@@ -172,9 +179,11 @@ impl VaultBackend for FileBackend {
             (NewProtection::Password(p), Some(kdf)) => Protection::PasswordWithParams(p, kdf),
             (NewProtection::Password(p), None) => Protection::Password(p),
         };
-        Vault::create_with(&self.path, &[protection], self.options.clone())
-            .map(|v| Box::new(v) as Box<dyn OpenVault>)
-            .map_err(store_error)
+        let vault = Vault::create_with(&self.path, &[protection], self.options.clone())
+            .map_err(store_error)?;
+        let watermark = self.watermark();
+        watermark.record(&vault.info());
+        Ok(Box::new(FileVault { vault, last_backup: None, rollback: None, watermark }))
     }
 
     fn open(&self, unlock: UnlockWith) -> Result<Box<dyn OpenVault>, StoreError> {
@@ -182,9 +191,11 @@ impl VaultBackend for FileBackend {
             UnlockWith::Keyring => Unlock::Keyring,
             UnlockWith::Password(p) => Unlock::Password(p),
         };
-        Vault::open_with(&self.path, &unlock, self.options.clone())
-            .map(|v| Box::new(v) as Box<dyn OpenVault>)
-            .map_err(store_error)
+        let vault =
+            Vault::open_with(&self.path, &unlock, self.options.clone()).map_err(store_error)?;
+        let watermark = self.watermark();
+        let rollback = watermark.note(&vault.info()).err().map(|r| r.to_string());
+        Ok(Box::new(FileVault { vault, last_backup: None, rollback, watermark }))
     }
 
     fn keyring_available(&self) -> bool {
@@ -210,59 +221,97 @@ impl VaultBackend for FileBackend {
     }
 }
 
-impl OpenVault for Vault {
+impl FileBackend {
+    /// Where the last seen generation is kept: the data directory, and the keyring unless
+    /// `TESSERA_KEYRING=off`.
+    fn watermark(&self) -> Watermark {
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        let off = std::env::var("TESSERA_KEYRING")
+            .is_ok_and(|v| matches!(v.to_ascii_lowercase().as_str(), "off" | "0" | "no" | "false"));
+        Watermark::new(dir, (!off).then(|| Arc::clone(&self.options.key_store)))
+    }
+}
+
+/// The open vault file, with what the automatic backup after its last save did and whether
+/// it was opened as an older copy.
+struct FileVault {
+    vault: Vault,
+    last_backup: Option<BackupOutcome>,
+    rollback: Option<String>,
+    watermark: Watermark,
+}
+
+impl OpenVault for FileVault {
     fn entries(&self) -> &[Entry] {
-        &self.content().entries
+        &self.vault.content().entries
     }
 
     fn entries_mut(&mut self) -> &mut Vec<Entry> {
-        &mut self.content_mut().entries
+        &mut self.vault.content_mut().entries
     }
 
     fn push_accounts(&self) -> &[PushAccount] {
-        &self.content().push_accounts
+        &self.vault.content().push_accounts
     }
 
     fn push_accounts_mut(&mut self) -> &mut Vec<PushAccount> {
-        &mut self.content_mut().push_accounts
+        &mut self.vault.content_mut().push_accounts
     }
 
     fn push_history_mut(&mut self) -> &mut Vec<PushHistoryItem> {
-        &mut self.content_mut().push_history
+        &mut self.vault.content_mut().push_history
     }
 
     fn save(&mut self) -> Result<(), StoreError> {
-        Self::save(self).map_err(store_error)
+        let outcome = tessera_core::transfer::backup::save_and_back_up(
+            &mut self.vault,
+            &tessera_core::clock::SystemClock,
+        )
+        .map_err(store_error)?;
+        self.last_backup = outcome;
+        self.watermark.record(&self.vault.info());
+        Ok(())
     }
 
     fn summary(&self) -> VaultSummary {
-        let info = self.info();
+        let info = self.vault.info();
         VaultSummary { has_password: info.has_password, has_keyring: info.has_keyring }
     }
 
     fn set_password(&mut self, password: zeroize::Zeroizing<String>) -> Result<(), StoreError> {
-        Self::set_password(self, Some(password)).map_err(store_error)
+        self.vault.set_password(Some(password)).map_err(store_error)
     }
 
     fn enable_keyring(&mut self, enable: bool) -> Result<(), StoreError> {
-        Self::enable_keyring(self, enable).map_err(store_error)
+        self.vault.enable_keyring(enable).map_err(|error| match error {
+            // The new master key must be wrapped for the password slot too, which needs the
+            // password's key: known after a password unlock, not after a keyring unlock.
+            VaultError::PasswordNeeded => StoreError::Other(
+                "lock Tessera and unlock it with the password, then change the keyring".into(),
+            ),
+            other => store_error(other),
+        })
     }
 
     fn verify_password(&self, password: &str) -> bool {
-        Self::verify_password(self, password)
+        self.vault.verify_password(password)
     }
 
     fn backup(&self) -> Option<BackupSettings> {
-        self.content().backup.clone()
+        self.vault.content().backup.clone()
     }
 
     fn set_backup(&mut self, settings: Option<BackupSettings>) -> Result<(), StoreError> {
-        self.content_mut().backup = settings;
+        self.vault.content_mut().backup = settings;
         Ok(())
     }
 
     fn last_backup(&self) -> Option<BackupOutcome> {
-        Self::last_backup(self).cloned()
+        self.last_backup.clone()
+    }
+
+    fn rollback(&self) -> Option<String> {
+        self.rollback.clone()
     }
 }
 

@@ -106,8 +106,13 @@ fn problem_of(error: &StoreError) -> (UnlockProblem, String) {
 
 fn try_unlock(state: &Shared, how: UnlockWith) {
     let backend = {
-        let s = state.borrow();
+        let mut s = state.borrow_mut();
+        // The CLI counts its failures in the same record: pick them up.
+        s.attempts = crate::state::Attempts::load(&s.deps.home);
         if s.attempts.wait_at(s.now()) > 0 {
+            if let Some(ui) = s.ui() {
+                show_wait(&s, &ui);
+            }
             return;
         }
         if let Some(ui) = s.ui() {
@@ -127,15 +132,14 @@ fn try_unlock(state: &Shared, how: UnlockWith) {
             match result {
                 Ok(vault) => {
                     if s.attempts.failures > 0 {
-                        s.attempts = Default::default();
+                        s.attempts = s.attempts.after(true, s.now());
                         let _ = s.attempts.save(&s.deps.home);
                     }
                     s.opened(vault);
                 }
                 Err(error) => {
                     if with_password && error == StoreError::WrongPassword {
-                        s.attempts.failures = s.attempts.failures.saturating_add(1);
-                        s.attempts.last_failure = s.now();
+                        s.attempts = s.attempts.after(false, s.now());
                         // Losing the record only weakens the delay; the user still gets in.
                         let _ = s.attempts.save(&s.deps.home);
                     }

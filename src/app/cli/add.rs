@@ -1,6 +1,12 @@
 //! `tessera add`: from an otpauth:// (or Google migration) URI, or from a pasted secret key.
+//!
+//! Secrets should not travel as arguments (they show in `ps` and shell history): the URI can
+//! be `-` (read from standard input), the key can come from `--secret-file FILE` (`-` for
+//! standard input), and on a terminal a missing key is asked for without echo. `--secret KEY`
+//! and a URI argument still work for scripts that already use them.
 
-use std::io::Write;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 use tessera_core::clock::{Clock, SystemClock};
@@ -10,6 +16,8 @@ use tessera_core::push::PushBackendKind;
 use tessera_core::uri::{self, OtpUri, Payload};
 use tessera_core::vault::Vault;
 
+use zeroize::Zeroizing;
+
 use super::CliError;
 use super::session::Session;
 
@@ -18,12 +26,18 @@ const MAX_NAME_CHARS: usize = 256;
 
 #[derive(Debug, Args)]
 pub struct AddArgs {
-    /// An otpauth:// or otpauth-migration:// URI (as in the QR code).
-    #[arg(conflicts_with_all = ["secret", "kind", "algorithm", "digits", "period", "counter"])]
+    /// An otpauth:// or otpauth-migration:// URI (as in the QR code); `-` reads it from
+    /// standard input, which keeps it out of `ps` and the shell history.
+    #[arg(conflicts_with_all = ["secret", "secret_file", "kind", "algorithm", "digits", "period", "counter"])]
     pub uri: Option<String>,
-    /// The "Account secret key" (base32; spaces, hyphens and lower case are fine).
-    #[arg(long, value_name = "KEY")]
+    /// The "Account secret key" (base32; spaces, hyphens and lower case are fine). Visible to
+    /// other users in `ps`: prefer --secret-file or the prompt.
+    #[arg(long, value_name = "KEY", conflicts_with = "secret_file")]
     pub secret: Option<String>,
+    /// Read the secret key from FILE (first line); `-` reads standard input. Without --secret
+    /// and --secret-file, the key is asked for on the terminal without echo.
+    #[arg(long, value_name = "FILE")]
+    pub secret_file: Option<PathBuf>,
     /// The service or company, e.g. "Visma".
     #[arg(long)]
     pub issuer: Option<String>,
@@ -48,10 +62,15 @@ pub struct AddArgs {
 }
 
 pub fn run(session: &Session, args: &AddArgs, out: &mut dyn Write) -> Result<(), CliError> {
+    let uri = match args.uri.as_deref() {
+        Some("-") => Some(read_line(None, "the URI")?),
+        Some(text) => Some(Zeroizing::new(text.to_owned())),
+        None => None,
+    };
     // Everything is parsed and checked before the vault is opened or created, so bad input
     // never creates or changes a vault.
     let mut intake = Intake::new();
-    match &args.uri {
+    match &uri {
         Some(text) => read_uri(&mut intake, text, args)?,
         None => intake.read_account(account_from_args(args)?),
     }
@@ -100,18 +119,18 @@ pub(super) fn store(vault: &mut Vault, plan: Plan, out: &mut dyn Write) -> Resul
         ),
     });
     let enrolled = push.is_some();
-    let applied = intake::apply(vault, plan.accounts, push, now).map_err(|e| {
-        let error = CliError::from(e);
-        if enrolled {
-            error.hint(
-                "the server finished the push enrolment but it could not be saved here; \
+    let applied =
+        intake::apply(vault, plan.accounts, push, now, super::session::save).map_err(|e| {
+            let error = CliError::from(e);
+            if enrolled {
+                error.hint(
+                    "the server finished the push enrolment but it could not be saved here; \
                  remove the device on the server and enrol again with a new QR code",
-            )
-        } else {
-            error
-        }
-    })?;
-    super::session::report_backup(vault);
+                )
+            } else {
+                error
+            }
+        })?;
     for label in applied.added {
         let _ = writeln!(out, "added {label}");
     }
@@ -125,11 +144,53 @@ fn offer_name(plan: &Plan) -> String {
     plan.push.as_ref().map(PushOffer::name).unwrap_or_default()
 }
 
+/// Reads the first line of `file`, or of standard input when `file` is `None` or `-`.
+fn read_line(file: Option<&Path>, what: &str) -> Result<Zeroizing<String>, CliError> {
+    let mut line = Zeroizing::new(String::new());
+    match file.filter(|f| *f != Path::new("-")) {
+        Some(file) => {
+            let text = Zeroizing::new(std::fs::read_to_string(file).map_err(|err| {
+                CliError::new(format!("cannot read {what} from {}: {err}", file.display()))
+            })?);
+            line.push_str(text.lines().next().unwrap_or(""));
+        }
+        None => {
+            std::io::stdin().lock().read_line(&mut line).map_err(|err| {
+                CliError::new(format!("cannot read {what} from standard input: {err}"))
+            })?;
+            let trimmed = line.trim_end_matches(['\n', '\r']).len();
+            line.truncate(trimmed);
+        }
+    }
+    if line.trim().is_empty() {
+        return Err(CliError::new(format!("{what} is empty")));
+    }
+    Ok(line)
+}
+
+/// The secret key: --secret, --secret-file (or stdin), or a hidden prompt on a terminal.
+fn secret_text(args: &AddArgs) -> Result<Zeroizing<String>, CliError> {
+    if let Some(secret) = &args.secret {
+        return Ok(Zeroizing::new(secret.clone()));
+    }
+    if let Some(file) = &args.secret_file {
+        return read_line(Some(file), "the secret key");
+    }
+    if std::io::stdin().is_terminal() {
+        let key = rpassword::prompt_password("Secret key (not shown): ")
+            .map(Zeroizing::new)
+            .map_err(|err| CliError::new(format!("cannot read the secret key: {err}")))?;
+        if key.trim().is_empty() {
+            return Err(CliError::new("the secret key is empty"));
+        }
+        return Ok(key);
+    }
+    Err(CliError::usage("give an otpauth:// URI (or `-` to read it from standard input) or the secret key")
+        .hint("e.g. tessera add --secret-file key.txt --issuer Visma --account me@example.com, or pipe the key into --secret-file -"))
+}
+
 fn account_from_args(args: &AddArgs) -> Result<OtpUri, CliError> {
-    let Some(secret) = &args.secret else {
-        return Err(CliError::usage("give an otpauth:// URI or --secret KEY")
-            .hint("e.g. tessera add --secret 'JBSW Y3DP EHPK 3PXP' --issuer Visma --account me@example.com"));
-    };
+    let secret = secret_text(args)?;
     let issuer = args.issuer.clone().unwrap_or_default();
     let account = args.account.clone().unwrap_or_default();
     check_name(&issuer)?;
@@ -137,7 +198,7 @@ fn account_from_args(args: &AddArgs) -> Result<OtpUri, CliError> {
     if issuer.is_empty() && account.is_empty() {
         return Err(CliError::new("give the account a name: --issuer, --account or both"));
     }
-    let secret = Secret::parse_base32(secret)?;
+    let secret = Secret::parse_base32(&secret)?;
     let kind = args.kind.as_deref().map_or(Ok(OtpKind::Totp), str::parse)?;
     let algorithm = args.algorithm.as_deref().map_or(Ok(Algorithm::Sha1), str::parse)?;
     let digits = args.digits.unwrap_or(6);

@@ -10,12 +10,15 @@ use std::path::PathBuf;
 use clap::Args;
 use tessera_core::clock::{Clock, SystemClock};
 use tessera_core::transfer::ImportedAccount;
-use tessera_core::transfer::backup::{verify_backup, write_backup};
-use tessera_core::vault::{BackupOutcome, BackupSettings};
+use tessera_core::transfer::backup::{
+    BackupOutcome, save_and_back_up, verify_backup, write_backup,
+};
+use tessera_core::vault::BackupSettings;
+use tessera_core::vault::policy::PasswordUse;
 use zeroize::Zeroizing;
 
 use super::CliError;
-use super::session::{Session, prompt_password, read_password_file};
+use super::session::{Session, check_new, prompt_password, read_password_file};
 
 #[derive(Debug, Args)]
 pub struct BackupArgs {
@@ -47,17 +50,23 @@ pub struct VerifyBackupArgs {
     pub backup_password_file: Option<PathBuf>,
 }
 
+/// Reads the backup password; a new one (`confirm`, when writing backups) must follow the
+/// password policy for files, which travel without any keyring.
 fn backup_password(
     file: Option<&std::path::Path>,
     confirm: bool,
 ) -> Result<Zeroizing<String>, CliError> {
-    if let Some(file) = file {
-        return read_password_file(file);
+    let password = match file {
+        Some(file) => read_password_file(file)?,
+        None => prompt_password("Backup password: ", confirm)?.ok_or_else(|| {
+            CliError::usage("backups are encrypted: a backup password is needed")
+                .hint("pass --backup-password-file FILE (or run on a terminal to be asked)")
+        })?,
+    };
+    if confirm {
+        check_new(&password, PasswordUse::File)?;
     }
-    prompt_password("Backup password: ", confirm)?.ok_or_else(|| {
-        CliError::usage("backups are encrypted: a backup password is needed")
-            .hint("pass --backup-password-file FILE (or run on a terminal to be asked)")
-    })
+    Ok(password)
 }
 
 fn vault_accounts(session: &Session) -> Result<Vec<ImportedAccount>, CliError> {
@@ -84,8 +93,7 @@ pub fn backup(session: &Session, args: &BackupArgs, out: &mut dyn Write) -> Resu
         let previous = vault.content().backup.clone();
         vault.content_mut().backup =
             Some(BackupSettings { folder: dir.clone(), keep: usize::from(args.keep), password });
-        vault.save()?;
-        return match vault.last_backup() {
+        return match save_and_back_up(&mut vault, &SystemClock)? {
             Some(BackupOutcome::Written(path)) => {
                 let _ = writeln!(
                     out,
@@ -98,7 +106,7 @@ pub fn backup(session: &Session, args: &BackupArgs, out: &mut dyn Write) -> Resu
             }
             other => {
                 let reason = match other {
-                    Some(BackupOutcome::Failed(reason)) => reason.clone(),
+                    Some(BackupOutcome::Failed(reason)) => reason,
                     _ => "no backup was written".to_owned(),
                 };
                 vault.content_mut().backup = previous;

@@ -12,6 +12,7 @@ mod edit;
 mod error;
 mod export;
 mod import;
+mod password;
 mod push;
 mod query;
 mod scan;
@@ -70,6 +71,8 @@ pub enum Command {
     VerifyBackup(backup::VerifyBackupArgs),
     /// Read QR codes from images, the screen or the clipboard (print, describe or add them).
     Scan(scan::ScanArgs),
+    /// Change the vault password, remove it, or turn the OS keyring slot on or off.
+    Password(password::PasswordArgs),
     /// Push login approvals: list, approve, deny or watch login requests.
     #[command(subcommand)]
     Push(push::PushCommand),
@@ -136,6 +139,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
         Command::Backup(args) => backup::backup(&session, &args, out),
         Command::VerifyBackup(args) => backup::verify(&session, &args, out),
         Command::Scan(args) => scan::run(&session, &args, out),
+        Command::Password(args) => password::run(&session, &args, out),
         Command::Push(command) => push::run(&session, command, out),
     }
 }

@@ -8,9 +8,13 @@
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
+use tessera_core::clock::{Clock, SystemClock};
+use tessera_core::transfer::backup::{BackupOutcome, save_and_back_up};
+use tessera_core::vault::attempts::{AttemptError, AttemptGuard};
+use tessera_core::vault::policy::{self, PasswordUse};
+use tessera_core::vault::rollback::{Rollback, Watermark};
 use tessera_core::vault::{
-    self, BackupOutcome, Protection, SealedVault, Unlock, Vault, VaultContent, VaultError,
-    VaultOptions,
+    self, Protection, SealedVault, Unlock, Vault, VaultContent, VaultError, VaultOptions,
 };
 use zeroize::Zeroizing;
 
@@ -31,11 +35,7 @@ impl Session {
             .password_file
             .clone()
             .or_else(|| std::env::var_os("TESSERA_PASSWORD_FILE").map(PathBuf::from));
-        let keyring = !matches!(
-            std::env::var("TESSERA_KEYRING").as_deref().map(str::to_ascii_lowercase).as_deref(),
-            Ok("off" | "0" | "no" | "false")
-        );
-        Ok(Self { path, password_file, keyring })
+        Ok(Self { path, password_file, keyring: keyring_enabled() })
     }
 
     /// Returns the vault file's path.
@@ -52,7 +52,9 @@ impl Session {
     /// Opens the existing vault for changes (takes the vault's lock).
     pub fn open(&self) -> Result<Vault, CliError> {
         let sealed = self.sealed()?;
-        self.unlock(&sealed, |unlock| sealed.open(unlock, VaultOptions::default()))
+        let vault = self.unlock(&sealed, |unlock| sealed.open(unlock, VaultOptions::default()))?;
+        warn_on_rollback(&vault);
+        Ok(vault)
     }
 
     /// Decrypts the existing vault for display only: no lock is taken, so this neither waits
@@ -60,11 +62,18 @@ impl Session {
     pub fn read(&self) -> Result<VaultContent, CliError> {
         let sealed = self.sealed()?;
         let options = VaultOptions::default();
-        self.unlock(&sealed, |unlock| sealed.decrypt(unlock, &options))
+        let content = self.unlock(&sealed, |unlock| sealed.decrypt(unlock, &options))?;
+        if let Err(rollback) = watermark(&self.path).note(&sealed.info()) {
+            print_rollback(&rollback);
+        }
+        Ok(content)
     }
 
     /// Reads and verifies the vault file once; every unlock attempt reuses it.
     fn sealed(&self) -> Result<SealedVault, CliError> {
+        if let Some(warning) = vault::folder_warning(&self.path) {
+            eprintln!("warning: {warning}");
+        }
         match SealedVault::read(&self.path) {
             Ok(sealed) => Ok(sealed),
             Err(VaultError::NotFound { .. }) => {
@@ -99,7 +108,37 @@ impl Session {
             ));
         }
         let password = self.password(false)?;
-        Ok(attempt(&Unlock::Password(password))?)
+        self.guarded(|| attempt(&Unlock::Password(password)))
+    }
+
+    /// Runs a password attempt under the shared unlock delay (see
+    /// `tessera_core::vault::attempts`): refused while the delay after earlier failures runs,
+    /// serialized with other processes' attempts, and counted when the password is wrong.
+    fn guarded<T>(&self, attempt: impl FnOnce() -> Result<T, VaultError>) -> Result<T, CliError> {
+        let home = self.path.parent().unwrap_or(Path::new("."));
+        let guard = AttemptGuard::begin(home, SystemClock.now(), ATTEMPT_LOCK_WAIT).map_err(
+            |e| match e {
+                AttemptError::Wait { .. } => CliError::new(e.to_string()).hint(
+                    "the delay grows after each wrong password and survives restarts; the vault \
+                     was not changed",
+                ),
+                AttemptError::Vault(e) => e.into(),
+            },
+        )?;
+        let result = attempt();
+        match &result {
+            Ok(_) => guard.finish(true, SystemClock.now()),
+            Err(VaultError::WrongPassword) => guard.finish(false, SystemClock.now()),
+            // Damage, I/O, a busy vault: not a guess, not counted.
+            Err(_) => drop(guard),
+        }
+        Ok(result?)
+    }
+
+    /// Returns the current vault password (password file or terminal prompt), for commands
+    /// that must confirm it after a keyring unlock.
+    pub fn current_password(&self) -> Result<Zeroizing<String>, CliError> {
+        self.password(false)
     }
 
     /// Opens the vault, creating it first if there is none (the first `add`).
@@ -122,6 +161,9 @@ impl Session {
     fn create(&self, no_keyring: bool, out: &mut dyn Write) -> Result<Vault, CliError> {
         let explicit_password = self.password_from_file()?;
         if self.keyring && !no_keyring {
+            if let Some(pw) = &explicit_password {
+                check_new(pw, PasswordUse::VaultWithKeyring)?;
+            }
             let mut protections = vec![Protection::Keyring];
             if let Some(pw) = &explicit_password {
                 protections.push(Protection::Password(pw.clone()));
@@ -147,6 +189,7 @@ impl Session {
             Some(pw) => pw,
             None => self.password(true)?,
         };
+        check_new(&password, PasswordUse::VaultAlone)?;
         let vault = Vault::create(&self.path, &[Protection::Password(password)])?;
         let _ = writeln!(out, "created a vault at {} protected by a password", self.path.display());
         Ok(vault)
@@ -188,6 +231,77 @@ impl Session {
     }
 }
 
+/// Returns where the last seen generation of the vault at `path` is kept: its data
+/// directory, and the OS keyring unless `TESSERA_KEYRING=off`.
+fn watermark(path: &Path) -> Watermark {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    Watermark::new(dir, keyring_enabled().then(|| VaultOptions::default().key_store))
+}
+
+fn keyring_enabled() -> bool {
+    !matches!(
+        std::env::var("TESSERA_KEYRING").as_deref().map(str::to_ascii_lowercase).as_deref(),
+        Ok("off" | "0" | "no" | "false")
+    )
+}
+
+fn warn_on_rollback(vault: &Vault) {
+    if let Err(rollback) = watermark(vault.path()).note(&vault.info()) {
+        print_rollback(&rollback);
+    }
+}
+
+fn print_rollback(rollback: &Rollback) {
+    eprintln!("warning: {rollback}");
+    eprintln!(
+        "hint: if you did not restore this file on purpose, check the folder; saving a change \
+         accepts this copy"
+    );
+}
+
+/// How long a password attempt waits for another process's attempt to finish.
+const ATTEMPT_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Applies the one password policy to a new password and prints its strength hint.
+pub fn check_new(password: &str, usage: PasswordUse) -> Result<(), CliError> {
+    match policy::check_new_password(password, usage) {
+        Ok(strength) => {
+            if strength < policy::Strength::Strong {
+                eprintln!("note: password strength {}", strength.hint());
+            }
+            if usage == PasswordUse::VaultWithKeyring
+                && password.chars().all(|c| c.is_ascii_digit())
+            {
+                eprintln!(
+                    "note: a PIN is only a fallback beside the keyring; a copy of the vault file \
+                     can be opened by guessing it, so use a password if copies may leave this \
+                     machine"
+                );
+            }
+            Ok(())
+        }
+        Err(err) => Err(CliError::new(err.to_string()).hint("nothing was changed")),
+    }
+}
+
+/// Returns a new password for `usage`: from `file` (first line), else asked twice on a
+/// terminal; checked against the password policy.
+pub fn new_password(
+    file: Option<&Path>,
+    usage: PasswordUse,
+    prompt: &str,
+) -> Result<Zeroizing<String>, CliError> {
+    let password = match file {
+        Some(file) => read_password_file(file)?,
+        None => prompt_password(prompt, true)?.ok_or_else(|| {
+            CliError::usage("a new password is needed")
+                .hint("pass --new-password-file FILE (or run on a terminal to type it twice)")
+        })?,
+    };
+    check_new(&password, usage)?;
+    Ok(password)
+}
+
 /// Reads a password from the first line of `file` (a trailing newline from `echo` is not part of
 /// it); also used for the import and export file passwords.
 pub fn read_password_file(file: &Path) -> Result<Zeroizing<String>, CliError> {
@@ -225,17 +339,13 @@ pub fn prompt_password(prompt: &str, confirm: bool) -> Result<Option<Zeroizing<S
 /// Saves the vault and reports the automatic backup's outcome on stderr: a failed backup is
 /// a warning, never a failed command (the vault itself was saved).
 pub fn save(vault: &mut Vault) -> Result<(), VaultError> {
-    vault.save()?;
-    report_backup(vault);
-    Ok(())
-}
-
-/// Reports a failed automatic backup of the save just made as a warning on stderr.
-pub fn report_backup(vault: &Vault) {
-    if let Some(BackupOutcome::Failed(reason)) = vault.last_backup() {
+    let outcome = save_and_back_up(vault, &SystemClock)?;
+    watermark(vault.path()).record(&vault.info());
+    if let Some(BackupOutcome::Failed(reason)) = outcome {
         eprintln!("warning: the vault was saved, but the automatic backup failed: {reason}");
         eprintln!(
             "hint: older backups were left untouched; check the folder or run `tessera backup`"
         );
     }
+    Ok(())
 }

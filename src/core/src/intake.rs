@@ -27,7 +27,7 @@ use crate::account::{self, Account};
 use crate::otp::OtpKind;
 use crate::push::{PushAccount, PushBackendKind, PushEnrolment, PushError, tessera};
 use crate::uri::{self, MigrationSet, OtpUri, Payload, Skipped, UriError};
-use crate::vault::{Entry, Vault, VaultContent, VaultError};
+use crate::vault::{Entry, Vault, VaultContent};
 
 /// What was read so far: links and QR payloads, in the order they came.
 #[derive(Debug, Default, Clone)]
@@ -257,14 +257,17 @@ pub struct Applied {
 }
 
 /// Adds `accounts` (and the push account finished from the plan's offer, with its codes) to
-/// the vault, created at `now`, in one save. On failure the vault is left as it was.
-pub fn apply(
+/// the vault, created at `now`, in one `save` (the front end's save step: the vault's own
+/// save and whatever follows it, such as the automatic backup). On failure the vault is left
+/// as it was.
+pub fn apply<E>(
     vault: &mut Vault,
     accounts: Vec<OtpUri>,
     push: Option<(PushAccount, Option<OtpUri>)>,
     now: u64,
-) -> Result<Applied, VaultError> {
-    vault.commit(|content| add_to(content, accounts, push, now))
+    save: impl FnOnce(&mut Vault) -> Result<(), E>,
+) -> Result<Applied, E> {
+    vault.commit_with(|content| add_to(content, accounts, push, now), save)
 }
 
 /// Adds to `content` what [`apply`] stores; for front ends that save on their own.

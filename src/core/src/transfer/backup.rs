@@ -10,12 +10,20 @@
 //! succeeds are backups beyond the newest `keep` deleted. Any failure returns an error and
 //! deletes nothing, so a full disk or a broken folder never costs the older good backups. A
 //! failed backup is the caller's to report; it must never block saving the vault.
+//!
+//! [`save_and_back_up`] is the one place that runs the automatic backup after a vault save:
+//! the vault module only saves (it neither reads the clock nor knows backup formats), and
+//! every front end calls this function instead of [`Vault::save`] so that the rule "a save is
+//! followed by the backup its settings ask for, and a failed backup never fails the save"
+//! lives once.
 
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::{Format, ImportedAccount, TransferError, export, import};
+use crate::clock::Clock;
+use crate::vault::{BackupSettings, Vault, VaultError};
 
 /// How many backups are kept when the user has not chosen.
 pub const DEFAULT_KEEP: usize = 10;
@@ -25,6 +33,36 @@ const SUFFIX: &str = ".json";
 
 fn io_error(what: &str, path: &Path, error: &std::io::Error) -> TransferError {
     TransferError::Io { what: format!("{what} {}", path.display()), reason: error.to_string() }
+}
+
+/// What the automatic backup after a save did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BackupOutcome {
+    /// A new backup file was written (older ones beyond `keep` were pruned).
+    Written(PathBuf),
+    /// The backup failed; the vault itself was saved and no older backup was deleted.
+    Failed(String),
+}
+
+/// Saves `vault`, then writes the automatic backup its settings ask for.
+///
+/// Returns `Ok(None)` when automatic backups are off. A failed backup is reported as
+/// [`BackupOutcome::Failed`], never as an error: the vault is already safely on disk.
+pub fn save_and_back_up(
+    vault: &mut Vault,
+    clock: &dyn Clock,
+) -> Result<Option<BackupOutcome>, VaultError> {
+    vault.save()?;
+    Ok(vault.content().backup.as_ref().map(|settings| back_up(vault, settings, clock.now())))
+}
+
+fn back_up(vault: &Vault, settings: &BackupSettings, now: u64) -> BackupOutcome {
+    let accounts: Vec<ImportedAccount> =
+        vault.content().entries.iter().map(ImportedAccount::from).collect();
+    match write_backup(&accounts, &settings.folder, &settings.password, settings.keep.max(1), now) {
+        Ok(path) => BackupOutcome::Written(path),
+        Err(err) => BackupOutcome::Failed(err.to_string()),
+    }
 }
 
 /// Writes an encrypted backup of `accounts` into `dir` and keeps the newest `keep` backups.
@@ -228,7 +266,10 @@ fn timestamp(unix: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::FixedClock;
+    use crate::otp::OtpParams;
     use crate::transfer::vectors;
+    use crate::vault::{Entry, KdfParams, KeyStoreError, Protection, Unlock, VaultOptions};
 
     const PASSWORD: &str = "backup password";
 
@@ -324,5 +365,120 @@ mod tests {
         let err = verify_backup(&[], &dir, PASSWORD).unwrap_err();
         assert!(matches!(err, TransferError::NoBackup { .. }), "{err}");
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A key store that never answers: these vaults have a password slot only.
+    #[derive(Debug)]
+    struct NoKeyring;
+
+    impl crate::vault::KeyStore for NoKeyring {
+        fn store(&self, _: &str, _: &[u8]) -> Result<crate::vault::Stored, KeyStoreError> {
+            Err(KeyStoreError::Unavailable("none in tests".into()))
+        }
+        fn load(&self, _: &str) -> Result<zeroize::Zeroizing<Vec<u8>>, KeyStoreError> {
+            Err(KeyStoreError::Unavailable("none in tests".into()))
+        }
+        fn delete(&self, _: &str) -> Result<(), KeyStoreError> {
+            Ok(())
+        }
+    }
+
+    const VAULT_PASSWORD: &str = "correct horse battery staple";
+
+    fn vault_options() -> VaultOptions {
+        VaultOptions {
+            key_store: std::sync::Arc::new(NoKeyring),
+            lock_wait: std::time::Duration::from_millis(200),
+        }
+    }
+
+    fn new_vault(path: &Path) -> Vault {
+        let password = zeroize::Zeroizing::new(VAULT_PASSWORD.to_owned());
+        let protection = Protection::PasswordWithParams(password, KdfParams::INSECURE_FOR_TESTS);
+        Vault::create_with(path, &[protection], vault_options()).unwrap()
+    }
+
+    fn open_pw(path: &Path, password: &str) -> Result<Vault, VaultError> {
+        let unlock = Unlock::Password(zeroize::Zeroizing::new(password.to_owned()));
+        Vault::open_with(path, &unlock, vault_options())
+    }
+
+    fn entry(issuer: &str) -> Entry {
+        let secret = crate::otp::Secret::parse_base32("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP").unwrap();
+        Entry::new(
+            issuer.into(),
+            "alice@example.com".into(),
+            OtpParams::totp(secret),
+            1_700_000_000,
+        )
+    }
+
+    fn backup_settings(folder: &Path, keep: usize) -> BackupSettings {
+        BackupSettings {
+            folder: folder.to_path_buf(),
+            keep,
+            password: zeroize::Zeroizing::new("backup pw".to_owned()),
+        }
+    }
+
+    const CLOCK: FixedClock = FixedClock(1_700_000_000);
+
+    #[test]
+    fn every_save_writes_an_automatic_backup_that_verifies() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vault.json");
+        let folder = dir.path().join("backups");
+        let mut vault = new_vault(&path);
+        assert_eq!(
+            save_and_back_up(&mut vault, &CLOCK).unwrap(),
+            None,
+            "no backup before one is configured"
+        );
+        vault.content_mut().backup = Some(backup_settings(&folder, 2));
+        vault.content_mut().entries.push(entry("GitHub"));
+        let outcome = save_and_back_up(&mut vault, &CLOCK).unwrap();
+        assert!(matches!(outcome, Some(BackupOutcome::Written(p)) if p.exists()));
+        for (i, issuer) in ["GitLab", "Visma"].into_iter().enumerate() {
+            vault.content_mut().entries.push(entry(issuer));
+            save_and_back_up(&mut vault, &FixedClock(1_700_000_000 + 60 * (i as u64 + 1))).unwrap();
+        }
+        let backups = list_backups(&folder).unwrap();
+        assert_eq!(backups.len(), 2, "only the newest `keep` backups stay");
+        let accounts: Vec<ImportedAccount> =
+            vault.content().entries.iter().map(ImportedAccount::from).collect();
+        let check = verify_backup(&accounts, &folder, "backup pw").unwrap();
+        assert!(check.matches(), "{check:?}");
+        // The settings survive a reopen (they live in the encrypted content).
+        drop(vault);
+        let reopened = open_pw(&path, VAULT_PASSWORD).unwrap();
+        let settings = reopened.content().backup.as_ref().unwrap();
+        assert_eq!((settings.folder.as_path(), settings.keep), (folder.as_path(), 2));
+    }
+
+    #[test]
+    fn a_failed_backup_never_fails_the_save_or_deletes_older_backups() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vault.json");
+        let folder = dir.path().join("backups");
+        let mut vault = new_vault(&path);
+        vault.content_mut().backup = Some(backup_settings(&folder, 1));
+        vault.content_mut().entries.push(entry("GitHub"));
+        save_and_back_up(&mut vault, &CLOCK).unwrap();
+        let good = list_backups(&folder).unwrap();
+        assert_eq!(good.len(), 1);
+        // Point the backups at a path below a regular file: creating the folder must fail.
+        let blocker = dir.path().join("not-a-folder");
+        std::fs::write(&blocker, b"x").unwrap();
+        vault.content_mut().backup = Some(backup_settings(&blocker.join("sub"), 1));
+        vault.content_mut().entries.push(entry("GitLab"));
+        let outcome = save_and_back_up(&mut vault, &CLOCK).unwrap();
+        assert!(matches!(outcome, Some(BackupOutcome::Failed(reason)) if !reason.is_empty()));
+        drop(vault);
+        assert_eq!(
+            open_pw(&path, VAULT_PASSWORD).unwrap().content().entries.len(),
+            2,
+            "the save landed"
+        );
+        assert_eq!(list_backups(&folder).unwrap(), good, "old backup kept");
     }
 }

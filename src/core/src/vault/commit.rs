@@ -15,9 +15,19 @@ impl Vault {
         &mut self,
         change: impl FnOnce(&mut VaultContent) -> T,
     ) -> Result<T, VaultError> {
+        self.commit_with(change, Self::save)
+    }
+
+    /// [`Vault::commit`] with the caller's save step (the front ends save and then write the
+    /// automatic backup: `transfer::backup::save_and_back_up`).
+    pub fn commit_with<T, E>(
+        &mut self,
+        change: impl FnOnce(&mut VaultContent) -> T,
+        save: impl FnOnce(&mut Self) -> Result<(), E>,
+    ) -> Result<T, E> {
         let before = self.content().clone();
         let result = change(self.content_mut());
-        match self.save() {
+        match save(self) {
             Ok(()) => Ok(result),
             Err(err) => {
                 *self.content_mut() = before;

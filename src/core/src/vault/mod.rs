@@ -1,9 +1,17 @@
 //! The encrypted vault: container format, slots, atomic storage.
 //!
-//! One versioned JSON file (its layout is documented in `format.rs`) holds the accounts,
-//! encrypted with AES-256-GCM under a random 256-bit master key. The master key is wrapped
-//! once per *slot*: a password slot (Argon2id) and/or a keyring slot (a random key held by the
-//! OS secret store, see [`KeyStore`]). Modelled on Aegis' vault/slots/master-key design.
+//! One versioned file (format version 3: a JSON header line and the raw ciphertext; the
+//! layout, the migration from versions 1 and 2 and the reasons are documented in `format.rs`)
+//! holds the accounts, encrypted with AES-256-GCM under a random 256-bit master key. The
+//! master key is wrapped once per *slot*: a password slot (Argon2id) and/or a keyring slot (a
+//! random key held by the OS secret store, see [`KeyStore`]). Modelled on Aegis'
+//! vault/slots/master-key design, with two additions: every slot change rotates the master
+//! key (see `slots.rs`), and the header is authenticated under it (a keyed MAC).
+//!
+//! Submodules: `format` (the container and its cryptography), `content` (the plaintext
+//! encoding), `sealed` (reading and unlocking), `slots` (changing slots, key rotation),
+//! `storage` (atomic files and the lock), `error`, and for the front ends [`policy`] (the
+//! one password rule), [`attempts`] (the unlock delay) and [`rollback`] (older copies).
 //!
 //! # Key derivation cost
 //!
@@ -16,28 +24,36 @@
 //! well above OWASP's minimum (19 MiB, t = 2) because unlocking is rare and a vault file may
 //! be copied off the machine. The parameters live in each slot, so a later version can raise
 //! them at the next password change without a format change; files asking for more than
-//! 4 GiB or 64 passes are refused as damaged rather than obeyed.
+//! 1 GiB, 16 passes or 16 lanes ([`KdfParams::MAX`]) are refused as damaged rather than
+//! obeyed, so a planted file cannot make an unlock exhaust memory.
 //!
 //! # Opening cost
 //!
-//! `tessera code QUERY` over 1,001 accounts (keyring slot, keyutils, release build) runs
-//! ~15.9M instructions under callgrind, of which ~9M parse the decrypted JSON content, ~3.7M
-//! decode the ciphertext's base64 and ~0.8M run AES-GCM; the version-1 code path ran ~66M
-//! (two reads and parses, two whole-file checksums). See `scripts/bench-code.sh` for the
-//! whole-process figures.
+//! With version 2, `tessera code QUERY` over 1,001 accounts (keyring slot, keyutils, release
+//! build) ran ~15.9M instructions under callgrind, of which ~9M parsed the decrypted JSON
+//! content and ~3.7M decoded the ciphertext's base64. Version 3 stores the ciphertext raw and
+//! the content as postcard, which removes both. `cargo bench -p tessera-core --bench vault`
+//! (release, 2-core machine at a load average of 12–15 from other builds, both runs in the
+//! same conditions): `open_1000_entries_key_in_hand` 17.3 ms with version 2 → 2.7 ms with
+//! version 3, `read_bytes_1000_entries_key_in_hand` 15.3 ms → 2.25 ms (−84 %, −85 %).
+//! See `scripts/bench-code.sh` for the whole-process figure against oathtool.
 //!
 //! # Storage and concurrency
 //!
-//! - Saves are atomic (temp file, fsync, rename, fsync of the directory); the previous
-//!   generation stays beside the vault as `vault.json.bak`; files are created with mode 0600.
+//! - Saves are atomic (a temp file created exclusively under a random name, fsync, rename,
+//!   fsync of the directory); the previous generation stays beside the vault as
+//!   `vault.json.bak`, except after a slot change, which removes it (the old slots would open
+//!   it); files are created with mode 0600, and [`folder_warning`] reports a data folder that
+//!   other users can enter.
 //! - [`Vault::open`] and [`Vault::create`] take an exclusive advisory lock on
 //!   `vault.json.lock` and hold it for the life of the [`Vault`]: a second process waits up
 //!   to [`VaultOptions::lock_wait`] and then gets [`VaultError::Busy`]. Holding the lock for
 //!   the whole open→modify→save cycle is what keeps two CLI commands from losing each
 //!   other's updates. A long-lived GUI that wants to coexist with the CLI calls
 //!   [`Vault::release_lock`] while idle and [`Vault::reload`] (which retakes the lock and
-//!   picks up other processes' saves, decrypting with the master key it already holds)
-//!   before changing anything; [`Vault::save`] retakes the lock itself if needed.
+//!   picks up other processes' saves, decrypting with the master key it already holds, or
+//!   reports [`VaultError::Rekeyed`] when another process changed the slots) before changing
+//!   anything; [`Vault::save`] retakes the lock itself if needed.
 //!   [`Vault::read_only`] gives a lock-free snapshot.
 //! - [`SealedVault`] reads and verifies the file once and can then be decrypted or opened
 //!   with one unlock method after another (keyring, then password) without reading or
@@ -55,12 +71,18 @@
 //! as a fallback. keyutils forgets everything at reboot, so a vault whose only slot would be
 //! a keyutils-backed key is refused ([`VaultError::KeyringNotDurable`]): add a password.
 
+pub mod attempts;
 mod commit;
+mod content;
+mod error;
 mod format;
 mod keystore;
+pub mod policy;
+pub mod rollback;
+mod sealed;
+mod slots;
 mod storage;
 
-use std::borrow::Cow;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -76,107 +98,15 @@ pub use keystore::{
     CoreKeyStore, KEYRING_SERVICE, KeyStore, KeyStoreError, Stored, SystemKeyStore,
 };
 
-use format::{Key, OpenError, Slot, VaultFile};
+pub use error::VaultError;
+pub use sealed::SealedVault;
+
+use format::{Key, Slot, VaultFile};
+use sealed::{Decrypted, SlotKeys, decrypt, decrypt_content};
 use storage::FileLock;
 
 /// The file name of the vault inside the data directory.
 pub const VAULT_FILE_NAME: &str = "vault.json";
-
-/// Everything that can go wrong with a vault. Messages never contain secret material.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum VaultError {
-    /// No vault file at the path.
-    #[error("no vault at {}", path.display())]
-    NotFound {
-        /// Where we looked.
-        path: PathBuf,
-    },
-    /// `create` found a file already there.
-    #[error("a vault already exists at {}", path.display())]
-    AlreadyExists {
-        /// The existing file.
-        path: PathBuf,
-    },
-    /// The password does not open the password slot (the file itself is intact).
-    #[error("wrong password")]
-    WrongPassword,
-    /// The file is truncated, corrupted or altered.
-    #[error("the vault file is damaged: {detail}")]
-    Damaged {
-        /// What exactly is wrong.
-        detail: String,
-    },
-    /// The file was written by a newer Tessera.
-    #[error(
-        "the vault uses format version {found}, but this build reads versions up to {supported}; \
-         update tessera"
-    )]
-    UnsupportedVersion {
-        /// The version in the file.
-        found: u32,
-        /// The newest version this build reads.
-        supported: u32,
-    },
-    /// The OS secret store did not answer or did not have the key.
-    #[error("the system keyring is unavailable: {detail}")]
-    KeyringUnavailable {
-        /// What the store said.
-        detail: String,
-    },
-    /// The only secret store that answered forgets keys at reboot, and no password slot exists.
-    #[error(
-        "only the {store} keyring answered, which forgets keys at reboot; protect the vault with \
-         a password too"
-    )]
-    KeyringNotDurable {
-        /// The store that answered.
-        store: String,
-    },
-    /// The requested unlock method has no slot in this vault, or removing a slot would leave
-    /// none.
-    #[error("{detail}")]
-    NoUsableSlot {
-        /// Which method is missing.
-        detail: String,
-    },
-    /// Another process holds the vault open.
-    #[error(
-        "the vault {} is in use by another tessera process{}; close it and retry",
-        path.display(),
-        if holder.is_empty() { String::new() } else { format!(" (pid {holder})") }
-    )]
-    Busy {
-        /// The vault path.
-        path: PathBuf,
-        /// The holder's pid as recorded in the lock file, if known.
-        holder: String,
-    },
-    /// The file changed on disk since this process loaded it.
-    #[error("the vault {} was changed by another process; reopen it and retry", path.display())]
-    Conflict {
-        /// The vault path.
-        path: PathBuf,
-    },
-    /// `TESSERA_HOME` is unset and the platform has no data directory.
-    #[error("no data directory: set TESSERA_HOME")]
-    NoDataDir,
-    /// A file system operation failed.
-    #[error("i/o error on {}: {source}", path.display())]
-    Io {
-        /// The file or directory concerned.
-        path: PathBuf,
-        /// The underlying error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// A failure that indicates a bug or a broken platform (random source, serializer).
-    #[error("internal error: {detail}")]
-    Internal {
-        /// What failed.
-        detail: String,
-    },
-}
 
 /// Returns Tessera's data directory: `$TESSERA_HOME` if set and non-empty, else the platform
 /// data directory (`$XDG_DATA_HOME/tessera`, `~/Library/Application Support/tessera`,
@@ -186,6 +116,17 @@ pub fn data_dir() -> Result<PathBuf, VaultError> {
         Some(home) if !home.is_empty() => Ok(PathBuf::from(home)),
         _ => dirs::data_dir().map(|d| d.join("tessera")).ok_or(VaultError::NoDataDir),
     }
+}
+
+/// The most push-history items a vault keeps; older ones are dropped at the next save. A
+/// hostile or broken push server can send requests without end, and each leaves history:
+/// without a cap the vault (and every save and backup) would grow without bound.
+pub const MAX_PUSH_HISTORY: usize = 500;
+
+/// Returns a warning if the folder holding the vault at `path` is accessible to other users
+/// (Unix group or world permission bits); front ends print it. `None` if private.
+pub fn folder_warning(path: &Path) -> Option<String> {
+    storage::folder_warning(path)
 }
 
 /// Returns the default vault path, `data_dir()/vault.json`.
@@ -268,7 +209,8 @@ pub struct VaultContent {
     pub backup: Option<BackupSettings>,
 }
 
-/// Where and how [`Vault::save`] writes an automatic encrypted backup after every change.
+/// Where and how an automatic encrypted backup is written after every save (the step
+/// [`crate::transfer::backup::save_and_back_up`] runs; [`Vault::save`] itself only saves).
 ///
 /// Each backup is an encrypted Aegis file under its own password (see
 /// [`crate::transfer::backup`]), so it can be restored on another device by Tessera or by
@@ -291,15 +233,6 @@ impl fmt::Debug for BackupSettings {
             .field("password", &"<redacted>")
             .finish()
     }
-}
-
-/// What the automatic backup after the last save did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BackupOutcome {
-    /// A new backup file was written (older ones beyond `keep` were pruned).
-    Written(PathBuf),
-    /// The backup failed; the vault itself was saved and no older backup was deleted.
-    Failed(String),
 }
 
 /// A way to protect a new vault. Several may be given; each becomes a slot.
@@ -409,7 +342,8 @@ pub struct Vault {
     content: VaultContent,
     options: VaultOptions,
     lock: Option<FileLock>,
-    last_backup: Option<BackupOutcome>,
+    /// Slot keys known to this process, for re-wrapping a rotated master key.
+    slot_keys: SlotKeys,
 }
 
 impl fmt::Debug for Vault {
@@ -425,240 +359,6 @@ impl fmt::Debug for Vault {
     }
 }
 
-/// The result of decrypting a file.
-struct Decrypted {
-    file: VaultFile,
-    master_key: Key,
-    content: VaultContent,
-}
-
-fn decrypt(
-    bytes: &[u8],
-    unlock: &Unlock,
-    key_store: &dyn KeyStore,
-) -> Result<Decrypted, VaultError> {
-    let file = VaultFile::decode(bytes)?;
-    let (master_key, content) = decrypt_file(&file, &file.content.ciphertext, unlock, key_store)?;
-    Ok(Decrypted { file, master_key, content })
-}
-
-/// Unwraps the master key and decrypts `ciphertext`, the file's content (passed apart because
-/// [`SealedVault`] keeps it inside the file's text).
-fn decrypt_file(
-    file: &VaultFile,
-    ciphertext: &str,
-    unlock: &Unlock,
-    key_store: &dyn KeyStore,
-) -> Result<(Key, VaultContent), VaultError> {
-    let master_key = unwrap_master_key(file, unlock, key_store)?;
-    let content = decrypt_content(file, ciphertext, &master_key)?;
-    Ok((master_key, content))
-}
-
-/// A vault file read from disk and verified (format, version, structure, checksum) but not
-/// yet decrypted.
-///
-/// It lets a caller look at the slots ([`SealedVault::info`]), try the keyring and then a
-/// password without reading and parsing the file again for each attempt; opening a large
-/// vault is dominated by that parsing. [`Vault::open`] and [`Vault::read_only`] are
-/// shorthands for [`SealedVault::read`] followed by [`SealedVault::open`] or
-/// [`SealedVault::decrypt`].
-pub struct SealedVault {
-    path: PathBuf,
-    /// The whole file as read.
-    text: String,
-    /// The parsed file, its `content.ciphertext` left empty: see `ciphertext`.
-    file: VaultFile,
-    ciphertext: Ciphertext,
-}
-
-/// Where a [`SealedVault`]'s ciphertext is: a range of its text (the normal case, no copy), or
-/// an owned string if the file spelled it with JSON escapes.
-enum Ciphertext {
-    InText(std::ops::Range<usize>),
-    Owned(String),
-}
-
-impl fmt::Debug for SealedVault {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SealedVault")
-            .field("path", &self.path)
-            .field("vault_id", &self.file.vault_id)
-            .field("generation", &self.file.generation)
-            .finish_non_exhaustive()
-    }
-}
-
-impl SealedVault {
-    /// Reads and verifies the vault file at `path`; needs no secret and takes no lock.
-    pub fn read(path: &Path) -> Result<Self, VaultError> {
-        let text = String::from_utf8(storage::read(path)?)
-            .map_err(|e| point_to_backup(format::not_utf8(e.as_bytes()), path))?;
-        let decoded = VaultFile::decode_text(&text).map_err(|e| point_to_backup(e, path))?;
-        let ciphertext = match decoded.ciphertext {
-            Cow::Borrowed(slice) => {
-                let start = slice.as_ptr().addr().wrapping_sub(text.as_ptr().addr());
-                Ciphertext::InText(start..start.saturating_add(slice.len()))
-            }
-            Cow::Owned(owned) => Ciphertext::Owned(owned),
-        };
-        Ok(Self { path: path.to_path_buf(), file: decoded.file, text, ciphertext })
-    }
-
-    fn ciphertext(&self) -> &str {
-        match &self.ciphertext {
-            // The range was cut from this text, so it is always in bounds; an empty string
-            // would only fail authentication, never panic.
-            Ciphertext::InText(range) => self.text.get(range.clone()).unwrap_or_default(),
-            Ciphertext::Owned(owned) => owned,
-        }
-    }
-
-    /// Returns the format version, vault id, generation and slots.
-    pub fn info(&self) -> VaultInfo {
-        VaultInfo::of(&self.file)
-    }
-
-    /// Decrypts the content without taking the lock: a snapshot for display that cannot be
-    /// saved. Can be called again with another [`Unlock`] after a failure.
-    pub fn decrypt(
-        &self,
-        unlock: &Unlock,
-        options: &VaultOptions,
-    ) -> Result<VaultContent, VaultError> {
-        decrypt_file(&self.file, self.ciphertext(), unlock, options.key_store.as_ref())
-            .map(|(_, content)| content)
-            .map_err(|e| point_to_backup(e, &self.path))
-    }
-
-    /// Unlocks and takes the exclusive lock for the life of the returned [`Vault`]. Can be
-    /// called again with another [`Unlock`] after a failure.
-    ///
-    /// A wrong password or a damaged file leaves the directory exactly as it was (not even a
-    /// new lock file): the slot is opened before the lock is taken. If another process saved
-    /// between [`SealedVault::read`] and the lock, the current file is decrypted instead.
-    pub fn open(&self, unlock: &Unlock, options: VaultOptions) -> Result<Vault, VaultError> {
-        let path = self.path.as_path();
-        let (master_key, content) =
-            decrypt_file(&self.file, self.ciphertext(), unlock, options.key_store.as_ref())
-                .map_err(|e| point_to_backup(e, path))?;
-        let lock = FileLock::acquire(path, options.lock_wait)?;
-        // A vault's master key never changes, so the key just unwrapped still opens a newer
-        // save unless the file was replaced by a different vault.
-        let current = storage::read(path)?;
-        let decrypted = if current == self.text.as_bytes() {
-            Decrypted { file: self.file.clone(), master_key, content }
-        } else {
-            let file = VaultFile::decode(&current)?;
-            if file.vault_id == self.file.vault_id {
-                let content = decrypt_content(&file, &file.content.ciphertext, &master_key)?;
-                Decrypted { file, master_key, content }
-            } else {
-                decrypt(&current, unlock, options.key_store.as_ref())?
-            }
-        };
-        Ok(Vault {
-            path: path.to_path_buf(),
-            vault_id: decrypted.file.vault_id,
-            generation: decrypted.file.generation,
-            slots: decrypted.file.slots,
-            master_key: decrypted.master_key,
-            content: decrypted.content,
-            options,
-            lock: Some(lock),
-            last_backup: None,
-        })
-    }
-}
-
-fn unwrap_master_key(
-    file: &VaultFile,
-    unlock: &Unlock,
-    key_store: &dyn KeyStore,
-) -> Result<Key, VaultError> {
-    let no_slot = |detail: &str| VaultError::NoUsableSlot { detail: detail.to_owned() };
-    match unlock {
-        Unlock::Password(password) => {
-            let (id, kdf, nonce, wrapped_key) = file
-                .slots
-                .iter()
-                .find_map(|slot| match slot {
-                    Slot::Password { id, kdf, nonce, wrapped_key } => {
-                        Some((id, kdf, nonce, wrapped_key))
-                    }
-                    Slot::Keyring { .. } => None,
-                })
-                .ok_or_else(|| no_slot("this vault has no password; unlock it with the keyring"))?;
-            let slot_key = format::derive_key(password, kdf)?;
-            let aad = format::slot_aad(&file.vault_id, id);
-            format::open_key(&slot_key, &aad, nonce, wrapped_key)
-                .map_err(|e| slot_error(e, VaultError::WrongPassword))
-        }
-        Unlock::Keyring => {
-            let (id, user, nonce, wrapped_key) = file
-                .slots
-                .iter()
-                .find_map(|slot| match slot {
-                    Slot::Keyring { id, user, nonce, wrapped_key, .. } => {
-                        Some((id, user, nonce, wrapped_key))
-                    }
-                    Slot::Password { .. } => None,
-                })
-                .ok_or_else(|| {
-                    no_slot("this vault is not stored in the keyring; use the password")
-                })?;
-            let stored = key_store
-                .load(user)
-                .map_err(|e| VaultError::KeyringUnavailable { detail: e.to_string() })?;
-            let slot_key: [u8; format::KEY_LEN] =
-                stored.as_slice().try_into().map_err(|_| VaultError::KeyringUnavailable {
-                    detail: "the keyring holds a key of the wrong length for this vault".into(),
-                })?;
-            let slot_key = Zeroizing::new(slot_key);
-            let aad = format::slot_aad(&file.vault_id, id);
-            format::open_key(&slot_key, &aad, nonce, wrapped_key).map_err(|e| {
-                slot_error(
-                    e,
-                    VaultError::KeyringUnavailable {
-                        detail: "the keyring's key for this vault does not open it (stale entry?)"
-                            .into(),
-                    },
-                )
-            })
-        }
-    }
-}
-
-fn slot_error(error: OpenError, rejected: VaultError) -> VaultError {
-    match error {
-        OpenError::Malformed(detail) => {
-            format::damaged(format!("a key slot is malformed: {detail}"))
-        }
-        OpenError::Rejected => rejected,
-    }
-}
-
-fn decrypt_content(
-    file: &VaultFile,
-    ciphertext: &str,
-    master_key: &Key,
-) -> Result<VaultContent, VaultError> {
-    let plain = format::open(master_key, &file.content_aad(), &file.content.nonce, ciphertext)
-        .map_err(|e| match e {
-            OpenError::Malformed(detail) => {
-                format::damaged(format!("the content is malformed: {detail}"))
-            }
-            OpenError::Rejected => {
-                format::damaged("the content does not authenticate (altered or corrupted)")
-            }
-        })?;
-    // One UTF-8 check for the whole text is cheaper than serde_json's check per string.
-    let text = std::str::from_utf8(&plain)
-        .map_err(|_| format::damaged("the decrypted content is not valid: not UTF-8"))?;
-    serde_json::from_str(text)
-        .map_err(|e| format::damaged(format!("the decrypted content is not valid: {e}")))
-}
-
 impl Vault {
     /// Reads the header only and reports the format version and slots; needs no secret.
     pub fn inspect(path: &Path) -> Result<VaultInfo, VaultError> {
@@ -667,7 +367,7 @@ impl Vault {
 
     /// Like [`Vault::inspect`] on bytes already read (the fuzz target uses it).
     pub fn inspect_bytes(bytes: &[u8]) -> Result<VaultInfo, VaultError> {
-        Ok(VaultInfo::of(&VaultFile::decode(bytes)?))
+        Ok(VaultInfo::of(&VaultFile::decode(bytes)?.file))
     }
 
     /// Decrypts a vault file's bytes without touching the disk or taking any lock, for
@@ -720,7 +420,7 @@ impl Vault {
             content: VaultContent::default(),
             options,
             lock: Some(lock),
-            last_backup: None,
+            slot_keys: SlotKeys::default(),
         };
         let mut keyring_store = None;
         for protection in protections {
@@ -784,10 +484,19 @@ impl Vault {
     }
 
     /// Encrypts the content with a fresh nonce and replaces the file atomically, keeping the
-    /// previous generation as `.bak`. On error the file on disk is untouched.
+    /// previous generation as `.bak`. On error the file on disk is untouched. Push history
+    /// beyond [`MAX_PUSH_HISTORY`] items is dropped, oldest first.
     pub fn save(&mut self) -> Result<(), VaultError> {
+        self.save_with(storage::Previous::Keep)
+    }
+
+    fn save_with(&mut self, previous: storage::Previous) -> Result<(), VaultError> {
         self.ensure_lock()?;
-        let on_disk = VaultFile::decode(&storage::read(&self.path)?)?;
+        let history = &mut self.content.push_history;
+        if history.len() > MAX_PUSH_HISTORY {
+            history.drain(..history.len() - MAX_PUSH_HISTORY);
+        }
+        let on_disk = VaultFile::decode(&storage::read(&self.path)?)?.file;
         if on_disk.vault_id != self.vault_id || on_disk.generation != self.generation {
             return Err(VaultError::Conflict { path: self.path.clone() });
         }
@@ -799,42 +508,19 @@ impl Vault {
                 return Err(e);
             }
         };
-        if let Err(e) = storage::replace(&self.path, &bytes) {
+        if let Err(e) = storage::replace(&self.path, &bytes, previous) {
             // The rename may or may not have happened; read back to know which generation the
             // disk holds so that a retry does not report a false conflict.
-            let disk = storage::read(&self.path).ok().and_then(|b| VaultFile::decode(&b).ok());
+            let disk = storage::read(&self.path)
+                .ok()
+                .and_then(|b| VaultFile::decode(&b).ok())
+                .map(|d| d.file);
             if disk.is_none_or(|f| f.generation != self.generation) {
                 self.generation -= 1;
             }
             return Err(e);
         }
-        self.last_backup = self.content.backup.as_ref().map(|settings| self.write_backup(settings));
         Ok(())
-    }
-
-    /// Writes the automatic backup for the content just saved. A failure is reported through
-    /// [`Vault::last_backup`], never as a failed save: the vault is already safely on disk.
-    fn write_backup(&self, settings: &BackupSettings) -> BackupOutcome {
-        use crate::clock::{Clock, SystemClock};
-        use crate::transfer::{ImportedAccount, backup};
-        let accounts: Vec<ImportedAccount> =
-            self.content.entries.iter().map(ImportedAccount::from).collect();
-        match backup::write_backup(
-            &accounts,
-            &settings.folder,
-            &settings.password,
-            settings.keep.max(1),
-            SystemClock.now(),
-        ) {
-            Ok(path) => BackupOutcome::Written(path),
-            Err(err) => BackupOutcome::Failed(err.to_string()),
-        }
-    }
-
-    /// Returns what the automatic backup did after the most recent [`Vault::save`] of this
-    /// handle (`None` if backups are off or nothing was saved yet).
-    pub fn last_backup(&self) -> Option<&BackupOutcome> {
-        self.last_backup.as_ref()
     }
 
     /// Releases the inter-process lock while keeping the vault unlocked in memory, so that
@@ -845,18 +531,31 @@ impl Vault {
     }
 
     /// Takes the lock again if it was released and picks up saves made by other processes
-    /// meanwhile; returns true if the content changed. Needs no password: the master key
-    /// never changes for the life of a vault (slot changes re-wrap the same key).
+    /// meanwhile; returns true if the content changed. Needs no password while the master
+    /// key is unchanged; if another process changed the slots (which rotates the master key),
+    /// fails with [`VaultError::Rekeyed`]: unlock again.
     pub fn reload(&mut self) -> Result<bool, VaultError> {
         self.ensure_lock()?;
-        let file = VaultFile::decode(&storage::read(&self.path)?)?;
+        let bytes = storage::read(&self.path)?;
+        let decoded = VaultFile::decode(&bytes)?;
+        let file = decoded.file;
         if file.vault_id != self.vault_id {
             return Err(VaultError::Conflict { path: self.path.clone() });
         }
         if file.generation == self.generation {
             return Ok(false);
         }
-        self.content = decrypt_content(&file, &file.content.ciphertext, &self.master_key)?;
+        let ciphertext = decoded.ciphertext.get(&bytes);
+        self.content = match decrypt_content(&file, ciphertext, &self.master_key) {
+            Ok(content) => content,
+            // Another process changed the slots, which rotates the master key: the key held
+            // here is revoked, as it should be. (Identical slots with a failing MAC are
+            // tampering and stay reported as damage.)
+            Err(VaultError::Damaged { .. }) if file.slots != self.slots => {
+                return Err(VaultError::Rekeyed { path: self.path.clone() });
+            }
+            Err(e) => return Err(e),
+        };
         self.generation = file.generation;
         self.slots = file.slots;
         Ok(true)
@@ -869,203 +568,45 @@ impl Vault {
         Ok(())
     }
 
-    /// Sets, replaces (`Some`) or removes (`None`) the password slot, then saves.
-    ///
-    /// Removing the password fails with [`VaultError::NoUsableSlot`] if no other slot remains.
-    pub fn set_password(&mut self, password: Option<Zeroizing<String>>) -> Result<(), VaultError> {
-        self.set_password_with(password, KdfParams::default())
-    }
-
-    /// Like [`Vault::set_password`] with explicit Argon2id parameters.
-    pub fn set_password_with(
-        &mut self,
-        password: Option<Zeroizing<String>>,
-        params: KdfParams,
-    ) -> Result<(), VaultError> {
-        let previous = self.slots.clone();
-        match password {
-            Some(password) => self.put_password_slot(&password, params)?,
-            None => {
-                self.slots.retain(|s| !matches!(s, Slot::Password { .. }));
-                if self.slots.is_empty() {
-                    self.slots = previous;
-                    return Err(VaultError::NoUsableSlot {
-                        detail: "removing the password would leave no way to unlock the vault"
-                            .into(),
-                    });
-                }
-                // Only the keyring remains: make sure its key sits in a store that survives a
-                // reboot. Storing the same key again tells us where it lands (and moves it to
-                // the Secret Service if that answers now).
-                let check = self.restore_keyring_key().and_then(|s| self.check_durable(Some(&s)));
-                if let Err(e) = check {
-                    self.slots = previous;
-                    return Err(e);
-                }
-            }
-        }
-        self.save().inspect_err(|_| self.slots = previous)
-    }
-
-    /// Adds (`true`) or removes (`false`) the keyring slot, then saves.
-    ///
-    /// Enabling fails with [`VaultError::KeyringUnavailable`] if no store answers and with
-    /// [`VaultError::KeyringNotDurable`] if only keyutils answers and there is no password.
-    pub fn enable_keyring(&mut self, enable: bool) -> Result<(), VaultError> {
-        let previous = self.slots.clone();
-        if enable {
-            let stored = self.put_keyring_slot()?;
-            if let Err(e) = self.check_durable(Some(&stored)).and_then(|()| self.save()) {
-                self.slots = previous;
-                let _ = self.options.key_store.delete(&self.vault_id);
-                return Err(e);
-            }
-        } else {
-            self.slots.retain(|s| !matches!(s, Slot::Keyring { .. }));
-            if self.slots.is_empty() {
-                self.slots = previous;
-                return Err(VaultError::NoUsableSlot {
-                    detail: "removing the keyring would leave no way to unlock the vault".into(),
-                });
-            }
-            if self.slots.len() == previous.len() {
-                return Ok(());
-            }
-            self.save().inspect_err(|_| self.slots = previous)?;
-            // The file no longer refers to the key; a failure to delete it only leaves an
-            // unused secret behind, so it is not reported as an error.
-            let _ = self.options.key_store.delete(&self.vault_id);
-        }
-        Ok(())
-    }
-
-    /// Returns true if `password` opens this vault's password slot (for re-authentication
-    /// before revealing a secret). Costs one Argon2id derivation.
-    pub fn verify_password(&self, password: &str) -> bool {
-        self.slots.iter().any(|slot| match slot {
-            Slot::Password { id, kdf, nonce, wrapped_key } => {
-                let aad = format::slot_aad(&self.vault_id, id);
-                format::derive_key(password, kdf)
-                    .ok()
-                    .and_then(|k| format::open_key(&k, &aad, nonce, wrapped_key).ok())
-                    .is_some_and(|unwrapped| ring_eq(unwrapped.as_ref(), self.master_key.as_ref()))
-            }
-            Slot::Keyring { .. } => false,
-        })
-    }
-
-    /// Seals the master key under `slot_key` for a new slot; returns the slot's id (part of
-    /// the sealing's associated data) and the sealed key.
-    fn wrap_master_key(
-        &self,
-        slot_key: &[u8; format::KEY_LEN],
-    ) -> Result<(String, format::Sealed), VaultError> {
-        let id = format::random_uuid()?;
-        let sealed = format::seal(
-            slot_key,
-            &format::slot_aad(&self.vault_id, &id),
-            self.master_key.as_ref(),
-        )?;
-        Ok((id, sealed))
-    }
-
-    fn put_password_slot(&mut self, password: &str, params: KdfParams) -> Result<(), VaultError> {
-        let kdf = format::new_kdf(params)?;
-        let slot_key = format::derive_key(password, &kdf)?;
-        let (id, sealed) = self.wrap_master_key(&slot_key)?;
-        self.slots.retain(|s| !matches!(s, Slot::Password { .. }));
-        self.slots.push(Slot::Password {
-            id,
-            kdf,
-            nonce: sealed.nonce,
-            wrapped_key: sealed.ciphertext,
-        });
-        Ok(())
-    }
-
-    fn put_keyring_slot(&mut self) -> Result<Stored, VaultError> {
-        let slot_key = format::random_key()?;
-        let stored = self
-            .options
-            .key_store
-            .store(&self.vault_id, slot_key.as_ref())
-            .map_err(|e| VaultError::KeyringUnavailable { detail: e.to_string() })?;
-        let (id, sealed) = self.wrap_master_key(&slot_key)?;
-        self.slots.retain(|s| !matches!(s, Slot::Keyring { .. }));
-        self.slots.push(Slot::Keyring {
-            id,
-            service: KEYRING_SERVICE.into(),
-            user: self.vault_id.clone(),
-            nonce: sealed.nonce,
-            wrapped_key: sealed.ciphertext,
-        });
-        Ok(stored)
-    }
-
-    /// Stores the keyring slot's key again and reports where it landed.
-    fn restore_keyring_key(&self) -> Result<Stored, VaultError> {
-        let store = self.options.key_store.as_ref();
-        let unavailable =
-            |e: KeyStoreError| VaultError::KeyringUnavailable { detail: e.to_string() };
-        let key = store.load(&self.vault_id).map_err(unavailable)?;
-        store.store(&self.vault_id, &key).map_err(unavailable)
-    }
-
-    /// Refuses a keyring slot in a store that forgets keys at reboot unless a password exists.
-    fn check_durable(&self, stored: Option<&Stored>) -> Result<(), VaultError> {
-        match stored {
-            Some(stored)
-                if !stored.durable
-                    && !self.slots.iter().any(|s| matches!(s, Slot::Password { .. })) =>
-            {
-                Err(VaultError::KeyringNotDurable { store: stored.store.clone() })
-            }
-            _ => Ok(()),
-        }
-    }
-
+    /// Encrypts the content under the master key with a fresh nonce and returns the
+    /// version-3 file.
     fn encode(&self) -> Result<Vec<u8>, VaultError> {
-        let plain = Zeroizing::new(
-            serde_json::to_vec(&self.content)
-                .map_err(|e| VaultError::Internal { detail: format!("serialize content: {e}") })?,
-        );
-        let content = format::seal(
-            &self.master_key,
-            &format::content_aad(&self.vault_id, self.generation),
-            &plain,
-        )?;
+        let plain = content::encode(&self.content)?;
+        let aad = format::content_aad(FORMAT_VERSION, &self.vault_id, self.generation);
+        let (nonce, ciphertext) = format::seal_raw(&self.master_key, &aad, &plain)?;
         VaultFile {
             format: format::FORMAT_NAME.into(),
             version: FORMAT_VERSION,
             vault_id: self.vault_id.clone(),
             generation: self.generation,
             slots: self.slots.clone(),
-            content,
+            content_nonce: data_encoding::BASE64.encode(&nonce),
+            content_length: 0,
             checksum: String::new(),
+            mac: String::new(),
         }
-        .encode()
+        .encode_v3(&ciphertext, &self.master_key)
     }
-}
 
-/// Adds the backup's path to a damage report, so that the user knows a copy exists.
-fn point_to_backup(error: VaultError, path: &Path) -> VaultError {
-    match error {
-        VaultError::Damaged { detail } => {
-            let bak = storage::sibling(path, ".bak");
-            let detail = if bak.is_file() {
-                format!("{detail}; the previous save is kept at {}", bak.display())
-            } else {
-                detail
-            };
-            VaultError::Damaged { detail }
+    /// Builds the unlocked vault from a decrypted file and the lock taken for it.
+    fn from_decrypted(
+        path: PathBuf,
+        decrypted: Decrypted,
+        options: VaultOptions,
+        lock: FileLock,
+    ) -> Self {
+        Self {
+            path,
+            vault_id: decrypted.file.vault_id,
+            generation: decrypted.file.generation,
+            slots: decrypted.file.slots,
+            master_key: decrypted.master_key,
+            content: decrypted.content,
+            options,
+            lock: Some(lock),
+            slot_keys: decrypted.slot_keys,
         }
-        other => other,
     }
-}
-
-/// Compares two keys without an early exit.
-fn ring_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]

@@ -102,11 +102,23 @@ impl KeyStore for RebootStore {
     }
 }
 
+/// Edits the JSON header line of a version-3 file, keeping the ciphertext after it.
 fn edit_file(path: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
-    let mut value: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let bytes = std::fs::read(path).unwrap();
+    let end = bytes.iter().position(|&b| b == b'\n').unwrap();
+    let mut value: serde_json::Value = serde_json::from_slice(&bytes[..end]).unwrap();
     edit(&mut value);
-    std::fs::write(path, serde_json::to_vec_pretty(&value).unwrap()).unwrap();
+    let mut out = serde_json::to_vec(&value).unwrap();
+    out.extend_from_slice(&bytes[end..]);
+    std::fs::write(path, out).unwrap();
+}
+
+/// Returns a file's parsed header and its content ciphertext.
+fn decode_file(path: &Path) -> (VaultFile, Vec<u8>) {
+    let bytes = std::fs::read(path).unwrap();
+    let decoded = VaultFile::decode(&bytes).unwrap();
+    let ciphertext = decoded.ciphertext.get(&bytes).to_vec();
+    (decoded.file, ciphertext)
 }
 
 #[test]
@@ -163,15 +175,13 @@ fn wrong_password_is_reported_and_changes_nothing_on_disk() {
 
 #[test]
 fn flipped_ciphertext_byte_is_reported_as_damage_not_a_wrong_password() {
-    // Version 2: the header checksum still holds, the slot opens with the right password, and
-    // GCM refuses the content, which can then only mean damage.
+    // The header checksum still holds, the slot opens with the right password, and GCM
+    // refuses the content, which can then only mean damage.
     let (dir, path) = saved_vault();
-    edit_file(&path, |v| {
-        let text = v["content"]["ciphertext"].as_str().unwrap();
-        let mut bytes = BASE64.decode(text.as_bytes()).unwrap();
-        bytes[3] ^= 0x01;
-        v["content"]["ciphertext"] = BASE64.encode(&bytes).into();
-    });
+    let mut bytes = std::fs::read(&path).unwrap();
+    let last = bytes.len() - 3;
+    bytes[last] ^= 0x01;
+    std::fs::write(&path, &bytes).unwrap();
     let before = snapshot(dir.path());
     let err = open_pw(&path, PASSWORD).unwrap_err();
     assert!(
@@ -208,7 +218,7 @@ fn flipped_byte_in_an_unused_slot_is_reported_as_damage() {
 }
 
 #[test]
-fn version_1_files_are_still_read_and_saving_writes_version_2() {
+fn version_1_files_are_still_read_and_saving_writes_the_current_version() {
     // Written by the version-1 build (see fuzz/seeds/vault_open/, password "fuzz").
     let (_dir, path) = setup();
     let v1 = include_bytes!("../../../../fuzz/seeds/vault_open/vault-3.json");
@@ -247,11 +257,9 @@ fn version_1_checksum_still_covers_the_ciphertext() {
 fn altered_ciphertext_with_a_recomputed_checksum_fails_authentication() {
     // Someone who fixes up the checksum still cannot get altered content accepted.
     let (_dir, path) = saved_vault();
-    let mut file = VaultFile::decode(&std::fs::read(&path).unwrap()).unwrap();
-    let mut bytes = BASE64.decode(file.content.ciphertext.as_bytes()).unwrap();
-    bytes[0] ^= 0x80;
-    file.content.ciphertext = BASE64.encode(&bytes);
-    std::fs::write(&path, file.encode().unwrap()).unwrap();
+    let (file, mut ciphertext) = decode_file(&path);
+    ciphertext[0] ^= 0x80;
+    std::fs::write(&path, file.forge_v3(&ciphertext)).unwrap();
     let err = open_pw(&path, PASSWORD).unwrap_err();
     assert!(
         matches!(&err, VaultError::Damaged { detail } if detail.contains("authenticate")),
@@ -262,9 +270,9 @@ fn altered_ciphertext_with_a_recomputed_checksum_fails_authentication() {
 #[test]
 fn content_cannot_be_rolled_back_to_another_generation_label() {
     let (_dir, path) = saved_vault();
-    let mut file = VaultFile::decode(&std::fs::read(&path).unwrap()).unwrap();
+    let (mut file, ciphertext) = decode_file(&path);
     file.generation += 5;
-    std::fs::write(&path, file.encode().unwrap()).unwrap();
+    std::fs::write(&path, file.forge_v3(&ciphertext)).unwrap();
     assert!(matches!(open_pw(&path, PASSWORD).unwrap_err(), VaultError::Damaged { .. }));
 }
 
@@ -286,7 +294,7 @@ fn every_single_bit_flip_in_the_file_is_detected() {
 fn a_file_that_is_not_utf8_is_reported_as_damaged() {
     let (dir, path) = saved_vault();
     let mut bytes = std::fs::read(&path).unwrap();
-    let at = bytes.windows(12).position(|w| w == b"\"ciphertext\"").unwrap() + 20;
+    let at = bytes.windows(10).position(|w| w == b"\"vault_id\"").unwrap() + 14;
     bytes[at] = 0xFF;
     std::fs::write(&path, &bytes).unwrap();
     let before = snapshot(dir.path());
@@ -313,12 +321,12 @@ fn truncated_file_is_reported_as_damaged() {
 #[test]
 fn rejects_newer_vault_version() {
     let (dir, path) = saved_vault();
-    edit_file(&path, |v| v["version"] = 3.into());
+    edit_file(&path, |v| v["version"] = 4.into());
     let before = snapshot(dir.path());
     let err = open_pw(&path, PASSWORD).unwrap_err();
-    assert!(matches!(err, VaultError::UnsupportedVersion { found: 3, supported: 2 }), "{err:?}");
+    assert!(matches!(err, VaultError::UnsupportedVersion { found: 4, supported: 3 }), "{err:?}");
     assert!(err.to_string().contains("update tessera"), "{err}");
-    assert!(matches!(Vault::inspect(&path), Err(VaultError::UnsupportedVersion { found: 3, .. })));
+    assert!(matches!(Vault::inspect(&path), Err(VaultError::UnsupportedVersion { found: 4, .. })));
     assert_eq!(snapshot(dir.path()), before);
 }
 
@@ -335,15 +343,39 @@ fn rejects_a_json_file_that_is_not_a_vault() {
 #[test]
 fn hostile_kdf_parameters_are_refused_before_deriving() {
     let (_dir, path) = saved_vault();
-    let mut file = VaultFile::decode(&std::fs::read(&path).unwrap()).unwrap();
+    let (mut file, ciphertext) = decode_file(&path);
     for slot in &mut file.slots {
         if let Slot::Password { kdf, .. } = slot {
             kdf.params.m_kib = u32::MAX;
         }
     }
-    std::fs::write(&path, file.encode().unwrap()).unwrap();
+    std::fs::write(&path, file.forge_v3(&ciphertext)).unwrap();
     let err = open_pw(&path, PASSWORD).unwrap_err();
     assert!(matches!(&err, VaultError::Damaged { detail } if detail.contains("out of range")));
+}
+
+#[test]
+fn a_file_asking_for_4_gib_of_kdf_memory_or_17_passes_is_refused_as_damaged() {
+    // The attack: a planted or swapped vault file whose password slot asks Argon2id for
+    // 4 GiB (which the old 4 GiB ceiling obeyed), so that the next unlock exhausts memory.
+    for (m_kib, t) in [(4 * 1024 * 1024, 4), (KdfParams::MAX.m_kib + 1, 1), (8, 17)] {
+        let (_dir, path) = saved_vault();
+        let (mut file, ciphertext) = decode_file(&path);
+        for slot in &mut file.slots {
+            if let Slot::Password { kdf, .. } = slot {
+                kdf.params.m_kib = m_kib;
+                kdf.params.t = t;
+            }
+        }
+        std::fs::write(&path, file.forge_v3(&ciphertext)).unwrap();
+        let err = open_pw(&path, PASSWORD).unwrap_err();
+        assert!(
+            matches!(&err, VaultError::Damaged { detail } if detail.contains("out of range")),
+            "m={m_kib} t={t}: {err:?}"
+        );
+    }
+    assert_eq!(KdfParams::MAX.m_kib, 1024 * 1024, "the ceiling is 1 GiB");
+    assert_eq!(KdfParams::MAX.t, 16);
 }
 
 #[test]
@@ -384,8 +416,8 @@ fn every_save_uses_a_fresh_nonce() {
     let mut nonces = std::collections::BTreeSet::new();
     for _ in 0..5 {
         vault.save().unwrap();
-        let file = VaultFile::decode(&std::fs::read(&path).unwrap()).unwrap();
-        assert!(nonces.insert(file.content.nonce));
+        let (file, _) = decode_file(&path);
+        assert!(nonces.insert(file.content_nonce));
     }
 }
 
@@ -640,57 +672,6 @@ fn backup_settings(folder: &Path, keep: usize) -> BackupSettings {
 }
 
 #[test]
-fn every_save_writes_an_automatic_backup_that_verifies() {
-    let (dir, path) = setup();
-    let folder = dir.path().join("backups");
-    let mut vault = Vault::create_with(&path, &[cheap(PASSWORD)], options()).unwrap();
-    assert_eq!(vault.last_backup(), None, "no backup before one is configured");
-    vault.content_mut().backup = Some(backup_settings(&folder, 2));
-    vault.content_mut().entries.push(entry("GitHub"));
-    vault.save().unwrap();
-    assert!(matches!(vault.last_backup(), Some(BackupOutcome::Written(p)) if p.exists()));
-    for issuer in ["GitLab", "Visma"] {
-        vault.content_mut().entries.push(entry(issuer));
-        vault.save().unwrap();
-    }
-    let backups = crate::transfer::backup::list_backups(&folder).unwrap();
-    assert_eq!(backups.len(), 2, "only the newest `keep` backups stay");
-    let accounts: Vec<crate::transfer::ImportedAccount> =
-        vault.content().entries.iter().map(crate::transfer::ImportedAccount::from).collect();
-    let check = crate::transfer::backup::verify_backup(&accounts, &folder, "backup pw").unwrap();
-    assert!(check.matches(), "{check:?}");
-    // The settings survive a reopen (they live in the encrypted content).
-    drop(vault);
-    let reopened = open_pw(&path, PASSWORD).unwrap();
-    let settings = reopened.content().backup.as_ref().unwrap();
-    assert_eq!((settings.folder.as_path(), settings.keep), (folder.as_path(), 2));
-}
-
-#[test]
-fn a_failed_backup_never_fails_the_save_or_deletes_older_backups() {
-    let (dir, path) = setup();
-    let folder = dir.path().join("backups");
-    let mut vault = Vault::create_with(&path, &[cheap(PASSWORD)], options()).unwrap();
-    vault.content_mut().backup = Some(backup_settings(&folder, 1));
-    vault.content_mut().entries.push(entry("GitHub"));
-    vault.save().unwrap();
-    let good = crate::transfer::backup::list_backups(&folder).unwrap();
-    assert_eq!(good.len(), 1);
-    // Point the backups at a path below a regular file: creating the folder must fail.
-    let blocker = dir.path().join("not-a-folder");
-    std::fs::write(&blocker, b"x").unwrap();
-    vault.content_mut().backup = Some(backup_settings(&blocker.join("sub"), 1));
-    vault.content_mut().entries.push(entry("GitLab"));
-    vault.save().unwrap();
-    assert!(
-        matches!(vault.last_backup(), Some(BackupOutcome::Failed(reason)) if !reason.is_empty())
-    );
-    drop(vault);
-    assert_eq!(open_pw(&path, PASSWORD).unwrap().content().entries.len(), 2, "the save landed");
-    assert_eq!(crate::transfer::backup::list_backups(&folder).unwrap(), good, "old backup kept");
-}
-
-#[test]
 fn backup_settings_debug_hides_the_password() {
     let shown = format!("{:?}", backup_settings(Path::new("/b"), 3));
     assert!(shown.contains("redacted") && !shown.contains("backup pw"), "{shown}");
@@ -712,4 +693,200 @@ fn a_commit_whose_save_fails_leaves_the_open_vault_as_it_was() {
 
 fn open_entries(vault: &Vault) -> Vec<&str> {
     vault.content().entries.iter().map(|e| e.issuer.as_str()).collect()
+}
+
+/// Replaces the slots of the file at `path` with those of `old` (an earlier copy), fixing
+/// up everything anyone can recompute without a key: what an attacker who knows an old
+/// password and kept an old copy of the file does.
+fn paste_old_slots(path: &Path, old: &[u8]) {
+    let old = VaultFile::decode(old).unwrap().file;
+    let (mut file, ciphertext) = decode_file(path);
+    file.slots = old.slots;
+    std::fs::write(path, file.forge_v3(&ciphertext)).unwrap();
+}
+
+#[test]
+fn an_old_password_slot_pasted_into_a_file_saved_after_a_password_change_does_not_open_it() {
+    let (_dir, path) = saved_vault();
+    let old_copy = std::fs::read(&path).unwrap();
+    let mut vault = open_pw(&path, PASSWORD).unwrap();
+    vault
+        .set_password_with(Some(pw("a brand new passphrase")), KdfParams::INSECURE_FOR_TESTS)
+        .unwrap();
+    vault.content_mut().entries.push(entry("Added after the change"));
+    vault.save().unwrap();
+    drop(vault);
+    paste_old_slots(&path, &old_copy);
+    // Before master-key rotation the old slot unwrapped the same key and this opened.
+    let err = open_pw(&path, PASSWORD).unwrap_err();
+    assert!(matches!(err, VaultError::Damaged { .. }), "{err:?}");
+    let read = Vault::read_bytes(
+        &std::fs::read(&path).unwrap(),
+        &Unlock::Password(pw(PASSWORD)),
+        &options(),
+    );
+    assert!(read.is_err(), "the old password must not read the new content");
+}
+
+#[test]
+fn removing_the_password_or_toggling_the_keyring_rotates_the_master_key() {
+    let (dir, path) = saved_vault();
+    let store = sample_store(dir.path());
+    let mut vault =
+        Vault::open_with(&path, &Unlock::Password(pw(PASSWORD)), options_with(store.clone()))
+            .unwrap();
+    let mut keys = vec![*vault.master_key];
+    vault.enable_keyring(true).unwrap();
+    keys.push(*vault.master_key);
+    let with_password = std::fs::read(&path).unwrap();
+    vault.set_password(None).unwrap();
+    keys.push(*vault.master_key);
+    vault.set_password_with(Some(pw(PASSWORD)), KdfParams::INSECURE_FOR_TESTS).unwrap();
+    keys.push(*vault.master_key);
+    vault.enable_keyring(false).unwrap();
+    keys.push(*vault.master_key);
+    let distinct: std::collections::BTreeSet<_> = keys.iter().collect();
+    assert_eq!(distinct.len(), keys.len(), "every slot change draws a new master key");
+    drop(vault);
+    // The password slot from before "remove password" opens nothing saved after it.
+    paste_old_slots(&path, &with_password);
+    assert!(open_pw(&path, PASSWORD).is_err());
+}
+
+#[test]
+fn a_slot_change_leaves_no_backup_that_the_old_password_opens() {
+    let (_dir, path) = saved_vault();
+    let mut vault = open_pw(&path, PASSWORD).unwrap();
+    vault.save().unwrap();
+    let bak = storage::sibling(&path, ".bak");
+    assert!(bak.exists());
+    vault.set_password_with(Some(pw("another passphrase")), KdfParams::INSECURE_FOR_TESTS).unwrap();
+    assert!(!bak.exists(), "the .bak still held the old slot and master key");
+    vault.save().unwrap();
+    drop(vault);
+    assert!(Vault::read_only(&bak, &Unlock::Password(pw(PASSWORD)), &options()).is_err());
+    open_pw(&path, "another passphrase").unwrap();
+}
+
+#[test]
+fn a_failed_slot_change_keeps_the_old_key_and_file() {
+    let (dir, path) = saved_vault();
+    let mut vault = open_pw(&path, PASSWORD).unwrap();
+    let before = snapshot(dir.path());
+    let old_key = *vault.master_key;
+    // A keyring that does not answer: enabling it fails before anything is written.
+    assert!(vault.enable_keyring(true).is_err());
+    assert_eq!(*vault.master_key, old_key);
+    assert_eq!(snapshot(dir.path()), before);
+    vault.save().unwrap();
+    drop(vault);
+    open_pw(&path, PASSWORD).unwrap();
+}
+
+#[test]
+fn a_keyring_unlock_needs_the_password_confirmed_before_a_slot_change() {
+    let (dir, path) = setup();
+    let store = sample_store(dir.path());
+    let opts = options_with(store);
+    drop(Vault::create_with(&path, &[Protection::Keyring, cheap(PASSWORD)], opts.clone()).unwrap());
+    let mut vault = Vault::open_with(&path, &Unlock::Keyring, opts.clone()).unwrap();
+    assert!(matches!(vault.enable_keyring(false).unwrap_err(), VaultError::PasswordNeeded));
+    assert!(matches!(vault.confirm_password("wrong").unwrap_err(), VaultError::WrongPassword));
+    vault.confirm_password(PASSWORD).unwrap();
+    vault.enable_keyring(false).unwrap();
+    drop(vault);
+    assert!(!Vault::inspect(&path).unwrap().has_keyring);
+    open_pw(&path, PASSWORD).unwrap();
+}
+
+#[test]
+fn an_idle_vault_reports_a_re_key_by_another_process() {
+    let (_dir, path) = saved_vault();
+    let mut gui = open_pw(&path, PASSWORD).unwrap();
+    gui.release_lock();
+    let mut cli = open_pw(&path, PASSWORD).unwrap();
+    cli.set_password_with(Some(pw("changed on the cli")), KdfParams::INSECURE_FOR_TESTS).unwrap();
+    drop(cli);
+    assert!(matches!(gui.reload().unwrap_err(), VaultError::Rekeyed { .. }));
+}
+
+#[test]
+fn a_version_2_file_opens_and_its_next_save_writes_version_3() {
+    // Written by the version-2 build (see fuzz/seeds/vault_open/, password "fuzz").
+    let (_dir, path) = setup();
+    let v2 = include_bytes!("../../../../fuzz/seeds/vault_open/vault-v2-3.json");
+    std::fs::write(&path, v2).unwrap();
+    assert_eq!(Vault::inspect(&path).unwrap().version, 2);
+    let mut vault = open_pw(&path, "fuzz").unwrap();
+    let entries = vault.content().entries.clone();
+    vault.save().unwrap();
+    drop(vault);
+    assert_eq!(Vault::inspect(&path).unwrap().version, 3);
+    let bytes = std::fs::read(&path).unwrap();
+    assert!(bytes.starts_with(b"{\"format\":\"tessera-vault\",\"version\":3,"));
+    let reopened = open_pw(&path, "fuzz").unwrap();
+    assert_eq!(format!("{:?}", reopened.content().entries), format!("{entries:?}"));
+}
+
+#[test]
+fn an_older_whole_file_swapped_in_is_reported_as_a_rollback() {
+    use super::rollback::{Rollback, Watermark};
+    let (dir, path) = saved_vault();
+    let mark = Watermark::new(dir.path(), None);
+    mark.record(&Vault::inspect(&path).unwrap());
+    let old_copy = std::fs::read(&path).unwrap();
+    let mut vault = open_pw(&path, PASSWORD).unwrap();
+    vault.content_mut().entries.clear();
+    vault.save().unwrap();
+    mark.record(&vault.info());
+    drop(vault);
+    assert_eq!(mark.check(&Vault::inspect(&path).unwrap()), Ok(()));
+    // The attack: put the whole older file back (it still decrypts: it is a genuine vault).
+    std::fs::write(&path, &old_copy).unwrap();
+    let info = Vault::inspect(&path).unwrap();
+    let err = mark.check(&info).unwrap_err();
+    assert_eq!(err, Rollback { seen: 2, found: 1 });
+    assert!(err.to_string().contains("older copy"), "{err}");
+}
+
+#[test]
+fn the_keyring_remembers_the_generation_even_if_the_record_file_is_deleted() {
+    use super::rollback::Watermark;
+    let (dir, path) = setup();
+    let store = sample_store(dir.path());
+    let opts = options_with(store.clone());
+    let mut vault =
+        Vault::create_with(&path, &[Protection::Keyring, cheap(PASSWORD)], opts).unwrap();
+    let mark = Watermark::new(dir.path(), Some(store));
+    let old = vault.info();
+    vault.save().unwrap();
+    mark.record(&vault.info());
+    std::fs::remove_file(dir.path().join(super::rollback::SEEN_FILE_NAME)).unwrap();
+    assert!(mark.check(&old).is_err());
+}
+
+#[test]
+fn push_history_is_capped_oldest_first_when_saved() {
+    let (_dir, path) = saved_vault();
+    let mut vault = open_pw(&path, PASSWORD).unwrap();
+    let item = |i: u64| crate::push::PushHistoryItem {
+        request_id: format!("r{i}"),
+        serial: "PIPU0001".into(),
+        title: "privacyIDEA".into(),
+        question: "Log in?".into(),
+        server: "example.com".into(),
+        ip: None,
+        location: None,
+        received_at: i,
+        decision: None,
+        decided_at: i,
+        accepted: false,
+    };
+    // What a push server that never stops sending requests leaves behind.
+    vault.content_mut().push_history = (0..(MAX_PUSH_HISTORY as u64 + 100)).map(item).collect();
+    vault.save().unwrap();
+    drop(vault);
+    let history = open_pw(&path, PASSWORD).unwrap().content().push_history.clone();
+    assert_eq!(history.len(), MAX_PUSH_HISTORY);
+    assert_eq!(history[0].received_at, 100, "the oldest were dropped");
 }
