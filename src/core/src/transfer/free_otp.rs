@@ -14,6 +14,8 @@
 //! Lost on import: token images and the order (accounts keep the file's order of `tokenOrder`
 //! when present).
 
+use std::collections::{HashMap, HashSet};
+
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -69,17 +71,21 @@ pub(crate) fn import(bytes: &[u8]) -> Result<ImportReport, TransferError> {
         })
         .transpose()?
         .unwrap_or_default();
-    // Tokens in tokenOrder's order, then any the order does not list.
-    let mut keys: Vec<&str> = order.iter().map(String::as_str).collect();
-    for pref in &prefs {
-        if pref.name != "tokenOrder" && !keys.contains(&pref.name.as_str()) {
-            keys.push(&pref.name);
+    // Tokens in tokenOrder's order, then any the order does not list. Maps, not scans: a
+    // 10 000-token file must not cost 10^8 string comparisons.
+    let values: HashMap<&str, &str> =
+        prefs.iter().map(|p| (p.name.as_str(), p.value.as_str())).collect();
+    let mut listed: HashSet<&str> = HashSet::new();
+    let mut keys: Vec<&str> = Vec::with_capacity(prefs.len());
+    for key in order.iter().map(String::as_str).chain(prefs.iter().map(|p| p.name.as_str())) {
+        if key != "tokenOrder" && listed.insert(key) {
+            keys.push(key);
         }
     }
     let mut out = Collector::new(FORMAT);
     for key in keys {
         let location = format!("token {key:?}");
-        let Some(value) = prefs::find(&prefs, key) else {
+        let Some(value) = values.get(key).copied() else {
             out.problem(location, None, "listed in tokenOrder but missing");
             continue;
         };

@@ -980,6 +980,10 @@ pub fn import(
         Format::WinAuth => win_auth::import(bytes),
         Format::BattleNet => battle_net::import(bytes),
         Format::TotpAuthenticator => totp_authenticator::import(bytes, password),
+        // Why not read it: the maintained binding, rusqlite's `bundled-sqlcipher` feature,
+        // replaces the bundled SQLite of the whole build (Cargo unifies features, so the
+        // server's database would change too) and links OpenSSL's libcrypto; no separate
+        // maintained SQLCipher crate builds beside it. Refusing with advice is honest.
         Format::AuthenticatorPlus => Err(TransferError::Unsupported {
             format: Format::AuthenticatorPlus,
             reason: "its backup is an SQLCipher database, which Tessera does not read; export \
