@@ -43,7 +43,9 @@
 //! Nothing unauthenticated is stored or logged: device ids must be 1-64 hex digits before
 //! they are looked up; an enrolment does no write until its credential matches an open
 //! enrolment, and is rate-limited per client address; device bodies are capped at 64 KiB;
-//! rate-limit buckets are pruned and capped.
+//! rate-limit buckets are pruned and capped. Connections are capped in all and per client
+//! address ([`conn`]), every request has a 40 s deadline (slow bodies), TLS handshakes 10 s;
+//! a device holds at most 4 long-polls, and a long-poll ends when its device is revoked.
 //!
 //! # TLS
 //! Anything but loopback needs HTTPS: clients refuse plain HTTP and unchecked certificates
@@ -64,6 +66,7 @@
 //! loopback or the public host name (DNS rebinding), refuse cross-site `Origin`s, and their
 //! forms carry an anti-CSRF token.
 
+pub mod conn;
 pub mod demo;
 mod device;
 mod error;
@@ -145,7 +148,24 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(rp::health))
         .merge(rp::routes())
         .merge(device::routes())
+        .layer(axum::middleware::from_fn(deadline))
         .with_state(state)
+}
+
+/// Longest any request may take once its headers are in, body included: long-polls hold at
+/// most 25 s, so this ends only slow bodies and stuck requests (their connection with them).
+const REQUEST_DEADLINE: std::time::Duration = std::time::Duration::from_secs(40);
+
+async fn deadline(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    match tokio::time::timeout(REQUEST_DEADLINE, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => error::err(axum::http::StatusCode::REQUEST_TIMEOUT, "the request took too long")
+            .into_response(),
+    }
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use serde_json::{Value, json};
 use tessera_core::push::tessera::{self, ExpectedLogin, PinnedDevice};
+use tessera_server::conn::{self, CappedListener, Gate};
 use tessera_server::tls::{ClientAddr, TlsListener};
 use tessera_server::{AppState, Config, Store, router};
 
@@ -84,6 +85,13 @@ struct ServeArgs {
     /// Relying-party requests per second per API key.
     #[arg(long, env = "TESSERA_SERVER_RP_RATE")]
     rp_rate: Option<f64>,
+    /// Most open connections in all (keep it below the process's file descriptor limit).
+    #[arg(long, env = "TESSERA_SERVER_MAX_CONNECTIONS", default_value_t = 16_000)]
+    max_connections: usize,
+    /// Most open connections from one client address (IPv6: one /64); 127.0.0.1 and ::1
+    /// (a reverse proxy on this machine) count only towards --max-connections.
+    #[arg(long, env = "TESSERA_SERVER_MAX_CONNECTIONS_PER_CLIENT", default_value_t = 256)]
+    max_connections_per_client: usize,
     /// Device requests per second per device.
     #[arg(long, env = "TESSERA_SERVER_DEVICE_RATE")]
     device_rate: Option<f64>,
@@ -350,12 +358,20 @@ fn serve(args: ServeArgs) -> Result<(), String> {
             tracing::info!("shutting down: ending long-polls, finishing requests");
             shutdown_state.begin_shutdown();
         };
+        let gate = Gate::new(conn::Limits {
+            total: args.max_connections,
+            per_client: args.max_connections_per_client,
+        });
         let served = match tls {
             Some(config) => {
-                let listener = TlsListener::new(listener, config).map_err(|e| e.to_string())?;
+                let listener =
+                    TlsListener::new(listener, config, gate).map_err(|e| e.to_string())?;
                 axum::serve(listener, app).with_graceful_shutdown(shutdown).await
             }
-            None => axum::serve(listener, app).with_graceful_shutdown(shutdown).await,
+            None => {
+                let listener = CappedListener::new(listener, gate);
+                axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+            }
         };
         served.map_err(|e| format!("server error: {e}"))?;
         Ok::<_, String>(state)

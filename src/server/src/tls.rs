@@ -16,7 +16,9 @@ use axum::serve::{IncomingStream, Listener};
 use rustls::ServerConfig;
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
+
+use crate::conn::{Admitted, CappedListener, Gate};
 use tokio::sync::mpsc;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
@@ -76,13 +78,14 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsEr
 /// A TCP listener that hands axum only connections whose TLS handshake succeeded.
 #[derive(Debug)]
 pub struct TlsListener {
-    ready: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
+    ready: mpsc::Receiver<(TlsStream<Admitted>, SocketAddr)>,
     local: SocketAddr,
 }
 
 impl TlsListener {
     /// Starts accepting on `tcp` (call inside a tokio runtime); handshakes use `config`.
-    pub fn new(tcp: TcpListener, config: Arc<ServerConfig>) -> std::io::Result<Self> {
+    /// Connections are admitted through `gate` before their handshake.
+    pub fn new(tcp: TcpListener, config: Arc<ServerConfig>, gate: Gate) -> std::io::Result<Self> {
         let local = tcp.local_addr()?;
         let (tx, ready) = mpsc::channel(64);
         let acceptor = TlsAcceptor::from(config);
@@ -101,9 +104,8 @@ impl TlsListener {
                         continue;
                     }
                 };
-                // Long-poll answers are small and latency-bound: no Nagle delay under TLS
-                // records.
-                let _ = stream.set_nodelay(true);
+                // Over a connection limit: closed unread, no handshake task.
+                let Some(stream) = Admitted::new(&gate, stream, peer) else { continue };
                 let acceptor = acceptor.clone();
                 let tx = tx.clone();
                 tokio::spawn(async move {
@@ -122,7 +124,7 @@ impl TlsListener {
 }
 
 impl Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
+    type Io = TlsStream<Admitted>;
     type Addr = SocketAddr;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
@@ -145,6 +147,12 @@ pub struct ClientAddr(pub SocketAddr);
 
 impl Connected<IncomingStream<'_, TcpListener>> for ClientAddr {
     fn connect_info(stream: IncomingStream<'_, TcpListener>) -> Self {
+        Self(*stream.remote_addr())
+    }
+}
+
+impl Connected<IncomingStream<'_, CappedListener>> for ClientAddr {
+    fn connect_info(stream: IncomingStream<'_, CappedListener>) -> Self {
         Self(*stream.remote_addr())
     }
 }

@@ -179,3 +179,44 @@ fn the_demo_refuses_cross_site_and_rebound_requests() {
     let origin = format!("Origin: http://{}\r\n", server.addr);
     assert_eq!(raw(&head(&origin), &form), 200);
 }
+
+/// Finding 6: one client opening 5,000 connections that send headers and then trickle a
+/// body (or nothing) took every file descriptor of a server allowed 4,096, so nobody else
+/// was served. Now one client address holds at most 256 connections (the rest are closed
+/// unread) and requests have a deadline, so `/health` keeps answering.
+#[test]
+fn five_thousand_slow_bodies_do_not_stop_health() {
+    let server = Server::start_limited(&[], 4096);
+    let addr = server.addr;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let held = runtime.block_on(async move {
+        use tokio::io::AsyncWriteExt as _;
+        let mut held = Vec::new();
+        let give_up = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+        for _ in 0..5000 {
+            if tokio::time::Instant::now() > give_up {
+                break;
+            }
+            let socket = tokio::net::TcpSocket::new_v4().unwrap();
+            // Another client than /health's: 127.0.0.2 (loopback, still one address).
+            socket.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+            let Ok(Ok(mut stream)) =
+                tokio::time::timeout(std::time::Duration::from_secs(1), socket.connect(addr)).await
+            else {
+                continue;
+            };
+            let head = format!(
+                "POST /device/v1/answer HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 60000\r\n\
+                 Content-Type: application/json\r\n\r\n{{"
+            );
+            let _ = stream.write_all(head.as_bytes()).await;
+            held.push(stream);
+        }
+        held
+    });
+    assert!(held.len() > 4000, "the attack opened {} connections", held.len());
+    let started = std::time::Instant::now();
+    let health = server.try_request("GET /health HTTP/1.1\r\n\r\n");
+    assert_eq!(health.map(|h| h.0), Some(200), "after {:?}", started.elapsed());
+    drop(held);
+}

@@ -23,11 +23,29 @@ impl Server {
 
     /// Starts `serve` with `extra` flags and `env` variables.
     pub fn start_env(extra: &[&str], env: &[(&str, &str)]) -> Self {
+        Self::start_full(extra, env, None)
+    }
+
+    /// Starts `serve` allowed at most `nofile` open files (`ulimit -n`).
+    pub fn start_limited(extra: &[&str], nofile: u32) -> Self {
+        Self::start_full(extra, &[], Some(nofile))
+    }
+
+    fn start_full(extra: &[&str], env: &[(&str, &str)], nofile: Option<u32>) -> Self {
         let data = tempfile::tempdir().unwrap();
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
         let log = std::fs::File::create(data.path().join("server.log")).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_tessera-server"))
+        let mut command = match nofile {
+            Some(n) => {
+                let mut c = Command::new("bash");
+                c.args(["-c", &format!("ulimit -n {n} && exec \"$0\" \"$@\"")]);
+                c.arg(env!("CARGO_BIN_EXE_tessera-server"));
+                c
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_tessera-server")),
+        };
+        let child = command
             .args(["serve", "--data"])
             .arg(data.path().join("d"))
             .args(["--listen", &addr.to_string()])
