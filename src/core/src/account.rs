@@ -57,12 +57,32 @@ pub fn identity(secret: &Secret, issuer: &str, account: &str) -> Identity {
     (hash.as_ref().to_vec(), issuer.to_owned(), account.to_owned())
 }
 
+/// Implements [`Account`] for a type with `issuer`, `account` and `otp` fields, beside the
+/// type's own definition (so this module depends on none of them).
+macro_rules! impl_account {
+    ($type:ty) => {
+        impl $crate::account::Account for $type {
+            fn issuer(&self) -> &str {
+                &self.issuer
+            }
+            fn account_name(&self) -> &str {
+                &self.account
+            }
+            fn secret(&self) -> &$crate::otp::Secret {
+                &self.otp.secret
+            }
+        }
+    };
+}
+pub(crate) use impl_account;
+
 /// Returns the first of `existing` that is the same account as `account`.
 pub fn find_same<'a, T: Account>(existing: &'a [T], account: &dyn Account) -> Option<&'a T> {
     existing.iter().find(|e| e.is_same_account(account))
 }
 
-#[cfg(all(test, feature = "vault"))]
+#[cfg(test)]
+#[cfg(feature = "vault")]
 mod tests {
     use super::*;
     use crate::otp::{OtpKind, OtpParams};

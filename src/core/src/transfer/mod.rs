@@ -565,17 +565,7 @@ impl ImportedAccount {
     }
 }
 
-impl crate::account::Account for ImportedAccount {
-    fn issuer(&self) -> &str {
-        &self.issuer
-    }
-    fn account_name(&self) -> &str {
-        &self.account
-    }
-    fn secret(&self) -> &Secret {
-        &self.otp.secret
-    }
-}
+crate::account::impl_account!(ImportedAccount);
 
 impl From<&Entry> for ImportedAccount {
     /// Takes what export formats can carry from a vault entry (not its id or times).

@@ -267,17 +267,7 @@ fn split_label(label: &str, issuer_param: Option<&str>) -> (String, String) {
     }
 }
 
-impl crate::account::Account for OtpUri {
-    fn issuer(&self) -> &str {
-        &self.issuer
-    }
-    fn account_name(&self) -> &str {
-        &self.account
-    }
-    fn secret(&self) -> &crate::otp::Secret {
-        &self.otp.secret
-    }
-}
+crate::account::impl_account!(OtpUri);
 
 #[cfg(test)]
 mod tests {

@@ -612,14 +612,4 @@ impl Vault {
 #[cfg(test)]
 mod tests;
 
-impl crate::account::Account for Entry {
-    fn issuer(&self) -> &str {
-        &self.issuer
-    }
-    fn account_name(&self) -> &str {
-        &self.account
-    }
-    fn secret(&self) -> &crate::otp::Secret {
-        &self.otp.secret
-    }
-}
+crate::account::impl_account!(Entry);
