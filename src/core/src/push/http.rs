@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::PushError;
 
 /// Installs rustls' ring provider once per process (reqwest is built without a default one,
-/// to stay off aws-lc's C build). [`PrivacyIdeaBackend::new`] calls it; call it yourself
+/// to stay off aws-lc's C build). [`PrivacyIdeaBackend::new`](crate::push::PrivacyIdeaBackend::new) calls it; call it yourself
 /// before building any other reqwest client. Harmless if a provider is installed already.
 pub fn install_crypto_provider() {
     static ONCE: Once = Once::new();

@@ -497,7 +497,7 @@ impl TesseraEnrolment {
         })())
     }
 
-    /// Returns it as the backend-neutral [`PushEnrolment`] that [`PushBackend::enrol`] takes.
+    /// Returns it as the backend-neutral [`PushEnrolment`] that [`PushBackend::enrol`](crate::push::PushBackend::enrol) takes.
     pub fn to_enrolment(&self, issuer: &str, label: &str) -> PushEnrolment {
         PushEnrolment {
             label: label.to_owned(),
