@@ -784,9 +784,27 @@ pub fn detect(bytes: &[u8]) -> Option<Format> {
         Shape::Sqlite => database::detect(bytes),
         Shape::JsonObject => detect_json_object(text?),
         Shape::JsonArray => detect_json_array(text?),
-        Shape::Xml => prefs::detect(text?),
+        Shape::Xml => detect_prefs(text?),
         Shape::Text => detect_text(text?),
         Shape::Binary => detect_binary(bytes),
+    }
+}
+
+/// Returns the app whose preference names the document holds, or `None`.
+fn detect_prefs(text: &str) -> Option<Format> {
+    // Any format will do for the error, which is dropped: detection only needs the names.
+    let prefs = prefs::read(text, Format::Authy).ok()?;
+    let has = |name: &str| prefs.iter().any(|p| p.name == name);
+    if authy::PREF_NAMES.iter().any(|n| has(n)) {
+        Some(Format::Authy)
+    } else if has(battle_net::SECRET_PREF) {
+        Some(Format::BattleNet)
+    } else if has(totp_authenticator::PREF_KEY) {
+        Some(Format::TotpAuthenticator)
+    } else if free_otp::looks_like(&prefs) {
+        Some(Format::FreeOtp)
+    } else {
+        None
     }
 }
 

@@ -46,24 +46,6 @@ pub(crate) fn find<'a>(prefs: &'a [Pref], name: &str) -> Option<&'a str> {
     prefs.iter().find(|p| p.name == name).map(|p| p.value.as_str())
 }
 
-/// Returns the app whose preference names the document holds, or `None`.
-pub(crate) fn detect(text: &str) -> Option<Format> {
-    // Any format will do for the error, which is dropped: detection only needs the names.
-    let prefs = read(text, Format::Authy).ok()?;
-    let has = |name: &str| prefs.iter().any(|p| p.name == name);
-    if super::authy::PREF_NAMES.iter().any(|n| has(n)) {
-        Some(Format::Authy)
-    } else if has(super::battle_net::SECRET_PREF) {
-        Some(Format::BattleNet)
-    } else if has(super::totp_authenticator::PREF_KEY) {
-        Some(Format::TotpAuthenticator)
-    } else if super::free_otp::looks_like(&prefs) {
-        Some(Format::FreeOtp)
-    } else {
-        None
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,7 +64,7 @@ mod tests {
         assert_eq!(find(&prefs, "n"), Some("3"));
         assert_eq!(find(&prefs, "b"), Some("true"));
         assert_eq!(find(&prefs, "empty"), Some(""));
-        assert_eq!(detect(xml), None);
+        assert_eq!(super::super::detect_prefs(xml), None);
     }
 
     #[test]
