@@ -186,6 +186,16 @@ pub(super) enum Slot {
     Keyring { id: String, service: String, user: String, nonce: String, wrapped_key: String },
 }
 
+/// Returns the password slot's id, KDF parameters, nonce and wrapped key, if there is one.
+pub(super) fn password_slot(slots: &[Slot]) -> Option<(&str, &StoredKdf, &str, &str)> {
+    slots.iter().find_map(|slot| match slot {
+        Slot::Password { id, kdf, nonce, wrapped_key } => {
+            Some((id.as_str(), kdf, nonce.as_str(), wrapped_key.as_str()))
+        }
+        Slot::Keyring { .. } => None,
+    })
+}
+
 /// A sealed key (a slot's wrapped master key): nonce and ciphertext in base64.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Sealed {

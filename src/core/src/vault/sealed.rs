@@ -151,15 +151,7 @@ fn unwrap_master_key(
     let no_slot = |detail: &str| VaultError::NoUsableSlot { detail: detail.to_owned() };
     match unlock {
         Unlock::Password(password) => {
-            let (id, kdf, nonce, wrapped_key) = file
-                .slots
-                .iter()
-                .find_map(|slot| match slot {
-                    Slot::Password { id, kdf, nonce, wrapped_key } => {
-                        Some((id, kdf, nonce, wrapped_key))
-                    }
-                    Slot::Keyring { .. } => None,
-                })
+            let (id, kdf, nonce, wrapped_key) = format::password_slot(&file.slots)
                 .ok_or_else(|| no_slot("this vault has no password; unlock it with the keyring"))?;
             let slot_key = format::derive_key(password, kdf)?;
             let aad = format::slot_aad(&file.vault_id, id);

@@ -115,16 +115,8 @@ impl Vault {
     /// key so that a following slot change can keep the password slot (needed after a
     /// keyring unlock). Costs one Argon2id derivation.
     pub fn confirm_password(&mut self, password: &str) -> Result<(), VaultError> {
-        let (id, kdf, nonce, wrapped_key) = self
-            .slots
-            .iter()
-            .find_map(|slot| match slot {
-                Slot::Password { id, kdf, nonce, wrapped_key } => {
-                    Some((id, kdf, nonce, wrapped_key))
-                }
-                Slot::Keyring { .. } => None,
-            })
-            .ok_or_else(|| VaultError::NoUsableSlot {
+        let (id, kdf, nonce, wrapped_key) =
+            format::password_slot(&self.slots).ok_or_else(|| VaultError::NoUsableSlot {
                 detail: "this vault has no password".into(),
             })?;
         let key = format::derive_key(password, kdf)?;
