@@ -36,8 +36,6 @@ pub struct Intake {
     migration: Option<MigrationSet>,
     pushes: Vec<Found>,
     problems: Vec<Problem>,
-    /// How many payloads were read (for "none of the 3 QR codes holds an account").
-    read: usize,
 }
 
 /// A push enrolment as read, before it is checked against the vault.
@@ -125,8 +123,6 @@ pub struct Plan {
     pub export_parts: i32,
     /// Accounts of a Google export that cannot be used, with the reason.
     pub skipped: Vec<Skipped>,
-    /// How many payloads were read.
-    pub read: usize,
     /// The one account read, when it was read on its own (no export, no push enrolment) and
     /// the add form can show it for checking (TOTP or HOTP; Steam accounts have no form
     /// fields of their own). It may be a duplicate: the form says so as the user checks it.
@@ -153,7 +149,6 @@ impl Intake {
 
     /// Takes one classified payload.
     pub fn read(&mut self, payload: Result<Payload, UriError>) {
-        self.read += 1;
         match payload {
             Ok(Payload::Account(account)) => {
                 match tessera::TesseraEnrolment::from_extra(&account.extra) {
@@ -191,11 +186,6 @@ impl Intake {
         &self.problems
     }
 
-    /// Returns true if nothing was read yet.
-    pub fn is_empty(&self) -> bool {
-        self.read == 0
-    }
-
     /// Returns what adding everything read to `content` would do.
     pub fn plan(&self, content: &VaultContent) -> Plan {
         self.plan_against(&content.entries, &content.push_accounts)
@@ -204,7 +194,7 @@ impl Intake {
     /// Returns what adding everything read to a vault holding `entries` and `push_accounts`
     /// would do.
     pub fn plan_against(&self, entries: &[Entry], push_accounts: &[PushAccount]) -> Plan {
-        let mut plan = Plan { problems: self.problems.clone(), read: self.read, ..Plan::default() };
+        let mut plan = Plan { problems: self.problems.clone(), ..Plan::default() };
         if let ([one], None, []) =
             (self.accounts.as_slice(), &self.migration, self.pushes.as_slice())
             && one.otp.kind != OtpKind::Steam
@@ -252,8 +242,6 @@ impl Intake {
 pub struct Applied {
     /// Labels of the accounts added, in order.
     pub added: Vec<String>,
-    /// The push account added, if any: its server, for messages.
-    pub push_server: Option<String>,
 }
 
 /// Adds `accounts` (and the push account finished from the plan's offer, with its codes) to
@@ -283,10 +271,7 @@ pub fn add_to(
     };
     let accounts = accounts.into_iter().chain(codes).collect();
     let entries = new_entries(&content.entries, accounts, now);
-    let applied = Applied {
-        added: entries.iter().map(Account::label).collect(),
-        push_server: push.as_ref().map(PushAccount::server),
-    };
+    let applied = Applied { added: entries.iter().map(Account::label).collect() };
     content.entries.extend(entries);
     content.push_accounts.extend(push);
     applied
