@@ -4,44 +4,35 @@
 //! loop, which is how the UI tests drive the real interface with a fake clock and clipboard.
 #![allow(unreachable_pub)]
 
-pub mod capture;
 pub mod cli;
-pub mod deps;
-pub mod push_worker;
-pub mod store;
-
-mod accounts;
-mod add_account;
-mod approvals;
-mod details;
-mod qr_view;
-mod scan;
-#[cfg(all(unix, not(target_os = "android"), not(target_os = "macos")))]
-pub mod screen_lock;
-mod settings;
-mod state;
-mod transfer;
-mod unlock;
+pub mod model;
+mod notice;
+pub mod platform;
+mod screen;
+pub mod task;
 
 use std::time::Duration;
 
-use slint::{ComponentHandle, TimerMode};
+use slint::{ComponentHandle, Timer, TimerMode};
 
-pub use deps::{Background, Clipboard, Deps, ScanSources, SystemClipboard, SystemScanSources};
-pub use state::{Attempts, Language, Settings, ThemeMode};
+pub use model::prefs::{Attempts, Language, Settings, ThemeMode};
+pub use model::vault::VaultFile;
+pub use model::{Deps, Model, push_worker};
+pub use platform::capture;
+pub use platform::clipboard::{Clipboard, ClipboardError, SystemClipboard};
+#[cfg(all(unix, not(target_os = "android"), not(target_os = "macos")))]
+pub use platform::screen_lock;
+pub use platform::sources::{ScanSources, SystemScanSources};
+pub use task::Background;
 
-/// The Slint-generated window, adapters and row types (generated code: lints off).
-#[allow(clippy::all, clippy::pedantic, clippy::nursery, clippy::unwrap_used, clippy::todo)]
-#[allow(unreachable_pub, missing_docs)]
-mod ui {
-    slint::include_modules!();
-}
+mod ui;
 pub use ui::*;
 
-/// A window wired to its controller.
+/// A window wired to its model.
 pub struct App {
     window: AppWindow,
-    state: state::Shared,
+    model: Model,
+    _tick: Timer,
 }
 
 impl App {
@@ -50,54 +41,57 @@ impl App {
         &self.window
     }
 
+    /// Returns the model behind the window.
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
     /// Runs the once-a-second update now (the timer calls it in the running app).
     pub fn tick(&self) {
-        self.state.borrow_mut().tick();
+        self.model.tick();
     }
 
     /// Returns the current settings.
     pub fn settings(&self) -> Settings {
-        self.state.borrow().settings.clone()
+        self.model.state().settings.clone()
     }
 }
 
-/// Creates the window and wires every screen to `deps`; shows first run or unlock. Closing
-/// the window saves its size in the settings.
+/// Creates the window and the model on `deps`, wires every screen, and shows first run or
+/// unlock. Closing the window saves its size in the settings.
 pub fn build(deps: Deps) -> Result<App, slint::PlatformError> {
     let window = AppWindow::new()?;
-    let state = state::State::new(deps, &window);
-    settings::apply(&state.borrow().settings, &window);
-    accounts::connect(&window, &state);
-    add_account::connect(&window, &state);
-    unlock::connect(&window, &state);
-    details::connect(&window, &state);
-    scan::connect(&window, &state);
-    qr_view::connect(&window, &state);
-    settings::connect(&window, &state);
-    approvals::connect(&window, &state);
-    transfer::connect(&window, &state);
-    let weak = std::rc::Rc::downgrade(&state);
+    let model = Model::new(deps);
+    screen::shell::connect(&window, &model);
+    screen::accounts::connect(&window, &model);
+    screen::add_account::connect(&window, &model);
+    screen::unlock::connect(&window, &model);
+    screen::details::connect(&window, &model);
+    screen::scan::connect(&window, &model);
+    screen::qr_view::connect(&window, &model);
+    screen::settings::connect(&window, &model);
+    screen::approvals::connect(&window, &model);
+    screen::transfer::connect(&window, &model);
     // The only periodic timer: codes are recomputed only for rows whose period rolled over.
-    state.borrow().tick_timer.start(TimerMode::Repeated, Duration::from_secs(1), move || {
-        if let Some(state) = weak.upgrade() {
-            state.borrow_mut().tick();
+    let tick = Timer::default();
+    let weak = model.downgrade();
+    tick.start(TimerMode::Repeated, Duration::from_secs(1), move || {
+        if let Some(model) = weak.upgrade() {
+            model.tick();
         }
     });
-    let weak = std::rc::Rc::downgrade(&state);
+    let weak = model.downgrade();
     let handle = window.as_weak();
     window.window().on_close_requested(move || {
-        if let (Some(state), Some(window)) = (weak.upgrade(), handle.upgrade()) {
-            let mut state = state.borrow_mut();
+        if let (Some(model), Some(window)) = (weak.upgrade(), handle.upgrade()) {
             let size = window.window().size().to_logical(window.window().scale_factor());
-            state.settings.window_size = Some((size.width, size.height));
-            // Losing the window size is harmless.
-            let _ = state.settings.save(&state.deps.home);
+            model.remember_window_size((size.width, size.height));
         }
         slint::CloseRequestResponse::HideWindow
     });
-    unlock::start(&state);
-    state.borrow_mut().tick();
-    Ok(App { window, state })
+    model.start();
+    model.tick();
+    Ok(App { window, model, _tick: tick })
 }
 
 /// The application id: names the .desktop file, the AppStream metadata and the window class.
@@ -118,13 +112,13 @@ pub fn run() -> Result<(), slint::PlatformError> {
 /// Opens the app on `deps` and returns when its window closes; the window size is remembered.
 pub fn run_with(deps: Deps) -> Result<(), slint::PlatformError> {
     let app = build(deps)?;
-    if let Some((width, height)) = app.state.borrow().settings.window_size {
+    if let Some((width, height)) = app.model.state().settings.window_size {
         app.window.window().set_size(slint::LogicalSize::new(width.max(300.0), height.max(300.0)));
     }
     #[cfg(all(unix, not(target_os = "android"), not(target_os = "macos")))]
     {
         let window = app.window.as_weak();
-        let watching = screen_lock::watch(None, move || {
+        let watching = platform::screen_lock::watch(None, move || {
             // Fails only when the event loop has ended (the app is closing).
             let _ = window.upgrade_in_event_loop(|w| w.global::<AppAdapter>().invoke_lock());
         });

@@ -48,7 +48,7 @@ impl FakeClipboard {
 }
 
 impl tessera::Clipboard for FakeClipboard {
-    fn set_text(&mut self, text: &str) -> Result<(), String> {
+    fn set_text(&mut self, text: &str) -> Result<(), tessera::ClipboardError> {
         self.put(text);
         Ok(())
     }

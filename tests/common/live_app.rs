@@ -8,16 +8,16 @@ use std::time::{Duration, Instant};
 
 use i_slint_backend_testing::{AccessibleRole, ElementHandle, mock_elapsed_time};
 use slint::ComponentHandle;
-use tessera::store::MemoryBackend;
 use tessera::{Background, Deps};
 use tessera_core::clock::SystemClock;
 use tessera_core::push::{PushBackend, ScheduleConfig};
 
 use super::fakes::FakeClipboard;
+use super::test_vault::TestVault;
 
 pub struct LiveApp {
     pub app: tessera::App,
-    pub vault: MemoryBackend,
+    pub vault: TestVault,
     _home: tempfile::TempDir,
 }
 
@@ -26,12 +26,7 @@ impl LiveApp {
     /// `clipboard`, and unlocks it.
     pub fn start(backend: Arc<dyn PushBackend>, clipboard: &str) -> Self {
         i_slint_backend_testing::init_no_event_loop();
-        let vault = MemoryBackend::default();
-        {
-            let mut v = vault.vault.lock().unwrap();
-            v.exists = true;
-            v.password = Some("1234".into());
-        }
+        let vault = TestVault::with_password(Vec::new(), Vec::new());
         let home = tempfile::tempdir().unwrap();
         std::fs::write(home.path().join("settings.json"), r#"{"language":"english"}"#).unwrap();
         let sources = Arc::new(crate::ui::scan::FakeSources::default());
@@ -40,7 +35,7 @@ impl LiveApp {
             clock: Arc::new(SystemClock),
             clipboard: Box::new(FakeClipboard::default()),
             home: home.path().to_owned(),
-            vault: Arc::new(vault.clone()),
+            vault: vault.file(),
             background: Background::Inline,
             password_file: None,
             scan_sources: sources,

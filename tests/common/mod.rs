@@ -5,6 +5,7 @@
 /// Fakes for the GUI's `Deps`: a settable clock and an in-memory clipboard.
 pub mod fakes;
 pub mod live_app;
+pub mod test_vault;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -31,7 +31,7 @@ fn gui_shows_a_real_login_request_and_approve_reaches_the_server() {
         clock: Arc::new(SystemClock),
         clipboard: Box::new(FakeClipboard::default()),
         home: device.home.data(),
-        vault: tessera::store::system_backend(&device.home.data()),
+        vault: tessera::VaultFile::in_home(&device.home.data()),
         background: Background::Inline,
         password_file: Some(device.home.password_file.clone()),
         scan_sources: Arc::new(tessera::SystemScanSources),
@@ -82,10 +82,10 @@ fn gui_enrols_a_scanned_privacyidea_push_qr_and_its_logins_arrive() {
     // Generates the RSA key and registers it with the server (a few seconds).
     app.click("Set up push approvals");
     assert_eq!(app.screen(), Screen::Accounts);
-    let stored = app.vault.vault.lock().unwrap().push_accounts.clone();
+    let stored = app.vault.content().push_accounts;
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].serial, cleanup.serial);
-    assert!(app.vault.vault.lock().unwrap().entries.is_empty(), "no code account was invented");
+    assert!(app.vault.content().entries.is_empty(), "no code account was invented");
 
     let (tid, _) = peer.trigger(&cleanup.serial);
     app.wait_for("Login by Alice from 127.0.0.1?", 20);

@@ -144,7 +144,7 @@ fn gui_enrols_from_a_scanned_qr_then_approves_a_code_login() {
     let uri = server.enrol_uri("carol");
     // Inline workers poll on the schedule; no long poll to hold the test's thread.
     let app = LiveApp::start(Arc::new(TesseraBackend::new().unwrap()), &uri);
-    let vault = &app.vault.vault;
+    let vault = &app.vault;
     app.scan_clipboard();
     let offer = format!(
         "Tessera (carol) will ask this app to approve its logins. Requests come from 127.0.0.1:{}.",
@@ -159,11 +159,11 @@ fn gui_enrols_from_a_scanned_qr_then_approves_a_code_login() {
         server.port
     );
     assert!(app.exists(&warning), "plain HTTP on loopback is called out");
-    assert!(vault.lock().unwrap().push_accounts.is_empty(), "nothing before confirming");
+    assert!(vault.content().push_accounts.is_empty(), "nothing before confirming");
     app.click("Set up push approvals");
     assert_eq!(app.screen(), Screen::Accounts);
     let device = {
-        let v = vault.lock().unwrap();
+        let v = vault.content();
         assert_eq!(v.push_accounts.len(), 1, "the push account is stored");
         assert_eq!(v.entries.len(), 1, "with its codes, in the same save");
         assert_eq!(v.entries[0].account, "carol");

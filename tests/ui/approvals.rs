@@ -6,7 +6,6 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use slint::ComponentHandle;
-use tessera::store::MemoryBackend;
 use tessera::{AppAdapter, ApprovalsAdapter, Background, Deps, Screen};
 use tessera_core::push::{
     Decision, DeviceKey, PushAccount, PushBackend, PushBackendKind, PushEnrolment, PushError,
@@ -15,6 +14,7 @@ use tessera_core::push::{
 
 use super::{ENGLISH, Harness, RFC_TIME};
 use crate::common::fakes::{FakeClipboard, FakeClock};
+use crate::common::test_vault::TestVault;
 
 /// A push server in memory: the test queues requests; polls list the unexpired ones and
 /// answers are recorded (and take the request off the list, as a real server does).
@@ -104,13 +104,7 @@ pub struct PushHarness {
 
 /// Starts the app with one push account on `server`, settings `settings`; locked.
 pub fn start_push(server: Arc<FakeServer>, settings: &str) -> PushHarness {
-    let backend = MemoryBackend::default();
-    {
-        let mut v = backend.vault.lock().unwrap();
-        v.exists = true;
-        v.password = Some("1234".into());
-        v.push_accounts = vec![account()];
-    }
+    let vault = TestVault::with_password(Vec::new(), vec![account()]);
     let home = tempfile::tempdir().unwrap();
     std::fs::write(home.path().join("settings.json"), settings).unwrap();
     let clock = FakeClock::at(RFC_TIME);
@@ -122,7 +116,7 @@ pub fn start_push(server: Arc<FakeServer>, settings: &str) -> PushHarness {
         clock: clock.clone(),
         clipboard: Box::new(clipboard.clone()),
         home: home.path().to_owned(),
-        vault: Arc::new(backend.clone()),
+        vault: vault.file(),
         background: Background::Inline,
         password_file: None,
         scan_sources: sources.clone(),
@@ -135,7 +129,7 @@ pub fn start_push(server: Arc<FakeServer>, settings: &str) -> PushHarness {
     let app = tessera::build(deps).unwrap();
     app.window().window().set_size(slint::LogicalSize::new(440.0, 640.0));
     app.window().show().unwrap();
-    PushHarness { h: Harness { app, clock, clipboard, backend, home, sources }, server, notes }
+    PushHarness { h: Harness { app, clock, clipboard, vault, home, sources }, server, notes }
 }
 
 fn unlock(h: &Harness, password_label: &str, unlock_label: &str) {
@@ -158,7 +152,7 @@ fn screen(h: &Harness) -> Screen {
 }
 
 fn history(h: &Harness) -> Vec<Option<Decision>> {
-    h.backend.vault.lock().unwrap().push_history.iter().map(|i| i.decision.clone()).collect()
+    h.vault.content().push_history.iter().map(|i| i.decision.clone()).collect()
 }
 
 #[test]
@@ -385,11 +379,11 @@ fn a_push_account_is_removed_after_confirmation_and_polling_stops() {
     assert!(h.exists("Yes, remove push approvals"), "asks first");
     h.click("Keep");
     assert!(!h.exists("Yes, remove push approvals"), "Keep changes nothing");
-    assert_eq!(h.backend.vault.lock().unwrap().push_accounts.len(), 1);
+    assert_eq!(h.vault.content().push_accounts.len(), 1);
 
     h.click(name);
     h.click("Yes, remove push approvals");
-    assert!(h.backend.vault.lock().unwrap().push_accounts.is_empty(), "saved without it");
+    assert!(h.vault.content().push_accounts.is_empty(), "saved without it");
     assert!(!h.exists("Log in as alice?"), "its pending request went with it");
     assert!(!h.exists(name));
     let polls = p.server.polls.load(std::sync::atomic::Ordering::SeqCst);

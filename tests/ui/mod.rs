@@ -18,12 +18,13 @@ use std::time::Duration;
 
 use i_slint_backend_testing::{ElementHandle, mock_elapsed_time};
 use slint::ComponentHandle;
-use tessera::store::{Entry, MemoryBackend};
 use tessera::{App, Background, Deps};
 use tessera_core::otp::{OtpParams, Secret};
+use tessera_core::vault::Entry;
 
 use crate::common::fakes::{FakeClipboard, FakeClock};
 use crate::common::live_app;
+use crate::common::test_vault::TestVault;
 
 /// RFC 6238's SHA-1 seed "12345678901234567890" in base32.
 pub const RFC_KEY: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
@@ -36,7 +37,7 @@ pub struct Harness {
     pub app: App,
     pub clock: Arc<FakeClock>,
     pub clipboard: FakeClipboard,
-    pub backend: MemoryBackend,
+    pub vault: TestVault,
     pub home: tempfile::TempDir,
     /// What "Scan QR code" finds on the (fake) screen, clipboard and camera.
     pub sources: Arc<scan::FakeSources>,
@@ -50,24 +51,16 @@ pub fn start_with(vault: Option<Vec<Entry>>, settings: &str) -> Harness {
 }
 
 pub fn start_on_current_backend(vault: Option<Vec<Entry>>, settings: &str) -> Harness {
-    let backend = MemoryBackend::default();
-    if let Some(entries) = vault {
-        let mut v = backend.vault.lock().unwrap();
-        v.exists = true;
-        v.password = Some("1234".into());
-        v.entries = entries;
-    }
+    let vault = match vault {
+        Some(entries) => TestVault::with_password(entries, Vec::new()),
+        None => TestVault::empty(false),
+    };
     let home = tempfile::tempdir().unwrap();
-    launch(Arc::new(backend.clone()), backend, home, settings)
+    launch(vault, home, settings)
 }
 
 /// Starts the app on `vault` with settings and the unlock record in `home`.
-pub fn launch(
-    vault: Arc<dyn tessera::store::VaultBackend>,
-    backend: MemoryBackend,
-    home: tempfile::TempDir,
-    settings: &str,
-) -> Harness {
+pub fn launch(vault: TestVault, home: tempfile::TempDir, settings: &str) -> Harness {
     std::fs::write(home.path().join("settings.json"), settings).unwrap();
     let clock = FakeClock::at(RFC_TIME);
     let clipboard = FakeClipboard::default();
@@ -76,7 +69,7 @@ pub fn launch(
         clock: clock.clone(),
         clipboard: Box::new(clipboard.clone()),
         home: home.path().to_owned(),
-        vault,
+        vault: vault.file(),
         background: Background::Inline,
         password_file: None,
         scan_sources: sources.clone(),
@@ -87,7 +80,7 @@ pub fn launch(
     let app = tessera::build(deps).unwrap();
     app.window().window().set_size(slint::LogicalSize::new(440.0, 640.0));
     app.window().show().unwrap();
-    Harness { app, clock, clipboard, backend, home, sources }
+    Harness { app, clock, clipboard, vault, home, sources }
 }
 
 pub const ENGLISH: &str = r#"{"language":"english","theme":"light"}"#;
@@ -150,7 +143,7 @@ impl Harness {
     }
 
     pub fn entries(&self) -> Vec<Entry> {
-        self.backend.vault.lock().unwrap().entries.clone()
+        self.vault.content().entries
     }
 }
 
@@ -276,14 +269,16 @@ fn repeated_failures_impose_a_delay_that_survives_a_restart() {
 #[test]
 fn a_damaged_vault_is_never_reported_as_a_wrong_password() {
     let h = start_with(Some(Vec::new()), ENGLISH);
-    h.backend.vault.lock().unwrap().damaged = true;
+    h.vault.damage();
     h.type_into("Password or PIN", "1234");
     h.click("Unlock");
     assert!(!h.exists("Wrong password or PIN"));
-    assert!(h.exists(
-        "The vault file is damaged and cannot be read (checksum mismatch). Restore it from a \
-         backup; your password was not the problem."
-    ));
+    assert!(h.exists(&format!(
+        "The vault file is damaged and cannot be read (checksum mismatch: the file was altered \
+         or corrupted; the previous save is kept at {}.bak). Restore it from a backup; your \
+         password was not the problem.",
+        h.vault.path.display()
+    )));
     assert_eq!(tessera::Attempts::load(h.home.path()).failures, 0, "not counted as a failure");
 }
 
@@ -321,7 +316,7 @@ fn first_run_creates_a_password_vault() {
     h.type_into("Repeat password or PIN", "2468");
     h.click("Create vault");
     assert!(h.exists("No accounts yet"));
-    assert_eq!(h.backend.vault.lock().unwrap().password.as_deref(), Some("2468"));
+    assert!(h.vault.opens_with("2468"));
 }
 
 #[test]
@@ -450,18 +445,12 @@ fn a_password_file_unlocks_at_start() {
     let file = home.path().join("password");
     std::fs::write(&file, "1234\n").unwrap();
     std::fs::write(home.path().join("settings.json"), ENGLISH).unwrap();
-    let backend = MemoryBackend::default();
-    {
-        let mut v = backend.vault.lock().unwrap();
-        v.exists = true;
-        v.password = Some("1234".into());
-        v.entries = vec![entry("Example", "ada", RFC_KEY)];
-    }
+    let vault = TestVault::with_password(vec![entry("Example", "ada", RFC_KEY)], Vec::new());
     let deps = Deps {
         clock: FakeClock::at(RFC_TIME),
         clipboard: Box::new(FakeClipboard::default()),
         home: home.path().to_owned(),
-        vault: Arc::new(backend),
+        vault: vault.file(),
         background: Background::Inline,
         password_file: Some(file),
         scan_sources: Arc::new(scan::FakeSources::default()),

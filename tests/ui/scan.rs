@@ -328,15 +328,10 @@ fn screenshots_of_the_scan_and_qr_screens_render() {
 #[test]
 fn a_keyring_only_vault_shows_the_qr_code_after_a_confirmation() {
     i_slint_backend_testing::init_no_event_loop();
-    let backend = tessera::store::MemoryBackend::default();
-    {
-        let mut vault = backend.vault.lock().unwrap();
-        vault.exists = true;
-        vault.keyring = true;
-        vault.entries = vec![entry("Example", "ada", RFC_KEY)];
-    }
+    let vault =
+        crate::common::test_vault::TestVault::keyring_only(vec![entry("Example", "ada", RFC_KEY)]);
     let home = tempfile::tempdir().unwrap();
-    let h = super::launch(std::sync::Arc::new(backend.clone()), backend, home, super::ENGLISH);
+    let h = super::launch(vault, home, super::ENGLISH);
     assert!(h.exists("Lock"), "a keyring-only vault opens by itself");
     h.click("Details for Example");
     h.click("Show QR code");

@@ -3,15 +3,13 @@
 //! folder and read back, and automatic backups of the real encrypted vault file.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use i_slint_backend_testing::ElementQuery;
 use slint::ComponentHandle;
-use tessera::store::MemoryBackend;
 use tessera_core::transfer::backup::list_backups;
 
-use super::vault_file::{MemoryKeys, file_backend};
 use super::{ENGLISH, Harness, RFC_KEY, RFC_TIME, entry, launch, unlocked};
+use crate::common::test_vault::TestVault;
 
 const FIXTURE_PASSWORD: &str = "tessera-fixture";
 
@@ -52,7 +50,7 @@ fn open_import(h: &Harness, path: &str) {
 }
 
 /// The codes of every entry at the RFC time, sorted (what the user sees, account by account).
-fn codes(entries: &[tessera::store::Entry]) -> Vec<(String, String, String)> {
+fn codes(entries: &[tessera_core::vault::Entry]) -> Vec<(String, String, String)> {
     let mut codes: Vec<_> = entries
         .iter()
         .map(|e| (e.issuer.clone(), e.account.clone(), e.otp.code_at(RFC_TIME)))
@@ -166,13 +164,8 @@ fn export_needs_the_vault_password_and_an_encrypted_aegis_export_reimports_to_th
     assert!(!written.contains(RFC_KEY) && !written.contains("ada"), "the export is encrypted");
 
     // A fresh, empty vault imports the file back.
-    let backend = MemoryBackend::default();
-    {
-        let mut v = backend.vault.lock().unwrap();
-        v.exists = true;
-        v.password = Some("1234".into());
-    }
-    let again = launch(Arc::new(backend.clone()), backend, tempfile::tempdir().unwrap(), ENGLISH);
+    let vault = TestVault::with_password(Vec::new(), Vec::new());
+    let again = launch(vault, tempfile::tempdir().unwrap(), ENGLISH);
     again.type_into("Password or PIN", "1234");
     again.click("Unlock");
     open_import(&again, &out.display().to_string());
@@ -186,10 +179,9 @@ fn export_needs_the_vault_password_and_an_encrypted_aegis_export_reimports_to_th
 /// Creates the real encrypted vault with password "correct horse" and opens Settings.
 fn file_vault() -> (Harness, PathBuf) {
     i_slint_backend_testing::init_no_event_loop();
-    let home = tempfile::tempdir().unwrap();
-    let path = home.path().join("vault.json");
-    let keys = Arc::new(MemoryKeys::default());
-    let h = launch(file_backend(path.clone(), &keys), MemoryBackend::default(), home, ENGLISH);
+    let vault = TestVault::empty(true);
+    let path = vault.path.clone();
+    let h = launch(vault, tempfile::tempdir().unwrap(), ENGLISH);
     h.click("Use the system keyring");
     h.type_into("New password or PIN", "correct horse");
     h.type_into("Repeat password or PIN", "correct horse");
@@ -293,10 +285,7 @@ fn screenshots_of_the_import_preview_and_the_backup_settings_render() {
     h.app.window().window().set_size(slint::LogicalSize::new(440.0, 640.0));
     super::screenshots::snapshot(&h, "import-preview-english-light");
 
-    let home = tempfile::tempdir().unwrap();
-    let keys = Arc::new(MemoryKeys::default());
-    let vault = home.path().join("vault.json");
-    let h = launch(file_backend(vault, &keys), MemoryBackend::default(), home, ENGLISH);
+    let h = launch(TestVault::empty(true), tempfile::tempdir().unwrap(), ENGLISH);
     h.click("Use the system keyring");
     h.type_into("New password or PIN", "correct horse");
     h.type_into("Repeat password or PIN", "correct horse");

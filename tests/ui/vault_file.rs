@@ -2,49 +2,17 @@
 //! store): first run creates it, locking drops it, unlocking reads it back, and a damaged
 //! file is reported as damaged.
 
-use std::collections::HashMap;
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
-
 use slint::ComponentHandle;
-use tessera::store::{FileBackend, MemoryBackend};
-use tessera_core::vault::{KdfParams, KeyStore, KeyStoreError, Stored};
-use zeroize::Zeroizing;
 
 use super::{ENGLISH, RFC_CODE, RFC_KEY, launch};
-
-/// A durable secret store that lives in memory.
-#[derive(Debug, Default)]
-pub(super) struct MemoryKeys(Mutex<HashMap<String, Vec<u8>>>);
-
-impl KeyStore for MemoryKeys {
-    fn store(&self, name: &str, key: &[u8]) -> Result<Stored, KeyStoreError> {
-        self.0.lock().unwrap().insert(name.to_owned(), key.to_vec());
-        Ok(Stored { store: "memory".into(), durable: true })
-    }
-
-    fn load(&self, name: &str) -> Result<Zeroizing<Vec<u8>>, KeyStoreError> {
-        self.0.lock().unwrap().get(name).cloned().map(Zeroizing::new).ok_or(KeyStoreError::NotFound)
-    }
-
-    fn delete(&self, name: &str) -> Result<(), KeyStoreError> {
-        self.0.lock().unwrap().remove(name);
-        Ok(())
-    }
-}
-
-pub(super) fn file_backend(path: PathBuf, keys: &Arc<MemoryKeys>) -> Arc<FileBackend> {
-    let keys: Arc<dyn KeyStore> = keys.clone();
-    Arc::new(FileBackend::with(path, keys, Some(KdfParams::INSECURE_FOR_TESTS)))
-}
+use crate::common::test_vault::TestVault;
 
 #[test]
 fn the_encrypted_vault_is_created_locked_reopened_and_a_damaged_file_is_named_so() {
     i_slint_backend_testing::init_no_event_loop();
-    let home = tempfile::tempdir().unwrap();
-    let path = home.path().join("vault.json");
-    let keys = Arc::new(MemoryKeys::default());
-    let h = launch(file_backend(path.clone(), &keys), MemoryBackend::default(), home, ENGLISH);
+    let vault = TestVault::empty(true);
+    let path = vault.path.clone();
+    let h = launch(vault, tempfile::tempdir().unwrap(), ENGLISH);
 
     // With a durable key store the keyring is offered and chosen by default; take a password.
     assert!(h.exists("Use the system keyring"));

@@ -2,21 +2,25 @@
 //! classified by the core and becomes a pre-filled add form, a list of exported accounts to
 //! add, or a specific explanation. Capture and decoding never run on the UI thread.
 
+use std::cell::RefCell;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use slint::{ComponentHandle, ModelRc, Rgb8Pixel, SharedPixelBuffer, SharedString, VecModel};
 use tessera_core::account::Account;
 use tessera_core::intake::{self, Intake, Plan, Problem, PushOffer};
-use tessera_core::otp::{Algorithm, OtpKind};
-use tessera_core::push::PushAccount;
+use tessera_core::push::{PushAccount, PushError};
 use tessera_core::qr::{self, Classified, DecodeOptions, LumaFrame, QrError};
 use tessera_core::uri::{self, OtpUri, QrKind, UriError};
 
-use crate::capture::{CaptureError, ClipboardContent};
-use crate::deps::{Background, ScanSources};
-use crate::state::{Shared, State, background};
-use crate::{AddAccountAdapter, AppAdapter, AppWindow, ScanAdapter, ScanProblem, Screen, Toast};
+use crate::model::draft::Draft;
+use crate::model::push_worker::plain_error;
+use crate::model::{Event, Model, Notice, View};
+use crate::platform::capture::{CaptureError, ClipboardContent};
+use crate::platform::sources::ScanSources;
+use crate::task::{self, Background};
+use crate::ui::{AddAccountAdapter, AppAdapter, AppWindow, ScanAdapter, ScanProblem, Screen};
 
 /// Width of the camera preview image; frames are subsampled to it.
 const PREVIEW_WIDTH: u32 = 320;
@@ -24,7 +28,7 @@ const PREVIEW_WIDTH: u32 = 320;
 /// The scan in progress: what the scans so far read (the core's one intake path), and the
 /// camera's stop switch. Dropping it (cancel, lock) stops the camera.
 #[derive(Default)]
-pub(crate) struct ScanState {
+struct ScanState {
     intake: Intake,
     camera_stop: Option<Arc<AtomicBool>>,
     /// A scanned push enrolment waiting for the user's "Set up push approvals".
@@ -52,6 +56,8 @@ impl Drop for ScanState {
     }
 }
 
+type Shared = Rc<RefCell<ScanState>>;
+
 /// What the camera worker reports.
 enum CameraMessage {
     Preview(SharedPixelBuffer<Rgb8Pixel>),
@@ -61,9 +67,8 @@ enum CameraMessage {
 }
 
 /// Empties the scan screen and forgets what was found (cancel, lock, after adding).
-pub(crate) fn clear(state: &mut State) {
-    state.scan = ScanState::default();
-    let Some(ui) = state.ui() else { return };
+fn clear(ui: &AppWindow, scan_state: &Shared) {
+    *scan_state.borrow_mut() = ScanState::default();
     let scan = ui.global::<ScanAdapter>();
     scan.set_path(SharedString::new());
     scan.set_busy(false);
@@ -74,7 +79,7 @@ pub(crate) fn clear(state: &mut State) {
     scan.set_missing(SharedString::new());
     scan.set_offer_push(false);
     scan.set_enrolling(false);
-    set_problem(&ui, ScanProblem::None, "", "");
+    set_problem(ui, ScanProblem::None, "", "");
 }
 
 fn set_problem(ui: &AppWindow, problem: ScanProblem, kind: &str, detail: &str) {
@@ -84,28 +89,11 @@ fn set_problem(ui: &AppWindow, problem: ScanProblem, kind: &str, detail: &str) {
     scan.set_detail(detail.into());
 }
 
-fn show_capture_error(state: &mut State, err: &CaptureError) {
-    let Some(ui) = state.ui() else { return };
+fn show_capture_error(ui: &AppWindow, err: &CaptureError) {
     ui.global::<ScanAdapter>().set_busy(false);
     ui.global::<ScanAdapter>().set_camera_on(false);
-    let problem = match err {
-        CaptureError::NoDisplay(_) => ScanProblem::NoDisplay,
-        CaptureError::Screen(_) | CaptureError::ScreenFormat { .. } => ScanProblem::Screen,
-        CaptureError::ClipboardEmpty => ScanProblem::ClipboardEmpty,
-        CaptureError::Clipboard(_) => ScanProblem::Clipboard,
-        CaptureError::Image { .. } | CaptureError::ImageData(_) | CaptureError::Frame(_) => {
-            ScanProblem::Image
-        }
-        CaptureError::NoCamera => ScanProblem::NoCamera,
-        CaptureError::Text(_) => ScanProblem::UnreadableText,
-        CaptureError::Camera(_) => ScanProblem::Camera,
-    };
-    let detail = match err {
-        CaptureError::Camera(cause) => cause.clone(),
-        CaptureError::Text(cause) => cause.to_string(),
-        other => crate::capture::error_chain(other),
-    };
-    set_problem(&ui, problem, "", &detail);
+    let (problem, detail) = crate::notice::capture_problem(err);
+    set_problem(ui, problem, "", &detail);
 }
 
 fn kind_key(kind: &QrKind) -> &'static str {
@@ -129,63 +117,63 @@ fn show_uri_error(ui: &AppWindow, err: &UriError) {
         UriError::NotAnAccount { kind } => {
             set_problem(ui, ScanProblem::NotAccount, kind_key(kind), "");
         }
-        other => set_problem(ui, ScanProblem::BadAccount, "", &crate::capture::error_chain(other)),
+        other => set_problem(
+            ui,
+            ScanProblem::BadAccount,
+            "",
+            &crate::platform::capture::error_chain(other),
+        ),
     }
 }
 
-/// Fills the add form with `account` for the user to check and confirm.
-fn prefill(ui: &AppWindow, account: &OtpUri) {
-    crate::add_account::reset(ui);
-    let form = ui.global::<AddAccountAdapter>();
-    let name = if account.account.is_empty() { &account.issuer } else { &account.account };
-    form.set_name(name.as_str().into());
-    form.set_issuer(account.issuer.as_str().into());
-    form.set_secret(account.otp.secret.to_base32().as_str().into());
-    let otp = &account.otp;
-    form.set_kind(i32::from(otp.kind == OtpKind::Hotp));
-    form.set_algorithm(match otp.algorithm {
-        Algorithm::Sha1 => 0,
-        Algorithm::Sha256 => 1,
-        Algorithm::Sha512 => 2,
-    });
-    form.set_digits(otp.digits.to_string().into());
-    form.set_period(otp.period.to_string().into());
-    form.set_counter(otp.counter.to_string().into());
-    form.set_advanced(otp.algorithm != Algorithm::Sha1 || otp.digits != 6 || otp.period != 30);
-    form.set_name_touched(true);
-    form.set_secret_touched(true);
+/// The scan screen's context: the window, the model and the scan in progress.
+#[derive(Clone)]
+struct Ctx {
+    ui: slint::Weak<AppWindow>,
+    model: crate::model::WeakModel,
+    scan: Shared,
+}
+
+impl Ctx {
+    fn get(&self) -> Option<(AppWindow, Model)> {
+        Some((self.ui.upgrade()?, self.model.upgrade()?))
+    }
 }
 
 /// Takes what a scan found: one account opens the pre-filled form; an export (or several
 /// accounts) is listed for "Add all"; a push enrolment on its own is offered for setting up;
 /// anything else is explained.
-fn show_results(state: &mut State, results: Vec<Classified>) {
-    let Some(ui) = state.ui() else { return };
+fn show_results(ctx: &Ctx, results: Vec<Classified>) {
+    let Some((ui, model)) = ctx.get() else { return };
     ui.global::<ScanAdapter>().set_busy(false);
     ui.global::<ScanAdapter>().set_camera_on(false);
-    state.scan.stop_camera();
+    ctx.scan.borrow_mut().stop_camera();
     if results.is_empty() {
         set_problem(&ui, ScanProblem::NoCode, "", "");
         return;
     }
     // Problems of earlier scans were shown then; this scan reports its own.
-    let earlier = state.scan.intake.problems().len();
-    for found in results {
-        state.scan.intake.read(found.payload);
-    }
-    let Some(vault) = state.vault.as_ref() else { return };
-    let plan = state.scan.intake.plan_against(vault.entries(), vault.push_accounts());
+    let earlier = ctx.scan.borrow().intake.problems().len();
+    let plan = {
+        let mut scan = ctx.scan.borrow_mut();
+        for found in results {
+            scan.intake.read(found.payload);
+        }
+        let state = model.state();
+        let Some(vault) = state.vault.as_ref() else { return };
+        let content = vault.content();
+        scan.intake.plan_against(&content.entries, &content.push_accounts)
+    };
     if let Some(account) = &plan.form {
-        prefill(&ui, account);
-        clear(state);
-        crate::add_account::validate(&ui, state.entries());
-        state.show(Screen::AddAccount);
+        let draft = Draft::from_account(account);
+        clear(&ui, &ctx.scan);
+        model.hand_to_form(draft);
         return;
     }
     if let Some(offer) = plan.push {
         // The user confirms before the server is contacted; a next scan starts afresh.
-        state.scan.intake = Intake::new();
-        offer_push(state, &ui, offer);
+        ctx.scan.borrow_mut().intake = Intake::new();
+        offer_push(ctx, &ui, &model, offer);
         return;
     }
     match plan.problems.get(earlier) {
@@ -233,7 +221,7 @@ fn list_pending(ui: &AppWindow, plan: &Plan) {
 }
 
 /// Shows `offer` for confirmation.
-fn offer_push(state: &mut State, ui: &AppWindow, offer: PushOffer) {
+fn offer_push(ctx: &Ctx, ui: &AppWindow, model: &Model, offer: PushOffer) {
     let scan = ui.global::<ScanAdapter>();
     let e = &offer.enrolment;
     scan.set_offer_name(offer.name().into());
@@ -242,90 +230,92 @@ fn offer_push(state: &mut State, ui: &AppWindow, offer: PushOffer) {
     scan.set_offer_insecure(e.insecure_transport());
     scan.set_offer_push(true);
     set_problem(ui, ScanProblem::None, "", "");
-    let scanned_at = state.now();
-    state.scan.offer = Some(Offer { offer, scanned_at });
+    let scanned_at = model.now();
+    ctx.scan.borrow_mut().offer = Some(Offer { offer, scanned_at });
 }
 
 /// "Set up push approvals": registers a new device key with the server (off the UI thread:
 /// a network round trip, and privacyIDEA's RSA key takes seconds), then stores the push
 /// account, and a Tessera enrolment's codes, in one save. Nothing is stored on failure; the
 /// offer stays so the user can retry (a link past its time-to-live says so).
-fn enrol_push(state: &Shared) {
-    let (job, ui, codes) = {
-        let mut s = state.borrow_mut();
-        s.touch();
-        let Some(Offer { offer, scanned_at }) = s.scan.offer.as_ref() else { return };
+fn enrol_push(ctx: &Ctx) {
+    let Some((ui, model)) = ctx.get() else { return };
+    model.touch();
+    let (job, codes) = {
+        let scan = ctx.scan.borrow();
+        let Some(Offer { offer, scanned_at }) = scan.offer.as_ref() else { return };
         let codes = offer.codes.clone();
-        let backend = s.deps.push_backends.iter().find(|b| b.kind() == offer.kind).cloned();
-        let (enrolment, scanned_at, now) = (offer.enrolment.clone(), *scanned_at, s.now());
-        let Some(ui) = s.ui() else { return };
+        let state = model.state();
+        let backend = state.deps.push_backends.iter().find(|b| b.kind() == offer.kind).cloned();
+        let (enrolment, scanned_at, now) = (offer.enrolment.clone(), *scanned_at, state.now());
         let kind = offer.kind;
-        let job = move || match backend {
-            Some(backend) => backend
-                .enrol(&enrolment, scanned_at, now)
-                .map_err(|e| crate::push_worker::plain_error(&e)),
-            None => Err(crate::push_worker::plain_error(&intake::unsupported_backend(kind))),
+        let job = move || -> Result<PushAccount, PushError> {
+            match backend {
+                Some(backend) => backend.enrol(&enrolment, scanned_at, now),
+                None => Err(intake::unsupported_backend(kind)),
+            }
         };
-        (job, ui, codes)
+        (job, codes)
     };
     ui.global::<ScanAdapter>().set_enrolling(true);
     set_problem(&ui, ScanProblem::None, "", "");
     // The server now holds the device key, so a finished enrolment is kept even if the user
     // left the scan screen meanwhile: its data travels with the job, not in the screen state.
-    background(state, job, move |state, result| {
-        let Some(ui) = state.ui() else { return };
+    let ctx = ctx.clone();
+    task::run(model.background(), job, move |result| {
+        let Some((ui, model)) = ctx.get() else { return };
         ui.global::<ScanAdapter>().set_enrolling(false);
         let account = match result {
             Ok(account) => account,
-            Err(message) => {
-                set_problem(&ui, ScanProblem::PushFailed, "", &message);
+            Err(error) => {
+                set_problem(&ui, ScanProblem::PushFailed, "", &plain_error(&error));
                 return;
             }
         };
-        state.scan.offer = None;
-        if store(state, Vec::new(), Some((account, codes))) {
-            crate::approvals::unlocked(state);
+        ctx.scan.borrow_mut().offer = None;
+        if store(&ctx, &ui, &model, Vec::new(), Some((account, codes))) {
+            model.listen_again();
         }
     });
 }
 
 /// Adds every listed account not already in the vault, saves once, and shows the accounts.
-fn add_all(state: &mut State) {
-    state.touch();
-    let Some(vault) = state.vault.as_ref() else { return };
-    let plan = state.scan.intake.plan_against(vault.entries(), vault.push_accounts());
-    store(state, plan.accounts, None);
+fn add_all(ctx: &Ctx) {
+    let Some((ui, model)) = ctx.get() else { return };
+    model.touch();
+    let plan = {
+        let state = model.state();
+        let Some(vault) = state.vault.as_ref() else { return };
+        let content = vault.content();
+        ctx.scan.borrow().intake.plan_against(&content.entries, &content.push_accounts)
+    };
+    store(ctx, &ui, &model, plan.accounts, None);
 }
 
 /// Stores accounts (and a finished push enrolment with its codes) through the core's intake
 /// in one save; on success shows the accounts, on failure leaves the vault as it was.
 fn store(
-    state: &mut State,
+    ctx: &Ctx,
+    ui: &AppWindow,
+    model: &Model,
     accounts: Vec<OtpUri>,
     push: Option<(PushAccount, Option<OtpUri>)>,
 ) -> bool {
-    let now = state.now();
-    let Some(vault) = state.vault.as_mut() else { return false };
-    let (entries, pushes) = (vault.entries().len(), vault.push_accounts().len());
+    let now = model.now();
     let (push, codes) = push.map_or((None, None), |(push, codes)| (Some(push), codes));
-    let added =
-        intake::new_entries(vault.entries(), accounts.into_iter().chain(codes).collect(), now);
-    vault.entries_mut().extend(added);
-    vault.push_accounts_mut().extend(push);
-    if state.save() {
-        clear(state);
-        state.refresh_rows();
-        state.show(Screen::Accounts);
-        state.toast(Toast::Added, "");
-        true
-    } else {
-        if let Some(vault) = state.vault.as_mut() {
-            // The save failed (and said why): leave the vault as it was.
-            vault.entries_mut().truncate(entries);
-            vault.push_accounts_mut().truncate(pushes);
-        }
-        false
+    let stored = model.commit(|content| {
+        let added =
+            intake::new_entries(&content.entries, accounts.into_iter().chain(codes).collect(), now);
+        content.entries.extend(added);
+        content.push_accounts.extend(push);
+    });
+    if stored.is_none() {
+        return false;
     }
+    clear(ui, &ctx.scan);
+    model.show(View::Accounts);
+    model.notice(Notice::Added);
+    true
 }
 
 /// Decodes every code in `frames`, each distinct payload once.
@@ -350,28 +340,23 @@ fn decode_frames(frames: &[LumaFrame]) -> Result<Vec<Classified>, CaptureError> 
 
 /// Runs one still scan off the UI thread.
 fn run_still(
-    state: &Shared,
+    ctx: &Ctx,
     job: impl FnOnce(&dyn ScanSources) -> Result<Vec<Classified>, CaptureError> + Send + 'static,
 ) {
-    let sources = {
-        let mut s = state.borrow_mut();
-        s.touch();
-        s.scan.stop_camera();
-        if let Some(ui) = s.ui() {
-            ui.global::<ScanAdapter>().set_busy(true);
-            ui.global::<ScanAdapter>().set_camera_on(false);
-            set_problem(&ui, ScanProblem::None, "", "");
+    let Some((ui, model)) = ctx.get() else { return };
+    ctx.scan.borrow_mut().stop_camera();
+    ui.global::<ScanAdapter>().set_busy(true);
+    ui.global::<ScanAdapter>().set_camera_on(false);
+    set_problem(&ui, ScanProblem::None, "", "");
+    let ctx = ctx.clone();
+    model.scan(job, move |_, result| match result {
+        Ok(found) => show_results(&ctx, found),
+        Err(err) => {
+            if let Some(ui) = ctx.ui.upgrade() {
+                show_capture_error(&ui, &err);
+            }
         }
-        Arc::clone(&s.deps.scan_sources)
-    };
-    background(
-        state,
-        move || job(&*sources),
-        |state, result| match result {
-            Ok(found) => show_results(state, found),
-            Err(err) => show_capture_error(state, &err),
-        },
-    );
+    });
 }
 
 /// A subsampled RGB copy of `frame`, [`PREVIEW_WIDTH`] pixels wide at most.
@@ -438,11 +423,12 @@ fn camera_loop(
 }
 
 /// Handles a camera report on the UI thread; returns false once the camera should stop.
-fn camera_message(state: &mut State, message: CameraMessage) -> bool {
-    let Some(ui) = state.ui() else { return false };
-    if ui.global::<AppAdapter>().get_screen() != Screen::Scan || state.scan.camera_stop.is_none() {
+fn camera_message(ctx: &Ctx, message: CameraMessage) -> bool {
+    let Some((ui, _)) = ctx.get() else { return false };
+    let stopped = ctx.scan.borrow().camera_stop.is_none();
+    if ui.global::<AppAdapter>().get_screen() != Screen::Scan || stopped {
         // The user left the screen (or the app locked): stop quietly.
-        state.scan.stop_camera();
+        ctx.scan.borrow_mut().stop_camera();
         return false;
     }
     match message {
@@ -451,16 +437,16 @@ fn camera_message(state: &mut State, message: CameraMessage) -> bool {
             true
         }
         CameraMessage::Found(found) => {
-            show_results(state, found);
+            show_results(ctx, found);
             false
         }
         CameraMessage::Failed(err) => {
-            state.scan.stop_camera();
-            show_capture_error(state, &err);
+            ctx.scan.borrow_mut().stop_camera();
+            show_capture_error(&ui, &err);
             false
         }
         CameraMessage::Ended => {
-            state.scan.stop_camera();
+            ctx.scan.borrow_mut().stop_camera();
             ui.global::<ScanAdapter>().set_camera_on(false);
             set_problem(&ui, ScanProblem::CameraEnded, "", "");
             false
@@ -468,66 +454,59 @@ fn camera_message(state: &mut State, message: CameraMessage) -> bool {
     }
 }
 
-fn start_camera(state: &Shared) {
+fn start_camera(ctx: &Ctx) {
+    let Some((ui, model)) = ctx.get() else { return };
+    model.touch();
     let stop = Arc::new(AtomicBool::new(false));
+    {
+        let mut scan = ctx.scan.borrow_mut();
+        scan.stop_camera();
+        scan.camera_stop = Some(Arc::clone(&stop));
+    }
+    ui.global::<ScanAdapter>().set_camera_on(true);
+    ui.global::<ScanAdapter>().set_preview(slint::Image::default());
+    set_problem(&ui, ScanProblem::None, "", "");
     let (sources, mode) = {
-        let mut s = state.borrow_mut();
-        s.touch();
-        s.scan.stop_camera();
-        s.scan.camera_stop = Some(Arc::clone(&stop));
-        if let Some(ui) = s.ui() {
-            ui.global::<ScanAdapter>().set_camera_on(true);
-            ui.global::<ScanAdapter>().set_preview(slint::Image::default());
-            set_problem(&ui, ScanProblem::None, "", "");
-        }
-        (Arc::clone(&s.deps.scan_sources), s.deps.background)
+        let state = model.state();
+        (Arc::clone(&state.deps.scan_sources), state.deps.background)
     };
     if mode == Background::Inline {
         // Tests: the same loop on this thread, each report handled as it comes.
-        camera_loop(&*sources, &stop, |message| camera_message(&mut state.borrow_mut(), message));
+        camera_loop(&*sources, &stop, |message| camera_message(ctx, message));
         return;
     }
-    let (tx, mut rx) = futures_channel::mpsc::unbounded::<CameraMessage>();
-    let weak = std::rc::Rc::downgrade(state);
-    let receiver = slint::spawn_local(async move {
-        use futures_core::Stream;
-        while let Some(message) =
-            std::future::poll_fn(|cx| std::pin::Pin::new(&mut rx).poll_next(cx)).await
-        {
-            let Some(state) = weak.upgrade() else { break };
-            if !camera_message(&mut state.borrow_mut(), message) {
-                break;
-            }
+    let handler = ctx.clone();
+    match task::stream(move |message| camera_message(&handler, message)) {
+        Ok(sender) => {
+            std::thread::spawn(move || {
+                camera_loop(&*sources, &stop, |message| sender.send(message));
+            });
         }
-    });
-    if let Err(err) = receiver {
-        show_capture_error(&mut state.borrow_mut(), &CaptureError::Camera(err.to_string()));
-        return;
+        Err(err) => show_capture_error(&ui, &CaptureError::Camera(err.to_string())),
     }
-    std::thread::spawn(move || {
-        camera_loop(&*sources, &stop, |message| tx.unbounded_send(message).is_ok());
-    });
 }
 
 /// Wires the scan screen and the add form's "Scan QR code".
-pub(crate) fn connect(window: &AppWindow, state: &Shared) {
-    let s = state.clone();
+pub(crate) fn connect(window: &AppWindow, model: &Model) {
+    let ctx = Ctx { ui: window.as_weak(), model: model.downgrade(), scan: Rc::default() };
+
+    let c = ctx.clone();
     window.global::<AddAccountAdapter>().on_scan(move || {
-        let mut state = s.borrow_mut();
-        state.touch();
-        clear(&mut state);
-        state.show(Screen::Scan);
+        let Some((ui, model)) = c.get() else { return };
+        model.touch();
+        clear(&ui, &c.scan);
+        model.show(View::Scan);
     });
 
     let scan = window.global::<ScanAdapter>();
-    let s = state.clone();
+    let c = ctx.clone();
     scan.on_scan_screen(move || {
-        run_still(&s, |sources| decode_frames(&sources.screen()?));
+        run_still(&c, |sources| decode_frames(&sources.screen()?));
     });
 
-    let s = state.clone();
+    let c = ctx.clone();
     scan.on_paste(move || {
-        run_still(&s, |sources| match sources.clipboard()? {
+        run_still(&c, |sources| match sources.clipboard()? {
             ClipboardContent::Image(frame) => decode_frames(&[frame]),
             ClipboardContent::Text(text) => {
                 Ok(vec![Classified { payload: uri::classify(&text), text }])
@@ -535,42 +514,44 @@ pub(crate) fn connect(window: &AppWindow, state: &Shared) {
         });
     });
 
-    let s = state.clone();
+    let c = ctx.clone();
     scan.on_open_image(move || {
-        let path = {
-            let state = s.borrow();
-            let Some(ui) = state.ui() else { return };
-            ui.global::<ScanAdapter>().get_path().trim().to_owned()
-        };
+        let Some((ui, _)) = c.get() else { return };
+        let path = ui.global::<ScanAdapter>().get_path().trim().to_owned();
         if path.is_empty() {
             return;
         }
         let path = std::path::PathBuf::from(path);
-        run_still(&s, move |sources| decode_frames(&[sources.image(&path)?]));
+        run_still(&c, move |sources| decode_frames(&[sources.image(&path)?]));
     });
 
-    let s = state.clone();
-    scan.on_start_camera(move || start_camera(&s));
+    let c = ctx.clone();
+    scan.on_start_camera(move || start_camera(&c));
 
-    let s = state.clone();
+    let c = ctx.clone();
     scan.on_stop_camera(move || {
-        let mut state = s.borrow_mut();
-        state.scan.stop_camera();
-        if let Some(ui) = state.ui() {
+        c.scan.borrow_mut().stop_camera();
+        if let Some(ui) = c.ui.upgrade() {
             ui.global::<ScanAdapter>().set_camera_on(false);
         }
     });
 
-    let s = state.clone();
-    scan.on_add_all(move || add_all(&mut s.borrow_mut()));
+    let c = ctx.clone();
+    scan.on_add_all(move || add_all(&c));
 
-    let s = state.clone();
-    scan.on_enrol_push(move || enrol_push(&s));
+    let c = ctx.clone();
+    scan.on_enrol_push(move || enrol_push(&c));
 
-    let s = state.clone();
+    let c = ctx.clone();
     scan.on_cancel(move || {
-        let mut state = s.borrow_mut();
-        clear(&mut state);
-        state.show(Screen::AddAccount);
+        let Some((ui, model)) = c.get() else { return };
+        clear(&ui, &c.scan);
+        model.show(View::AddAccount);
+    });
+
+    model.subscribe(move |_, event| {
+        if let (Event::Locked, Some(ui)) = (event, ctx.ui.upgrade()) {
+            clear(&ui, &ctx.scan);
+        }
     });
 }

@@ -17,11 +17,16 @@ use tessera_core::transfer::{
 };
 use zeroize::Zeroizing;
 
-use crate::state::{Shared, State, background};
-use crate::store::{BackupOutcome, BackupSettings, OpenVault};
-use crate::{
-    AppAdapter, AppWindow, BackupNotice, ExportNotice, ImportError, ImportProblemRow, Screen,
-    Toast, TransferAdapter,
+use tessera_core::transfer::backup::BackupOutcome;
+use tessera_core::vault::policy::MIN_PIN_CHARS;
+use tessera_core::vault::{BackupSettings, VaultError};
+
+use super::int;
+use crate::model::vault::Unlocked;
+use crate::model::{Event, Model, Notice, View};
+use crate::task;
+use crate::ui::{
+    AppWindow, BackupNotice, ExportNotice, ImportError, ImportProblemRow, TransferAdapter,
 };
 
 /// The export formats offered, in the order of the view's list.
@@ -29,16 +34,28 @@ const EXPORT_FORMATS: [Format; 4] =
     [Format::Aegis, Format::TwoFas, Format::GoogleMigration, Format::UriList];
 
 /// Shortest export or backup password accepted (the same rule as the vault's).
-const MIN_PASSWORD_CHARS: usize = crate::unlock::MIN_PASSWORD_CHARS;
+const MIN_PASSWORD_CHARS: usize = MIN_PIN_CHARS;
 
-/// Shows a save's backup outcome: a failure raises the banner, a success clears it.
-pub(crate) fn show_backup_outcome(ui: &AppWindow, outcome: Option<&BackupOutcome>) {
-    let app = ui.global::<AppAdapter>();
-    match outcome {
-        Some(BackupOutcome::Failed(reason)) => app.set_backup_problem(reason.as_str().into()),
-        Some(BackupOutcome::Written(_)) => app.set_backup_problem(SharedString::new()),
-        None => {}
-    }
+/// Why an export failed.
+#[derive(Debug, thiserror::Error)]
+enum ExportError {
+    #[error(transparent)]
+    Format(#[from] TransferError),
+    #[error("cannot write {path}: {error}")]
+    Write { path: String, error: std::io::Error },
+}
+
+/// Why turning backups on failed.
+#[derive(Debug, thiserror::Error)]
+enum BackupError {
+    #[error(transparent)]
+    Save(#[from] VaultError),
+    #[error("{0}")]
+    FirstBackup(String),
+}
+
+/// Shows a save's backup outcome in the Backups section (the shell raises the banner).
+fn show_backup_outcome(ui: &AppWindow, outcome: Option<&BackupOutcome>) {
     let adapter = ui.global::<TransferAdapter>();
     match outcome {
         Some(BackupOutcome::Failed(reason)) => {
@@ -54,9 +71,11 @@ pub(crate) fn show_backup_outcome(ui: &AppWindow, outcome: Option<&BackupOutcome
 }
 
 /// Fills the Backups section of Settings from the open vault.
-pub(crate) fn show_backups(state: &State, ui: &AppWindow) {
+fn show_backups(ui: &AppWindow, model: &Model) {
     let adapter = ui.global::<TransferAdapter>();
-    let settings = state.vault.as_ref().and_then(|v| v.backup());
+    let state = model.state();
+    let vault = state.vault.as_ref();
+    let settings = vault.and_then(|v| v.content().backup.clone());
     adapter.set_backup_on(settings.is_some());
     adapter.set_backup_busy(false);
     adapter.set_verify_lines(ModelRc::default());
@@ -70,13 +89,13 @@ pub(crate) fn show_backups(state: &State, ui: &AppWindow) {
             adapter.set_backup_keep(i32::try_from(DEFAULT_KEEP).unwrap_or(10));
         }
     }
-    let last = state.vault.as_ref().and_then(|v| v.last_backup());
+    let last = vault.and_then(Unlocked::last_backup);
     adapter.set_backup_notice(BackupNotice::None);
-    show_backup_outcome(ui, last.as_ref());
+    show_backup_outcome(ui, last);
 }
 
-fn accounts_of(state: &State) -> Vec<ImportedAccount> {
-    state.entries().iter().map(ImportedAccount::from).collect()
+fn accounts_of(model: &Model) -> Vec<ImportedAccount> {
+    model.state().entries().iter().map(ImportedAccount::from).collect()
 }
 
 fn problem_row(problem: &ImportProblem) -> ImportProblemRow {
@@ -130,67 +149,61 @@ fn reset_import(ui: &AppWindow) {
 }
 
 /// Wires import, export and backups.
-pub(crate) fn connect(window: &AppWindow, state: &Shared) {
+pub(crate) fn connect(window: &AppWindow, model: &Model) {
     let adapter = window.global::<TransferAdapter>();
     // The file read and not yet confirmed: nothing touches the vault until `confirm-import`.
     let pending: Rc<RefCell<Option<ImportReport>>> = Rc::default();
 
-    let s = state.clone();
+    let m = model.downgrade();
+    let handle = window.as_weak();
     let p = Rc::clone(&pending);
     adapter.on_open_import(move || {
-        let state = s.borrow();
+        let (Some(model), Some(ui)) = (m.upgrade(), handle.upgrade()) else { return };
         p.borrow_mut().take();
-        if let Some(ui) = state.ui() {
-            reset_import(&ui);
-        }
-        state.show(Screen::Import);
+        reset_import(&ui);
+        model.show(View::Import);
     });
 
-    let s = state.clone();
+    let m = model.downgrade();
+    let handle = window.as_weak();
     let p = Rc::clone(&pending);
     adapter.on_cancel_import(move || {
+        let (Some(model), Some(ui)) = (m.upgrade(), handle.upgrade()) else { return };
         p.borrow_mut().take();
-        let state = s.borrow();
-        if let Some(ui) = state.ui() {
-            reset_import(&ui);
-        }
-        crate::settings::open(&state);
+        reset_import(&ui);
+        model.show(View::Settings);
     });
 
-    let s = state.clone();
+    let m = model.downgrade();
+    let handle = window.as_weak();
     let p = Rc::clone(&pending);
     adapter.on_read_file(move |path, format, password| {
-        {
-            let mut state = s.borrow_mut();
-            state.touch();
-            let Some(ui) = state.ui() else { return };
-            let adapter = ui.global::<TransferAdapter>();
-            adapter.set_import_busy(true);
-            adapter.set_import_error(ImportError::None);
-        }
+        let (Some(model), Some(ui)) = (m.upgrade(), handle.upgrade()) else { return };
+        model.touch();
+        let adapter = ui.global::<TransferAdapter>();
+        adapter.set_import_busy(true);
+        adapter.set_import_error(ImportError::None);
         let path = PathBuf::from(path.trim());
         let format = usize::try_from(format - 1).ok().and_then(|i| Format::ALL.get(i).copied());
         let password = Zeroizing::new(password.to_string());
         let p = Rc::clone(&p);
-        background(
-            &s,
+        let handle = ui.as_weak();
+        let m = model.downgrade();
+        task::run(
+            model.background(),
             move || {
                 let password = (!password.is_empty()).then_some(password.as_str());
                 read_report(&path, format, password)
             },
-            move |state: &mut State, result: Result<ImportReport, TransferError>| {
-                let Some(ui) = state.ui() else { return };
+            move |result: Result<ImportReport, TransferError>| {
+                let (Some(model), Some(ui)) = (m.upgrade(), handle.upgrade()) else { return };
                 let adapter = ui.global::<TransferAdapter>();
                 adapter.set_import_busy(false);
                 let mut report = match result {
                     Ok(report) => report,
                     Err(error) => {
-                        let kind = match &error {
-                            TransferError::PasswordRequired { .. } => ImportError::PasswordRequired,
-                            TransferError::WrongPassword { .. } => ImportError::WrongPassword,
-                            _ => ImportError::Unreadable,
-                        };
-                        if kind != ImportError::Unreadable {
+                        let (kind, password_helps) = crate::notice::import_error(&error);
+                        if password_helps {
                             adapter.set_needs_password(true);
                         }
                         adapter.set_import_error(kind);
@@ -200,16 +213,17 @@ pub(crate) fn connect(window: &AppWindow, state: &Shared) {
                 };
                 let before = report.problems.len();
                 report.skip_duplicates(
-                    state
+                    model
+                        .state()
                         .entries()
                         .iter()
                         .map(|e| (&e.otp.secret, e.issuer.as_str(), e.account.as_str())),
                 );
                 let duplicates = report.problems.len() - before;
                 let rows: Vec<ImportProblemRow> = report.problems.iter().map(problem_row).collect();
-                adapter.set_found(i32::try_from(report.accounts.len()).unwrap_or(i32::MAX));
+                adapter.set_found(int(report.accounts.len()));
                 adapter.set_found_format(report.format.title().into());
-                adapter.set_duplicates(i32::try_from(duplicates).unwrap_or(i32::MAX));
+                adapter.set_duplicates(int(duplicates));
                 adapter.set_empty_reason(report.why_empty().unwrap_or_default().into());
                 adapter.set_problems(ModelRc::from(Rc::new(VecModel::from(rows))));
                 adapter.set_has_preview(true);
@@ -218,90 +232,97 @@ pub(crate) fn connect(window: &AppWindow, state: &Shared) {
         );
     });
 
-    let s = state.clone();
+    let m = model.downgrade();
+    let handle = window.as_weak();
     let p = Rc::clone(&pending);
     adapter.on_confirm_import(move || {
+        let (Some(model), Some(ui)) = (m.upgrade(), handle.upgrade()) else { return };
         let Some(report) = p.borrow_mut().take() else { return };
-        let mut state = s.borrow_mut();
-        state.touch();
-        let now = state.now();
-        let Some(vault) = state.vault.as_mut() else { return };
+        model.touch();
+        let now = model.now();
         let count = report.accounts.len();
-        let entries = vault.entries_mut();
-        let old_len = entries.len();
-        entries.extend(report.accounts.into_iter().map(|a| a.into_entry(now)));
-        // One save for the whole import; if it fails, the vault in memory goes back too.
-        if let Err(error) = vault.save() {
-            vault.entries_mut().truncate(old_len);
-            if let Some(ui) = state.ui() {
-                let adapter = ui.global::<TransferAdapter>();
-                adapter.set_has_preview(false);
-                adapter.set_import_error(ImportError::SaveFailed);
-                adapter.set_import_detail(error.to_string().into());
-            }
+        // One save for the whole import; if it fails, the vault in memory stays as it was.
+        let saved = {
+            let mut state = model.state_mut();
+            let clock = std::sync::Arc::clone(&state.deps.clock);
+            let Some(vault) = state.vault.as_mut() else { return };
+            vault.commit(&*clock, |content| {
+                content.entries.extend(report.accounts.into_iter().map(|a| a.into_entry(now)));
+            })
+        };
+        if let Err(error) = saved {
+            let adapter = ui.global::<TransferAdapter>();
+            adapter.set_has_preview(false);
+            adapter.set_import_error(ImportError::SaveFailed);
+            adapter.set_import_detail(error.to_string().into());
             return;
         }
-        state.note_backup();
-        state.refresh_rows();
-        if let Some(ui) = state.ui() {
-            reset_import(&ui);
+        let backup = model.state().vault.as_ref().and_then(|v| v.last_backup().cloned());
+        if let Some(outcome) = backup {
+            model.emit(&Event::Backup(outcome));
         }
-        state.show(Screen::Accounts);
-        state.toast(Toast::Saved, &count.to_string());
+        model.rebuild_list();
+        reset_import(&ui);
+        model.show(View::Accounts);
+        model.notice(Notice::Saved(count.to_string()));
     });
 
-    connect_export(window, state);
-    connect_backups(window, state);
+    connect_export(window, model);
+    connect_backups(window, model);
+
+    let handle = window.as_weak();
+    model.subscribe(move |model, event| {
+        let Some(ui) = handle.upgrade() else { return };
+        match event {
+            Event::Show(View::Settings) => show_backups(&ui, model),
+            Event::Backup(outcome) => show_backup_outcome(&ui, Some(outcome)),
+            _ => {}
+        }
+    });
 }
 
-fn connect_export(window: &AppWindow, state: &Shared) {
+fn connect_export(window: &AppWindow, model: &Model) {
     let adapter = window.global::<TransferAdapter>();
 
-    let s = state.clone();
+    let m = model.downgrade();
+    let handle = window.as_weak();
     adapter.on_open_export(move || {
-        let state = s.borrow();
-        let Some(ui) = state.ui() else { return };
+        let (Some(model), Some(ui)) = (m.upgrade(), handle.upgrade()) else { return };
         let adapter = ui.global::<TransferAdapter>();
-        let has_password = state.vault.as_ref().is_some_and(|v| v.summary().has_password);
+        let has_password = model.state().vault.as_ref().is_some_and(|v| v.summary().has_password);
         adapter.set_export_needs_auth(has_password);
         adapter.set_export_busy(false);
         adapter.set_export_notice(ExportNotice::None);
         adapter.set_unexported(ModelRc::default());
-        state.show(Screen::Export);
+        model.show(View::Export);
     });
 
-    let s = state.clone();
+    let m = model.downgrade();
+    let handle = window.as_weak();
     adapter.on_cancel_export(move || {
-        let state = s.borrow();
-        if let Some(ui) = state.ui() {
-            // Leaving the screen drops the re-authentication.
-            ui.global::<TransferAdapter>().set_export_needs_auth(true);
-        }
-        crate::settings::open(&state);
+        let (Some(model), Some(ui)) = (m.upgrade(), handle.upgrade()) else { return };
+        // Leaving the screen drops the re-authentication.
+        ui.global::<TransferAdapter>().set_export_needs_auth(true);
+        model.show(View::Settings);
     });
 
-    let s = state.clone();
+    let m = model.downgrade();
+    let handle = window.as_weak();
     adapter.on_authenticate(move |password| {
-        let vault = {
-            let mut state = s.borrow_mut();
-            state.touch();
-            let Some(ui) = state.ui() else { return };
-            let Some(vault) = state.vault.take() else { return };
-            let adapter = ui.global::<TransferAdapter>();
-            adapter.set_export_busy(true);
-            adapter.set_export_notice(ExportNotice::None);
-            vault
-        };
+        let (Some(model), Some(ui)) = (m.upgrade(), handle.upgrade()) else { return };
+        model.touch();
+        if !model.is_unlocked() {
+            return;
+        }
+        let adapter = ui.global::<TransferAdapter>();
+        adapter.set_export_busy(true);
+        adapter.set_export_notice(ExportNotice::None);
         let password = Zeroizing::new(password.to_string());
-        background(
-            &s,
-            move || {
-                let ok = vault.verify_password(&password);
-                (vault, ok)
-            },
-            move |state: &mut State, (vault, ok): (Box<dyn OpenVault>, bool)| {
-                state.vault = Some(vault);
-                let Some(ui) = state.ui() else { return };
+        let handle = ui.as_weak();
+        model.with_vault_off_thread(
+            move |vault| vault.verify_password(&password),
+            move |_, ok| {
+                let Some(ui) = handle.upgrade() else { return };
                 let adapter = ui.global::<TransferAdapter>();
                 adapter.set_export_busy(false);
                 if ok {
@@ -313,69 +334,69 @@ fn connect_export(window: &AppWindow, state: &Shared) {
         );
     });
 
-    let s = state.clone();
+    let m = model.downgrade();
+    let handle = window.as_weak();
     adapter.on_export(move |format, password, repeat, plain, destination| {
-        let accounts = {
-            let mut state = s.borrow_mut();
-            state.touch();
-            let Some(ui) = state.ui() else { return };
-            let adapter = ui.global::<TransferAdapter>();
-            if adapter.get_export_needs_auth() {
+        let (Some(model), Some(ui)) = (m.upgrade(), handle.upgrade()) else { return };
+        model.touch();
+        let adapter = ui.global::<TransferAdapter>();
+        if adapter.get_export_needs_auth() {
+            return;
+        }
+        if !plain {
+            let problem = if password.chars().count() < MIN_PASSWORD_CHARS {
+                ExportNotice::TooShort
+            } else if password != repeat {
+                ExportNotice::Differ
+            } else {
+                ExportNotice::None
+            };
+            if problem != ExportNotice::None {
+                adapter.set_export_notice(problem);
                 return;
             }
-            if !plain {
-                let problem = if password.chars().count() < MIN_PASSWORD_CHARS {
-                    ExportNotice::TooShort
-                } else if password != repeat {
-                    ExportNotice::Differ
-                } else {
-                    ExportNotice::None
-                };
-                if problem != ExportNotice::None {
-                    adapter.set_export_notice(problem);
-                    return;
-                }
-            }
-            adapter.set_export_busy(true);
-            adapter.set_export_notice(ExportNotice::None);
-            adapter.set_unexported(ModelRc::default());
-            accounts_of(&state)
-        };
+        }
+        adapter.set_export_busy(true);
+        adapter.set_export_notice(ExportNotice::None);
+        adapter.set_unexported(ModelRc::default());
+        let accounts = accounts_of(&model);
         let format = usize::try_from(format)
             .ok()
             .and_then(|i| EXPORT_FORMATS.get(i).copied())
             .unwrap_or(Format::Aegis);
         let password = Zeroizing::new(password.to_string());
         let path = PathBuf::from(destination.trim());
-        background(
-            &s,
+        let handle = ui.as_weak();
+        task::run(
+            model.background(),
             move || {
-                let written = export(&accounts, format, (!plain).then_some(password.as_str()))
-                    .map_err(|e| e.to_string())?;
-                write_file(&path, &written.data)
-                    .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-                let lines: Vec<SharedString> = written
+                let written = export(&accounts, format, (!plain).then_some(password.as_str()))?;
+                write_file(&path, &written.data).map_err(|error| ExportError::Write {
+                    path: path.display().to_string(),
+                    error,
+                })?;
+                let lines: Vec<String> = written
                     .unexported
                     .iter()
-                    .map(|u| format!("{}: {}", u.label, u.reason).into())
+                    .map(|u| format!("{}: {}", u.label, u.reason))
                     .collect();
-                Ok((accounts.len() - lines.len(), path, lines))
+                Ok::<_, ExportError>((accounts.len() - lines.len(), path, lines))
             },
-            move |state: &mut State,
-                  result: Result<(usize, PathBuf, Vec<SharedString>), String>| {
-                let Some(ui) = state.ui() else { return };
+            move |result| {
+                let Some(ui) = handle.upgrade() else { return };
                 let adapter = ui.global::<TransferAdapter>();
                 adapter.set_export_busy(false);
                 match result {
                     Ok((count, path, lines)) => {
+                        let lines: Vec<SharedString> = lines.into_iter().map(Into::into).collect();
                         adapter.set_export_notice(ExportNotice::Done);
-                        adapter.set_export_count(i32::try_from(count).unwrap_or(i32::MAX));
+                        adapter.set_export_count(int(count));
                         adapter.set_export_detail(path.display().to_string().into());
                         adapter.set_unexported(ModelRc::from(Rc::new(VecModel::from(lines))));
                     }
-                    Err(detail) => {
+                    Err(error) => {
                         adapter.set_export_notice(ExportNotice::Failed);
-                        adapter.set_export_detail(detail.into());
+                        adapter.set_export_detail(error.to_string().into());
                     }
                 }
             },
@@ -390,98 +411,82 @@ fn check_lines(check: &BackupCheck) -> Vec<SharedString> {
     missing.chain(extra).chain(changed).map(SharedString::from).collect()
 }
 
-fn connect_backups(window: &AppWindow, state: &Shared) {
+fn connect_backups(window: &AppWindow, model: &Model) {
     let adapter = window.global::<TransferAdapter>();
 
-    let s = state.clone();
+    let m = model.downgrade();
+    let handle = window.as_weak();
     adapter.on_turn_on_backups(move |folder, keep, password, repeat| {
-        let vault = {
-            let mut state = s.borrow_mut();
-            state.touch();
-            let Some(ui) = state.ui() else { return };
-            let adapter = ui.global::<TransferAdapter>();
-            adapter.set_verify_lines(ModelRc::default());
-            let problem = if folder.trim().is_empty() {
-                BackupNotice::NoFolder
-            } else if password.chars().count() < MIN_PASSWORD_CHARS {
-                BackupNotice::TooShort
-            } else if password != repeat {
-                BackupNotice::Differ
-            } else {
-                BackupNotice::None
-            };
-            adapter.set_backup_notice(problem);
-            if problem != BackupNotice::None {
-                return;
-            }
-            let Some(vault) = state.vault.take() else { return };
-            adapter.set_backup_busy(true);
-            vault
+        let (Some(model), Some(ui)) = (m.upgrade(), handle.upgrade()) else { return };
+        model.touch();
+        let adapter = ui.global::<TransferAdapter>();
+        adapter.set_verify_lines(ModelRc::default());
+        let problem = if folder.trim().is_empty() {
+            BackupNotice::NoFolder
+        } else if password.chars().count() < MIN_PASSWORD_CHARS {
+            BackupNotice::TooShort
+        } else if password != repeat {
+            BackupNotice::Differ
+        } else {
+            BackupNotice::None
         };
+        adapter.set_backup_notice(problem);
+        if problem != BackupNotice::None || !model.is_unlocked() {
+            return;
+        }
+        adapter.set_backup_busy(true);
         let settings = BackupSettings {
             folder: PathBuf::from(folder.trim()),
             keep: usize::try_from(keep).unwrap_or(DEFAULT_KEEP).max(1),
             password: Zeroizing::new(password.to_string()),
         };
-        background(
-            &s,
-            move || {
-                let mut vault = vault;
-                let result = turn_on(vault.as_mut(), settings);
-                (vault, result)
-            },
-            move |state: &mut State, (vault, result): (Box<dyn OpenVault>, Result<(), String>)| {
-                state.vault = Some(vault);
-                let Some(ui) = state.ui() else { return };
-                show_backups(state, &ui);
+        let clock = std::sync::Arc::clone(&model.state().deps.clock);
+        let handle = ui.as_weak();
+        model.with_vault_off_thread(
+            move |vault| turn_on(vault, &*clock, settings),
+            move |model, result| {
+                let Some(ui) = handle.upgrade() else { return };
+                show_backups(&ui, model);
                 if let Err(reason) = result {
                     let adapter = ui.global::<TransferAdapter>();
                     adapter.set_backup_notice(BackupNotice::FirstFailed);
-                    adapter.set_backup_detail(reason.into());
+                    adapter.set_backup_detail(reason.to_string().into());
                 }
             },
         );
     });
 
-    let s = state.clone();
+    let m = model.downgrade();
+    let handle = window.as_weak();
     adapter.on_turn_off_backups(move || {
-        let mut state = s.borrow_mut();
-        state.touch();
-        let Some(vault) = state.vault.as_mut() else { return };
-        let previous = vault.backup();
-        if vault.set_backup(None).is_err() {
+        let (Some(model), Some(ui)) = (m.upgrade(), handle.upgrade()) else { return };
+        model.touch();
+        if model.commit(|content| content.backup = None).is_none() {
             return;
         }
-        if !state.save() {
-            if let Some(vault) = state.vault.as_mut() {
-                let _ = vault.set_backup(previous);
-            }
-            return;
-        }
-        let Some(ui) = state.ui() else { return };
-        show_backups(&state, &ui);
-        ui.global::<AppAdapter>().set_backup_problem(SharedString::new());
+        show_backups(&ui, &model);
+        ui.global::<crate::ui::AppAdapter>().set_backup_problem(SharedString::new());
         ui.global::<TransferAdapter>().set_backup_notice(BackupNotice::TurnedOff);
     });
 
-    let s = state.clone();
+    let m = model.downgrade();
+    let handle = window.as_weak();
     adapter.on_verify_backup(move || {
-        let (accounts, settings) = {
-            let mut state = s.borrow_mut();
-            state.touch();
-            let Some(settings) = state.vault.as_ref().and_then(|v| v.backup()) else { return };
-            let Some(ui) = state.ui() else { return };
-            let adapter = ui.global::<TransferAdapter>();
-            adapter.set_backup_busy(true);
-            adapter.set_backup_notice(BackupNotice::None);
-            adapter.set_verify_lines(ModelRc::default());
-            (accounts_of(&state), settings)
-        };
-        background(
-            &s,
+        let (Some(model), Some(ui)) = (m.upgrade(), handle.upgrade()) else { return };
+        model.touch();
+        let settings = model.state().vault.as_ref().and_then(|v| v.content().backup.clone());
+        let Some(settings) = settings else { return };
+        let adapter = ui.global::<TransferAdapter>();
+        adapter.set_backup_busy(true);
+        adapter.set_backup_notice(BackupNotice::None);
+        adapter.set_verify_lines(ModelRc::default());
+        let accounts = accounts_of(&model);
+        let handle = ui.as_weak();
+        task::run(
+            model.background(),
             move || backup::verify_backup(&accounts, &settings.folder, &settings.password),
-            move |state: &mut State, result: Result<BackupCheck, TransferError>| {
-                let Some(ui) = state.ui() else { return };
+            move |result: Result<BackupCheck, TransferError>| {
+                let Some(ui) = handle.upgrade() else { return };
                 let adapter = ui.global::<TransferAdapter>();
                 adapter.set_backup_busy(false);
                 match result {
@@ -490,10 +495,9 @@ fn connect_backups(window: &AppWindow, state: &Shared) {
                         adapter.set_backup_detail(check.path.display().to_string().into());
                     }
                     Ok(check) => {
-                        let count = |n: usize| i32::try_from(n).unwrap_or(i32::MAX);
-                        adapter.set_verify_missing(count(check.missing.len()));
-                        adapter.set_verify_extra(count(check.extra.len()));
-                        adapter.set_verify_changed(count(check.changed.len()));
+                        adapter.set_verify_missing(int(check.missing.len()));
+                        adapter.set_verify_extra(int(check.extra.len()));
+                        adapter.set_verify_changed(int(check.changed.len()));
                         adapter.set_backup_detail(check.path.display().to_string().into());
                         adapter.set_verify_lines(ModelRc::from(Rc::new(VecModel::from(
                             check_lines(&check),
@@ -512,25 +516,24 @@ fn connect_backups(window: &AppWindow, state: &Shared) {
 
 /// Turns backups on and saves, which writes the first backup; if that backup fails, turns
 /// them off again (and saves that), so backups are never on without a good first copy.
-fn turn_on(vault: &mut dyn OpenVault, settings: BackupSettings) -> Result<(), String> {
-    let previous = vault.backup();
-    vault.set_backup(Some(settings)).map_err(|e| e.to_string())?;
-    if let Err(error) = vault.save() {
-        let _ = vault.set_backup(previous);
-        return Err(error.to_string());
-    }
+fn turn_on(
+    vault: &mut Unlocked,
+    clock: &dyn tessera_core::clock::Clock,
+    settings: BackupSettings,
+) -> Result<(), BackupError> {
+    let previous = vault.content().backup.clone();
+    vault.commit(clock, |content| content.backup = Some(settings))?;
     match vault.last_backup() {
         Some(BackupOutcome::Written(_)) => Ok(()),
         outcome => {
             let reason = match outcome {
-                Some(BackupOutcome::Failed(reason)) => reason,
+                Some(BackupOutcome::Failed(reason)) => reason.clone(),
                 _ => "no backup was written".to_owned(),
             };
-            let _ = vault.set_backup(previous);
             // The settings must not stay on disk; if this save fails too, the next one
             // (any change) writes them off.
-            let _ = vault.save();
-            Err(reason)
+            let _ = vault.commit(clock, |content| content.backup = previous);
+            Err(BackupError::FirstBackup(reason))
         }
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! The [`Engine`] holds the session and knows nothing about threads. [`PushWorker`] runs it
 //! either on its own thread (the app: commands in through a channel, reports handed to a
-//! `deliver` callback, which the app forwards to the UI thread with `upgrade_in_event_loop`)
+//! `deliver` callback, which the app forwards to the UI thread through `crate::task::stream`)
 //! or inline (tests: the UI's one-second tick drives it, so a fake clock decides everything).
 //! Locking stops polling and drops the accounts, keys included; unlocking polls at once.
 //! Between polls the thread sleeps in `recv_timeout`, so an idle app costs one wake-up per poll.
@@ -92,7 +92,7 @@ pub enum Report {
         /// The request id.
         id: String,
         /// The history entry, or why the answer failed.
-        result: Result<PushHistoryItem, String>,
+        result: Result<PushHistoryItem, PushError>,
     },
 }
 
@@ -222,10 +222,9 @@ impl Engine {
             }
             Command::Answer { id, decision } => {
                 let result = match self.session.as_mut() {
-                    Some(session) => {
-                        session.answer(&id, decision, now_ms).map_err(|e| plain_error(&e))
-                    }
-                    None => Err("the vault is locked".to_owned()),
+                    Some(session) => session.answer(&id, decision, now_ms),
+                    // Locked: the session and its requests are gone.
+                    None => Err(PushError::UnknownRequest(id.clone())),
                 };
                 vec![Report::Answered { id, result }]
             }

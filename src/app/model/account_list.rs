@@ -1,0 +1,316 @@
+//! The accounts list as the user sees it: the search filter, favourites first, then sections
+//! (a group, or an issuer with two or more accounts), then the rest; each row's current and
+//! next code; and the once-a-second update that recomputes only the rows whose period rolled
+//! over. It is a `slint::Model` (rows are plain Rust values; the accounts screen maps them to
+//! Slint's `AccountRow`), so the list logic is tested without a window.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use slint::{Model, ModelNotify, ModelTracker};
+use tessera_core::otp::{OtpKind, group_code};
+use tessera_core::vault::Entry;
+
+/// What heads a row (only the first row of a block has a header).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Header {
+    /// No header.
+    None,
+    /// "Favourites".
+    Favourites,
+    /// A section: a group, or an issuer with several accounts.
+    Section(String),
+    /// "Other accounts", after sections.
+    Others,
+}
+
+/// One row of the list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListRow {
+    /// The entry's id.
+    pub id: String,
+    /// Issuer as stored.
+    pub issuer: String,
+    /// Account name as stored.
+    pub account: String,
+    /// The avatar's letter.
+    pub initial: String,
+    /// The avatar's colour (stable per issuer).
+    pub tint: (u8, u8, u8),
+    /// The current code, grouped ("081 804").
+    pub code: String,
+    /// The next period's code (TOTP); empty for HOTP.
+    pub next_code: String,
+    /// The period in seconds.
+    pub period: u64,
+    /// Counter-based.
+    pub hotp: bool,
+    /// Marked as favourite.
+    pub favourite: bool,
+    /// The header above this row.
+    pub header: Header,
+}
+
+/// The list: rows on show and the moving factor each row's code was computed for.
+#[derive(Default)]
+pub struct AccountList {
+    rows: RefCell<Vec<ListRow>>,
+    counters: RefCell<Vec<u64>>,
+    notify: ModelNotify,
+}
+
+impl AccountList {
+    /// Rebuilds the rows from `entries`: search filter (issuer or account contains the
+    /// needle, case-insensitively), favourites first, then named sections, then the rest.
+    pub fn rebuild(&self, entries: &[Entry], search: &str, now: u64) {
+        let needle = search.trim().to_lowercase();
+        let mut picked: Vec<&Entry> = entries
+            .iter()
+            .filter(|e| {
+                needle.is_empty()
+                    || e.issuer.to_lowercase().contains(&needle)
+                    || e.account.to_lowercase().contains(&needle)
+            })
+            .collect();
+        let section =
+            |e: &Entry| e.group.clone().unwrap_or_else(|| e.issuer.clone()).to_lowercase();
+        let mut counts = HashMap::<String, usize>::new();
+        for e in &picked {
+            if !e.favourite {
+                *counts.entry(section(e)).or_default() += 1;
+            }
+        }
+        // Sort key: favourites, then named sections (2+ accounts), then the rest.
+        let rank = |e: &Entry| {
+            if e.favourite {
+                0
+            } else if counts.get(&section(e)).copied().unwrap_or(0) > 1 {
+                1
+            } else {
+                2
+            }
+        };
+        picked.sort_by_cached_key(|e| {
+            (rank(e), section(e), e.issuer.to_lowercase(), e.account.to_lowercase())
+        });
+        let any_header = picked.iter().any(|e| rank(e) < 2);
+        let mut rows = Vec::with_capacity(picked.len());
+        let mut counters = Vec::with_capacity(picked.len());
+        let mut previous: Option<(u8, String)> = None;
+        for e in picked {
+            let key = (rank(e), if rank(e) == 1 { section(e) } else { String::new() });
+            let mut row = row_for(e, now);
+            if previous.as_ref() != Some(&key) {
+                row.header = match key.0 {
+                    0 => Header::Favourites,
+                    1 => Header::Section(e.group.clone().unwrap_or_else(|| e.issuer.clone())),
+                    _ if any_header => Header::Others,
+                    _ => Header::None,
+                };
+            }
+            previous = Some(key);
+            counters.push(e.otp.counter_at(now));
+            rows.push(row);
+        }
+        *self.rows.borrow_mut() = rows;
+        *self.counters.borrow_mut() = counters;
+        self.notify.reset();
+    }
+
+    /// Empties the list (on lock: no codes stay in memory for the view).
+    pub fn clear(&self) {
+        self.rows.borrow_mut().clear();
+        self.counters.borrow_mut().clear();
+        self.notify.reset();
+    }
+
+    /// Recomputes the rows whose moving factor changed since they were built; returns how
+    /// many changed.
+    pub fn roll_over(&self, entries: &[Entry], now: u64) -> usize {
+        let mut changed = Vec::new();
+        {
+            let mut rows = self.rows.borrow_mut();
+            let mut counters = self.counters.borrow_mut();
+            for (index, (row, counter)) in rows.iter_mut().zip(counters.iter_mut()).enumerate() {
+                let Some(entry) = entries.iter().find(|e| e.id == row.id) else { continue };
+                let fresh = entry.otp.counter_at(now);
+                if fresh != *counter {
+                    *counter = fresh;
+                    let header = std::mem::replace(&mut row.header, Header::None);
+                    *row = ListRow { header, ..row_for(entry, now) };
+                    changed.push(index);
+                }
+            }
+        }
+        for index in &changed {
+            self.notify.row_changed(*index);
+        }
+        changed.len()
+    }
+
+    /// Returns the id of the row at `index`.
+    pub fn id_at(&self, index: usize) -> Option<String> {
+        self.rows.borrow().get(index).map(|r| r.id.clone())
+    }
+}
+
+impl Model for AccountList {
+    type Data = ListRow;
+
+    fn row_count(&self) -> usize {
+        self.rows.borrow().len()
+    }
+
+    fn row_data(&self, row: usize) -> Option<ListRow> {
+        self.rows.borrow().get(row).cloned()
+    }
+
+    fn model_tracker(&self) -> &dyn ModelTracker {
+        &self.notify
+    }
+}
+
+/// Converts an entry into its row at `now`.
+fn row_for(entry: &Entry, now: u64) -> ListRow {
+    let otp = &entry.otp;
+    let hotp = otp.kind == OtpKind::Hotp;
+    let next = if hotp {
+        String::new()
+    } else {
+        group_code(&otp.code_for_counter(otp.counter_at(now).saturating_add(1)))
+    };
+    let label = if entry.issuer.trim().is_empty() { &entry.account } else { &entry.issuer };
+    ListRow {
+        id: entry.id.clone(),
+        issuer: entry.issuer.clone(),
+        account: entry.account.clone(),
+        initial: label
+            .trim()
+            .chars()
+            .next()
+            .map(|c| c.to_uppercase().collect::<String>())
+            .unwrap_or_else(|| "?".into()),
+        tint: avatar_colour(label),
+        code: group_code(&otp.code_at(now)),
+        next_code: next,
+        period: otp.period,
+        hotp,
+        favourite: entry.favourite,
+        header: Header::None,
+    }
+}
+
+/// Picks an avatar colour from the issuer name, so the same issuer always gets the same one.
+pub fn avatar_colour(name: &str) -> (u8, u8, u8) {
+    // Mid-tone colours that keep white initials readable in light and dark themes.
+    const COLOURS: [(u8, u8, u8); 12] = [
+        (0x1e, 0x6f, 0xd9),
+        (0x6a, 0x4f, 0xb3),
+        (0x2e, 0x7d, 0x32),
+        (0xc6, 0x28, 0x28),
+        (0xd8, 0x6a, 0x00),
+        (0x00, 0x83, 0x8f),
+        (0xad, 0x14, 0x57),
+        (0x45, 0x5a, 0x64),
+        (0x5d, 0x40, 0x37),
+        (0x30, 0x3f, 0x9f),
+        (0x55, 0x8b, 0x2f),
+        (0x8e, 0x24, 0xaa),
+    ];
+    // FNV-1a: stable across runs and platforms (std's hasher is randomly seeded).
+    let hash = name
+        .trim()
+        .to_lowercase()
+        .bytes()
+        .fold(0x811c_9dc5u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+    COLOURS[hash as usize % COLOURS.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tessera_core::otp::{OtpParams, Secret};
+
+    /// RFC 6238's SHA-1 seed in base32, and a time whose code is known (…081804).
+    const RFC_KEY: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+    const RFC_TIME: u64 = 1_111_111_109;
+
+    fn entry(issuer: &str, account: &str) -> Entry {
+        let otp = OtpParams::totp(Secret::parse_base32(RFC_KEY).unwrap());
+        Entry::new(issuer.into(), account.into(), otp, 1)
+    }
+
+    fn shown(list: &AccountList) -> Vec<(String, Header)> {
+        list.iter().map(|r| (format!("{} {}", r.issuer, r.account), r.header)).collect()
+    }
+
+    #[test]
+    fn the_same_issuer_always_gets_the_same_colour() {
+        assert_eq!(avatar_colour("GitHub"), avatar_colour(" github "));
+    }
+
+    #[test]
+    fn favourites_come_first_then_sections_then_the_rest_with_one_header_each() {
+        let mut favourite = entry("Zoë Bank", "me@work.example");
+        favourite.favourite = true;
+        let entries = vec![
+            entry("Nmbrs", "a@example.com"),
+            entry("Coöperatie", "me"),
+            entry("Nmbrs", "b@example.com"),
+            favourite,
+        ];
+        let list = AccountList::default();
+        list.rebuild(&entries, "", RFC_TIME);
+        assert_eq!(
+            shown(&list),
+            [
+                ("Zoë Bank me@work.example".into(), Header::Favourites),
+                ("Nmbrs a@example.com".into(), Header::Section("Nmbrs".into())),
+                ("Nmbrs b@example.com".into(), Header::None),
+                ("Coöperatie me".into(), Header::Others),
+            ]
+        );
+        assert_eq!(list.row_data(1).unwrap().code, "081 804");
+    }
+
+    #[test]
+    fn search_matches_issuer_or_account_ignoring_case_and_drops_lonely_headers() {
+        let entries = vec![
+            entry("Nmbrs", "a@example.com"),
+            entry("Nmbrs", "b@example.com"),
+            entry("GitHub", "A@Example.com"),
+        ];
+        let list = AccountList::default();
+        list.rebuild(&entries, "  NMBRS ", RFC_TIME);
+        assert_eq!(list.row_count(), 2);
+        list.rebuild(&entries, "github", RFC_TIME);
+        assert_eq!(shown(&list), [("GitHub A@Example.com".into(), Header::None)]);
+        list.rebuild(&entries, "a@example", RFC_TIME);
+        assert_eq!(list.row_count(), 2, "account names match too, whatever their case");
+    }
+
+    #[test]
+    fn only_rows_whose_period_rolled_over_are_recomputed() {
+        let mut slow = entry("Slow", "me");
+        slow.otp.period = 60;
+        let entries = vec![entry("Fast", "me"), slow];
+        let list = AccountList::default();
+        // 1_111_111_080 starts a 30 s and a 60 s period.
+        list.rebuild(&entries, "", 1_111_111_080);
+        assert_eq!(list.roll_over(&entries, 1_111_111_109), 0, "same periods");
+        let before = list.row_data(0).unwrap();
+        assert_eq!(list.roll_over(&entries, 1_111_111_110), 1, "only the 30 s row rolled");
+        let after = list.row_data(0).unwrap();
+        assert_eq!(after.code, before.next_code, "the next code became the current one");
+        assert_eq!(list.roll_over(&entries, 1_111_111_140), 2, "both roll at the minute");
+    }
+
+    #[test]
+    fn locking_empties_the_list() {
+        let list = AccountList::default();
+        list.rebuild(&[entry("GitHub", "me")], "", RFC_TIME);
+        assert!(list.id_at(0).is_some());
+        list.clear();
+        assert_eq!(list.row_count(), 0);
+    }
+}

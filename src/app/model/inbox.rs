@@ -1,0 +1,249 @@
+//! The push inbox: login requests waiting for an answer, expiry (in one place), what the
+//! push worker reports, and the history items each outcome leaves. It owns the worker handle
+//! and knows nothing of windows or of the vault: the model records the history items it
+//! returns, in one save per batch.
+
+use tessera_core::push::{Decision, PushAccount, PushHistoryItem, PushRequest};
+
+use super::push_worker::{Command, PushWorker, Report, plain_error};
+
+/// A request waiting for the user.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    /// The signature-checked request.
+    pub request: PushRequest,
+    /// An answer is on its way.
+    pub busy: bool,
+    /// Why the last answer failed (plain words), or empty.
+    pub error: String,
+}
+
+/// What applying reports changed.
+#[derive(Debug, Default)]
+pub struct Applied {
+    /// History items to keep (answers, expiries), oldest first.
+    pub history: Vec<PushHistoryItem>,
+    /// Requests that arrived now: (title, question), for a notification.
+    pub arrived: Vec<(String, String)>,
+    /// Something on show changed (requests, errors, trouble).
+    pub changed: bool,
+}
+
+/// The pending requests and the worker.
+#[derive(Default)]
+pub struct Inbox {
+    worker: Option<PushWorker>,
+    pending: Vec<Pending>,
+    trouble: String,
+    listening: bool,
+}
+
+impl Inbox {
+    /// Takes the worker that polls the push servers.
+    pub fn set_worker(&mut self, worker: PushWorker) {
+        self.worker = Some(worker);
+    }
+
+    /// Returns the requests waiting for an answer, oldest first.
+    pub fn pending(&self) -> &[Pending] {
+        &self.pending
+    }
+
+    /// Returns why polling fails at the moment (plain words), or "".
+    pub fn trouble(&self) -> &str {
+        &self.trouble
+    }
+
+    /// Starts (or restarts) polling `accounts`, at once; returns the inline worker's
+    /// reports, to be applied.
+    pub fn listen(&mut self, accounts: Vec<PushAccount>) -> Vec<Report> {
+        self.listening = true;
+        self.send(Command::Start(accounts))
+    }
+
+    /// Stops polling and forgets what was pending.
+    pub fn stop(&mut self) {
+        // The inline worker has nothing to say after Stop; the thread's late reports are
+        // dropped by `apply` while not listening.
+        let _ = self.send(Command::Stop);
+        self.listening = false;
+        self.pending.clear();
+        self.trouble.clear();
+    }
+
+    /// Forgets the requests of push account `serial` (it was removed).
+    pub fn forget_account(&mut self, serial: &str) {
+        self.pending.retain(|p| p.request.serial != serial);
+    }
+
+    fn send(&mut self, command: Command) -> Vec<Report> {
+        match self.worker.as_mut() {
+            Some(worker) => worker.send(command),
+            None => Vec::new(),
+        }
+    }
+
+    /// Sends the user's `decision` for request `id` unless an answer is already on its way;
+    /// returns the inline worker's reports.
+    pub fn decide(&mut self, id: &str, decision: Decision) -> Option<Vec<Report>> {
+        let pending = self.pending.iter_mut().find(|p| p.request.id == id)?;
+        if pending.busy {
+            return None;
+        }
+        pending.busy = true;
+        pending.error.clear();
+        Some(self.send(Command::Answer { id: id.to_owned(), decision }))
+    }
+
+    /// Runs once a second: the inline worker's due polls, then local expiry (the worker
+    /// expires requests on its next poll; they leave the view at once all the same).
+    pub fn tick(&mut self, now: u64) -> Applied {
+        let reports = match self.worker.as_mut() {
+            Some(worker) => worker.tick(),
+            None => Vec::new(),
+        };
+        let mut applied = self.apply(reports, now);
+        let (expired, live): (Vec<Pending>, Vec<Pending>) =
+            std::mem::take(&mut self.pending).into_iter().partition(|p| p.request.is_expired(now));
+        self.pending = live;
+        applied.changed |= !expired.is_empty() || !self.pending.is_empty();
+        applied.history.extend(
+            expired.iter().map(|gone| PushHistoryItem::new(&gone.request, None, now, false)),
+        );
+        applied
+    }
+
+    /// Applies the worker's reports.
+    pub fn apply(&mut self, reports: Vec<Report>, now: u64) -> Applied {
+        let mut applied = Applied::default();
+        if reports.is_empty() || !self.listening {
+            // Reports in flight when the vault locked are dropped.
+            return applied;
+        }
+        applied.changed = true;
+        for report in reports {
+            match report {
+                Report::Arrived(request) => {
+                    if !self.pending.iter().any(|p| p.request.id == request.id) {
+                        applied.arrived.push((request.title.clone(), request.question.clone()));
+                        self.pending.push(Pending { request, busy: false, error: String::new() });
+                    }
+                }
+                Report::Gone { id, expired } => {
+                    let Some(at) = self.pending.iter().position(|p| p.request.id == id) else {
+                        continue;
+                    };
+                    let gone = self.pending.remove(at);
+                    // A server that stops listing an expired request is an expiry too; one
+                    // that withdraws a live request (answered elsewhere) leaves no history.
+                    if let Some(item) = expired.or_else(|| {
+                        gone.request
+                            .is_expired(now)
+                            .then(|| PushHistoryItem::new(&gone.request, None, now, false))
+                    }) {
+                        applied.history.push(item);
+                    }
+                }
+                Report::Trouble(message) => self.trouble = message,
+                Report::Recovered => self.trouble.clear(),
+                Report::Answered { id, result: Ok(item) } => {
+                    self.pending.retain(|p| p.request.id != id);
+                    applied.history.push(item);
+                }
+                Report::Answered { id, result: Err(error) } => {
+                    if let Some(p) = self.pending.iter_mut().find(|p| p.request.id == id) {
+                        p.busy = false;
+                        p.error = plain_error(&error);
+                    }
+                }
+            }
+        }
+        applied
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tessera_core::push::{PushBackendKind, PushError, RequestContext};
+
+    fn request(id: &str, expires: u64) -> PushRequest {
+        PushRequest {
+            id: id.into(),
+            backend: PushBackendKind::PrivacyIdea,
+            serial: "PIPU0001".into(),
+            title: "Zoë Bank".into(),
+            question: "Log in?".into(),
+            server: "pi.example".into(),
+            created: expires - 120,
+            expires,
+            require_presence: None,
+            context: RequestContext::default(),
+            answer_url: "https://pi.example/ttype/push".into(),
+            sslverify: true,
+            decline_reason_supported: true,
+            code_entry: false,
+            signed_challenge: None,
+        }
+    }
+
+    fn listening() -> Inbox {
+        let mut inbox = Inbox::default();
+        let _ = inbox.listen(Vec::new());
+        inbox
+    }
+
+    #[test]
+    fn an_arrival_is_announced_once_and_an_answer_becomes_history() {
+        let mut inbox = listening();
+        let twice = vec![Report::Arrived(request("a", 200)), Report::Arrived(request("a", 200))];
+        let applied = inbox.apply(twice, 100);
+        assert_eq!(applied.arrived, [("Zoë Bank".into(), "Log in?".into())]);
+        assert_eq!(inbox.pending().len(), 1);
+        let item = PushHistoryItem::new(&request("a", 200), Some(Decision::Deny), 101, true);
+        let applied = inbox.apply(vec![Report::Answered { id: "a".into(), result: Ok(item) }], 101);
+        assert_eq!(applied.history.len(), 1);
+        assert!(inbox.pending().is_empty());
+    }
+
+    #[test]
+    fn a_failed_answer_keeps_the_request_with_the_reason_and_allows_a_retry() {
+        let mut inbox = listening();
+        let _ = inbox.apply(vec![Report::Arrived(request("a", 200))], 100);
+        assert!(inbox.decide("a", Decision::Deny).is_some());
+        assert!(inbox.decide("a", Decision::Deny).is_none(), "an answer is on its way");
+        let failed = PushError::Refused {
+            server: "pi.example".into(),
+            status: 400,
+            message: "ERR401: no".into(),
+        };
+        let _ = inbox.apply(vec![Report::Answered { id: "a".into(), result: Err(failed) }], 101);
+        let pending = &inbox.pending()[0];
+        assert!(!pending.busy && !pending.error.is_empty(), "{pending:?}");
+        assert!(inbox.decide("a", Decision::Deny).is_some(), "retry allowed");
+    }
+
+    #[test]
+    fn expiry_happens_in_one_place_and_leaves_one_history_item() {
+        let mut inbox = listening();
+        let _ = inbox.apply(vec![Report::Arrived(request("a", 200))], 100);
+        assert!(inbox.tick(199).history.is_empty());
+        let applied = inbox.tick(200);
+        assert_eq!(applied.history.len(), 1);
+        assert_eq!(applied.history[0].decision, None);
+        assert!(inbox.pending().is_empty());
+        // The server's late "gone" for it adds nothing.
+        let late = inbox.apply(vec![Report::Gone { id: "a".into(), expired: None }], 201);
+        assert!(late.history.is_empty());
+    }
+
+    #[test]
+    fn locking_drops_pending_requests_and_late_reports() {
+        let mut inbox = listening();
+        let _ = inbox.apply(vec![Report::Arrived(request("a", 200))], 100);
+        inbox.stop();
+        assert!(inbox.pending().is_empty());
+        let late = inbox.apply(vec![Report::Arrived(request("b", 300))], 101);
+        assert!(late.arrived.is_empty() && inbox.pending().is_empty());
+    }
+}

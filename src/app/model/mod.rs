@@ -1,0 +1,849 @@
+//! The app's model: everything the screens show and change, with no window.
+//!
+//! [`Model`] owns the open vault ([`vault`]), the accounts list ([`account_list`]), the push
+//! inbox ([`inbox`]), the preferences and unlock record ([`prefs`]) and the account being
+//! added ([`draft`]). Screens call its methods and subscribe to its [`Event`]s; the model
+//! never calls a screen and holds no Slint type except the list's `impl slint::Model`. Slow
+//! work runs through [`crate::task`]. Everything here is unit-tested without a window.
+//!
+//! Listeners run after the model's own state is updated and released, so a listener may call
+//! back into the model.
+
+pub mod account_list;
+pub mod draft;
+pub mod inbox;
+pub mod prefs;
+pub mod push_worker;
+#[cfg(test)]
+pub(crate) mod testing;
+pub mod vault;
+
+use std::cell::{Ref, RefCell, RefMut};
+use std::path::PathBuf;
+use std::rc::{Rc, Weak};
+use std::sync::Arc;
+
+use tessera_core::clock::{Clock, SystemClock};
+use tessera_core::push::{Decision, PushBackend, PushHistoryItem, ScheduleConfig};
+use tessera_core::transfer::backup::BackupOutcome;
+use tessera_core::vault::{Unlock, VaultContent, VaultError};
+use zeroize::Zeroizing;
+
+use crate::platform::capture::CaptureError;
+use crate::platform::clipboard::{Clipboard, SystemClipboard};
+use crate::platform::notify::Notify;
+use crate::platform::sources::{ScanSources, SystemScanSources};
+use crate::task::{self, Background};
+use account_list::AccountList;
+use draft::Draft;
+use inbox::Inbox;
+use prefs::{Attempts, Settings};
+use push_worker::{Engine, PushWorker, Report};
+use vault::{NewProtection, Unlocked, VaultFile, VaultSummary};
+
+/// Everything the app reads from or does to the world.
+pub struct Deps {
+    /// The time source for codes, idle lock and unlock throttling.
+    pub clock: Arc<dyn Clock>,
+    /// Where copied codes go.
+    pub clipboard: Box<dyn Clipboard>,
+    /// The data directory: settings and the unlock-attempt record live here.
+    pub home: PathBuf,
+    /// The vault file.
+    pub vault: VaultFile,
+    /// How slow work runs.
+    pub background: Background,
+    /// A file holding the password to unlock with at start (`TESSERA_PASSWORD_FILE`).
+    pub password_file: Option<PathBuf>,
+    /// Where scanned QR codes come from.
+    pub scan_sources: Arc<dyn ScanSources>,
+    /// The push servers' protocols (privacyIDEA, Tessera); tests put an in-process backend
+    /// here.
+    pub push_backends: Vec<Arc<dyn PushBackend>>,
+    /// When to poll push accounts.
+    pub push_schedule: ScheduleConfig,
+    /// Shows a desktop notification (title, body) when a login request arrives.
+    pub notify: Notify,
+}
+
+impl Deps {
+    /// Returns the real dependencies: system clock and clipboard, the vault in the data
+    /// directory (`TESSERA_HOME` or the platform's), worker threads.
+    pub fn system() -> Self {
+        let home = tessera_core::vault::data_dir().unwrap_or_else(|_| PathBuf::from("tessera"));
+        Self::system_at(home)
+    }
+
+    /// Like [`Deps::system`] with an explicit data directory (Android's app-private dir).
+    pub fn system_at(home: PathBuf) -> Self {
+        Self {
+            clock: Arc::new(SystemClock),
+            clipboard: Box::new(SystemClipboard::default()),
+            vault: VaultFile::in_home(&home),
+            home,
+            background: Background::Thread,
+            password_file: std::env::var_os("TESSERA_PASSWORD_FILE")
+                .filter(|p| !p.is_empty())
+                .map(PathBuf::from),
+            scan_sources: Arc::new(SystemScanSources),
+            push_backends: crate::platform::system_push_backends(),
+            push_schedule: ScheduleConfig::default(),
+            notify: Arc::new(crate::platform::notify::notify_desktop),
+        }
+    }
+}
+
+/// The views the model can send the user to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    /// Create the vault.
+    FirstRun,
+    /// Unlock it.
+    Unlock,
+    /// The accounts list.
+    Accounts,
+    /// Add an account by hand (or check a scanned one).
+    AddAccount,
+    /// Scan QR codes.
+    Scan,
+    /// One account's details.
+    Details,
+    /// Settings.
+    Settings,
+    /// Login requests.
+    Approvals,
+    /// One account's QR code, or the export codes.
+    ShowQr,
+    /// Import from a file.
+    Import,
+    /// Export to a file.
+    Export,
+}
+
+/// A short message for the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// A code was copied.
+    Copied,
+    /// Accounts were added.
+    Added,
+    /// Changes (or `n` imported accounts) were saved.
+    Saved(String),
+    /// Something was deleted.
+    Deleted,
+    /// Something failed; the detail says what.
+    Error(String),
+}
+
+/// Why the vault could not be opened or created (for the unlock and first-run screens).
+#[derive(Debug)]
+pub enum OpenError {
+    /// The vault refused (wrong password, damaged, newer version, keyring ...).
+    Vault(VaultError),
+    /// The password file (`TESSERA_PASSWORD_FILE`) could not be read.
+    PasswordFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        error: std::io::Error,
+    },
+}
+
+/// What happened in the model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// Go to this view.
+    Show(View),
+    /// The vault was opened.
+    Unlocked,
+    /// The vault was closed: nothing typed into a form may survive.
+    Locked,
+    /// The list was rebuilt (entries, search) or its codes rolled over.
+    ListChanged,
+    /// A second passed.
+    Tick,
+    /// The unlock screen's state changed (busy, problem, wait).
+    UnlockChanged,
+    /// A short message for the user.
+    Notice(Notice),
+    /// The automatic backup after a save was written or failed.
+    Backup(BackupOutcome),
+    /// Push accounts were added or removed.
+    PushAccountsChanged,
+    /// Pending requests, their errors or the polling trouble changed; `arrived` when new
+    /// requests came in (the approvals view comes to the front).
+    InboxChanged {
+        /// New requests arrived.
+        arrived: bool,
+    },
+    /// The push history changed.
+    HistoryChanged,
+}
+
+/// The unlock screen's state.
+#[derive(Debug, Default)]
+pub struct UnlockState {
+    /// Key derivation is running.
+    pub busy: bool,
+    /// Why the last attempt failed.
+    pub problem: Option<OpenError>,
+}
+
+/// The model's state; screens read it through [`Model::state`].
+pub struct State {
+    /// The outside world.
+    pub deps: Deps,
+    /// The preferences.
+    pub settings: Settings,
+    /// The failed-unlock record.
+    pub attempts: Attempts,
+    /// The open vault.
+    pub vault: Option<Unlocked>,
+    /// The slots of the vault on disk (`None`: none yet, or unreadable).
+    pub summary: Option<VaultSummary>,
+    /// The unlock screen's state.
+    pub unlock: UnlockState,
+    /// The search text.
+    pub search: String,
+    /// The account whose details are open.
+    pub selected: Option<String>,
+    /// A scanned account waiting for the add form.
+    pub draft: Option<Draft>,
+    /// The push inbox.
+    pub inbox: Inbox,
+    last_second: u64,
+    last_activity: u64,
+    /// The code we put on the clipboard and when to clear it.
+    copied: Option<(Zeroizing<String>, u64)>,
+}
+
+impl State {
+    /// Returns the entries of the open vault (none when locked).
+    pub fn entries(&self) -> &[tessera_core::vault::Entry] {
+        self.vault.as_ref().map_or(&[], |v| &v.content().entries)
+    }
+
+    /// Returns the time now.
+    pub fn now(&self) -> u64 {
+        self.deps.clock.now()
+    }
+}
+
+type Listener = Rc<dyn Fn(&Model, &Event)>;
+
+struct Inner {
+    state: RefCell<State>,
+    list: Rc<AccountList>,
+    listeners: RefCell<Vec<Listener>>,
+}
+
+/// A handle on the model (cheap to clone; all clones share it).
+#[derive(Clone)]
+pub struct Model {
+    inner: Rc<Inner>,
+}
+
+/// A handle that does not keep the model alive (for callbacks stored in the window).
+#[derive(Clone)]
+pub struct WeakModel(Weak<Inner>);
+
+impl WeakModel {
+    /// Returns the model if it still exists.
+    pub fn upgrade(&self) -> Option<Model> {
+        self.0.upgrade().map(|inner| Model { inner })
+    }
+}
+
+impl Model {
+    /// Creates the model on `deps`: reads the settings and the unlock record.
+    pub fn new(deps: Deps) -> Self {
+        let settings = Settings::load(&deps.home);
+        let attempts = Attempts::load(&deps.home);
+        let now = deps.clock.now();
+        let state = State {
+            deps,
+            settings,
+            attempts,
+            vault: None,
+            summary: None,
+            unlock: UnlockState::default(),
+            search: String::new(),
+            selected: None,
+            draft: None,
+            inbox: Inbox::default(),
+            last_second: 0,
+            last_activity: now,
+            copied: None,
+        };
+        let model = Self {
+            inner: Rc::new(Inner {
+                state: RefCell::new(state),
+                list: Rc::new(AccountList::default()),
+                listeners: RefCell::new(Vec::new()),
+            }),
+        };
+        model.start_push_worker();
+        model
+    }
+
+    /// Returns a weak handle.
+    pub fn downgrade(&self) -> WeakModel {
+        WeakModel(Rc::downgrade(&self.inner))
+    }
+
+    /// Reads the state.
+    pub fn state(&self) -> Ref<'_, State> {
+        self.inner.state.borrow()
+    }
+
+    /// Changes the state directly (screens: form-only state such as the search text).
+    pub fn state_mut(&self) -> RefMut<'_, State> {
+        self.inner.state.borrow_mut()
+    }
+
+    /// Returns the accounts list (a `slint::Model`).
+    pub fn list(&self) -> Rc<AccountList> {
+        Rc::clone(&self.inner.list)
+    }
+
+    /// Calls `listener` for every event from now on.
+    pub fn subscribe(&self, listener: impl Fn(&Self, &Event) + 'static) {
+        self.inner.listeners.borrow_mut().push(Rc::new(listener));
+    }
+
+    /// Tells every listener; the state must not be borrowed by the caller.
+    pub fn emit(&self, event: &Event) {
+        let listeners: Vec<Listener> = self.inner.listeners.borrow().clone();
+        for listener in listeners {
+            listener(self, event);
+        }
+    }
+
+    /// Sends the user to `view`.
+    pub fn show(&self, view: View) {
+        self.emit(&Event::Show(view));
+    }
+
+    /// Shows a short message.
+    pub fn notice(&self, notice: Notice) {
+        self.emit(&Event::Notice(notice));
+    }
+
+    /// Returns how slow work runs.
+    pub fn background(&self) -> Background {
+        self.state().deps.background
+    }
+
+    /// Returns the time now.
+    pub fn now(&self) -> u64 {
+        self.state().now()
+    }
+
+    /// Records user activity (resets the idle lock).
+    pub fn touch(&self) {
+        let mut state = self.state_mut();
+        state.last_activity = state.now();
+    }
+
+    // --- unlocking -----------------------------------------------------------------------
+
+    /// Decides the first view: create, unlock (possibly at once: a password file, or a
+    /// keyring-only vault), or the unlock view with the reason the vault cannot be read.
+    pub fn start(&self) {
+        let (inspected, password_file) = {
+            let state = self.state();
+            (state.deps.vault.inspect(), state.deps.password_file.clone())
+        };
+        match inspected {
+            Ok(None) => self.show(View::FirstRun),
+            Ok(Some(summary)) => {
+                self.state_mut().summary = Some(summary);
+                self.emit(&Event::UnlockChanged);
+                self.show(View::Unlock);
+                if let Some(path) = password_file.filter(|_| summary.has_password) {
+                    match std::fs::read_to_string(&path) {
+                        Ok(text) => {
+                            let password = text.trim_end_matches(['\n', '\r']).to_owned();
+                            self.unlock(Unlock::Password(Zeroizing::new(password)));
+                        }
+                        Err(error) => {
+                            self.state_mut().unlock.problem =
+                                Some(OpenError::PasswordFile { path, error });
+                            self.emit(&Event::UnlockChanged);
+                        }
+                    }
+                } else if summary.has_keyring && !summary.has_password {
+                    self.unlock(Unlock::Keyring);
+                }
+            }
+            Err(error) => {
+                {
+                    let mut state = self.state_mut();
+                    state.summary = None;
+                    state.unlock.problem = Some(OpenError::Vault(error));
+                }
+                self.emit(&Event::UnlockChanged);
+                self.show(View::Unlock);
+            }
+        }
+    }
+
+    /// Seconds until the next unlock attempt is allowed.
+    pub fn unlock_wait(&self) -> u64 {
+        let state = self.state();
+        state.attempts.wait_at(state.now())
+    }
+
+    /// Opens the vault off the UI thread; failed password attempts grow the delay (shared
+    /// with the CLI through the core's record).
+    pub fn unlock(&self, how: Unlock) {
+        let vault_file = {
+            let mut state = self.state_mut();
+            // The CLI counts its failures in the same record: pick them up.
+            state.attempts = Attempts::load(&state.deps.home);
+            if state.attempts.wait_at(state.now()) > 0 {
+                drop(state);
+                self.emit(&Event::UnlockChanged);
+                return;
+            }
+            state.unlock = UnlockState { busy: true, problem: None };
+            state.deps.vault.clone()
+        };
+        self.emit(&Event::UnlockChanged);
+        let with_password = matches!(how, Unlock::Password(_));
+        let weak = self.downgrade();
+        task::run(
+            self.background(),
+            move || vault_file.open(&how),
+            move |result| {
+                let Some(model) = weak.upgrade() else { return };
+                model.state_mut().unlock.busy = false;
+                match result {
+                    Ok(vault) => {
+                        {
+                            let mut state = model.state_mut();
+                            if state.attempts.failures > 0 {
+                                state.attempts = state.attempts.after(true, state.now());
+                                let _ = state.attempts.save(&state.deps.home);
+                            }
+                        }
+                        model.opened(vault);
+                    }
+                    Err(error) => {
+                        {
+                            let mut state = model.state_mut();
+                            if with_password && matches!(error, VaultError::WrongPassword) {
+                                state.attempts = state.attempts.after(false, state.now());
+                                // Losing the record only weakens the delay; the user gets in.
+                                let _ = state.attempts.save(&state.deps.home);
+                            }
+                            state.unlock.problem = Some(OpenError::Vault(error));
+                        }
+                        model.emit(&Event::UnlockChanged);
+                    }
+                }
+            },
+        );
+    }
+
+    /// Creates the vault off the UI thread, then opens it; `done` gets the error if any.
+    pub fn create(
+        &self,
+        protection: NewProtection,
+        done: impl FnOnce(Option<VaultError>) + 'static,
+    ) {
+        let keyring = matches!(protection, NewProtection::Keyring);
+        let vault_file = self.state().deps.vault.clone();
+        let weak = self.downgrade();
+        task::run(
+            self.background(),
+            move || vault_file.create(protection),
+            move |result| {
+                let Some(model) = weak.upgrade() else { return };
+                match result {
+                    Ok(vault) => {
+                        model.state_mut().summary =
+                            Some(VaultSummary { has_password: !keyring, has_keyring: keyring });
+                        done(None);
+                        model.opened(vault);
+                    }
+                    Err(error) => done(Some(error)),
+                }
+            },
+        );
+    }
+
+    /// Takes an opened vault: builds the list, starts listening for push requests and shows
+    /// the accounts (with a rollback warning if the file is an older copy).
+    fn opened(&self, vault: Unlocked) {
+        let rollback = vault.rollback().map(ToString::to_string);
+        let accounts = vault.content().push_accounts.clone();
+        {
+            let mut state = self.state_mut();
+            state.summary = Some(vault.summary());
+            state.vault = Some(vault);
+            state.last_activity = state.now();
+        }
+        self.rebuild_list();
+        self.emit(&Event::Unlocked);
+        self.show(View::Accounts);
+        self.emit(&Event::PushAccountsChanged);
+        self.emit(&Event::HistoryChanged);
+        let reports = self.state_mut().inbox.listen(accounts);
+        self.apply_reports(reports);
+        if let Some(warning) = rollback {
+            self.notice(Notice::Error(warning));
+        }
+    }
+
+    /// Closes the vault (dropping the decrypted entries), stops listening for push requests
+    /// and shows the unlock view.
+    pub fn lock(&self) {
+        {
+            let mut state = self.state_mut();
+            if state.vault.is_none() {
+                return;
+            }
+            state.inbox.stop();
+            state.vault = None;
+            state.selected = None;
+            state.draft = None;
+            state.search.clear();
+            state.unlock = UnlockState::default();
+        }
+        self.inner.list.clear();
+        self.emit(&Event::Locked);
+        self.emit(&Event::InboxChanged { arrived: false });
+        self.emit(&Event::UnlockChanged);
+        self.show(View::Unlock);
+    }
+
+    /// True while the vault is open.
+    pub fn is_unlocked(&self) -> bool {
+        self.state().vault.is_some()
+    }
+
+    // --- changing the vault --------------------------------------------------------------
+
+    /// Changes the vault's content and saves, as one step: on failure the content is as it
+    /// was and the reason is shown. Rebuilds the list and reports the automatic backup.
+    pub fn commit<T>(&self, change: impl FnOnce(&mut VaultContent) -> T) -> Option<T> {
+        let result = {
+            let mut state = self.state_mut();
+            let clock = Arc::clone(&state.deps.clock);
+            let vault = state.vault.as_mut()?;
+            vault.commit(&*clock, change).map(|value| (value, vault.last_backup().cloned()))
+        };
+        match result {
+            Ok((value, backup)) => {
+                self.rebuild_list();
+                if let Some(outcome) = backup {
+                    self.emit(&Event::Backup(outcome));
+                }
+                Some(value)
+            }
+            Err(error) => {
+                self.notice(Notice::Error(error.to_string()));
+                None
+            }
+        }
+    }
+
+    /// Runs a slow change on the open vault off the UI thread (protection, backups), then
+    /// puts it back and hands the result to `done`.
+    pub fn with_vault_off_thread<T: Send + 'static>(
+        &self,
+        job: impl FnOnce(&mut Unlocked) -> T + Send + 'static,
+        done: impl FnOnce(&Self, T) + 'static,
+    ) {
+        let Some(vault) = self.state_mut().vault.take() else { return };
+        let weak = self.downgrade();
+        task::run(
+            self.background(),
+            move || {
+                let mut vault = vault;
+                let value = job(&mut vault);
+                (vault, value)
+            },
+            move |(vault, value)| {
+                let Some(model) = weak.upgrade() else { return };
+                let backup = vault.last_backup().cloned();
+                {
+                    let mut state = model.state_mut();
+                    state.summary = Some(vault.summary());
+                    state.vault = Some(vault);
+                }
+                if let Some(outcome) = backup {
+                    model.emit(&Event::Backup(outcome));
+                }
+                done(&model, value);
+            },
+        );
+    }
+
+    // --- the list ------------------------------------------------------------------------
+
+    /// Rebuilds the list from the open vault and the search text.
+    pub fn rebuild_list(&self) {
+        {
+            let state = self.state();
+            self.inner.list.rebuild(state.entries(), &state.search, state.now());
+        }
+        self.emit(&Event::ListChanged);
+    }
+
+    /// Filters the list.
+    pub fn search(&self, text: &str) {
+        self.touch();
+        self.state_mut().search = text.to_owned();
+        self.rebuild_list();
+    }
+
+    /// Puts the current code of `id` on the clipboard; it is cleared after the user's delay
+    /// (only if it is still ours).
+    pub fn copy(&self, id: &str) {
+        self.touch();
+        let now = self.now();
+        let outcome = {
+            let mut state = self.state_mut();
+            let Some(vault) = state.vault.as_mut() else { return };
+            let Some(entry) = vault.content().entries.iter().find(|e| e.id == id) else { return };
+            let code = Zeroizing::new(entry.otp.code_at(now));
+            vault.mark_used(id, now);
+            let delay = u64::from(state.settings.clipboard_seconds);
+            match state.deps.clipboard.set_text(&code) {
+                Ok(()) => {
+                    state.copied = (delay > 0).then(|| (code, now + delay));
+                    Ok(())
+                }
+                Err(error) => Err(error),
+            }
+        };
+        match outcome {
+            Ok(()) => self.notice(Notice::Copied),
+            Err(error) => self.notice(Notice::Error(error.to_string())),
+        }
+    }
+
+    /// Clears the clipboard if it still holds the code we put there.
+    fn clear_clipboard_if_ours(&self) {
+        let mut state = self.state_mut();
+        if let Some((code, _)) = state.copied.take()
+            && state.deps.clipboard.text().as_deref() == Some(code.as_str())
+        {
+            state.deps.clipboard.clear();
+        }
+    }
+
+    /// Advances an HOTP account to its next code and saves.
+    pub fn next_code(&self, id: &str) {
+        self.touch();
+        let _ = self.commit(|content| {
+            content.entries.iter_mut().find(|e| e.id == id).map(|e| e.otp.advance())
+        });
+    }
+
+    // --- the clock -----------------------------------------------------------------------
+
+    /// Runs once a second: countdowns, codes that rolled over, the clipboard delay, push
+    /// polls and expiry, the idle lock, and the unlock delay's countdown.
+    pub fn tick(&self) {
+        let now = self.now();
+        let (open, clear, idle_out) = {
+            let mut state = self.state_mut();
+            if now == state.last_second {
+                return;
+            }
+            state.last_second = now;
+            let clear = state.copied.as_ref().is_some_and(|(_, at)| now >= *at);
+            let idle = u64::from(state.settings.auto_lock_minutes) * 60;
+            let idle_out = idle > 0 && now.saturating_sub(state.last_activity) >= idle;
+            (state.vault.is_some(), clear, idle_out)
+        };
+        if clear {
+            self.clear_clipboard_if_ours();
+        }
+        if !open {
+            self.emit(&Event::UnlockChanged);
+            return;
+        }
+        {
+            let state = self.state();
+            self.inner.list.roll_over(state.entries(), now);
+        }
+        self.emit(&Event::Tick);
+        let applied = self.state_mut().inbox.tick(now);
+        self.take_applied(applied);
+        if idle_out {
+            self.lock();
+        }
+    }
+
+    // --- push ----------------------------------------------------------------------------
+
+    fn start_push_worker(&self) {
+        let (engine, background) = {
+            let state = self.state();
+            let deps = &state.deps;
+            let engine =
+                Engine::new(deps.push_backends.clone(), deps.clock.clone(), deps.push_schedule);
+            (engine, deps.background)
+        };
+        let worker = match background {
+            Background::Inline => PushWorker::Inline(Box::new(engine)),
+            Background::Thread => {
+                let weak = self.downgrade();
+                let stream = task::stream(move |reports: Vec<Report>| match weak.upgrade() {
+                    Some(model) => {
+                        model.apply_reports(reports);
+                        true
+                    }
+                    None => false,
+                });
+                match stream {
+                    Ok(sender) => PushWorker::spawn(engine, move |reports| {
+                        // Fails only when the event loop has ended (the app is closing).
+                        let _ = sender.send(reports);
+                    }),
+                    Err(error) => {
+                        eprintln!("tessera: push approvals are unavailable: {error}");
+                        return;
+                    }
+                }
+            }
+        };
+        self.state_mut().inbox.set_worker(worker);
+    }
+
+    /// Applies the push worker's reports.
+    pub fn apply_reports(&self, reports: Vec<Report>) {
+        let applied = {
+            let mut state = self.state_mut();
+            let now = state.now();
+            state.inbox.apply(reports, now)
+        };
+        self.take_applied(applied);
+    }
+
+    /// Records what the inbox returned (one save for the whole batch), notifies the desktop
+    /// of arrivals, and tells the screens.
+    fn take_applied(&self, applied: inbox::Applied) {
+        if !applied.history.is_empty() {
+            let _ = self.commit(|content| content.push_history.extend(applied.history));
+            self.emit(&Event::HistoryChanged);
+        }
+        if !applied.arrived.is_empty() {
+            let notify = Arc::clone(&self.state().deps.notify);
+            for (title, question) in &applied.arrived {
+                notify(title, question);
+            }
+        }
+        if applied.changed || !applied.arrived.is_empty() {
+            self.emit(&Event::InboxChanged { arrived: !applied.arrived.is_empty() });
+        }
+    }
+
+    /// Sends the user's decision for request `id` (only while the vault is open).
+    pub fn decide(&self, id: &str, decision: Decision) {
+        self.touch();
+        let reports = {
+            let mut state = self.state_mut();
+            if state.vault.is_none() {
+                return;
+            }
+            state.inbox.decide(id, decision)
+        };
+        let Some(reports) = reports else { return };
+        self.emit(&Event::InboxChanged { arrived: false });
+        self.apply_reports(reports);
+    }
+
+    /// Removes push account `serial` (and its device key) and listens again without it; its
+    /// pending requests go with it.
+    pub fn remove_push_account(&self, serial: &str) {
+        self.touch();
+        let removed = self.commit(|content| {
+            let before = content.push_accounts.len();
+            content.push_accounts.retain(|a| a.serial != serial);
+            before != content.push_accounts.len()
+        });
+        if removed != Some(true) {
+            return;
+        }
+        self.state_mut().inbox.forget_account(serial);
+        self.listen_again();
+        self.notice(Notice::Deleted);
+    }
+
+    /// Restarts polling with the vault's current push accounts.
+    pub fn listen_again(&self) {
+        let accounts = {
+            let state = self.state();
+            let Some(vault) = state.vault.as_ref() else { return };
+            vault.content().push_accounts.clone()
+        };
+        self.emit(&Event::PushAccountsChanged);
+        self.emit(&Event::HistoryChanged);
+        let reports = self.state_mut().inbox.listen(accounts);
+        self.emit(&Event::InboxChanged { arrived: false });
+        self.apply_reports(reports);
+    }
+
+    /// Returns the push history, newest first, at most `limit` items.
+    pub fn history(&self, limit: usize) -> Vec<PushHistoryItem> {
+        let state = self.state();
+        let Some(vault) = state.vault.as_ref() else { return Vec::new() };
+        vault.content().push_history.iter().rev().take(limit).cloned().collect()
+    }
+
+    // --- settings ------------------------------------------------------------------------
+
+    /// Replaces the settings and saves them.
+    pub fn set_settings(&self, settings: Settings) {
+        self.touch();
+        let saved = {
+            let mut state = self.state_mut();
+            state.settings = settings;
+            state.settings.save(&state.deps.home)
+        };
+        if let Err(error) = saved {
+            self.notice(Notice::Error(error.to_string()));
+        }
+    }
+
+    /// Remembers the window size (losing it is harmless).
+    pub fn remember_window_size(&self, size: (f32, f32)) {
+        let mut state = self.state_mut();
+        state.settings.window_size = Some(size);
+        let _ = state.settings.save(&state.deps.home);
+    }
+
+    /// Hands a scanned account to the add form and shows it.
+    pub fn hand_to_form(&self, draft: Draft) {
+        self.state_mut().draft = Some(draft);
+        self.show(View::AddAccount);
+    }
+
+    /// Runs a still scan's work off the UI thread.
+    pub fn scan<T: Send + 'static>(
+        &self,
+        job: impl FnOnce(&dyn ScanSources) -> Result<T, CaptureError> + Send + 'static,
+        done: impl FnOnce(&Self, Result<T, CaptureError>) + 'static,
+    ) {
+        self.touch();
+        let sources = Arc::clone(&self.state().deps.scan_sources);
+        let weak = self.downgrade();
+        task::run(
+            self.background(),
+            move || job(&*sources),
+            move |result| {
+                if let Some(model) = weak.upgrade() {
+                    done(&model, result);
+                }
+            },
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests;

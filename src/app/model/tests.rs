@@ -1,0 +1,130 @@
+//! The model driven without a window: create, unlock, lock, copy and the idle lock, on a real
+//! vault file.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use tessera_core::otp::{OtpParams, Secret};
+use tessera_core::vault::{Entry, Unlock, VaultError};
+use zeroize::Zeroizing;
+
+use super::testing::{TestClipboard, TestClock, model};
+use super::vault::NewProtection;
+use super::{Event, Model, Notice, OpenError, View};
+
+const RFC_KEY: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+const RFC_TIME: u64 = 1_111_111_109;
+const PASSWORD: &str = "correct horse";
+
+fn recorded(model: &Model) -> Rc<RefCell<Vec<Event>>> {
+    let events = Rc::new(RefCell::new(Vec::new()));
+    let sink = Rc::clone(&events);
+    model.subscribe(move |_, event| sink.borrow_mut().push(event.clone()));
+    events
+}
+
+fn entry(issuer: &str) -> Entry {
+    let otp = OtpParams::totp(Secret::parse_base32(RFC_KEY).unwrap());
+    Entry::new(issuer.into(), "me".into(), otp, 1)
+}
+
+struct Setup {
+    _home: tempfile::TempDir,
+    model: Model,
+    clock: Arc<TestClock>,
+    board: TestClipboard,
+}
+
+fn created() -> Setup {
+    let home = tempfile::tempdir().unwrap();
+    let clock = Arc::new(TestClock(RFC_TIME.into()));
+    let board = TestClipboard::default();
+    let model = model(home.path(), Arc::clone(&clock), board.clone());
+    model.create(NewProtection::Password(Zeroizing::new(PASSWORD.into())), |error| {
+        assert!(error.is_none(), "{error:?}");
+    });
+    Setup { _home: home, model, clock, board }
+}
+
+#[test]
+fn a_new_vault_opens_on_the_accounts_and_an_added_account_shows_in_the_list() {
+    let setup = created();
+    let events = recorded(&setup.model);
+    assert!(setup.model.is_unlocked());
+    setup.model.commit(|c| c.entries.push(entry("Zoë Bank"))).unwrap();
+    assert!(setup.model.list().id_at(0).is_some());
+    assert!(events.borrow().contains(&Event::ListChanged));
+}
+
+#[test]
+fn locking_forgets_everything_and_tells_every_screen_and_unlocking_reads_the_file_back() {
+    let setup = created();
+    setup.model.commit(|c| c.entries.push(entry("Coöperatie"))).unwrap();
+    setup.model.search("coö");
+    let events = recorded(&setup.model);
+    setup.model.lock();
+    assert!(!setup.model.is_unlocked());
+    assert_eq!(setup.model.list().id_at(0), None);
+    assert!(setup.model.state().search.is_empty());
+    let seen = events.borrow().clone();
+    assert!(seen.contains(&Event::Locked) && seen.contains(&Event::Show(View::Unlock)));
+
+    setup.model.unlock(Unlock::Password(Zeroizing::new("wrong horse".into())));
+    assert!(matches!(
+        setup.model.state().unlock.problem,
+        Some(OpenError::Vault(VaultError::WrongPassword))
+    ));
+    setup.model.unlock(Unlock::Password(Zeroizing::new(PASSWORD.into())));
+    assert!(setup.model.is_unlocked());
+    assert_eq!(setup.model.state().entries()[0].issuer, "Coöperatie");
+    assert!(events.borrow().contains(&Event::Unlocked));
+}
+
+#[test]
+fn a_copied_code_is_cleared_after_the_delay_only_if_still_ours() {
+    let setup = created();
+    setup.model.commit(|c| c.entries.push(entry("GitHub"))).unwrap();
+    let id = setup.model.list().id_at(0).unwrap();
+    let events = recorded(&setup.model);
+    setup.model.copy(&id);
+    assert_eq!(setup.board.0.lock().unwrap().as_deref(), Some("081804"));
+    assert!(events.borrow().contains(&Event::Notice(Notice::Copied)));
+    *setup.clock.0.lock().unwrap() += 30;
+    setup.model.tick();
+    assert_eq!(*setup.board.0.lock().unwrap(), None, "cleared after 30 s");
+
+    setup.model.copy(&id);
+    *setup.board.0.lock().unwrap() = Some("something the user copied".into());
+    *setup.clock.0.lock().unwrap() += 30;
+    setup.model.tick();
+    assert_eq!(setup.board.0.lock().unwrap().as_deref(), Some("something the user copied"));
+}
+
+#[test]
+fn the_idle_lock_closes_the_vault_after_the_chosen_minutes() {
+    let setup = created();
+    let mut settings = setup.model.state().settings.clone();
+    settings.auto_lock_minutes = 1;
+    setup.model.set_settings(settings);
+    *setup.clock.0.lock().unwrap() += 59;
+    setup.model.tick();
+    assert!(setup.model.is_unlocked());
+    *setup.clock.0.lock().unwrap() += 1;
+    setup.model.tick();
+    assert!(!setup.model.is_unlocked());
+}
+
+#[test]
+fn a_failed_save_leaves_the_open_vault_as_the_file_and_says_why() {
+    let setup = created();
+    let home = setup._home.path().to_owned();
+    setup.model.commit(|c| c.entries.push(entry("GitHub"))).unwrap();
+    let older = std::fs::read(home.join("vault.json")).unwrap();
+    setup.model.commit(|c| c.entries.push(entry("GitLab"))).unwrap();
+    std::fs::write(home.join("vault.json"), older).unwrap();
+    let events = recorded(&setup.model);
+    assert_eq!(setup.model.commit(|c| c.entries.clear()), None);
+    assert_eq!(setup.model.state().entries().len(), 2);
+    assert!(events.borrow().iter().any(|e| matches!(e, Event::Notice(Notice::Error(_)))));
+}

@@ -1,0 +1,35 @@
+//! The outside world as the app meets it: the clipboard, screen and camera capture, desktop
+//! notifications, the desktop's screen lock, and the real push backends. Each piece sits
+//! behind a small trait or function so the model can be driven by fakes in tests; nothing
+//! here knows about the model or the screens.
+
+pub mod capture;
+pub mod clipboard;
+pub mod notify;
+#[cfg(all(unix, not(target_os = "android"), not(target_os = "macos")))]
+pub mod screen_lock;
+pub mod sources;
+
+use std::sync::Arc;
+
+use tessera_core::push::PushBackend;
+use tessera_core::push::tessera::{self, TesseraBackend};
+
+/// Returns the real push backends: privacyIDEA (polled) and Tessera's own server
+/// (long-polled, held up to 25 s). One that cannot start (no TLS provider) is left out and
+/// logged, so the rest of the app still works.
+pub fn system_push_backends() -> Vec<Arc<dyn PushBackend>> {
+    tessera_core::push::install_crypto_provider();
+    let mut backends: Vec<Arc<dyn PushBackend>> = Vec::new();
+    match tessera_core::push::PrivacyIdeaBackend::new() {
+        Ok(backend) => backends.push(Arc::new(backend)),
+        Err(error) => eprintln!("tessera: privacyIDEA push approvals are unavailable: {error}"),
+    }
+    match TesseraBackend::new() {
+        Ok(backend) => {
+            backends.push(Arc::new(backend.with_long_poll(tessera::MAX_WAIT_SECONDS)));
+        }
+        Err(error) => eprintln!("tessera: Tessera push approvals are unavailable: {error}"),
+    }
+    backends
+}

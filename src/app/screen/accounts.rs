@@ -1,0 +1,97 @@
+//! The accounts list: search, copy, HOTP next code; rows are the model's list mapped to
+//! Slint's `AccountRow`.
+
+use std::rc::Rc;
+
+use slint::{ComponentHandle, MapModel, ModelRc, SharedString};
+
+use super::int;
+use crate::model::account_list::{Header, ListRow};
+use crate::model::{Event, Model};
+use crate::ui::{AccountRow, AccountsAdapter, AppWindow};
+
+/// Slint's `int` is 32 bits, so the countdown gets the time modulo this number: a multiple of
+/// every period from 1 to 22 s and of 24, 30, 36, 40, 45, 60, 90 and 120 s, so `now % period`
+/// is unchanged for all periods real accounts use.
+const NOW_MODULUS: u64 = 2_095_133_040;
+
+/// Converts a list row into the row Slint shows.
+fn account_row(row: ListRow) -> AccountRow {
+    let (header_kind, header) = match row.header {
+        Header::None => (0, SharedString::new()),
+        Header::Favourites => (1, SharedString::new()),
+        Header::Section(name) => (2, name.into()),
+        Header::Others => (3, SharedString::new()),
+    };
+    let (r, g, b) = row.tint;
+    AccountRow {
+        id: row.id.into(),
+        issuer: row.issuer.into(),
+        account: row.account.into(),
+        initial: row.initial.into(),
+        tint: slint::Color::from_rgb_u8(r, g, b),
+        code: row.code.into(),
+        next_code: row.next_code.into(),
+        period: int(row.period),
+        hotp: row.hotp,
+        favourite: row.favourite,
+        header_kind,
+        header,
+    }
+}
+
+/// Wires the list.
+pub(crate) fn connect(window: &AppWindow, model: &Model) {
+    let accounts = window.global::<AccountsAdapter>();
+    let rows = MapModel::new(model.list(), account_row);
+    accounts.set_rows(ModelRc::from(Rc::new(rows)));
+
+    let m = model.downgrade();
+    accounts.on_search_changed(move |text| {
+        if let Some(model) = m.upgrade() {
+            model.search(&text);
+        }
+    });
+    let m = model.downgrade();
+    accounts.on_copy(move |id| {
+        if let Some(model) = m.upgrade() {
+            model.copy(&id);
+        }
+    });
+    let m = model.downgrade();
+    accounts.on_next_code(move |id| {
+        if let Some(model) = m.upgrade() {
+            model.next_code(&id);
+        }
+    });
+
+    let handle = window.as_weak();
+    model.subscribe(move |model, event| {
+        let Some(ui) = handle.upgrade() else { return };
+        let adapter = ui.global::<AccountsAdapter>();
+        match event {
+            Event::ListChanged | Event::Tick => {
+                let state = model.state();
+                adapter.set_total(int(state.entries().len()));
+                adapter.set_now((state.now() % NOW_MODULUS) as i32);
+            }
+            Event::Locked => {
+                adapter.set_search(SharedString::new());
+                adapter.set_total(0);
+            }
+            _ => {}
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn now_modulus_preserves_common_periods() {
+        for period in [1u64, 10, 15, 20, 30, 45, 60, 90, 120] {
+            assert_eq!(NOW_MODULUS % period, 0, "period {period}");
+        }
+    }
+}

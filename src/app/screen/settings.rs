@@ -1,0 +1,173 @@
+//! Settings: language, theme, auto-lock, clipboard delay, the vault's protection, about.
+//! Preferences apply at once and are saved.
+
+use slint::ComponentHandle;
+use tessera_core::vault::policy::MIN_PIN_CHARS;
+use zeroize::Zeroizing;
+
+use super::int;
+use crate::model::prefs::{Language, Settings, ThemeMode};
+use crate::model::vault::Unlocked;
+use crate::model::{Event, Model, View};
+use crate::ui::{AppAdapter, AppWindow, SecurityNotice, SettingsAdapter};
+
+/// Copies `settings` into the settings screen and applies language and theme.
+pub(crate) fn apply(settings: &Settings, ui: &AppWindow) {
+    let adapter = ui.global::<SettingsAdapter>();
+    adapter.set_language(match settings.language {
+        Language::System => 0,
+        Language::English => 1,
+        Language::Dutch => 2,
+    });
+    adapter.set_theme(match settings.theme {
+        ThemeMode::System => 0,
+        ThemeMode::Light => 1,
+        ThemeMode::Dark => 2,
+    });
+    adapter.set_auto_lock_minutes(int(settings.auto_lock_minutes));
+    adapter.set_clipboard_seconds(int(settings.clipboard_seconds));
+    // Only fails when the bundle lacks the language, which build.rs guarantees it has.
+    let _ = slint::select_bundled_translation(settings.translation());
+}
+
+/// Fills the settings screen (each time it is shown).
+fn fill(ui: &AppWindow, model: &Model) {
+    let state = model.state();
+    apply(&state.settings, ui);
+    let adapter = ui.global::<SettingsAdapter>();
+    adapter.set_vault_path(state.deps.vault.location().into());
+    adapter.set_notice(SecurityNotice::None);
+    adapter.set_keyring_available(state.deps.vault.keyring_available());
+    drop(state);
+    show_protection(ui, model);
+}
+
+fn read(ui: &AppWindow, previous: &Settings) -> Settings {
+    let adapter = ui.global::<SettingsAdapter>();
+    let count = |v: i32| u32::try_from(v).unwrap_or(0);
+    Settings {
+        language: match adapter.get_language() {
+            1 => Language::English,
+            2 => Language::Dutch,
+            _ => Language::System,
+        },
+        theme: match adapter.get_theme() {
+            1 => ThemeMode::Light,
+            2 => ThemeMode::Dark,
+            _ => ThemeMode::System,
+        },
+        auto_lock_minutes: count(adapter.get_auto_lock_minutes()),
+        clipboard_seconds: count(adapter.get_clipboard_seconds()),
+        window_size: previous.window_size,
+    }
+}
+
+fn show_protection(ui: &AppWindow, model: &Model) {
+    if let Some(summary) = model.state().vault.as_ref().map(Unlocked::summary) {
+        let adapter = ui.global::<SettingsAdapter>();
+        adapter.set_has_password(summary.has_password);
+        adapter.set_has_keyring(summary.has_keyring);
+    }
+}
+
+/// Runs a protection change on the open vault off the UI thread (it derives a key), then
+/// reports.
+fn change_protection(
+    ui: &AppWindow,
+    model: &Model,
+    change: impl FnOnce(&mut Unlocked) -> Result<(), tessera_core::vault::VaultError> + Send + 'static,
+    success: SecurityNotice,
+) {
+    model.touch();
+    if !model.is_unlocked() {
+        return;
+    }
+    let adapter = ui.global::<SettingsAdapter>();
+    adapter.set_security_busy(true);
+    adapter.set_notice(SecurityNotice::None);
+    let handle = ui.as_weak();
+    model.with_vault_off_thread(change, move |model, result| {
+        let Some(ui) = handle.upgrade() else { return };
+        let adapter = ui.global::<SettingsAdapter>();
+        adapter.set_security_busy(false);
+        match result {
+            Ok(()) => adapter.set_notice(success),
+            Err(error) => {
+                adapter.set_notice(SecurityNotice::Failed);
+                adapter.set_notice_detail(crate::notice::vault_detail(&error).into());
+            }
+        }
+        show_protection(&ui, model);
+    });
+}
+
+/// Wires the settings screen (and the top bar's button that opens it).
+pub(crate) fn connect(window: &AppWindow, model: &Model) {
+    let adapter = window.global::<SettingsAdapter>();
+    adapter.set_version(env!("CARGO_PKG_VERSION").into());
+    apply(&model.state().settings, window);
+
+    let m = model.downgrade();
+    window.global::<AppAdapter>().on_open_settings(move || {
+        if let Some(model) = m.upgrade() {
+            model.touch();
+            model.show(View::Settings);
+        }
+    });
+
+    let m = model.downgrade();
+    let handle = window.as_weak();
+    adapter.on_changed(move || {
+        let (Some(model), Some(ui)) = (m.upgrade(), handle.upgrade()) else { return };
+        let settings = read(&ui, &model.state().settings);
+        apply(&settings, &ui);
+        model.set_settings(settings);
+    });
+
+    let m = model.downgrade();
+    let handle = window.as_weak();
+    adapter.on_change_password(move |password, repeat| {
+        let (Some(model), Some(ui)) = (m.upgrade(), handle.upgrade()) else { return };
+        let problem = if password.chars().count() < MIN_PIN_CHARS {
+            SecurityNotice::TooShort
+        } else if password != repeat {
+            SecurityNotice::Differ
+        } else {
+            SecurityNotice::None
+        };
+        if problem != SecurityNotice::None {
+            ui.global::<SettingsAdapter>().set_notice(problem);
+            return;
+        }
+        let password = Zeroizing::new(password.to_string());
+        change_protection(
+            &ui,
+            &model,
+            move |v| v.set_password(password),
+            SecurityNotice::PasswordChanged,
+        );
+    });
+
+    let m = model.downgrade();
+    let handle = window.as_weak();
+    adapter.on_toggle_keyring(move || {
+        let (Some(model), Some(ui)) = (m.upgrade(), handle.upgrade()) else { return };
+        let enable = !model.state().vault.as_ref().is_some_and(|v| v.summary().has_keyring);
+        let success = if enable { SecurityNotice::KeyringOn } else { SecurityNotice::KeyringOff };
+        change_protection(&ui, &model, move |v| v.enable_keyring(enable), success);
+    });
+
+    let m = model.downgrade();
+    adapter.on_back(move || {
+        let Some(model) = m.upgrade() else { return };
+        let view = if model.is_unlocked() { View::Accounts } else { View::Unlock };
+        model.show(view);
+    });
+
+    let handle = window.as_weak();
+    model.subscribe(move |model, event| {
+        if let (Event::Show(View::Settings), Some(ui)) = (event, handle.upgrade()) {
+            fill(&ui, model);
+        }
+    });
+}

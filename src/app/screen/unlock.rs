@@ -1,0 +1,99 @@
+//! First run (create the vault) and unlock (password/PIN or keyring), showing the model's
+//! unlock state: busy, why the last attempt failed, and the delay after failed attempts.
+
+use slint::ComponentHandle;
+use tessera_core::vault::Unlock;
+use tessera_core::vault::policy::MIN_PIN_CHARS;
+use zeroize::Zeroizing;
+
+use super::int;
+use crate::model::vault::{NewProtection, VaultSummary};
+use crate::model::{Event, Model, View};
+use crate::ui::{AppWindow, CreateProblem, FirstRunAdapter, UnlockAdapter, UnlockProblem};
+
+/// Shows the model's unlock state.
+fn show(ui: &AppWindow, model: &Model) {
+    let unlock = ui.global::<UnlockAdapter>();
+    let state = model.state();
+    let summary = state.summary.unwrap_or(VaultSummary { has_password: true, has_keyring: false });
+    unlock.set_has_password(summary.has_password);
+    unlock.set_has_keyring(summary.has_keyring);
+    unlock.set_busy(state.unlock.busy);
+    let (problem, detail) = match &state.unlock.problem {
+        Some(error) => crate::notice::unlock_problem(error),
+        None => (UnlockProblem::None, String::new()),
+    };
+    unlock.set_problem(problem);
+    unlock.set_detail(detail.into());
+    unlock.set_wait_seconds(int(state.attempts.wait_at(state.now())));
+}
+
+/// Wires the first-run and unlock screens.
+pub(crate) fn connect(window: &AppWindow, model: &Model) {
+    let unlock = window.global::<UnlockAdapter>();
+    let m = model.downgrade();
+    unlock.on_unlock(move |password| {
+        if let Some(model) = m.upgrade() {
+            model.unlock(Unlock::Password(Zeroizing::new(password.to_string())));
+        }
+    });
+    let m = model.downgrade();
+    unlock.on_unlock_keyring(move || {
+        if let Some(model) = m.upgrade() {
+            model.unlock(Unlock::Keyring);
+        }
+    });
+
+    let first = window.global::<FirstRunAdapter>();
+    let m = model.downgrade();
+    let handle = window.as_weak();
+    first.on_create(move |keyring, password, confirm| {
+        let (Some(model), Some(ui)) = (m.upgrade(), handle.upgrade()) else { return };
+        let first = ui.global::<FirstRunAdapter>();
+        if !keyring {
+            let problem = if password.chars().count() < MIN_PIN_CHARS {
+                CreateProblem::PasswordTooShort
+            } else if password != confirm {
+                CreateProblem::PasswordsDiffer
+            } else {
+                CreateProblem::None
+            };
+            first.set_problem(problem);
+            if problem != CreateProblem::None {
+                return;
+            }
+        }
+        first.set_problem(CreateProblem::None);
+        first.set_busy(true);
+        let protection = if keyring {
+            NewProtection::Keyring
+        } else {
+            NewProtection::Password(Zeroizing::new(password.to_string()))
+        };
+        let handle = ui.as_weak();
+        model.create(protection, move |error| {
+            let Some(ui) = handle.upgrade() else { return };
+            let first = ui.global::<FirstRunAdapter>();
+            first.set_busy(false);
+            if let Some(error) = error {
+                first.set_problem(CreateProblem::Failed);
+                first.set_detail(crate::notice::vault_detail(&error).into());
+            }
+        });
+    });
+
+    let handle = window.as_weak();
+    model.subscribe(move |model, event| {
+        let Some(ui) = handle.upgrade() else { return };
+        match event {
+            Event::UnlockChanged => show(&ui, model),
+            Event::Show(View::FirstRun) => {
+                let keyring = model.state().deps.vault.keyring_available();
+                let first = ui.global::<FirstRunAdapter>();
+                first.set_keyring_available(keyring);
+                first.set_use_keyring(keyring);
+            }
+            _ => {}
+        }
+    });
+}
