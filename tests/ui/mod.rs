@@ -305,18 +305,26 @@ fn idle_time_locks_the_vault() {
 fn first_run_creates_a_password_vault() {
     let h = start_with(None, ENGLISH);
     assert!(h.exists("Welcome to Tessera"));
-    h.type_into("New password or PIN", "12");
-    h.type_into("Repeat password or PIN", "12");
+    h.type_into("New password or PIN", "ab");
+    h.type_into("Repeat password or PIN", "ab");
     h.click("Create vault");
-    assert!(h.exists("Use at least 4 characters"));
-    h.type_into("New password or PIN", "2468");
-    h.type_into("Repeat password or PIN", "2467");
+    // The vault's only slot: the core's rule for a password alone (issue 14).
+    assert!(h.exists("Use at least 8 characters"));
+    h.type_into("New password or PIN", "24682468");
+    h.type_into("Repeat password or PIN", "24682468");
+    h.click("Create vault");
+    assert!(h.exists(
+        "Digits only are allowed only while the system keyring also protects the vault: use a \
+         password with letters"
+    ));
+    h.type_into("New password or PIN", "correct horse");
+    h.type_into("Repeat password or PIN", "correct horsf");
     h.click("Create vault");
     assert!(h.exists("The two entries differ"));
-    h.type_into("Repeat password or PIN", "2468");
+    h.type_into("Repeat password or PIN", "correct horse");
     h.click("Create vault");
     assert!(h.exists("No accounts yet"));
-    assert!(h.vault.opens_with("2468"));
+    assert!(h.vault.opens_with("correct horse"));
 }
 
 #[test]
@@ -471,7 +479,8 @@ fn the_password_can_be_changed_in_settings() {
     h.type_into("New password or PIN", "abc");
     h.type_into("Repeat new password or PIN", "abc");
     h.click("Set password");
-    assert!(h.exists("Use at least 4 characters"));
+    // No keyring slot beside it: the full password rule.
+    assert!(h.exists("Use at least 8 characters"));
     h.type_into("New password or PIN", "new-secret");
     h.type_into("Repeat new password or PIN", "new-secret");
     h.click("Set password");

@@ -14,7 +14,48 @@ pub mod shell;
 pub mod transfer;
 pub mod unlock;
 
+use tessera_core::vault::policy::{
+    MIN_PASSWORD_CHARS, MIN_PIN_CHARS, PasswordError, PasswordUse,
+    check_new_password as check_new_password_policy,
+};
+
 /// Converts a count or size for a Slint `int` (saturating).
 pub(crate) fn int(n: impl TryInto<i32>) -> i32 {
     n.try_into().unwrap_or(i32::MAX)
+}
+
+/// Why a new password typed into a form is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NewPasswordProblem {
+    /// Shorter than the core's minimum for this use ([`password_min`]).
+    TooShort,
+    /// Digits only where nothing but the password protects the key.
+    NeedsLetters,
+    /// The two entries differ.
+    Differ,
+}
+
+/// The one check of a new password (vault, export, backup): the core's policy for `usage`,
+/// then the repeated entry.
+pub(crate) fn check_new_password(
+    password: &str,
+    repeat: &str,
+    usage: PasswordUse,
+) -> Result<(), NewPasswordProblem> {
+    match check_new_password_policy(password, usage) {
+        Err(PasswordError::Empty | PasswordError::TooShort { .. }) => {
+            Err(NewPasswordProblem::TooShort)
+        }
+        Err(PasswordError::PinNeedsKeyring) => Err(NewPasswordProblem::NeedsLetters),
+        Ok(_) if password != repeat => Err(NewPasswordProblem::Differ),
+        Ok(_) => Ok(()),
+    }
+}
+
+/// The shortest new password the policy accepts for `usage` (shown in the message).
+pub(crate) fn password_min(usage: PasswordUse) -> i32 {
+    int(match usage {
+        PasswordUse::VaultWithKeyring => MIN_PIN_CHARS,
+        PasswordUse::VaultAlone | PasswordUse::File => MIN_PASSWORD_CHARS,
+    })
 }

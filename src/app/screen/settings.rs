@@ -2,10 +2,10 @@
 //! Preferences apply at once and are saved.
 
 use slint::ComponentHandle;
-use tessera_core::vault::policy::MIN_PIN_CHARS;
+use tessera_core::vault::policy::PasswordUse;
 use zeroize::Zeroizing;
 
-use super::int;
+use super::{NewPasswordProblem, check_new_password, int, password_min};
 use crate::model::prefs::{Language, Settings, ThemeMode};
 use crate::model::vault::Unlocked;
 use crate::model::{Event, Model, View};
@@ -67,7 +67,15 @@ fn show_protection(ui: &AppWindow, model: &Model) {
         let adapter = ui.global::<SettingsAdapter>();
         adapter.set_has_password(summary.has_password);
         adapter.set_has_keyring(summary.has_keyring);
+        adapter.set_password_min(password_min(password_use(model)));
     }
+}
+
+/// How a new password would protect the open vault: a short PIN is allowed only beside a
+/// keyring slot.
+fn password_use(model: &Model) -> PasswordUse {
+    let keyring = model.state().vault.as_ref().is_some_and(|v| v.summary().has_keyring);
+    if keyring { PasswordUse::VaultWithKeyring } else { PasswordUse::VaultAlone }
 }
 
 /// Runs a protection change on the open vault off the UI thread (it derives a key), then
@@ -128,15 +136,12 @@ pub(crate) fn connect(window: &AppWindow, model: &Model) {
     let handle = window.as_weak();
     adapter.on_change_password(move |password, repeat| {
         let (Some(model), Some(ui)) = (m.upgrade(), handle.upgrade()) else { return };
-        let problem = if password.chars().count() < MIN_PIN_CHARS {
-            SecurityNotice::TooShort
-        } else if password != repeat {
-            SecurityNotice::Differ
-        } else {
-            SecurityNotice::None
-        };
-        if problem != SecurityNotice::None {
-            ui.global::<SettingsAdapter>().set_notice(problem);
+        if let Err(problem) = check_new_password(&password, &repeat, password_use(&model)) {
+            ui.global::<SettingsAdapter>().set_notice(match problem {
+                NewPasswordProblem::TooShort => SecurityNotice::TooShort,
+                NewPasswordProblem::NeedsLetters => SecurityNotice::NeedsLetters,
+                NewPasswordProblem::Differ => SecurityNotice::Differ,
+            });
             return;
         }
         let password = Zeroizing::new(password.to_string());

@@ -18,10 +18,10 @@ use tessera_core::transfer::{
 use zeroize::Zeroizing;
 
 use tessera_core::transfer::backup::BackupOutcome;
-use tessera_core::vault::policy::MIN_PIN_CHARS;
+use tessera_core::vault::policy::PasswordUse;
 use tessera_core::vault::{BackupSettings, VaultError};
 
-use super::int;
+use super::{NewPasswordProblem, check_new_password, int, password_min};
 use crate::model::vault::Unlocked;
 use crate::model::{Event, Model, Notice, View};
 use crate::task;
@@ -32,9 +32,6 @@ use crate::ui::{
 /// The export formats offered, in the order of the view's list.
 const EXPORT_FORMATS: [Format; 4] =
     [Format::Aegis, Format::TwoFas, Format::GoogleMigration, Format::UriList];
-
-/// Shortest export or backup password accepted (the same rule as the vault's).
-const MIN_PASSWORD_CHARS: usize = MIN_PIN_CHARS;
 
 /// Why an export failed.
 #[derive(Debug, thiserror::Error)]
@@ -151,6 +148,7 @@ fn reset_import(ui: &AppWindow) {
 /// Wires import, export and backups.
 pub(crate) fn connect(window: &AppWindow, model: &Model) {
     let adapter = window.global::<TransferAdapter>();
+    adapter.set_password_min(password_min(PasswordUse::File));
     // The file read and not yet confirmed: nothing touches the vault until `confirm-import`.
     let pending: Rc<RefCell<Option<ImportReport>>> = Rc::default();
 
@@ -343,18 +341,13 @@ fn connect_export(window: &AppWindow, model: &Model) {
         if adapter.get_export_needs_auth() {
             return;
         }
-        if !plain {
-            let problem = if password.chars().count() < MIN_PASSWORD_CHARS {
-                ExportNotice::TooShort
-            } else if password != repeat {
-                ExportNotice::Differ
-            } else {
-                ExportNotice::None
-            };
-            if problem != ExportNotice::None {
-                adapter.set_export_notice(problem);
-                return;
-            }
+        if !plain && let Err(problem) = check_new_password(&password, &repeat, PasswordUse::File) {
+            adapter.set_export_notice(match problem {
+                NewPasswordProblem::TooShort => ExportNotice::TooShort,
+                NewPasswordProblem::NeedsLetters => ExportNotice::NeedsLetters,
+                NewPasswordProblem::Differ => ExportNotice::Differ,
+            });
+            return;
         }
         adapter.set_export_busy(true);
         adapter.set_export_notice(ExportNotice::None);
@@ -423,12 +416,13 @@ fn connect_backups(window: &AppWindow, model: &Model) {
         adapter.set_verify_lines(ModelRc::default());
         let problem = if folder.trim().is_empty() {
             BackupNotice::NoFolder
-        } else if password.chars().count() < MIN_PASSWORD_CHARS {
-            BackupNotice::TooShort
-        } else if password != repeat {
-            BackupNotice::Differ
         } else {
-            BackupNotice::None
+            match check_new_password(&password, &repeat, PasswordUse::File) {
+                Ok(()) => BackupNotice::None,
+                Err(NewPasswordProblem::TooShort) => BackupNotice::TooShort,
+                Err(NewPasswordProblem::NeedsLetters) => BackupNotice::NeedsLetters,
+                Err(NewPasswordProblem::Differ) => BackupNotice::Differ,
+            }
         };
         adapter.set_backup_notice(problem);
         if problem != BackupNotice::None || !model.is_unlocked() {

@@ -3,10 +3,10 @@
 
 use slint::ComponentHandle;
 use tessera_core::vault::Unlock;
-use tessera_core::vault::policy::MIN_PIN_CHARS;
+use tessera_core::vault::policy::PasswordUse;
 use zeroize::Zeroizing;
 
-use super::int;
+use super::{NewPasswordProblem, check_new_password, int, password_min};
 use crate::model::vault::{NewProtection, VaultSummary};
 use crate::model::{Event, Model, View};
 use crate::ui::{AppWindow, CreateProblem, FirstRunAdapter, UnlockAdapter, UnlockProblem};
@@ -51,15 +51,14 @@ pub(crate) fn connect(window: &AppWindow, model: &Model) {
         let (Some(model), Some(ui)) = (m.upgrade(), handle.upgrade()) else { return };
         let first = ui.global::<FirstRunAdapter>();
         if !keyring {
-            let problem = if password.chars().count() < MIN_PIN_CHARS {
-                CreateProblem::PasswordTooShort
-            } else if password != confirm {
-                CreateProblem::PasswordsDiffer
-            } else {
-                CreateProblem::None
-            };
-            first.set_problem(problem);
-            if problem != CreateProblem::None {
+            // The password is the vault's only slot: the core's full rule applies.
+            let checked = check_new_password(&password, &confirm, PasswordUse::VaultAlone);
+            if let Err(problem) = checked {
+                first.set_problem(match problem {
+                    NewPasswordProblem::TooShort => CreateProblem::PasswordTooShort,
+                    NewPasswordProblem::NeedsLetters => CreateProblem::PasswordNeedsLetters,
+                    NewPasswordProblem::Differ => CreateProblem::PasswordsDiffer,
+                });
                 return;
             }
         }
@@ -92,6 +91,7 @@ pub(crate) fn connect(window: &AppWindow, model: &Model) {
                 let first = ui.global::<FirstRunAdapter>();
                 first.set_keyring_available(keyring);
                 first.set_use_keyring(keyring);
+                first.set_password_min(password_min(PasswordUse::VaultAlone));
             }
             _ => {}
         }
