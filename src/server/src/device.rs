@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use axum::body::Bytes;
 use axum::extract::DefaultBodyLimit;
 use axum::extract::{ConnectInfo, Query, State};
-use axum::http::{Extensions, HeaderMap, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
@@ -105,25 +105,73 @@ fn check_signed(
     Ok(())
 }
 
-/// Authenticates a request from an enrolled, unrevoked device.
-fn device_auth(
-    state: &AppState,
-    headers: &HeaderMap,
-    method: &Method,
-    uri: &Uri,
-    body: &[u8],
-) -> ApiResult<store::Device> {
-    let h = signed_headers(headers)?;
-    let device = state
-        .0
-        .store
-        .device(&h.device)?
-        .ok_or_else(|| err(StatusCode::UNAUTHORIZED, "unknown device"))?;
-    check_signed(state, &h, method, uri, body, &device.public_key)?;
-    if device.revoked.is_some() {
-        return Err(err(StatusCode::FORBIDDEN, "this device was revoked"));
+/// A device request whose headers passed every check that needs no body: well-formed
+/// signed headers naming an enrolled device that is not revoked. Handlers take it before the
+/// body, so a request from a stranger (or a revoked device) is refused before its body is
+/// read (issue 13, finding 6); the signature, which covers the body, is then checked with
+/// [`DeviceCaller::verify`].
+struct DeviceCaller {
+    headers: SignedHeaders,
+    device: store::Device,
+}
+
+impl axum::extract::FromRequestParts<AppState> for DeviceCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> ApiResult<Self> {
+        let headers = signed_headers(&parts.headers)?;
+        let device = state
+            .0
+            .store
+            .device(&headers.device)?
+            .ok_or_else(|| err(StatusCode::UNAUTHORIZED, "unknown device"))?;
+        if device.revoked.is_some() {
+            return Err(err(StatusCode::FORBIDDEN, "this device was revoked"));
+        }
+        Ok(Self { headers, device })
     }
-    Ok(device)
+}
+
+impl DeviceCaller {
+    /// Checks the request's signature over `body` (and its timestamp, nonce and rate);
+    /// returns the authenticated device.
+    fn verify(
+        self,
+        state: &AppState,
+        method: &Method,
+        uri: &Uri,
+        body: &[u8],
+    ) -> ApiResult<store::Device> {
+        check_signed(state, &self.headers, method, uri, body, &self.device.public_key)?;
+        Ok(self.device)
+    }
+}
+
+/// The headers of an enrolment, checked before its body is read: the caller's address is
+/// within its enrolment rate and the signed headers are well formed.
+struct EnrolCaller(SignedHeaders);
+
+impl axum::extract::FromRequestParts<AppState> for EnrolCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> ApiResult<Self> {
+        if let Some(ConnectInfo(ClientAddr(addr))) =
+            parts.extensions.get::<ConnectInfo<ClientAddr>>()
+        {
+            let c = &state.0.config;
+            let key = crate::state::client_key(addr.ip());
+            if !state.0.client_limits.allow(&key, c.device_rate, c.device_burst) {
+                return Err(err(StatusCode::TOO_MANY_REQUESTS, "too many enrolment attempts"));
+            }
+        }
+        Ok(Self(signed_headers(&parts.headers)?))
+    }
 }
 
 /// Enrolment is the one device call anyone can make (the key is in the request), so it is
@@ -131,21 +179,12 @@ fn device_auth(
 /// enrolment credential is known to match an open enrolment: no nonce row, no device
 /// bucket, no audit line, no log line with the caller's values.
 async fn device_enrol(
+    EnrolCaller(h): EnrolCaller,
     State(state): State<AppState>,
     method: Method,
     uri: Uri,
-    headers: HeaderMap,
-    extensions: Extensions,
     body: Bytes,
 ) -> ApiResult<Json<EnrolResponse>> {
-    if let Some(ConnectInfo(ClientAddr(addr))) = extensions.get::<ConnectInfo<ClientAddr>>() {
-        let c = &state.0.config;
-        let key = crate::state::client_key(addr.ip());
-        if !state.0.client_limits.allow(&key, c.device_rate, c.device_burst) {
-            return Err(err(StatusCode::TOO_MANY_REQUESTS, "too many enrolment attempts"));
-        }
-    }
-    let h = signed_headers(&headers)?;
     let request: EnrolRequest = serde_json::from_slice(&body)
         .map_err(|_| err(StatusCode::BAD_REQUEST, "malformed enrolment"))?;
     let public_key =
@@ -195,13 +234,13 @@ fn challenge_for(login: &store::Login, device: &str) -> ApiResult<Challenge> {
 }
 
 async fn device_pending(
+    caller: DeviceCaller,
     State(state): State<AppState>,
     method: Method,
     uri: Uri,
-    headers: HeaderMap,
     Query(q): Query<WaitQuery>,
 ) -> ApiResult<Json<PendingResponse>> {
-    let device = device_auth(&state, &headers, &method, &uri, &[])?;
+    let device = caller.verify(&state, &method, &uri, &[])?;
     let deadline =
         Instant::now() + Duration::from_secs(q.wait.unwrap_or(0).min(tessera::MAX_WAIT_SECONDS));
     let mut known: Vec<&str> =
@@ -252,13 +291,13 @@ async fn device_pending(
 }
 
 async fn device_answer(
+    caller: DeviceCaller,
     State(state): State<AppState>,
     method: Method,
     uri: Uri,
-    headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Json<AnswerResponse>> {
-    let device = device_auth(&state, &headers, &method, &uri, &body)?;
+    let device = caller.verify(&state, &method, &uri, &body)?;
     let AnswerRequest { decision } = serde_json::from_slice(&body)
         .map_err(|_| err(StatusCode::BAD_REQUEST, "malformed answer"))?;
     let now = state.now();

@@ -43,7 +43,9 @@
 //! Nothing unauthenticated is stored or logged: device ids must be 1-64 hex digits before
 //! they are looked up; an enrolment does no write until its credential matches an open
 //! enrolment, and is rate-limited per client address; device bodies are capped at 64 KiB;
-//! rate-limit buckets are pruned and capped. Connections are capped in all and per client
+//! rate-limit buckets are pruned and capped. Headers are authenticated before a body is
+//! read: a wrong API key, an unknown or revoked device or a malformed signature header is
+//! refused without waiting for the body. Connections are capped in all and per client
 //! address ([`conn`]), every request has a 40 s deadline (slow bodies), TLS handshakes 10 s;
 //! a device holds at most 4 long-polls, and a long-poll ends when its device is revoked.
 //!

@@ -38,6 +38,26 @@ pub(crate) async fn health(State(state): State<AppState>) -> ApiResult<Json<Valu
     Ok(Json(json!({ "status": "ok" })))
 }
 
+/// A relying party authenticated by its API key. Handlers take it as their first argument:
+/// axum runs header-only extractors before the one that reads the body, so a request with
+/// a missing, unknown or rate-limited key is refused before its body is read (issue 13,
+/// finding 6: a stranger's body costs no memory and no wait).
+pub(crate) struct RpKey {
+    /// The key's name.
+    pub(crate) name: String,
+}
+
+impl axum::extract::FromRequestParts<AppState> for RpKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> ApiResult<Self> {
+        Ok(Self { name: rp_auth(state, &parts.headers)? })
+    }
+}
+
 /// Checks the bearer API key and its rate; returns the key's name.
 fn rp_auth(state: &AppState, headers: &HeaderMap) -> ApiResult<String> {
     let key = headers
@@ -77,12 +97,11 @@ struct EnrolBody {
 }
 
 async fn rp_enrol(
+    _key: RpKey,
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(user): Path<String>,
     body: Option<Json<EnrolBody>>,
 ) -> ApiResult<Json<Value>> {
-    rp_auth(&state, &headers)?;
     let body = body.map(|b| b.0).unwrap_or_default();
     Ok(Json(enrol_user(&state, &user, body.issuer)?))
 }
@@ -137,11 +156,10 @@ fn percent_encode(text: &str) -> String {
 }
 
 async fn rp_devices(
+    _key: RpKey,
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(user): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    rp_auth(&state, &headers)?;
     let list: Vec<Value> = state
         .0
         .store
@@ -156,11 +174,10 @@ async fn rp_devices(
 }
 
 async fn rp_revoke(
+    _key: RpKey,
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path((user, id)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    rp_auth(&state, &headers)?;
     let now = state.now();
     if !state.0.store.revoke_device(&user, &id, now)? {
         return Err(err(StatusCode::NOT_FOUND, "no such active device for this user"));
@@ -186,12 +203,11 @@ pub(crate) struct LoginBody {
 }
 
 async fn rp_create_login(
+    key: RpKey,
     State(state): State<AppState>,
-    headers: HeaderMap,
     Json(body): Json<LoginBody>,
 ) -> ApiResult<Json<Value>> {
-    let key_name = rp_auth(&state, &headers)?;
-    tracing::debug!(api_key = %key_name, "create login");
+    tracing::debug!(api_key = %key.name, "create login");
     Ok(Json(create_login(&state, body)?))
 }
 
@@ -315,12 +331,11 @@ fn outcome_json(state: &AppState, login: &store::Login) -> ApiResult<Value> {
 }
 
 async fn rp_wait_login(
+    _key: RpKey,
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
     Query(q): Query<WaitQuery>,
 ) -> ApiResult<Json<Value>> {
-    rp_auth(&state, &headers)?;
     Ok(Json(wait_login(&state, &id, q.wait.unwrap_or(0)).await?))
 }
 
@@ -362,11 +377,10 @@ struct AuditQuery {
 }
 
 async fn rp_audit(
+    _key: RpKey,
     State(state): State<AppState>,
-    headers: HeaderMap,
     Query(q): Query<AuditQuery>,
 ) -> ApiResult<Json<Value>> {
-    rp_auth(&state, &headers)?;
     let events = state.0.store.audit_log(q.user.as_deref(), q.after.unwrap_or(0), 1000)?;
     let list = events
         .into_iter()

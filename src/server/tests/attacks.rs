@@ -180,6 +180,46 @@ fn the_demo_refuses_cross_site_and_rebound_requests() {
     assert_eq!(raw(&head(&origin), &form), 200);
 }
 
+/// Finding 6: headers are authenticated before the body is read. Each request below
+/// announces a 60,000-byte body and never sends it; before the fix the server read (waited
+/// for) the body first and answered only at its 40 s request deadline, so a stranger could
+/// hold a request open and make the server buffer bodies. Now the bad API key, the unknown
+/// or revoked device, or the malformed signature header is refused at once (the 5 s is how
+/// long the client waits for an answer, not a speed measurement).
+#[test]
+fn bad_credentials_are_refused_before_the_body_arrives() {
+    let server = Server::start(&[]);
+    let revoked = Device::enrol(&server, "alice");
+    let (status, _) =
+        server.rp("DELETE", &format!("/rp/v1/users/alice/devices/{}", revoked.id), &json!({}));
+    assert_eq!(status, 200);
+    let rp = |path: &str| {
+        format!(
+            "POST {path} HTTP/1.1\r\nAuthorization: Bearer tsk_{}\r\n\
+             Content-Type: application/json\r\nContent-Length: 60000\r\n\r\n",
+            "0".repeat(40)
+        )
+    };
+    let device = |path: &str, id: &str, signature: &str| {
+        format!(
+            "POST {path} HTTP/1.1\r\nx-tessera-device: {id}\r\nx-tessera-timestamp: 1\r\n\
+             x-tessera-nonce: {}\r\nx-tessera-signature: {signature}\r\n\
+             Content-Type: application/json\r\nContent-Length: 60000\r\n\r\n",
+            "0".repeat(32)
+        )
+    };
+    let unknown = "0123456789abcdef0123456789abcdef";
+    for (what, head, expected) in [
+        ("login with a wrong API key", rp("/rp/v1/logins"), 401),
+        ("enrolment with a wrong API key", rp("/rp/v1/users/alice/enrol"), 401),
+        ("answer from an unknown device", device("/device/v1/answer", unknown, "AAAA"), 401),
+        ("answer from a revoked device", device("/device/v1/answer", &revoked.id, "AAAA"), 403),
+        ("enrolment with a malformed signature", device("/device/v1/enrol", unknown, "!"), 401),
+    ] {
+        assert_eq!(server.status_without_body(&head), Some(expected), "{what}");
+    }
+}
+
 /// Finding 6: one client opening 5,000 connections that send headers and then trickle a
 /// body (or nothing) took every file descriptor of a server allowed 4,096, so nobody else
 /// was served. Now one client address holds at most 256 connections (the rest are closed

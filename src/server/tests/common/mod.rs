@@ -110,6 +110,26 @@ impl Server {
         Some((status, body))
     }
 
+    /// Sends only `head` (which announces a body with `Content-Length`) and never the body;
+    /// returns the status the server answers within 5 s (`None`: no answer by then).
+    pub fn status_without_body(&self, head: &str) -> Option<u16> {
+        let mut stream = TcpStream::connect_timeout(&self.addr, Duration::from_secs(5)).ok()?;
+        stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+        let (line, rest) = head.split_once("\r\n")?;
+        let request = format!("{line}\r\nHost: {}\r\n{rest}", self.addr);
+        stream.write_all(request.as_bytes()).ok()?;
+        let mut reply = Vec::new();
+        let mut buf = [0u8; 512];
+        while !reply.windows(2).any(|w| w == b"\r\n") {
+            let n = stream.read(&mut buf).ok()?;
+            if n == 0 {
+                return None;
+            }
+            reply.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8_lossy(&reply).split(' ').nth(1)?.parse().ok()
+    }
+
     pub fn try_request(&self, head: &str) -> Option<(u16, String)> {
         self.try_request_with_body(head, b"")
     }
