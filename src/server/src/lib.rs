@@ -4,8 +4,12 @@
 //! to). [`router`] builds the whole HTTP surface so tests can drive it without a socket.
 //!
 //! # Relying-party API
-//! Every call carries `Authorization: Bearer API_KEY` (the first start writes one to
-//! `DATA/api-key`). Errors are `{"error": "..."}` with a 4xx status.
+//! Every call carries `Authorization: Bearer API_KEY`. The first start writes the operator's
+//! key (every relying party) to `DATA/api-key`; `tessera-server keys add NAME --rp RP` makes
+//! a key for one relying party, which may create logins (`rp`) and enrolments (`issuer`)
+//! only for that one (`403` otherwise; it is the default when the body names none) and reads
+//! only its own logins; `keys list` and `keys revoke NAME` ([`keys`]). Errors are
+//! `{"error": "..."}` with a 4xx status.
 //!
 //! | call | body / query | answer |
 //! |---|---|---|
@@ -72,6 +76,7 @@ pub mod conn;
 pub mod demo;
 mod device;
 mod error;
+pub mod keys;
 mod rp;
 mod state;
 pub mod store;
@@ -548,5 +553,58 @@ mod tests {
         for poll in held {
             poll.abort();
         }
+    }
+
+    /// Issue 13 finding 7: a key for relying party "payroll" tries to act for "crm".
+    #[tokio::test]
+    async fn a_key_for_one_relying_party_cannot_act_for_another() {
+        let (state, operator) = state(Config::new("http://127.0.0.1:1"));
+        let app = router(state.clone());
+        enrol(&app, &operator, "alice").await;
+        let payroll =
+            keys::create(&state.0.store, "payroll", Some("payroll"), state.now()).unwrap();
+        let counts = |s: &AppState| {
+            (s.0.store.count("logins"), s.0.store.count("enrolments"), s.0.store.count("audit"))
+        };
+        let before = counts(&state);
+        let login = json!({ "user": "alice", "rp": "crm" });
+        let (status, reply) = call(&app, rp("POST", "/rp/v1/logins", &payroll, login)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{reply}");
+        let enrolment = json!({ "issuer": "crm" });
+        let (status, reply) =
+            call(&app, rp("POST", "/rp/v1/users/alice/enrol", &payroll, enrolment)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{reply}");
+        assert_eq!(counts(&state), before, "(logins, enrolments, audit rows): nothing stored");
+
+        // Its own relying party works, and is the default.
+        let (status, mine) =
+            call(&app, rp("POST", "/rp/v1/logins", &payroll, json!({ "user": "alice" }))).await;
+        assert_eq!(status, StatusCode::OK, "{mine}");
+        let id = mine["id"].as_str().unwrap();
+        let (_, outcome) =
+            call(&app, rp("GET", &format!("/rp/v1/logins/{id}"), &payroll, json!({}))).await;
+        assert_eq!(outcome["rp"], "payroll");
+        // Another relying party's login is not its to read.
+        let crm = json!({ "user": "alice", "rp": "crm" });
+        let (_, theirs) = call(&app, rp("POST", "/rp/v1/logins", &operator, crm)).await;
+        let path = format!("/rp/v1/logins/{}", theirs["id"].as_str().unwrap());
+        assert_eq!(
+            call(&app, rp("GET", &path, &payroll, json!({}))).await.0,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(call(&app, rp("GET", &path, &operator, json!({}))).await.0, StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn a_revoked_api_key_is_refused() {
+        let (state, _) = state(Config::new("http://127.0.0.1:1"));
+        let app = router(state.clone());
+        let key = keys::create(&state.0.store, "crm", Some("crm"), state.now()).unwrap();
+        assert_eq!(call(&app, rp("GET", "/rp/v1/audit", &key, json!({}))).await.0, StatusCode::OK);
+        assert!(state.0.store.api_keys().unwrap().iter().any(|k| k.last_used.is_some()));
+        assert_eq!(state.0.store.revoke_api_key("crm", state.now()).unwrap(), 1);
+        let (status, reply) = call(&app, rp("GET", "/rp/v1/audit", &key, json!({}))).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert!(reply["error"].as_str().unwrap().contains("revoked"), "{reply}");
     }
 }

@@ -260,3 +260,47 @@ fn five_thousand_slow_bodies_do_not_stop_health() {
     assert_eq!(health.map(|h| h.0), Some(200), "after {:?}", started.elapsed());
     drop(held);
 }
+
+/// Finding 7: API keys were unnamed and all-powerful. The operator now makes a key scoped to
+/// one relying party, lists keys (never their secrets) and revokes one; the payroll key
+/// cannot start a login for the CRM, and once revoked it is refused.
+#[test]
+fn the_operator_scopes_lists_and_revokes_api_keys() {
+    let server = Server::start(&[]);
+    Device::enrol(&server, "alice");
+    let added = server.keys(&["add", "payroll", "--rp", "payroll"]);
+    assert!(added.status.success(), "{added:?}");
+    let key = String::from_utf8(added.stdout).unwrap().trim().to_owned();
+    assert!(key.starts_with("tsk_"), "{key}");
+
+    let crm = json!({ "user": "alice", "rp": "crm" });
+    let (status, reply) = server.rp_with(&key, "POST", "/rp/v1/logins", &crm);
+    assert_eq!(status, 403, "{reply}");
+    let (_, audit) = server.rp("GET", "/rp/v1/audit", &json!({}));
+    assert!(!audit.to_string().contains("\"crm\""), "nothing was stored for crm: {audit}");
+    let (status, reply) =
+        server.rp_with(&key, "POST", "/rp/v1/logins", &json!({ "user": "alice" }));
+    assert_eq!(status, 200, "{reply}");
+
+    let listed = server.keys(&["list"]);
+    assert!(listed.status.success(), "{listed:?}");
+    let text = String::from_utf8(listed.stdout).unwrap();
+    assert!(!text.contains(&key) && !text.contains(&server.key()), "no secret in {text}");
+    let line = |text: &str, name: &str| -> Vec<String> {
+        let line = text.lines().find(|l| l.starts_with(&format!("{name}\t"))).unwrap();
+        line.split('\t').map(str::to_owned).collect()
+    };
+    let payroll = line(&text, "payroll");
+    assert_eq!(payroll[1], "payroll");
+    assert_ne!(payroll[3], "-", "last used is recorded: {text}");
+    assert_eq!(payroll[4], "-", "not revoked yet: {text}");
+    assert_eq!(line(&text, "bootstrap")[1], "*", "the operator's key: every relying party");
+
+    let revoked = server.keys(&["revoke", "payroll"]);
+    assert!(revoked.status.success(), "{revoked:?}");
+    let (status, reply) = server.rp_with(&key, "GET", "/rp/v1/audit", &json!({}));
+    assert_eq!(status, 401, "{reply}");
+    let text = String::from_utf8(server.keys(&["list"]).stdout).unwrap();
+    assert_ne!(line(&text, "payroll")[4], "-", "{text}");
+    assert!(!server.keys(&["revoke", "payroll"]).status.success(), "nothing left to revoke");
+}

@@ -141,15 +141,36 @@ impl Server {
         path: &str,
         body: &serde_json::Value,
     ) -> (u16, serde_json::Value) {
+        self.rp_with(&self.key(), method, path, body)
+    }
+
+    /// A relying-party call with API key `key`: status and JSON answer.
+    pub fn rp_with(
+        &self,
+        key: &str,
+        method: &str,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> (u16, serde_json::Value) {
         let body = body.to_string();
         let head = format!(
-            "{method} {path} HTTP/1.1\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\n\
+            "{method} {path} HTTP/1.1\r\nAuthorization: Bearer {key}\r\nContent-Type: application/json\r\n\
              Content-Length: {}\r\n\r\n",
-            self.key(),
             body.len()
         );
         let (status, reply) = self.try_request_with_body(&head, body.as_bytes()).unwrap();
         (status, serde_json::from_str(&reply).unwrap_or(serde_json::Value::Null))
+    }
+
+    /// Runs `tessera-server keys ARGS --data DIR` on this server's data folder.
+    pub fn keys(&self, args: &[&str]) -> std::process::Output {
+        Command::new(env!("CARGO_BIN_EXE_tessera-server"))
+            .arg("keys")
+            .args(args)
+            .arg("--data")
+            .arg(self.data.path().join("d"))
+            .output()
+            .unwrap()
     }
 
     /// Runs `tessera-server admin ARGS --server URL --api-key-file FILE`.
