@@ -1,6 +1,7 @@
 //! The device API of `tessera-push-v1` (`/device/v1/...`, specified in
 //! [`tessera_core::push::tessera`]): signed-request checks (signature, timestamp window,
-//! nonce), enrolment with proof of possession, the pending long-poll and signed answers.
+//! nonce), enrolment with proof of possession, the pending long-poll (with the device's
+//! notices: another device was enrolled for its user) and signed answers.
 
 use std::time::{Duration, Instant};
 
@@ -12,8 +13,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
 use tessera_core::push::tessera::{
-    self, AnswerRequest, AnswerResponse, Challenge, EnrolRequest, EnrolResponse, PendingResponse,
-    SignedChallenge,
+    self, AnswerRequest, AnswerResponse, Challenge, DeviceNotice, EnrolRequest, EnrolResponse,
+    PendingResponse, SignedChallenge,
 };
 
 use crate::error::{ApiError, ApiResult, err};
@@ -206,6 +207,8 @@ async fn device_enrol(
         .ok_or_else(refused)?;
     state.0.store.audit(now, "device_enrolled", Some(&user), &json!({ "device": h.device }));
     tracing::info!(user = %user, device = %h.device, "device enrolled");
+    // The user's other devices have a notice about this one: end their long-polls.
+    state.wake_user(&user);
     Ok(Json(EnrolResponse {
         device: h.device,
         server_public_key: tessera::b64(&state.0.server_public),
@@ -256,6 +259,7 @@ async fn device_pending(
     } else {
         None
     };
+    let want_notices = q.notices.unwrap_or(0) != 0;
     let mut shutdown = state.0.shutdown.subscribe();
     let mut first = true;
     loop {
@@ -271,7 +275,8 @@ async fn device_pending(
         let logins = state.0.store.pending_for_user(&device.user, now)?;
         let mut open: Vec<&str> = logins.iter().map(|l| l.id.as_str()).collect();
         open.sort_unstable();
-        if open != known || Instant::now() >= deadline || *shutdown.borrow() {
+        let noticed = want_notices && state.0.store.has_notices(&device.id)?;
+        if open != known || noticed || Instant::now() >= deadline || *shutdown.borrow() {
             let mut challenges = Vec::with_capacity(logins.len());
             for login in &logins {
                 let challenge = challenge_for(login, &device.id)?;
@@ -280,7 +285,8 @@ async fn device_pending(
                         .map_err(|_| err(StatusCode::INTERNAL_SERVER_ERROR, "signing failed"))?,
                 );
             }
-            return Ok(Json(PendingResponse { challenges, server_time: now }));
+            let notices = if want_notices { notices_for(&state, &device.id)? } else { Vec::new() };
+            return Ok(Json(PendingResponse { challenges, server_time: now, notices }));
         }
         tokio::select! {
             () = &mut notified => {}
@@ -288,6 +294,21 @@ async fn device_pending(
             _ = shutdown.changed() => {}
         }
     }
+}
+
+/// Takes the notices waiting for `device` as the protocol sends them (each once).
+fn notices_for(state: &AppState, device: &str) -> ApiResult<Vec<DeviceNotice>> {
+    Ok(state
+        .0
+        .store
+        .take_notices(device)?
+        .into_iter()
+        .map(|n| {
+            let detail: serde_json::Value = serde_json::from_str(&n.detail).unwrap_or_default();
+            let field = |k: &str| detail.get(k).and_then(|v| v.as_str()).unwrap_or("").to_owned();
+            DeviceNotice { kind: n.kind, at: n.at, user: field("user"), device: field("device") }
+        })
+        .collect())
 }
 
 async fn device_answer(

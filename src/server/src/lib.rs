@@ -607,4 +607,57 @@ mod tests {
         assert_eq!(status, StatusCode::UNAUTHORIZED);
         assert!(reply["error"].as_str().unwrap().contains("revoked"), "{reply}");
     }
+
+    /// Issue 13 finding 7: enrolling a device (maybe by someone holding an API key) must not
+    /// go unnoticed by the user's devices.
+    #[tokio::test]
+    async fn a_new_device_is_announced_once_to_the_users_other_devices_only() {
+        let (state, key) = state(Config::new("http://127.0.0.1:1"));
+        let app = router(state);
+        let (first, first_key) = enrol(&app, &key, "fay").await;
+        let (other, other_key) = enrol(&app, &key, "gus").await;
+        let poll = |device: &str, device_key: &DeviceKey, query: &str| {
+            device_request(device_key, device, "GET", &format!("/device/v1/pending?{query}"), b"")
+        };
+        let held = poll(&first, &first_key, "wait=20&notices=1");
+        let waiter = tokio::spawn({
+            let app = app.clone();
+            async move { call(&app, held).await }
+        });
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let started = Instant::now();
+        let (second, second_key) = enrol(&app, &key, "fay").await;
+        let (status, reply) = waiter.await.unwrap();
+        assert_eq!(status, StatusCode::OK, "{reply}");
+        assert!(started.elapsed() < Duration::from_secs(10), "woken by the enrolment");
+        let notices = reply["notices"].as_array().unwrap();
+        assert_eq!(notices.len(), 1, "{reply}");
+        assert_eq!(notices[0]["kind"], "device_enrolled");
+        assert_eq!(notices[0]["user"], "fay");
+        assert_eq!(notices[0]["device"], second.as_str());
+        for (device, device_key, query, what) in [
+            (&first, &first_key, "notices=1", "a notice is sent once"),
+            (&second, &second_key, "notices=1", "a device does not hear of its own enrolment"),
+            (&other, &other_key, "notices=1", "another user's device hears nothing"),
+        ] {
+            let (status, reply) = call(&app, poll(device, device_key, query)).await;
+            assert_eq!(status, StatusCode::OK);
+            assert!(reply.get("notices").is_none(), "{what}: {reply}");
+        }
+    }
+
+    #[tokio::test]
+    async fn notices_wait_for_a_poll_that_asks_for_them() {
+        let (state, key) = state(Config::new("http://127.0.0.1:1"));
+        let app = router(state);
+        let (first, first_key) = enrol(&app, &key, "hal").await;
+        enrol(&app, &key, "hal").await;
+        let poll = |query: &str| {
+            device_request(&first_key, &first, "GET", &format!("/device/v1/pending?{query}"), b"")
+        };
+        let (_, reply) = call(&app, poll("wait=0")).await;
+        assert!(reply.get("notices").is_none(), "not asked for: {reply}");
+        let (_, reply) = call(&app, poll("wait=0&notices=1")).await;
+        assert_eq!(reply["notices"].as_array().unwrap().len(), 1, "still there: {reply}");
+    }
 }

@@ -338,6 +338,9 @@ pub(crate) struct WaitQuery {
     /// held while the open set is exactly this.
     #[serde(default)]
     pub(crate) known: Option<String>,
+    /// Device long-poll: `1` to be sent the device's notices (and answered while any wait).
+    #[serde(default)]
+    pub(crate) notices: Option<u8>,
 }
 
 fn outcome_json(state: &AppState, login: &store::Login) -> ApiResult<Value> {
