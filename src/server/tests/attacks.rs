@@ -220,6 +220,38 @@ fn bad_credentials_are_refused_before_the_body_arrives() {
     }
 }
 
+/// Finding 6: a client that opens TLS connections and never finishes the handshake (here:
+/// the first 3 bytes of a ClientHello, then silence) held a connection and a task each for
+/// as long as it liked. Now the server closes them when the 10 s handshake time is up (the
+/// client waits up to 30 s for that close: a functional wait, not a speed measurement).
+#[test]
+fn tls_handshakes_that_never_finish_are_closed() {
+    use std::io::{Read as _, Write as _};
+    let dir = tempfile::tempdir().unwrap();
+    let made = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into()]).unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert, made.cert.pem()).unwrap();
+    std::fs::write(&key, made.signing_key.serialize_pem()).unwrap();
+    let server =
+        Server::start(&["--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()]);
+    let mut held: Vec<std::net::TcpStream> = (0..20)
+        .map(|_| {
+            let mut stream = std::net::TcpStream::connect(server.addr).unwrap();
+            stream.write_all(&[0x16, 0x03, 0x01]).unwrap();
+            stream.set_read_timeout(Some(std::time::Duration::from_secs(30))).unwrap();
+            stream
+        })
+        .collect();
+    for stream in &mut held {
+        let mut buf = [0u8; 64];
+        match stream.read(&mut buf) {
+            Ok(0) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+            other => panic!("the stalled handshake was not closed: {other:?}"),
+        }
+    }
+}
+
 /// Finding 6: one client opening 5,000 connections that send headers and then trickle a
 /// body (or nothing) took every file descriptor of a server allowed 4,096, so nobody else
 /// was served. Now one client address holds at most 256 connections (the rest are closed

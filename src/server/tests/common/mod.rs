@@ -55,10 +55,17 @@ impl Server {
             .stderr(log)
             .spawn()
             .unwrap();
+        // A TLS server does not answer plain HTTP: wait for its port instead.
+        let tls = extra.contains(&"--tls-cert");
         let server = Self { addr, data, child };
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
-            if server.try_request("GET /health HTTP/1.1\r\n\r\n").is_some_and(|r| r.0 == 200) {
+            let up = if tls {
+                TcpStream::connect(addr).is_ok()
+            } else {
+                server.try_request("GET /health HTTP/1.1\r\n\r\n").is_some_and(|r| r.0 == 200)
+            };
+            if up {
                 return server;
             }
             std::thread::sleep(Duration::from_millis(50));
