@@ -377,6 +377,23 @@ fn enrol_gives_totp_and_push_and_approve_is_verified_by_the_relying_party(db: Db
     assert!(pending(&home).is_empty(), "single use: answered logins are gone");
 }
 
+/// Issue 13 finding 7: a second device enrolled for alice (by her, or by someone holding an
+/// API key) is announced to her first device by `tessera push pending`, once; the new
+/// device is not told about itself.
+fn a_new_push_device_is_announced_once_to_the_users_first_device(db: Db) {
+    let server = Server::start(db);
+    let first = device(&server, "alice");
+    let second = device(&server, "alice");
+    let out = first.ok(&["push", "pending"]);
+    let told = "A new device was enrolled for alice on ";
+    assert_eq!(out.matches(told).count(), 1, "{out}");
+    assert!(out.contains(" UTC. If this wasn't you, tell your administrator."), "{out}");
+    let again = first.ok(&["push", "pending"]);
+    assert!(!again.contains("new device"), "told once: {again}");
+    let own = second.ok(&["push", "pending"]);
+    assert!(!own.contains("new device"), "not about itself: {own}");
+}
+
 fn login_id_prefix(outcome: &Value) -> String {
     outcome["id"].as_str().unwrap().to_owned()
 }
@@ -731,7 +748,8 @@ on_both_stores!(
     pending_logins_survive_a_restart_once_and_are_decided_once,
     a_captured_device_request_cannot_be_replayed,
     a_challenge_signed_by_another_key_is_dropped_by_the_client,
-    a_decision_over_a_tampered_context_is_refused
+    a_decision_over_a_tampered_context_is_refused,
+    a_new_push_device_is_announced_once_to_the_users_first_device
 );
 
 #[test]

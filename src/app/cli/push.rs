@@ -4,7 +4,8 @@
 //! Every command polls the accounts itself (there is no daemon): `pending` and `approve`
 //! see what the server holds at that moment. `watch` keeps polling on the core's schedule
 //! (every 3 s, backing off on errors) and, on a terminal, asks for a decision. Decisions are
-//! kept in the vault's push history.
+//! kept in the vault's push history. Every command that polls prints the notices a server
+//! sends once ("A new device was enrolled for alice on ...").
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::sync::mpsc;
@@ -296,6 +297,14 @@ fn poll_once(
     Ok(())
 }
 
+/// Prints the notices the polls fetched ("a new device was enrolled for you"): the server
+/// sends each one once, so every command that polls shows them.
+fn show_notices(session: &mut PushSession, to: &mut dyn Write) {
+    for notice in session.take_notices() {
+        let _ = writeln!(to, "{}", notice.message());
+    }
+}
+
 fn pending(
     session: &mut PushSession,
     as_json: bool,
@@ -304,6 +313,8 @@ fn pending(
     err: &mut dyn Write,
 ) -> Result<(), CliError> {
     poll_once(session, clock, err)?;
+    // `--json` output stays one JSON document: notices go to stderr there.
+    show_notices(session, if as_json { err } else { out });
     let now = clock.now();
     let requests = session.pending().requests();
     let io = |e: std::io::Error| CliError::new(format!("cannot write output: {e}"));
@@ -376,6 +387,7 @@ fn decide(
     err: &mut dyn Write,
 ) -> Result<(), CliError> {
     poll_once(session, clock, err)?;
+    show_notices(session, err);
     let item = session.answer(id, decision, clock.now_millis())?;
     let line = format!(
         "{}: {} — {}",
@@ -489,6 +501,7 @@ fn watch(
                 prompted = None;
             }
         }
+        show_notices(session, out);
         let _ = out.flush();
         if interactive
             && prompted.is_none()

@@ -1,19 +1,20 @@
 //! The device API of `tessera-push-v1` (`/device/v1/...`, specified in
 //! [`tessera_core::push::tessera`]): signed-request checks (signature, timestamp window,
-//! nonce), enrolment with proof of possession, the pending long-poll and signed answers.
+//! nonce), enrolment with proof of possession, the pending long-poll (with the device's
+//! notices: another device was enrolled for its user) and signed answers.
 
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::DefaultBodyLimit;
 use axum::extract::{ConnectInfo, Query, State};
-use axum::http::{Extensions, HeaderMap, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
 use tessera_core::push::tessera::{
-    self, AnswerRequest, AnswerResponse, Challenge, EnrolRequest, EnrolResponse, PendingResponse,
-    SignedChallenge,
+    self, AnswerRequest, AnswerResponse, Challenge, DeviceNotice, EnrolRequest, EnrolResponse,
+    PendingResponse, SignedChallenge,
 };
 
 use crate::error::{ApiError, ApiResult, err};
@@ -105,25 +106,73 @@ fn check_signed(
     Ok(())
 }
 
-/// Authenticates a request from an enrolled, unrevoked device.
-fn device_auth(
-    state: &AppState,
-    headers: &HeaderMap,
-    method: &Method,
-    uri: &Uri,
-    body: &[u8],
-) -> ApiResult<store::Device> {
-    let h = signed_headers(headers)?;
-    let device = state
-        .0
-        .store
-        .device(&h.device)?
-        .ok_or_else(|| err(StatusCode::UNAUTHORIZED, "unknown device"))?;
-    check_signed(state, &h, method, uri, body, &device.public_key)?;
-    if device.revoked.is_some() {
-        return Err(err(StatusCode::FORBIDDEN, "this device was revoked"));
+/// A device request whose headers passed every check that needs no body: well-formed
+/// signed headers naming an enrolled device that is not revoked. Handlers take it before the
+/// body, so a request from a stranger (or a revoked device) is refused before its body is
+/// read (issue 13, finding 6); the signature, which covers the body, is then checked with
+/// [`DeviceCaller::verify`].
+struct DeviceCaller {
+    headers: SignedHeaders,
+    device: store::Device,
+}
+
+impl axum::extract::FromRequestParts<AppState> for DeviceCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> ApiResult<Self> {
+        let headers = signed_headers(&parts.headers)?;
+        let device = state
+            .0
+            .store
+            .device(&headers.device)?
+            .ok_or_else(|| err(StatusCode::UNAUTHORIZED, "unknown device"))?;
+        if device.revoked.is_some() {
+            return Err(err(StatusCode::FORBIDDEN, "this device was revoked"));
+        }
+        Ok(Self { headers, device })
     }
-    Ok(device)
+}
+
+impl DeviceCaller {
+    /// Checks the request's signature over `body` (and its timestamp, nonce and rate);
+    /// returns the authenticated device.
+    fn verify(
+        self,
+        state: &AppState,
+        method: &Method,
+        uri: &Uri,
+        body: &[u8],
+    ) -> ApiResult<store::Device> {
+        check_signed(state, &self.headers, method, uri, body, &self.device.public_key)?;
+        Ok(self.device)
+    }
+}
+
+/// The headers of an enrolment, checked before its body is read: the caller's address is
+/// within its enrolment rate and the signed headers are well formed.
+struct EnrolCaller(SignedHeaders);
+
+impl axum::extract::FromRequestParts<AppState> for EnrolCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> ApiResult<Self> {
+        if let Some(ConnectInfo(ClientAddr(addr))) =
+            parts.extensions.get::<ConnectInfo<ClientAddr>>()
+        {
+            let c = &state.0.config;
+            let key = crate::state::client_key(addr.ip());
+            if !state.0.client_limits.allow(&key, c.device_rate, c.device_burst) {
+                return Err(err(StatusCode::TOO_MANY_REQUESTS, "too many enrolment attempts"));
+            }
+        }
+        Ok(Self(signed_headers(&parts.headers)?))
+    }
 }
 
 /// Enrolment is the one device call anyone can make (the key is in the request), so it is
@@ -131,21 +180,12 @@ fn device_auth(
 /// enrolment credential is known to match an open enrolment: no nonce row, no device
 /// bucket, no audit line, no log line with the caller's values.
 async fn device_enrol(
+    EnrolCaller(h): EnrolCaller,
     State(state): State<AppState>,
     method: Method,
     uri: Uri,
-    headers: HeaderMap,
-    extensions: Extensions,
     body: Bytes,
 ) -> ApiResult<Json<EnrolResponse>> {
-    if let Some(ConnectInfo(ClientAddr(addr))) = extensions.get::<ConnectInfo<ClientAddr>>() {
-        let c = &state.0.config;
-        let key = crate::state::client_key(addr.ip());
-        if !state.0.client_limits.allow(&key, c.device_rate, c.device_burst) {
-            return Err(err(StatusCode::TOO_MANY_REQUESTS, "too many enrolment attempts"));
-        }
-    }
-    let h = signed_headers(&headers)?;
     let request: EnrolRequest = serde_json::from_slice(&body)
         .map_err(|_| err(StatusCode::BAD_REQUEST, "malformed enrolment"))?;
     let public_key =
@@ -167,6 +207,8 @@ async fn device_enrol(
         .ok_or_else(refused)?;
     state.0.store.audit(now, "device_enrolled", Some(&user), &json!({ "device": h.device }));
     tracing::info!(user = %user, device = %h.device, "device enrolled");
+    // The user's other devices have a notice about this one: end their long-polls.
+    state.wake_user(&user);
     Ok(Json(EnrolResponse {
         device: h.device,
         server_public_key: tessera::b64(&state.0.server_public),
@@ -195,13 +237,13 @@ fn challenge_for(login: &store::Login, device: &str) -> ApiResult<Challenge> {
 }
 
 async fn device_pending(
+    caller: DeviceCaller,
     State(state): State<AppState>,
     method: Method,
     uri: Uri,
-    headers: HeaderMap,
     Query(q): Query<WaitQuery>,
 ) -> ApiResult<Json<PendingResponse>> {
-    let device = device_auth(&state, &headers, &method, &uri, &[])?;
+    let device = caller.verify(&state, &method, &uri, &[])?;
     let deadline =
         Instant::now() + Duration::from_secs(q.wait.unwrap_or(0).min(tessera::MAX_WAIT_SECONDS));
     let mut known: Vec<&str> =
@@ -217,6 +259,7 @@ async fn device_pending(
     } else {
         None
     };
+    let want_notices = q.notices.unwrap_or(0) != 0;
     let mut shutdown = state.0.shutdown.subscribe();
     let mut first = true;
     loop {
@@ -232,7 +275,8 @@ async fn device_pending(
         let logins = state.0.store.pending_for_user(&device.user, now)?;
         let mut open: Vec<&str> = logins.iter().map(|l| l.id.as_str()).collect();
         open.sort_unstable();
-        if open != known || Instant::now() >= deadline || *shutdown.borrow() {
+        let noticed = want_notices && state.0.store.has_notices(&device.id)?;
+        if open != known || noticed || Instant::now() >= deadline || *shutdown.borrow() {
             let mut challenges = Vec::with_capacity(logins.len());
             for login in &logins {
                 let challenge = challenge_for(login, &device.id)?;
@@ -241,7 +285,8 @@ async fn device_pending(
                         .map_err(|_| err(StatusCode::INTERNAL_SERVER_ERROR, "signing failed"))?,
                 );
             }
-            return Ok(Json(PendingResponse { challenges, server_time: now }));
+            let notices = if want_notices { notices_for(&state, &device.id)? } else { Vec::new() };
+            return Ok(Json(PendingResponse { challenges, server_time: now, notices }));
         }
         tokio::select! {
             () = &mut notified => {}
@@ -251,14 +296,29 @@ async fn device_pending(
     }
 }
 
+/// Takes the notices waiting for `device` as the protocol sends them (each once).
+fn notices_for(state: &AppState, device: &str) -> ApiResult<Vec<DeviceNotice>> {
+    Ok(state
+        .0
+        .store
+        .take_notices(device)?
+        .into_iter()
+        .map(|n| {
+            let detail: serde_json::Value = serde_json::from_str(&n.detail).unwrap_or_default();
+            let field = |k: &str| detail.get(k).and_then(|v| v.as_str()).unwrap_or("").to_owned();
+            DeviceNotice { kind: n.kind, at: n.at, user: field("user"), device: field("device") }
+        })
+        .collect())
+}
+
 async fn device_answer(
+    caller: DeviceCaller,
     State(state): State<AppState>,
     method: Method,
     uri: Uri,
-    headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Json<AnswerResponse>> {
-    let device = device_auth(&state, &headers, &method, &uri, &body)?;
+    let device = caller.verify(&state, &method, &uri, &body)?;
     let AnswerRequest { decision } = serde_json::from_slice(&body)
         .map_err(|_| err(StatusCode::BAD_REQUEST, "malformed answer"))?;
     let now = state.now();

@@ -26,6 +26,9 @@ pub enum ServerError {
     /// A key could not be made or read.
     #[error("server key error: {0}")]
     Key(String),
+    /// An API key could not be made.
+    #[error(transparent)]
+    ApiKey(#[from] crate::keys::KeyError),
 }
 
 /// An error answer: status plus `{"error": ...}` (and extra fields).

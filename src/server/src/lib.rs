@@ -4,8 +4,12 @@
 //! to). [`router`] builds the whole HTTP surface so tests can drive it without a socket.
 //!
 //! # Relying-party API
-//! Every call carries `Authorization: Bearer API_KEY` (the first start writes one to
-//! `DATA/api-key`). Errors are `{"error": "..."}` with a 4xx status.
+//! Every call carries `Authorization: Bearer API_KEY`. The first start writes the operator's
+//! key (every relying party) to `DATA/api-key`; `tessera-server keys add NAME --rp RP` makes
+//! a key for one relying party, which may create logins (`rp`) and enrolments (`issuer`)
+//! only for that one (`403` otherwise; it is the default when the body names none) and reads
+//! only its own logins; `keys list` and `keys revoke NAME` ([`keys`]). Errors are
+//! `{"error": "..."}` with a 4xx status.
 //!
 //! | call | body / query | answer |
 //! |---|---|---|
@@ -43,7 +47,9 @@
 //! Nothing unauthenticated is stored or logged: device ids must be 1-64 hex digits before
 //! they are looked up; an enrolment does no write until its credential matches an open
 //! enrolment, and is rate-limited per client address; device bodies are capped at 64 KiB;
-//! rate-limit buckets are pruned and capped. Connections are capped in all and per client
+//! rate-limit buckets are pruned and capped. Headers are authenticated before a body is
+//! read: a wrong API key, an unknown or revoked device or a malformed signature header is
+//! refused without waiting for the body. Connections are capped in all and per client
 //! address ([`conn`]), every request has a 40 s deadline (slow bodies), TLS handshakes 10 s;
 //! a device holds at most 4 long-polls, and a long-poll ends when its device is revoked.
 //!
@@ -70,6 +76,7 @@ pub mod conn;
 pub mod demo;
 mod device;
 mod error;
+pub mod keys;
 mod rp;
 mod state;
 pub mod store;
@@ -546,5 +553,111 @@ mod tests {
         for poll in held {
             poll.abort();
         }
+    }
+
+    /// Issue 13 finding 7: a key for relying party "payroll" tries to act for "crm".
+    #[tokio::test]
+    async fn a_key_for_one_relying_party_cannot_act_for_another() {
+        let (state, operator) = state(Config::new("http://127.0.0.1:1"));
+        let app = router(state.clone());
+        enrol(&app, &operator, "alice").await;
+        let payroll =
+            keys::create(&state.0.store, "payroll", Some("payroll"), state.now()).unwrap();
+        let counts = |s: &AppState| {
+            (s.0.store.count("logins"), s.0.store.count("enrolments"), s.0.store.count("audit"))
+        };
+        let before = counts(&state);
+        let login = json!({ "user": "alice", "rp": "crm" });
+        let (status, reply) = call(&app, rp("POST", "/rp/v1/logins", &payroll, login)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{reply}");
+        let enrolment = json!({ "issuer": "crm" });
+        let (status, reply) =
+            call(&app, rp("POST", "/rp/v1/users/alice/enrol", &payroll, enrolment)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{reply}");
+        assert_eq!(counts(&state), before, "(logins, enrolments, audit rows): nothing stored");
+
+        // Its own relying party works, and is the default.
+        let (status, mine) =
+            call(&app, rp("POST", "/rp/v1/logins", &payroll, json!({ "user": "alice" }))).await;
+        assert_eq!(status, StatusCode::OK, "{mine}");
+        let id = mine["id"].as_str().unwrap();
+        let (_, outcome) =
+            call(&app, rp("GET", &format!("/rp/v1/logins/{id}"), &payroll, json!({}))).await;
+        assert_eq!(outcome["rp"], "payroll");
+        // Another relying party's login is not its to read.
+        let crm = json!({ "user": "alice", "rp": "crm" });
+        let (_, theirs) = call(&app, rp("POST", "/rp/v1/logins", &operator, crm)).await;
+        let path = format!("/rp/v1/logins/{}", theirs["id"].as_str().unwrap());
+        assert_eq!(
+            call(&app, rp("GET", &path, &payroll, json!({}))).await.0,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(call(&app, rp("GET", &path, &operator, json!({}))).await.0, StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn a_revoked_api_key_is_refused() {
+        let (state, _) = state(Config::new("http://127.0.0.1:1"));
+        let app = router(state.clone());
+        let key = keys::create(&state.0.store, "crm", Some("crm"), state.now()).unwrap();
+        assert_eq!(call(&app, rp("GET", "/rp/v1/audit", &key, json!({}))).await.0, StatusCode::OK);
+        assert!(state.0.store.api_keys().unwrap().iter().any(|k| k.last_used.is_some()));
+        assert_eq!(state.0.store.revoke_api_key("crm", state.now()).unwrap(), 1);
+        let (status, reply) = call(&app, rp("GET", "/rp/v1/audit", &key, json!({}))).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert!(reply["error"].as_str().unwrap().contains("revoked"), "{reply}");
+    }
+
+    /// Issue 13 finding 7: enrolling a device (maybe by someone holding an API key) must not
+    /// go unnoticed by the user's devices.
+    #[tokio::test]
+    async fn a_new_device_is_announced_once_to_the_users_other_devices_only() {
+        let (state, key) = state(Config::new("http://127.0.0.1:1"));
+        let app = router(state);
+        let (first, first_key) = enrol(&app, &key, "fay").await;
+        let (other, other_key) = enrol(&app, &key, "gus").await;
+        let poll = |device: &str, device_key: &DeviceKey, query: &str| {
+            device_request(device_key, device, "GET", &format!("/device/v1/pending?{query}"), b"")
+        };
+        let held = poll(&first, &first_key, "wait=20&notices=1");
+        let waiter = tokio::spawn({
+            let app = app.clone();
+            async move { call(&app, held).await }
+        });
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let started = Instant::now();
+        let (second, second_key) = enrol(&app, &key, "fay").await;
+        let (status, reply) = waiter.await.unwrap();
+        assert_eq!(status, StatusCode::OK, "{reply}");
+        assert!(started.elapsed() < Duration::from_secs(10), "woken by the enrolment");
+        let notices = reply["notices"].as_array().unwrap();
+        assert_eq!(notices.len(), 1, "{reply}");
+        assert_eq!(notices[0]["kind"], "device_enrolled");
+        assert_eq!(notices[0]["user"], "fay");
+        assert_eq!(notices[0]["device"], second.as_str());
+        for (device, device_key, query, what) in [
+            (&first, &first_key, "notices=1", "a notice is sent once"),
+            (&second, &second_key, "notices=1", "a device does not hear of its own enrolment"),
+            (&other, &other_key, "notices=1", "another user's device hears nothing"),
+        ] {
+            let (status, reply) = call(&app, poll(device, device_key, query)).await;
+            assert_eq!(status, StatusCode::OK);
+            assert!(reply.get("notices").is_none(), "{what}: {reply}");
+        }
+    }
+
+    #[tokio::test]
+    async fn notices_wait_for_a_poll_that_asks_for_them() {
+        let (state, key) = state(Config::new("http://127.0.0.1:1"));
+        let app = router(state);
+        let (first, first_key) = enrol(&app, &key, "hal").await;
+        enrol(&app, &key, "hal").await;
+        let poll = |query: &str| {
+            device_request(&first_key, &first, "GET", &format!("/device/v1/pending?{query}"), b"")
+        };
+        let (_, reply) = call(&app, poll("wait=0")).await;
+        assert!(reply.get("notices").is_none(), "not asked for: {reply}");
+        let (_, reply) = call(&app, poll("wait=0&notices=1")).await;
+        assert_eq!(reply["notices"].as_array().unwrap().len(), 1, "still there: {reply}");
     }
 }

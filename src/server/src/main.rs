@@ -6,7 +6,9 @@
 //! `DIR/api-key` (mode 0600). `admin enrol USER`, `admin login USER
 //! [--mode approve|pick|code] [--wait SECONDS]` (exit 0 only for `approved`), `admin devices
 //! USER`, `admin revoke USER DEVICE`, `admin audit [--user USER]`; admin commands take
-//! `--server URL` and `--api-key-file FILE` or `TESSERA_API_KEY`.
+//! `--server URL` and `--api-key-file FILE` or `TESSERA_API_KEY`. `keys add NAME (--rp RP |
+//! --all-rps)` (prints the key once), `keys list`, `keys revoke NAME` work on the database
+//! itself and take `--data DIR` / `--database URL` as `serve` does.
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -35,6 +37,51 @@ enum Command {
     /// Operator commands over the relying-party API.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Make, list and revoke relying-party API keys (on the database itself: run this
+    /// where `serve` runs, with its --data or --database).
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, clap::Args)]
+struct StoreArgs {
+    /// The server's data folder (its SQLite database is DATA/tessera.db).
+    #[arg(long, env = "TESSERA_SERVER_DATA", default_value = "tessera-server-data")]
+    data: PathBuf,
+    /// Database URL, as given to `serve`: `sqlite:PATH` or `postgres://...`.
+    #[arg(long, env = "TESSERA_SERVER_DATABASE")]
+    database: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Make an API key named NAME that may create logins and enrolments only for relying
+    /// party --rp (or, with --all-rps, for every one); prints it once.
+    Add {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The key's name (unique among unrevoked keys).
+        name: String,
+        /// The relying party the key acts for (the `rp` of its logins, the issuer of its
+        /// enrolments).
+        #[arg(long, required_unless_present = "all_rps", conflicts_with = "all_rps")]
+        rp: Option<String>,
+        /// Let the key act for every relying party (an operator's key).
+        #[arg(long)]
+        all_rps: bool,
+    },
+    /// List the API keys: name, relying party, made, last used, revoked (never the secret).
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Revoke the API key NAME: every request with it is refused from now on.
+    Revoke {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The key's name.
+        name: String,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -213,6 +260,13 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Keys(command) => match keys(command) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Admin(command) => match admin(command) {
             Ok(code) => code,
             Err(e) => {
@@ -260,22 +314,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         std::fs::set_permissions(&args.data, std::fs::Permissions::from_mode(0o700))
             .map_err(|e| format!("cannot protect {}: {e}", args.data.display()))?;
     }
-    enum Db {
-        Sqlite(PathBuf),
-        Postgres(String),
-    }
-    let db = match args.database.as_deref() {
-        None => Db::Sqlite(args.data.join("tessera.db")),
-        Some(url) if url.starts_with("sqlite:") => {
-            Db::Sqlite(PathBuf::from(url.trim_start_matches("sqlite:").trim_start_matches("//")))
-        }
-        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            Db::Postgres(url.to_owned())
-        }
-        Some(url) => {
-            return Err(format!("unknown database URL {url:?} (sqlite:PATH or postgres://...)"));
-        }
-    };
+    let db = database(&args.data, args.database.as_deref())?;
     let file: Value = match &args.config {
         Some(path) => serde_json::from_str(
             &std::fs::read_to_string(path)
@@ -400,6 +439,85 @@ async fn shutdown_signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+/// Where the store is.
+enum Db {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+/// Reads `--database` (default: `DATA/tessera.db`).
+fn database(data: &Path, url: Option<&str>) -> Result<Db, String> {
+    Ok(match url {
+        None => Db::Sqlite(data.join("tessera.db")),
+        Some(url) if url.starts_with("sqlite:") => {
+            Db::Sqlite(PathBuf::from(url.trim_start_matches("sqlite:").trim_start_matches("//")))
+        }
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            Db::Postgres(url.to_owned())
+        }
+        Some(url) => {
+            return Err(format!("unknown database URL {url:?} (sqlite:PATH or postgres://...)"));
+        }
+    })
+}
+
+/// `tessera-server keys ...`: API keys, straight on the store.
+fn keys(command: KeysCommand) -> Result<(), String> {
+    let (KeysCommand::Add { store: args, .. }
+    | KeysCommand::List { store: args }
+    | KeysCommand::Revoke { store: args, .. }) = &command;
+    let store = match database(&args.data, args.database.as_deref())? {
+        // A mistyped path must not create an empty database the server never reads.
+        Db::Sqlite(path) if !path.exists() => {
+            return Err(format!(
+                "no server database at {} (give the server's --data or --database)",
+                path.display()
+            ));
+        }
+        Db::Sqlite(path) => Store::open(&path),
+        Db::Postgres(url) => Store::open_postgres(&url),
+    }
+    .map_err(|e| e.to_string())?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let mut out = std::io::stdout().lock();
+    let io = |e: std::io::Error| e.to_string();
+    match command {
+        KeysCommand::Add { name, rp, .. } => {
+            let key = tessera_server::keys::create(&store, &name, rp.as_deref(), now)
+                .map_err(|e| e.to_string())?;
+            let scope = rp.map_or_else(|| "every relying party".to_owned(), |rp| format!("{rp:?}"));
+            writeln!(out, "{key}").map_err(io)?;
+            eprintln!("API key {name:?} for {scope}: shown only now, keep it secret");
+        }
+        KeysCommand::List { .. } => {
+            let time =
+                |t: Option<u64>| t.map_or_else(|| "-".to_owned(), tessera_core::push::format_utc);
+            writeln!(out, "NAME\tRP\tCREATED\tLAST USED\tREVOKED").map_err(io)?;
+            for key in store.api_keys().map_err(|e| e.to_string())? {
+                writeln!(
+                    out,
+                    "{}\t{}\t{}\t{}\t{}",
+                    key.name,
+                    key.rp.as_deref().unwrap_or("*"),
+                    time(Some(key.created)),
+                    time(key.last_used),
+                    time(key.revoked),
+                )
+                .map_err(io)?;
+            }
+        }
+        KeysCommand::Revoke { name, .. } => {
+            match store.revoke_api_key(&name, now).map_err(|e| e.to_string())? {
+                0 => return Err(format!("no unrevoked API key named {name:?}")),
+                n => writeln!(out, "revoked {n} API key(s) named {name:?}").map_err(io)?,
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The host of a URL (`https://[::1]:8787/x` → `::1`), or the whole text if it has none.

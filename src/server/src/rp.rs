@@ -38,8 +38,38 @@ pub(crate) async fn health(State(state): State<AppState>) -> ApiResult<Json<Valu
     Ok(Json(json!({ "status": "ok" })))
 }
 
-/// Checks the bearer API key and its rate; returns the key's name.
-fn rp_auth(state: &AppState, headers: &HeaderMap) -> ApiResult<String> {
+/// A relying party authenticated by its API key. Handlers take it as their first argument:
+/// axum runs header-only extractors before the one that reads the body, so a request with
+/// a missing, unknown, revoked or rate-limited key is refused before its body is read
+/// (issue 13, finding 6: a stranger's body costs no memory and no wait).
+pub(crate) struct RpKey {
+    /// The key's name.
+    pub(crate) name: String,
+    /// The one relying party the key may act for (`None`: every one; see [`crate::keys`]).
+    pub(crate) rp: Option<String>,
+}
+
+impl RpKey {
+    /// The relying party a login or enrolment asking for `asked` gets: `403` when the key
+    /// is scoped to another one.
+    fn scoped(&self, asked: Option<String>) -> ApiResult<Option<String>> {
+        crate::keys::scoped(self.rp.as_deref(), asked).map_err(|e| err(StatusCode::FORBIDDEN, e))
+    }
+}
+
+impl axum::extract::FromRequestParts<AppState> for RpKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> ApiResult<Self> {
+        rp_auth(state, &parts.headers)
+    }
+}
+
+/// Checks the bearer API key (known, not revoked) and its rate.
+fn rp_auth(state: &AppState, headers: &HeaderMap) -> ApiResult<RpKey> {
     let key = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -47,17 +77,27 @@ fn rp_auth(state: &AppState, headers: &HeaderMap) -> ApiResult<String> {
         .ok_or_else(|| {
             err(StatusCode::UNAUTHORIZED, "missing API key (Authorization: Bearer ...)")
         })?;
-    let hash = sha256_hex(key.trim().as_bytes());
-    let name = state
+    let hash = crate::keys::hash(key);
+    let stored = state
         .0
         .store
         .api_key(&hash)?
         .ok_or_else(|| err(StatusCode::UNAUTHORIZED, "unknown API key"))?;
+    if stored.revoked.is_some() {
+        return Err(err(StatusCode::UNAUTHORIZED, "this API key was revoked"));
+    }
     let c = &state.0.config;
     if !state.0.limits.allow(&format!("rp:{hash}"), c.rp_rate, c.rp_burst) {
         return Err(err(StatusCode::TOO_MANY_REQUESTS, "rate limit for this API key exceeded"));
     }
-    Ok(name)
+    // "Last used" to the minute: one write a minute per key, not one per request.
+    let now = state.now();
+    if stored.last_used.is_none_or(|t| now >= t + 60)
+        && let Err(e) = state.0.store.touch_api_key(&hash, now)
+    {
+        tracing::error!(error = %e, "cannot record an API key's use");
+    }
+    Ok(RpKey { name: stored.name, rp: stored.rp })
 }
 
 fn check_user(user: &str) -> ApiResult<()> {
@@ -77,14 +117,14 @@ struct EnrolBody {
 }
 
 async fn rp_enrol(
+    key: RpKey,
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(user): Path<String>,
     body: Option<Json<EnrolBody>>,
 ) -> ApiResult<Json<Value>> {
-    rp_auth(&state, &headers)?;
     let body = body.map(|b| b.0).unwrap_or_default();
-    Ok(Json(enrol_user(&state, &user, body.issuer)?))
+    let issuer = key.scoped(body.issuer)?;
+    Ok(Json(enrol_user(&state, &user, issuer)?))
 }
 
 /// Issues an enrolment for `user` (the relying party is already authenticated): returns
@@ -137,11 +177,10 @@ fn percent_encode(text: &str) -> String {
 }
 
 async fn rp_devices(
+    _key: RpKey,
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(user): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    rp_auth(&state, &headers)?;
     let list: Vec<Value> = state
         .0
         .store
@@ -156,11 +195,10 @@ async fn rp_devices(
 }
 
 async fn rp_revoke(
+    _key: RpKey,
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path((user, id)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    rp_auth(&state, &headers)?;
     let now = state.now();
     if !state.0.store.revoke_device(&user, &id, now)? {
         return Err(err(StatusCode::NOT_FOUND, "no such active device for this user"));
@@ -186,12 +224,12 @@ pub(crate) struct LoginBody {
 }
 
 async fn rp_create_login(
+    key: RpKey,
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Json(body): Json<LoginBody>,
+    Json(mut body): Json<LoginBody>,
 ) -> ApiResult<Json<Value>> {
-    let key_name = rp_auth(&state, &headers)?;
-    tracing::debug!(api_key = %key_name, "create login");
+    tracing::debug!(api_key = %key.name, "create login");
+    body.rp = key.scoped(body.rp.take())?;
     Ok(Json(create_login(&state, body)?))
 }
 
@@ -300,6 +338,9 @@ pub(crate) struct WaitQuery {
     /// held while the open set is exactly this.
     #[serde(default)]
     pub(crate) known: Option<String>,
+    /// Device long-poll: `1` to be sent the device's notices (and answered while any wait).
+    #[serde(default)]
+    pub(crate) notices: Option<u8>,
 }
 
 fn outcome_json(state: &AppState, login: &store::Login) -> ApiResult<Value> {
@@ -315,12 +356,17 @@ fn outcome_json(state: &AppState, login: &store::Login) -> ApiResult<Value> {
 }
 
 async fn rp_wait_login(
+    key: RpKey,
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
     Query(q): Query<WaitQuery>,
 ) -> ApiResult<Json<Value>> {
-    rp_auth(&state, &headers)?;
+    // A scoped key sees only its own relying party's logins.
+    if let Some(own) = &key.rp
+        && state.0.store.login(&id, state.now())?.is_none_or(|l| &l.rp != own)
+    {
+        return Err(err(StatusCode::NOT_FOUND, "no such login"));
+    }
     Ok(Json(wait_login(&state, &id, q.wait.unwrap_or(0)).await?))
 }
 
@@ -362,11 +408,10 @@ struct AuditQuery {
 }
 
 async fn rp_audit(
+    _key: RpKey,
     State(state): State<AppState>,
-    headers: HeaderMap,
     Query(q): Query<AuditQuery>,
 ) -> ApiResult<Json<Value>> {
-    rp_auth(&state, &headers)?;
     let events = state.0.store.audit_log(q.user.as_deref(), q.after.unwrap_or(0), 1000)?;
     let list = events
         .into_iter()

@@ -7,7 +7,7 @@ use std::time::Instant;
 use ring::rand::{SecureRandom, SystemRandom};
 use serde_json::Value;
 use tessera_core::push::DeviceKey;
-use tessera_core::push::tessera;
+
 use tokio::sync::{Notify, watch};
 
 use crate::Config;
@@ -238,27 +238,13 @@ impl AppState {
         self.0.store.notify(&format!("l:{id}"));
     }
 
-    /// Makes an API key if there is none yet and returns it (`None` if keys exist).
+    /// Makes an API key if there is none yet and returns it (`None` if keys exist): the
+    /// operator's, for every relying party ([`crate::keys`]).
     pub fn bootstrap_api_key(&self) -> Result<Option<String>, ServerError> {
         if self.0.store.api_key_count()? > 0 {
             return Ok(None);
         }
-        let key = format!(
-            "tsk_{}",
-            tessera::random_hex(20).map_err(|e| ServerError::Key(e.to_string()))?
-        );
-        self.0.store.add_api_key(&sha256_hex(key.as_bytes()), "bootstrap", self.now())?;
-        Ok(Some(key))
-    }
-
-    /// Adds a named API key and returns it.
-    pub fn add_api_key(&self, name: &str) -> Result<String, ServerError> {
-        let key = format!(
-            "tsk_{}",
-            tessera::random_hex(20).map_err(|e| ServerError::Key(e.to_string()))?
-        );
-        self.0.store.add_api_key(&sha256_hex(key.as_bytes()), name, self.now())?;
-        Ok(key)
+        Ok(Some(crate::keys::create(&self.0.store, "bootstrap", None, self.now())?))
     }
 
     /// Ends every long-poll at once (their clients re-poll elsewhere); call when shutting down.

@@ -50,7 +50,8 @@ pub enum StoreError {
 /// `INT` (SQLite `INTEGER`, PostgreSQL `BIGINT`), `BYTES` (`BLOB`, `BYTEA`) and `SERIAL` (an
 /// auto-incrementing primary key); [`Engine::schema`] spells them for each engine, so the two
 /// schemas cannot drift apart.
-const MIGRATIONS: &[&str] = &["CREATE TABLE meta (key TEXT PRIMARY KEY, value BYTES NOT NULL);
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value BYTES NOT NULL);
      CREATE TABLE api_keys (key_hash TEXT PRIMARY KEY, name TEXT NOT NULL, created INT NOT NULL);
      CREATE TABLE users (name TEXT PRIMARY KEY, muted_until INT NOT NULL DEFAULT 0);
      CREATE TABLE enrolments (device TEXT PRIMARY KEY, account TEXT NOT NULL,
@@ -66,7 +67,17 @@ const MIGRATIONS: &[&str] = &["CREATE TABLE meta (key TEXT PRIMARY KEY, value BY
      CREATE TABLE nonces (device TEXT NOT NULL, nonce TEXT NOT NULL, seen INT NOT NULL,
          PRIMARY KEY (device, nonce));
      CREATE TABLE audit (id SERIAL, at INT NOT NULL,
-         event TEXT NOT NULL, account TEXT, detail TEXT NOT NULL);"];
+         event TEXT NOT NULL, account TEXT, detail TEXT NOT NULL);",
+    // 2 (issue 13, finding 7): API keys get a relying-party scope (NULL: every relying
+    // party, what keys made before this could do), a last use and a revocation; devices get
+    // notices (a new device enrolled for their user) until they fetch them.
+    "ALTER TABLE api_keys ADD COLUMN rp TEXT;
+     ALTER TABLE api_keys ADD COLUMN last_used INT;
+     ALTER TABLE api_keys ADD COLUMN revoked INT;
+     CREATE TABLE notices (id SERIAL, device TEXT NOT NULL, kind TEXT NOT NULL,
+         at INT NOT NULL, detail TEXT NOT NULL);
+     CREATE INDEX notices_device ON notices(device);",
+];
 
 /// The two database engines, for spelling the schema.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -428,6 +439,32 @@ pub struct Device {
     pub revoked: Option<u64>,
 }
 
+/// An API key as stored (its hash stays in the store).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    /// The operator's name for it.
+    pub name: String,
+    /// The one relying party it may act for; `None`: every relying party.
+    pub rp: Option<String>,
+    /// Made at, Unix seconds.
+    pub created: u64,
+    /// Last accepted use, Unix seconds (updated at most once a minute).
+    pub last_used: Option<u64>,
+    /// Revoked at, Unix seconds.
+    pub revoked: Option<u64>,
+}
+
+/// Something a device should tell its user, waiting until the device fetches it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    /// What happened (`device_enrolled`).
+    pub kind: String,
+    /// When, Unix seconds.
+    pub at: u64,
+    /// Details (JSON text).
+    pub detail: String,
+}
+
 /// One audit log line.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct AuditEvent {
@@ -492,6 +529,18 @@ fn login_row(r: &[Val]) -> Result<Login, StoreError> {
         decided_at: r[11].opt_int()?.map(u),
         device: r[12].opt_text()?,
         decision: r[13].opt_text()?.and_then(|d| serde_json::from_str(&d).ok()),
+    })
+}
+
+const API_KEY_COLUMNS: &str = "name, rp, created, last_used, revoked";
+
+fn api_key_row(r: &[Val]) -> Result<ApiKey, StoreError> {
+    Ok(ApiKey {
+        name: r[0].text()?,
+        rp: r[1].opt_text()?,
+        created: u(r[2].int()?),
+        last_used: r[3].opt_int()?.map(u),
+        revoked: r[4].opt_int()?.map(u),
     })
 }
 
@@ -693,20 +742,66 @@ impl Store {
         self.one("SELECT COUNT(*) FROM api_keys", &[])?.map_or(Ok(0), |r| r[0].int()).map(u)
     }
 
-    /// Adds an API key by its hash.
-    pub fn add_api_key(&self, hash: &str, name: &str, now: u64) -> Result<(), StoreError> {
+    /// Adds an API key by its hash, for relying party `rp` (`None`: every relying party).
+    /// Returns false (and adds nothing) when an unrevoked key already has this name.
+    pub fn add_api_key(
+        &self,
+        hash: &str,
+        name: &str,
+        rp: Option<&str>,
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        self.tx(|db| {
+            let taken = db.rows(
+                "SELECT 1 FROM api_keys WHERE name = ?1 AND revoked IS NULL",
+                &[name.into()],
+            )?;
+            if !taken.is_empty() {
+                return Ok(false);
+            }
+            db.exec(
+                "INSERT INTO api_keys (key_hash, name, created, rp) VALUES (?1, ?2, ?3, ?4)",
+                &[hash.into(), name.into(), now.into(), rp.into()],
+            )?;
+            Ok(true)
+        })
+    }
+
+    /// Returns the API key with this hash (revoked ones too: the caller refuses them).
+    pub fn api_key(&self, hash: &str) -> Result<Option<ApiKey>, StoreError> {
+        self.one(
+            &format!("SELECT {API_KEY_COLUMNS} FROM api_keys WHERE key_hash = ?1"),
+            &[hash.into()],
+        )?
+        .map(|r| api_key_row(&r))
+        .transpose()
+    }
+
+    /// Lists every API key, oldest first (hashes are not returned).
+    pub fn api_keys(&self) -> Result<Vec<ApiKey>, StoreError> {
+        self.with(|db| {
+            db.rows(&format!("SELECT {API_KEY_COLUMNS} FROM api_keys ORDER BY created, name"), &[])
+        })?
+        .iter()
+        .map(|r| api_key_row(r))
+        .collect()
+    }
+
+    /// Records that the key with this hash was used at `now`.
+    pub fn touch_api_key(&self, hash: &str, now: u64) -> Result<(), StoreError> {
         self.exec(
-            "INSERT INTO api_keys (key_hash, name, created) VALUES (?1, ?2, ?3)",
-            &[hash.into(), name.into(), now.into()],
+            "UPDATE api_keys SET last_used = ?2 WHERE key_hash = ?1",
+            &[hash.into(), now.into()],
         )?;
         Ok(())
     }
 
-    /// Returns the name of the API key with this hash.
-    pub fn api_key(&self, hash: &str) -> Result<Option<String>, StoreError> {
-        self.one("SELECT name FROM api_keys WHERE key_hash = ?1", &[hash.into()])?
-            .map(|r| r[0].text())
-            .transpose()
+    /// Revokes the unrevoked API keys named `name`; returns how many.
+    pub fn revoke_api_key(&self, name: &str, now: u64) -> Result<u64, StoreError> {
+        self.exec(
+            "UPDATE api_keys SET revoked = ?2 WHERE name = ?1 AND revoked IS NULL",
+            &[name.into(), now.into()],
+        )
     }
 
     /// Records an enrolment offer.
@@ -777,6 +872,13 @@ impl Store {
             {
                 return Ok(None);
             }
+            // The user's other active devices hear of the new one (the new one does not).
+            let detail = serde_json::json!({ "user": user, "device": device }).to_string();
+            db.exec(
+                "INSERT INTO notices (device, kind, at, detail) SELECT id, 'device_enrolled', \
+                 ?3, ?4 FROM devices WHERE account = ?1 AND revoked IS NULL AND id <> ?2",
+                &[user.as_str().into(), device.into(), now.into(), detail.as_str().into()],
+            )?;
             db.exec(
                 "INSERT INTO devices (id, account, public_key, created) VALUES (?1, ?2, ?3, ?4)",
                 &[device.into(), user.as_str().into(), Val::Blob(public_key.to_vec()), now.into()],
@@ -809,10 +911,43 @@ impl Store {
 
     /// Revokes a device of `user`; false if there is none (or it was revoked already).
     pub fn revoke_device(&self, user: &str, id: &str, now: u64) -> Result<bool, StoreError> {
-        Ok(self.exec(
-            "UPDATE devices SET revoked = ?3 WHERE id = ?1 AND account = ?2 AND revoked IS NULL",
-            &[id.into(), user.into(), now.into()],
-        )? == 1)
+        self.tx(|db| {
+            let revoked = db.exec(
+                "UPDATE devices SET revoked = ?3 WHERE id = ?1 AND account = ?2 \
+                 AND revoked IS NULL",
+                &[id.into(), user.into(), now.into()],
+            )? == 1;
+            // A revoked device fetches nothing any more: its notices would stay forever.
+            db.exec("DELETE FROM notices WHERE device = ?1", &[id.into()])?;
+            Ok(revoked)
+        })
+    }
+
+    /// Returns whether `device` has notices waiting.
+    pub fn has_notices(&self, device: &str) -> Result<bool, StoreError> {
+        Ok(self.one("SELECT 1 FROM notices WHERE device = ?1 LIMIT 1", &[device.into()])?.is_some())
+    }
+
+    /// Takes (returns and deletes) the notices waiting for `device`, oldest first: each is
+    /// handed out once, even to concurrent polls (one `DELETE ... RETURNING`).
+    pub fn take_notices(&self, device: &str) -> Result<Vec<Notice>, StoreError> {
+        let mut notices = self
+            .with(|db| {
+                db.rows(
+                    "DELETE FROM notices WHERE device = ?1 RETURNING id, kind, at, detail",
+                    &[device.into()],
+                )
+            })?
+            .iter()
+            .map(|r| {
+                Ok((
+                    r[0].int()?,
+                    Notice { kind: r[1].text()?, at: u(r[2].int()?), detail: r[3].text()? },
+                ))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        notices.sort_by_key(|(id, _)| *id);
+        Ok(notices.into_iter().map(|(_, n)| n).collect())
     }
 
     /// Records a device request nonce; false if it was seen before (a replay). Prunes
@@ -1080,5 +1215,56 @@ mod tests {
         assert!(audit.contains("id INTEGER PRIMARY KEY AUTOINCREMENT"), "{audit}");
         let devices = all.iter().find(|s| s.contains("TABLE devices")).unwrap();
         assert!(devices.contains("public_key BLOB NOT NULL"), "{devices}");
+    }
+
+    /// Issue 13 finding 7: API keys made before keys had a scope (schema 1) keep working
+    /// after migration 2, as keys for every relying party, on both engines. PostgreSQL is a
+    /// throwaway cluster (`scripts/throwaway-postgres.sh`, Debian package postgresql).
+    #[test]
+    fn api_keys_made_before_scopes_keep_working_after_the_migration() {
+        let check = |store: &Store| {
+            let old =
+                ApiKey { name: "old".into(), rp: None, created: 5, last_used: None, revoked: None };
+            assert_eq!(store.api_key("oldhash").unwrap(), Some(old));
+            store.touch_api_key("oldhash", 9).unwrap();
+            assert_eq!(store.api_keys().unwrap()[0].last_used, Some(9));
+            assert!(store.take_notices("nobody").unwrap().is_empty(), "notices table exists");
+        };
+        let old_row = "INSERT INTO api_keys (key_hash, name, created) VALUES ('oldhash', 'old', 5)";
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            let v1 = Engine::Sqlite.schema(MIGRATIONS[0]);
+            conn.execute_batch(&format!("{v1}; PRAGMA user_version = 1; {old_row};")).unwrap();
+        }
+        check(&Store::open(&path).unwrap());
+
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let cluster =
+            std::env::temp_dir().join(format!("tessera-pg-migrate-{}", std::process::id()));
+        let script =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/throwaway-postgres.sh");
+        let started = std::process::Command::new("bash")
+            .arg(script)
+            .arg(&cluster)
+            .arg(port.to_string())
+            .arg(std::process::id().to_string())
+            .status()
+            .unwrap();
+        assert!(started.success(), "cannot start PostgreSQL (Debian package postgresql)");
+        let url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
+        {
+            let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+            client.batch_execute(&Engine::Postgres.schema(MIGRATIONS[0])).unwrap();
+            client
+                .batch_execute(&format!(
+                    "CREATE TABLE schema_version (version BIGINT NOT NULL); \
+                     INSERT INTO schema_version (version) VALUES (1); {old_row};"
+                ))
+                .unwrap();
+        }
+        check(&Store::open_postgres(&url).unwrap());
     }
 }

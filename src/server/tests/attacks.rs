@@ -180,6 +180,78 @@ fn the_demo_refuses_cross_site_and_rebound_requests() {
     assert_eq!(raw(&head(&origin), &form), 200);
 }
 
+/// Finding 6: headers are authenticated before the body is read. Each request below
+/// announces a 60,000-byte body and never sends it; before the fix the server read (waited
+/// for) the body first and answered only at its 40 s request deadline, so a stranger could
+/// hold a request open and make the server buffer bodies. Now the bad API key, the unknown
+/// or revoked device, or the malformed signature header is refused at once (the 5 s is how
+/// long the client waits for an answer, not a speed measurement).
+#[test]
+fn bad_credentials_are_refused_before_the_body_arrives() {
+    let server = Server::start(&[]);
+    let revoked = Device::enrol(&server, "alice");
+    let (status, _) =
+        server.rp("DELETE", &format!("/rp/v1/users/alice/devices/{}", revoked.id), &json!({}));
+    assert_eq!(status, 200);
+    let rp = |path: &str| {
+        format!(
+            "POST {path} HTTP/1.1\r\nAuthorization: Bearer tsk_{}\r\n\
+             Content-Type: application/json\r\nContent-Length: 60000\r\n\r\n",
+            "0".repeat(40)
+        )
+    };
+    let device = |path: &str, id: &str, signature: &str| {
+        format!(
+            "POST {path} HTTP/1.1\r\nx-tessera-device: {id}\r\nx-tessera-timestamp: 1\r\n\
+             x-tessera-nonce: {}\r\nx-tessera-signature: {signature}\r\n\
+             Content-Type: application/json\r\nContent-Length: 60000\r\n\r\n",
+            "0".repeat(32)
+        )
+    };
+    let unknown = "0123456789abcdef0123456789abcdef";
+    for (what, head, expected) in [
+        ("login with a wrong API key", rp("/rp/v1/logins"), 401),
+        ("enrolment with a wrong API key", rp("/rp/v1/users/alice/enrol"), 401),
+        ("answer from an unknown device", device("/device/v1/answer", unknown, "AAAA"), 401),
+        ("answer from a revoked device", device("/device/v1/answer", &revoked.id, "AAAA"), 403),
+        ("enrolment with a malformed signature", device("/device/v1/enrol", unknown, "!"), 401),
+    ] {
+        assert_eq!(server.status_without_body(&head), Some(expected), "{what}");
+    }
+}
+
+/// Finding 6: a client that opens TLS connections and never finishes the handshake (here:
+/// the first 3 bytes of a ClientHello, then silence) held a connection and a task each for
+/// as long as it liked. Now the server closes them when the 10 s handshake time is up (the
+/// client waits up to 30 s for that close: a functional wait, not a speed measurement).
+#[test]
+fn tls_handshakes_that_never_finish_are_closed() {
+    use std::io::{Read as _, Write as _};
+    let dir = tempfile::tempdir().unwrap();
+    let made = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into()]).unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert, made.cert.pem()).unwrap();
+    std::fs::write(&key, made.signing_key.serialize_pem()).unwrap();
+    let server =
+        Server::start(&["--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()]);
+    let mut held: Vec<std::net::TcpStream> = (0..20)
+        .map(|_| {
+            let mut stream = std::net::TcpStream::connect(server.addr).unwrap();
+            stream.write_all(&[0x16, 0x03, 0x01]).unwrap();
+            stream.set_read_timeout(Some(std::time::Duration::from_secs(30))).unwrap();
+            stream
+        })
+        .collect();
+    for stream in &mut held {
+        let mut buf = [0u8; 64];
+        match stream.read(&mut buf) {
+            Ok(0) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+            other => panic!("the stalled handshake was not closed: {other:?}"),
+        }
+    }
+}
+
 /// Finding 6: one client opening 5,000 connections that send headers and then trickle a
 /// body (or nothing) took every file descriptor of a server allowed 4,096, so nobody else
 /// was served. Now one client address holds at most 256 connections (the rest are closed
@@ -219,4 +291,48 @@ fn five_thousand_slow_bodies_do_not_stop_health() {
     let health = server.try_request("GET /health HTTP/1.1\r\n\r\n");
     assert_eq!(health.map(|h| h.0), Some(200), "after {:?}", started.elapsed());
     drop(held);
+}
+
+/// Finding 7: API keys were unnamed and all-powerful. The operator now makes a key scoped to
+/// one relying party, lists keys (never their secrets) and revokes one; the payroll key
+/// cannot start a login for the CRM, and once revoked it is refused.
+#[test]
+fn the_operator_scopes_lists_and_revokes_api_keys() {
+    let server = Server::start(&[]);
+    Device::enrol(&server, "alice");
+    let added = server.keys(&["add", "payroll", "--rp", "payroll"]);
+    assert!(added.status.success(), "{added:?}");
+    let key = String::from_utf8(added.stdout).unwrap().trim().to_owned();
+    assert!(key.starts_with("tsk_"), "{key}");
+
+    let crm = json!({ "user": "alice", "rp": "crm" });
+    let (status, reply) = server.rp_with(&key, "POST", "/rp/v1/logins", &crm);
+    assert_eq!(status, 403, "{reply}");
+    let (_, audit) = server.rp("GET", "/rp/v1/audit", &json!({}));
+    assert!(!audit.to_string().contains("\"crm\""), "nothing was stored for crm: {audit}");
+    let (status, reply) =
+        server.rp_with(&key, "POST", "/rp/v1/logins", &json!({ "user": "alice" }));
+    assert_eq!(status, 200, "{reply}");
+
+    let listed = server.keys(&["list"]);
+    assert!(listed.status.success(), "{listed:?}");
+    let text = String::from_utf8(listed.stdout).unwrap();
+    assert!(!text.contains(&key) && !text.contains(&server.key()), "no secret in {text}");
+    let line = |text: &str, name: &str| -> Vec<String> {
+        let line = text.lines().find(|l| l.starts_with(&format!("{name}\t"))).unwrap();
+        line.split('\t').map(str::to_owned).collect()
+    };
+    let payroll = line(&text, "payroll");
+    assert_eq!(payroll[1], "payroll");
+    assert_ne!(payroll[3], "-", "last used is recorded: {text}");
+    assert_eq!(payroll[4], "-", "not revoked yet: {text}");
+    assert_eq!(line(&text, "bootstrap")[1], "*", "the operator's key: every relying party");
+
+    let revoked = server.keys(&["revoke", "payroll"]);
+    assert!(revoked.status.success(), "{revoked:?}");
+    let (status, reply) = server.rp_with(&key, "GET", "/rp/v1/audit", &json!({}));
+    assert_eq!(status, 401, "{reply}");
+    let text = String::from_utf8(server.keys(&["list"]).stdout).unwrap();
+    assert_ne!(line(&text, "payroll")[4], "-", "{text}");
+    assert!(!server.keys(&["revoke", "payroll"]).status.success(), "nothing left to revoke");
 }

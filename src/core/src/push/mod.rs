@@ -212,6 +212,59 @@ pub struct RequestContext {
     pub user_agent: Option<String>,
 }
 
+/// Something a push server tells the user once, outside any login request (fetched with
+/// [`PushBackend::poll_with_notices`]). Show every one: the server hands each out once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushNotice {
+    /// The serial of the account it came for.
+    pub serial: String,
+    /// The server it came from (host and port).
+    pub server: String,
+    /// When it happened, Unix seconds (the server's clock).
+    pub at: u64,
+    /// What happened.
+    pub kind: PushNoticeKind,
+}
+
+/// What a [`PushNotice`] reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PushNoticeKind {
+    /// Another device was enrolled for `user` (Tessera servers tell the user's existing
+    /// devices, so an enrolment by someone else does not go unnoticed).
+    DeviceEnrolled {
+        /// The user, as the server names them (made safe to display).
+        user: String,
+        /// The new device's id.
+        device: String,
+    },
+}
+
+impl PushNotice {
+    /// Returns the sentence to show the user, e.g. "A new device was enrolled for alice on
+    /// 2026-12-06 14:02 UTC. If this wasn't you, tell your administrator."
+    pub fn message(&self) -> String {
+        // `2026-12-06T14:02:13Z` → `2026-12-06 14:02 UTC`.
+        let when = format_utc(self.at);
+        let when = format!("{} UTC", when.get(..16).unwrap_or(&when).replace('T', " "));
+        match &self.kind {
+            PushNoticeKind::DeviceEnrolled { user, .. } => format!(
+                "A new device was enrolled for {user} on {when}. If this wasn't you, tell your \
+                 administrator."
+            ),
+        }
+    }
+}
+
+/// What [`PushBackend::poll_with_notices`] fetched: the login requests and the notices.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Polled {
+    /// The login requests waiting, as [`PushBackend::poll_changed`] returns them.
+    pub requests: Vec<PushRequest>,
+    /// The notices waiting, each handed out once.
+    pub notices: Vec<PushNotice>,
+}
+
 /// A login waiting for the user's decision, already signature-checked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PushRequest {
@@ -365,6 +418,19 @@ pub trait PushBackend: Send + Sync {
         self.poll(account, now)
     }
 
+    /// Like [`PushBackend::poll_changed`], and also takes the notices waiting for the
+    /// account ([`PushNotice`]; a Tessera server's "a new device was enrolled for you").
+    /// The server hands each notice out once, so the caller must show every one it gets;
+    /// `poll` and `poll_changed` leave them waiting. Backends without notices return none.
+    fn poll_with_notices(
+        &self,
+        account: &PushAccount,
+        known: &[String],
+        now: u64,
+    ) -> Result<Polled, PushError> {
+        Ok(Polled { requests: self.poll_changed(account, known, now)?, notices: Vec::new() })
+    }
+
     /// Sends the user's decision for `request`. `Ok` means the server accepted it.
     fn answer(
         &self,
@@ -377,6 +443,21 @@ pub trait PushBackend: Send + Sync {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_new_device_notice_reads_as_a_sentence_in_utc() {
+        let notice = PushNotice {
+            serial: "abc".into(),
+            server: "push.example".into(),
+            at: 1_796_565_733,
+            kind: PushNoticeKind::DeviceEnrolled { user: "alice".into(), device: "def".into() },
+        };
+        assert_eq!(
+            notice.message(),
+            "A new device was enrolled for alice on 2026-12-06 14:02 UTC. If this wasn't you, \
+             tell your administrator."
+        );
+    }
 
     fn request(presence: Option<&[&str]>) -> PushRequest {
         PushRequest {

@@ -1,14 +1,15 @@
 //! A running push client: the enrolled accounts, one poll schedule each, the pending set, and
 //! the backends that speak to their servers. The CLI's `push watch` and the GUI's push worker
 //! drive it the same way: call [`PushSession::tick`] when [`PushSession::next_due`] comes,
-//! show the [`PushEvent`]s, and send the user's decisions with [`PushSession::answer`].
+//! show the [`PushEvent`]s and the notices of [`PushSession::take_notices`], and send the
+//! user's decisions with [`PushSession::answer`].
 //!
 //! Nothing here sleeps, spawns or reads a clock: time is the caller's `now_ms` (Unix time in
 //! milliseconds; schedules need sub-second resolution, requests use whole seconds).
 
 use super::{
     Decision, PendingRequests, PollSchedule, PushAccount, PushBackend, PushError, PushHistoryItem,
-    PushRequest, ScheduleConfig,
+    PushNotice, PushRequest, ScheduleConfig,
 };
 
 /// Something the user (or a log) should hear about after a tick.
@@ -52,6 +53,8 @@ pub struct PushSession {
     backends: Vec<Box<dyn PushBackend>>,
     tracked: Vec<Tracked>,
     pending: PendingRequests,
+    /// Notices fetched by polls, until [`PushSession::take_notices`].
+    notices: Vec<PushNotice>,
     config: ScheduleConfig,
     seed: u64,
 }
@@ -69,7 +72,14 @@ impl PushSession {
     /// Returns a session over `backends` (one per protocol) with no accounts yet. `seed`
     /// drives the back-off jitter; pass something random (see [`random_seed`]).
     pub fn new(backends: Vec<Box<dyn PushBackend>>, config: ScheduleConfig, seed: u64) -> Self {
-        Self { backends, tracked: Vec::new(), pending: PendingRequests::new(), config, seed }
+        Self {
+            backends,
+            tracked: Vec::new(),
+            pending: PendingRequests::new(),
+            notices: Vec::new(),
+            config,
+            seed,
+        }
     }
 
     /// Adds (or replaces, by serial) an account; its first poll is due at `now_ms`.
@@ -180,13 +190,35 @@ impl PushSession {
                 continue;
             }
             let result = match self.backend_for(&self.tracked[index].account) {
-                Ok(backend) => backend.poll(&self.tracked[index].account, now),
+                Ok(backend) => backend.poll_with_notices(&self.tracked[index].account, &[], now),
                 Err(e) => Err(e),
             };
+            let result = result.map(|polled| {
+                self.keep_notices(polled.notices);
+                polled.requests
+            });
             self.take_result(index, result, now_ms, &mut events);
         }
         events.extend(self.pending.remove_expired(now).into_iter().map(PushEvent::Expired));
         events
+    }
+
+    /// Most notices kept for [`PushSession::take_notices`]; older ones are dropped (and
+    /// logged) beyond, so a caller that never takes them does not grow without bound.
+    const MAX_NOTICES: usize = 64;
+
+    fn keep_notices(&mut self, notices: Vec<PushNotice>) {
+        self.notices.extend(notices);
+        let over = self.notices.len().saturating_sub(Self::MAX_NOTICES);
+        for dropped in self.notices.drain(..over) {
+            tracing::warn!(serial = %dropped.serial, "dropped a push notice nobody took");
+        }
+    }
+
+    /// Takes the notices the polls of [`PushSession::tick`] and [`PushSession::poll_all`]
+    /// fetched since the last call, oldest first (show each: the server sends it once).
+    pub fn take_notices(&mut self) -> Vec<PushNotice> {
+        std::mem::take(&mut self.notices)
     }
 
     fn take_result(
@@ -264,6 +296,7 @@ mod tests {
         polls: Mutex<Vec<Result<Vec<PushRequest>, PushError>>>,
         answers: Mutex<Vec<(String, Decision)>>,
         answer_fails: Mutex<bool>,
+        notices: Mutex<Vec<PushNotice>>,
     }
 
     impl PushBackend for Arc<Scripted> {
@@ -276,6 +309,18 @@ mod tests {
         fn poll(&self, _: &PushAccount, _: u64) -> Result<Vec<PushRequest>, PushError> {
             let mut polls = self.polls.lock().unwrap();
             if polls.is_empty() { Ok(vec![]) } else { polls.remove(0) }
+        }
+        fn poll_with_notices(
+            &self,
+            account: &PushAccount,
+            _: &[String],
+            now: u64,
+        ) -> Result<crate::push::Polled, PushError> {
+            let requests = self.poll(account, now)?;
+            Ok(crate::push::Polled {
+                requests,
+                notices: std::mem::take(&mut *self.notices.lock().unwrap()),
+            })
         }
         fn answer(&self, _: &PushAccount, r: &PushRequest, d: &Decision) -> Result<(), PushError> {
             if *self.answer_fails.lock().unwrap() {
@@ -451,5 +496,33 @@ mod tests {
         let events = s.tick(1_120_000);
         assert!(matches!(&events[..], [PushEvent::Expired(r)] if r.id == "N1"), "{events:?}");
         assert_eq!(s.next_due(), None);
+    }
+
+    fn notice(at: u64) -> PushNotice {
+        PushNotice {
+            serial: "A".into(),
+            server: "pi.example".into(),
+            at,
+            kind: crate::push::PushNoticeKind::DeviceEnrolled {
+                user: "alice".into(),
+                device: "d".into(),
+            },
+        }
+    }
+
+    #[test]
+    fn notices_from_polls_are_taken_once_and_bounded() {
+        let backend = Arc::new(Scripted::default());
+        let mut s = PushSession::new(vec![Box::new(backend.clone())], ScheduleConfig::default(), 1);
+        s.add_account(account("A"), 1_000_000);
+        backend.notices.lock().unwrap().push(notice(5));
+        s.poll_all(1_000_000);
+        assert_eq!(s.take_notices(), vec![notice(5)]);
+        assert!(s.take_notices().is_empty(), "taken once");
+        backend.notices.lock().unwrap().extend((0..100).map(notice));
+        s.poll_all(1_001_000);
+        let kept = s.take_notices();
+        assert_eq!(kept.len(), PushSession::MAX_NOTICES);
+        assert_eq!(kept.last(), Some(&notice(99)), "the newest are kept");
     }
 }

@@ -55,10 +55,17 @@ impl Server {
             .stderr(log)
             .spawn()
             .unwrap();
+        // A TLS server does not answer plain HTTP: wait for its port instead.
+        let tls = extra.contains(&"--tls-cert");
         let server = Self { addr, data, child };
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
-            if server.try_request("GET /health HTTP/1.1\r\n\r\n").is_some_and(|r| r.0 == 200) {
+            let up = if tls {
+                TcpStream::connect(addr).is_ok()
+            } else {
+                server.try_request("GET /health HTTP/1.1\r\n\r\n").is_some_and(|r| r.0 == 200)
+            };
+            if up {
                 return server;
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -110,6 +117,26 @@ impl Server {
         Some((status, body))
     }
 
+    /// Sends only `head` (which announces a body with `Content-Length`) and never the body;
+    /// returns the status the server answers within 5 s (`None`: no answer by then).
+    pub fn status_without_body(&self, head: &str) -> Option<u16> {
+        let mut stream = TcpStream::connect_timeout(&self.addr, Duration::from_secs(5)).ok()?;
+        stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+        let (line, rest) = head.split_once("\r\n")?;
+        let request = format!("{line}\r\nHost: {}\r\n{rest}", self.addr);
+        stream.write_all(request.as_bytes()).ok()?;
+        let mut reply = Vec::new();
+        let mut buf = [0u8; 512];
+        while !reply.windows(2).any(|w| w == b"\r\n") {
+            let n = stream.read(&mut buf).ok()?;
+            if n == 0 {
+                return None;
+            }
+            reply.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8_lossy(&reply).split(' ').nth(1)?.parse().ok()
+    }
+
     pub fn try_request(&self, head: &str) -> Option<(u16, String)> {
         self.try_request_with_body(head, b"")
     }
@@ -121,15 +148,36 @@ impl Server {
         path: &str,
         body: &serde_json::Value,
     ) -> (u16, serde_json::Value) {
+        self.rp_with(&self.key(), method, path, body)
+    }
+
+    /// A relying-party call with API key `key`: status and JSON answer.
+    pub fn rp_with(
+        &self,
+        key: &str,
+        method: &str,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> (u16, serde_json::Value) {
         let body = body.to_string();
         let head = format!(
-            "{method} {path} HTTP/1.1\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\n\
+            "{method} {path} HTTP/1.1\r\nAuthorization: Bearer {key}\r\nContent-Type: application/json\r\n\
              Content-Length: {}\r\n\r\n",
-            self.key(),
             body.len()
         );
         let (status, reply) = self.try_request_with_body(&head, body.as_bytes()).unwrap();
         (status, serde_json::from_str(&reply).unwrap_or(serde_json::Value::Null))
+    }
+
+    /// Runs `tessera-server keys ARGS --data DIR` on this server's data folder.
+    pub fn keys(&self, args: &[&str]) -> std::process::Output {
+        Command::new(env!("CARGO_BIN_EXE_tessera-server"))
+            .arg("keys")
+            .args(args)
+            .arg("--data")
+            .arg(self.data.path().join("d"))
+            .output()
+            .unwrap()
     }
 
     /// Runs `tessera-server admin ARGS --server URL --api-key-file FILE`.

@@ -9,15 +9,15 @@ use serde_json::Value;
 
 use super::{
     AnswerRequest, EnrolRequest, EnrolResponse, HEADER_DEVICE, HEADER_NONCE, HEADER_SIGNATURE,
-    HEADER_TIMESTAMP, MAX_KNOWN_IDS, MAX_WAIT_SECONDS, PendingResponse, SignedChallenge,
-    SignedDecision, VerificationMode, b64, check_challenge, decision_message, decision_name,
-    random_hex, request_message, unb64,
+    HEADER_TIMESTAMP, MAX_KNOWN_IDS, MAX_WAIT_SECONDS, NOTICE_DEVICE_ENROLLED, PendingResponse,
+    SignedChallenge, SignedDecision, VerificationMode, b64, check_challenge, decision_message,
+    decision_name, random_hex, request_message, unb64,
 };
 use crate::push::enrolment::check_transport;
 use crate::push::http::{http_client, install_crypto_provider, read_json, root_cause};
 use crate::push::{
-    Decision, DeviceKey, PushAccount, PushBackend, PushBackendKind, PushEnrolment, PushError,
-    PushRequest, RequestContext, display_text,
+    Decision, DeviceKey, Polled, PushAccount, PushBackend, PushBackendKind, PushEnrolment,
+    PushError, PushNotice, PushNoticeKind, PushRequest, RequestContext, display_text,
 };
 
 /// Largest response body read from the server.
@@ -235,51 +235,16 @@ impl PushBackend for TesseraBackend {
         known: &[String],
         now: u64,
     ) -> Result<Vec<PushRequest>, PushError> {
-        if account.backend != PushBackendKind::Tessera {
-            return Err(PushError::WrongBackend(account.backend));
-        }
-        let server = account.server();
-        let mut path = format!("/device/v1/pending?wait={}", self.wait_seconds);
-        // Ids are the server's own hex strings; anything else (or too many) is not sent, and
-        // the server then answers at once, which is merely less efficient.
-        let usable = known.len() <= MAX_KNOWN_IDS
-            && known
-                .iter()
-                .all(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric()));
-        if usable && !known.is_empty() {
-            path.push_str("&known=");
-            path.push_str(&known.join(","));
-        }
-        let request = self.signed(
-            &Peer {
-                url: &account.url,
-                sslverify: account.sslverify,
-                key: &account.device_key,
-                device: &account.serial,
-            },
-            reqwest::Method::GET,
-            &path,
-            Vec::new(),
-        )?;
-        let (status, reply) = Self::send(request, &server)?;
-        if status != 200 {
-            return Err(Self::refused(&server, status, &reply));
-        }
-        let reply: PendingResponse =
-            serde_json::from_value(reply).map_err(|_| PushError::BadResponse {
-                server: server.clone(),
-                detail: "malformed pending answer".into(),
-            })?;
-        let mut out = Vec::new();
-        for signed in &reply.challenges {
-            match check_challenge(account, signed, now) {
-                Ok(()) => out.push(Self::to_request(account, signed)?),
-                Err(why) => {
-                    tracing::warn!(server = %server, id = %signed.challenge.id, "dropped a push challenge: {why}");
-                }
-            }
-        }
-        Ok(out)
+        Ok(self.fetch(account, known, now, false)?.requests)
+    }
+
+    fn poll_with_notices(
+        &self,
+        account: &PushAccount,
+        known: &[String],
+        now: u64,
+    ) -> Result<Polled, PushError> {
+        self.fetch(account, known, now, true)
     }
 
     fn answer(
@@ -331,5 +296,83 @@ impl PushBackend for TesseraBackend {
             409 | 422 => Err(PushError::AnswerRejected { server }),
             _ => Err(Self::refused(&server, status, &reply)),
         }
+    }
+}
+
+impl TesseraBackend {
+    /// Polls `/device/v1/pending` (asking for notices when `notices`); see
+    /// [`PushBackend::poll_with_notices`].
+    fn fetch(
+        &self,
+        account: &PushAccount,
+        known: &[String],
+        now: u64,
+        notices: bool,
+    ) -> Result<Polled, PushError> {
+        if account.backend != PushBackendKind::Tessera {
+            return Err(PushError::WrongBackend(account.backend));
+        }
+        let server = account.server();
+        let mut path = format!("/device/v1/pending?wait={}", self.wait_seconds);
+        // Ids are the server's own hex strings; anything else (or too many) is not sent, and
+        // the server then answers at once, which is merely less efficient.
+        let usable = known.len() <= MAX_KNOWN_IDS
+            && known
+                .iter()
+                .all(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric()));
+        if usable && !known.is_empty() {
+            path.push_str("&known=");
+            path.push_str(&known.join(","));
+        }
+        if notices {
+            path.push_str("&notices=1");
+        }
+        let request = self.signed(
+            &Peer {
+                url: &account.url,
+                sslverify: account.sslverify,
+                key: &account.device_key,
+                device: &account.serial,
+            },
+            reqwest::Method::GET,
+            &path,
+            Vec::new(),
+        )?;
+        let (status, reply) = Self::send(request, &server)?;
+        if status != 200 {
+            return Err(Self::refused(&server, status, &reply));
+        }
+        let reply: PendingResponse =
+            serde_json::from_value(reply).map_err(|_| PushError::BadResponse {
+                server: server.clone(),
+                detail: "malformed pending answer".into(),
+            })?;
+        let mut out = Vec::new();
+        for signed in &reply.challenges {
+            match check_challenge(account, signed, now) {
+                Ok(()) => out.push(Self::to_request(account, signed)?),
+                Err(why) => {
+                    tracing::warn!(server = %server, id = %signed.challenge.id, "dropped a push challenge: {why}");
+                }
+            }
+        }
+        let notices = reply
+            .notices
+            .into_iter()
+            .filter_map(|n| {
+                let kind = match n.kind.as_str() {
+                    NOTICE_DEVICE_ENROLLED => PushNoticeKind::DeviceEnrolled {
+                        user: display_text(&n.user),
+                        device: display_text(&n.device),
+                    },
+                    other => {
+                        tracing::warn!(server = %server, kind = %display_text(other), "ignored a notice of unknown kind");
+                        return None;
+                    }
+                };
+                Some(PushNotice { serial: account.serial.clone(), server: server.clone(), at: n.at, kind })
+            })
+            .collect();
+        Ok(Polled { requests: out, notices })
     }
 }

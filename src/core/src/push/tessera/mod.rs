@@ -54,7 +54,10 @@
 //!   passes. So a device that already shows two requests is woken by a third one, or by one
 //!   of its two being answered elsewhere or withdrawn, and not re-sent the same two in a
 //!   loop. Answer [`PendingResponse`]. Clients re-poll at once after an answer and back off
-//!   exponentially with jitter after errors.
+//!   exponentially with jitter after errors. With `notices=1` the answer also carries the
+//!   device's waiting [`DeviceNotice`]s (another device was enrolled for the user; never the
+//!   device's own enrolment), and a long-poll answers at once while any wait; each notice
+//!   is sent once and then deleted, so a client asks for them only when it shows them.
 //! - `POST /device/v1/answer` body [`AnswerRequest`]. `200` [`AnswerResponse`] when accepted;
 //!   `409` when the login is no longer pending (answered, expired), `422` for a wrong pick or
 //!   code (the login is then denied: one try only), `400` for a bad decision signature.
@@ -428,7 +431,30 @@ pub struct PendingResponse {
     pub challenges: Vec<SignedChallenge>,
     /// Server time, Unix seconds.
     pub server_time: u64,
+    /// Notices for the device's user, only when the poll asked with `notices=1`; the
+    /// server sends each one once (absent when there are none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notices: Vec<DeviceNotice>,
 }
+
+/// A notice in a [`PendingResponse`]. `kind` is `device_enrolled` (another device was
+/// enrolled for `user`: `device` is its id); clients ignore kinds they do not know.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceNotice {
+    /// What happened.
+    pub kind: String,
+    /// When, Unix seconds.
+    pub at: u64,
+    /// The user it concerns.
+    #[serde(default)]
+    pub user: String,
+    /// The device it concerns.
+    #[serde(default)]
+    pub device: String,
+}
+
+/// [`DeviceNotice::kind`] of "another device was enrolled for this user".
+pub const NOTICE_DEVICE_ENROLLED: &str = "device_enrolled";
 
 /// `POST /device/v1/answer` body.
 #[derive(Debug, Clone, Serialize, Deserialize)]
