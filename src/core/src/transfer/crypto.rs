@@ -1,6 +1,7 @@
 //! The cryptographic building blocks the encrypted formats share: AES-256-GCM (ring), PBKDF2
-//! (ring), scrypt (RustCrypto `scrypt`), Argon2id (RustCrypto `argon2`), AES-CBC decryption
-//! (RustCrypto `cbc`, for the formats that chose it), random bytes and version-4 UUIDs.
+//! with HMAC-SHA-1/256/512 (ring), scrypt (RustCrypto `scrypt`), Argon2id (RustCrypto `argon2`),
+//! AES-CBC decryption (RustCrypto `cbc`, for the formats that chose it), random bytes and
+//! version-4 UUIDs.
 //!
 //! Every decryption failure collapses into `None`: with an AEAD, a wrong password and a damaged
 //! file are indistinguishable, and callers turn `None` into the error that fits their format.
@@ -159,6 +160,17 @@ pub(crate) fn pbkdf2_sha1(
 ) -> Zeroizing<[u8; 32]> {
     let mut out = Zeroizing::new([0u8; 32]);
     pbkdf2::derive(pbkdf2::PBKDF2_HMAC_SHA1, iterations, salt, password.as_bytes(), &mut *out);
+    out
+}
+
+/// PBKDF2 with HMAC-SHA-512, 32-byte output (FreeOTP 2's choice).
+pub(crate) fn pbkdf2_sha512(
+    password: &str,
+    salt: &[u8],
+    iterations: NonZeroU32,
+) -> Zeroizing<[u8; 32]> {
+    let mut out = Zeroizing::new([0u8; 32]);
+    pbkdf2::derive(pbkdf2::PBKDF2_HMAC_SHA512, iterations, salt, password.as_bytes(), &mut *out);
     out
 }
 

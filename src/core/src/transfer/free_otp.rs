@@ -1,5 +1,6 @@
 //! FreeOTP's `tokens.xml` (the original Red Hat app, 1.x), which FreeOTP+ kept as its own app
-//! data (import only).
+//! data (import only). FreeOTP 2.x's encrypted backup is the same [`Format`]; this module hands
+//! it to [`super::free_otp_backup`] and lends it the token conversion.
 //!
 //! Source: freeotp/freeotp-android `app/src/main/java/org/fedorahosted/freeotp/Token.java` and
 //! `TokenPersistence.java` (1.x): Android shared preferences (see [`super::prefs`]) holding
@@ -7,31 +8,34 @@
 //! `{issuerExt, issuerInt, label, type (TOTP|HOTP), algo, digits, period, counter, secret
 //! (signed bytes), imageAlt?}`; as read by Aegis' `importers/FreeOtpImporter.java`.
 //! FreeOTP+ (helloworld1/FreeOTPPlus) reads and writes the same file. A TOTP token whose issuer
-//! is "Steam" shows Steam codes in FreeOTP+, so it becomes a Steam account.
+//! is "Steam" shows Steam codes in FreeOTP, so it becomes a Steam account. Absent fields take
+//! FreeOTP's defaults (SHA1, 6 digits, 30 s; the issuer falls back to `issuerInt`).
 //!
-//! Not read: FreeOTP 2.x's encrypted backup (`externalBackup.xml`, a Java-serialised map with a
-//! password-wrapped master key): it is reported as unsupported with what to do instead.
-//! Lost on import: token images and the order (accounts keep the file's order of `tokenOrder`
-//! when present).
+//! Lost on import: token images and colours (accounts keep the order of `tokenOrder` when
+//! present, then the file's order).
 
 use std::collections::{HashMap, HashSet};
 
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::free_otp_backup;
+use super::java_serial;
 use super::prefs::{self, Pref};
 use super::{Collector, Format, ImportReport, ImportedAccount, TransferError, otp_params, text_of};
 use crate::otp::{OtpKind, Secret};
 
 const FORMAT: Format = Format::FreeOtp;
-/// The first bytes of a Java serialisation stream (`ObjectOutputStream`): FreeOTP 2.x backups.
-const JAVA_SERIAL_MAGIC: &[u8] = &[0xac, 0xed, 0x00, 0x05];
 
+/// Gson's `Token`. In `tokens.xml` it carries its `secret`; in the 2.x backup the secret is the
+/// separately encrypted token key.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Token {
+pub(crate) struct Token {
     #[serde(default)]
     issuer_ext: String,
+    #[serde(default)]
+    issuer_int: Option<String>,
     #[serde(default)]
     label: String,
     #[serde(rename = "type")]
@@ -40,12 +44,16 @@ struct Token {
     digits: Option<u64>,
     period: Option<u64>,
     counter: Option<u64>,
-    secret: Vec<i64>,
+    secret: Option<Vec<i64>>,
 }
 
-/// Returns true if the preferences look like FreeOTP's: a `tokenOrder` list or token objects.
+/// Returns true if the preferences look like FreeOTP's: a `tokenOrder` list, token objects, or
+/// the 2.x backup's password-wrapped master key.
 pub(crate) fn looks_like(prefs: &[Pref]) -> bool {
     prefs.iter().any(|p| p.name == "tokenOrder")
+        || prefs
+            .iter()
+            .any(|p| p.name == free_otp_backup::MASTER_KEY && p.value.contains("mEncryptedKey"))
         || prefs.iter().any(|p| {
             serde_json::from_str::<Value>(&p.value).is_ok_and(|v| {
                 v.get("secret").is_some_and(Value::is_array) && v.get("type").is_some()
@@ -53,16 +61,14 @@ pub(crate) fn looks_like(prefs: &[Pref]) -> bool {
         })
 }
 
-pub(crate) fn import(bytes: &[u8]) -> Result<ImportReport, TransferError> {
-    if bytes.starts_with(JAVA_SERIAL_MAGIC) {
-        return Err(TransferError::Unsupported {
-            format: FORMAT,
-            reason: "this is a FreeOTP 2 encrypted backup, which Tessera does not read yet; \
-                     in FreeOTP, export the tokens as otpauth links (or QR codes) instead"
-                .into(),
-        });
+pub(crate) fn import(bytes: &[u8], password: Option<&str>) -> Result<ImportReport, TransferError> {
+    if bytes.starts_with(java_serial::MAGIC) {
+        return free_otp_backup::import_serialised(bytes, password);
     }
     let prefs = prefs::read(text_of(bytes, FORMAT)?, FORMAT)?;
+    if prefs::find(&prefs, free_otp_backup::MASTER_KEY).is_some() {
+        return free_otp_backup::import_prefs(prefs, password);
+    }
     let order: Vec<String> = prefs::find(&prefs, "tokenOrder")
         .map(|o| {
             serde_json::from_str(o).map_err(|e| {
@@ -91,21 +97,28 @@ pub(crate) fn import(bytes: &[u8]) -> Result<ImportReport, TransferError> {
         };
         let result = serde_json::from_str::<Token>(value)
             .map_err(|e| format!("unreadable token: {e}"))
-            .and_then(convert);
+            .and_then(|mut token| {
+                let signed = token.secret.take().ok_or("the token has no secret")?;
+                convert(token, secret_bytes(&signed)?)
+            });
         let issuer = key.split_once(':').map(|(i, _)| i);
         out.push(location, issuer, result);
     }
     Ok(out.finish())
 }
 
-fn convert(token: Token) -> Result<ImportedAccount, String> {
-    let bytes: Vec<u8> = token
-        .secret
+/// Converts Gson's signed-byte list (Java `byte[]`; unsigned values are accepted too).
+fn secret_bytes(signed: &[i64]) -> Result<Vec<u8>, String> {
+    signed
         .iter()
         .map(|b| i8::try_from(*b).map(|s| s.to_le_bytes()[0]).or_else(|_| u8::try_from(*b)))
         .collect::<Result<_, _>>()
-        .map_err(|_| "unreadable secret (not a byte list)".to_owned())?;
-    let secret = Secret::from_bytes(bytes).map_err(|e| format!("unreadable secret: {e}"))?;
+        .map_err(|_| "unreadable secret (not a byte list)".to_owned())
+}
+
+/// Converts a token and its key bytes into an account (FreeOTP's defaults for absent fields).
+pub(crate) fn convert(token: Token, key: Vec<u8>) -> Result<ImportedAccount, String> {
+    let secret = Secret::from_bytes(key).map_err(|e| format!("unreadable secret: {e}"))?;
     let kind = match token.kind.to_ascii_uppercase().as_str() {
         "TOTP" if token.issuer_ext == "Steam" => OtpKind::Steam,
         "TOTP" => OtpKind::Totp,
@@ -114,7 +127,11 @@ fn convert(token: Token) -> Result<ImportedAccount, String> {
     };
     let otp =
         otp_params(kind, secret, token.algo.as_deref(), token.digits, token.period, token.counter)?;
-    Ok(ImportedAccount::new(token.issuer_ext, token.label, otp))
+    let issuer = match token.issuer_ext {
+        ext if ext.is_empty() => token.issuer_int.unwrap_or_default(),
+        ext => ext,
+    };
+    Ok(ImportedAccount::new(issuer, token.label, otp))
 }
 
 #[cfg(test)]
@@ -139,7 +156,7 @@ mod tests {
 <string name="A:a">{"issuerExt":"A","label":"a","type":"TOTP","digits":6,"period":30,"secret":[72,101,108,108,111,-34,-83,-66,-17]}</string>
 <string name="B:b">{"issuerExt":"B","label":"b","type":"MOTP","secret":[1,2,3]}</string>
 </map>"#;
-        let report = import(xml.as_bytes()).unwrap();
+        let report = import(xml.as_bytes(), None).unwrap();
         assert_eq!(report.accounts.len(), 1);
         assert_eq!(report.accounts[0].otp.algorithm, crate::otp::Algorithm::Sha1);
         assert_eq!(report.accounts[0].otp.secret.as_bytes(), b"Hello\xde\xad\xbe\xef");
@@ -149,10 +166,24 @@ mod tests {
     }
 
     #[test]
-    fn freeotp2_backups_and_damage_are_named() {
-        let err = import(&[0xac, 0xed, 0, 5, 0x73, 0x72]).unwrap_err();
-        assert!(err.to_string().contains("FreeOTP 2"), "{err}");
-        let err = import(b"<map><string name=\"tokenOrder\">nope</string></map>").unwrap_err();
+    fn issuer_falls_back_to_issuer_int_and_tokens_need_a_secret() {
+        let xml = r#"<map>
+<string name="a">{"issuerInt":"Internal","label":"a","type":"TOTP","secret":[1,2,3,4,5]}</string>
+<string name="b">{"issuerExt":"B","label":"b","type":"TOTP"}</string>
+</map>"#;
+        let report = import(xml.as_bytes(), None).unwrap();
+        assert_eq!(report.accounts.len(), 1);
+        assert_eq!(report.accounts[0].issuer, "Internal");
+        assert_eq!(report.problems[0].to_string(), "token \"b\": the token has no secret");
+    }
+
+    #[test]
+    fn damage_is_named() {
+        // A FreeOTP 2 backup cut short goes to the backup reader, which says where it ends.
+        let err = import(&[0xac, 0xed, 0, 5, 0x73, 0x72], None).unwrap_err();
+        assert!(err.to_string().contains("damaged or truncated: the stream ends"), "{err}");
+        let err =
+            import(b"<map><string name=\"tokenOrder\">nope</string></map>", None).unwrap_err();
         assert!(err.to_string().contains("tokenOrder"), "{err}");
     }
 }

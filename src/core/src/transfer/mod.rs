@@ -6,9 +6,10 @@
 //! dispatched with `match` (no registry): adding a variant does not compile until its detector,
 //! importer and exporter decision are written.
 //!
-//! [`backup`] writes automatic encrypted backups (Aegis format) and verifies them. Two private
+//! [`backup`] writes automatic encrypted backups (Aegis format) and verifies them. Private
 //! helpers hold what several formats share: `prefs` reads Android shared-preferences XML and
-//! `database` reads SQLite app databases from memory.
+//! `database` reads SQLite app databases from memory; `java_serial` reads the Java-serialised
+//! preference map FreeOTP 2 backs up into.
 //!
 //! Detection never guesses: the file's [`Shape`] (JSON object or array, XML, text, SQLite,
 //! binary) narrows the candidates, and each is recognised only by keys or markers it alone has.
@@ -32,8 +33,10 @@ mod database;
 mod duo;
 mod ente;
 mod free_otp;
+mod free_otp_backup;
 mod free_otp_plus;
 mod google;
+mod java_serial;
 mod last_pass;
 mod prefs;
 mod proton;
@@ -87,7 +90,8 @@ pub enum Format {
     GoogleDb,
     /// Microsoft Authenticator's app database (SQLite `PhoneFactor`).
     Microsoft,
-    /// FreeOTP's `tokens.xml` (also FreeOTP+'s app data, which kept the same file).
+    /// FreeOTP: 1.x's `tokens.xml` (also FreeOTP+'s app data, which kept the same file) or
+    /// 2.x's password-protected backup (`externalBackup.xml`, `tokenBackup.xml`).
     FreeOtp,
     /// Steam Guard `.maFile` (Steam Desktop Authenticator) or the Steam app's `Steamguard-*`.
     Steam,
@@ -230,7 +234,7 @@ impl Format {
             Self::Stratum => "Stratum / Authenticator Pro backup or database",
             Self::GoogleDb => "Google Authenticator app database",
             Self::Microsoft => "Microsoft Authenticator app database",
-            Self::FreeOtp => "FreeOTP tokens.xml",
+            Self::FreeOtp => "FreeOTP backup (externalBackup.xml) or tokens.xml",
             Self::Steam => "Steam Guard .maFile",
             Self::Duo => "Duo Mobile accounts (JSON)",
             Self::LastPass => "LastPass Authenticator export (JSON)",
@@ -270,7 +274,7 @@ impl Format {
                 "rooted Android: /data/data/com.azure.authenticator/databases/PhoneFactor"
             }
             Self::FreeOtp => {
-                "FreeOTP: Android backup or /data/data/org.fedorahosted.freeotp/shared_prefs/tokens.xml"
+                "FreeOTP 2: menu → Backup (externalBackup.xml, your backup password); FreeOTP 1: /data/data/org.fedorahosted.freeotp/shared_prefs/tokens.xml"
             }
             Self::Steam => "Steam Desktop Authenticator's maFiles folder (unencrypted .maFile)",
             Self::Duo => {
@@ -306,7 +310,8 @@ impl Format {
                 &[Shape::Text]
             }
             Self::Ente => &[Shape::Text, Shape::JsonObject],
-            Self::Authy | Self::FreeOtp | Self::BattleNet => &[Shape::Xml],
+            Self::Authy | Self::BattleNet => &[Shape::Xml],
+            Self::FreeOtp => &[Shape::Xml, Shape::Binary],
             Self::Stratum => &[Shape::JsonObject, Shape::Binary, Shape::Sqlite],
             Self::GoogleDb | Self::Microsoft => &[Shape::Sqlite],
             Self::TotpAuthenticator => &[Shape::Text, Shape::Xml],
@@ -350,6 +355,7 @@ impl Format {
             | Self::Proton
             | Self::Authy
             | Self::Stratum
+            | Self::FreeOtp
             | Self::TotpAuthenticator => true,
             Self::FreeOtpPlus
             | Self::GoogleMigration
@@ -360,7 +366,6 @@ impl Format {
             | Self::AuthyJson
             | Self::GoogleDb
             | Self::Microsoft
-            | Self::FreeOtp
             | Self::Steam
             | Self::Duo
             | Self::LastPass
@@ -813,6 +818,8 @@ fn detect_binary(bytes: &[u8]) -> Option<Format> {
         Some(Format::Stratum)
     } else if bytes.starts_with(b"PK\x03\x04") {
         Some(Format::AuthenticatorPlus)
+    } else if bytes.starts_with(java_serial::MAGIC) {
+        Some(Format::FreeOtp)
     } else if and_otp::looks_encrypted(bytes) {
         Some(Format::AndOtp)
     } else {
@@ -981,7 +988,7 @@ pub fn import(
         Format::Stratum => stratum::import(bytes, password),
         Format::GoogleDb => database::import_google(bytes),
         Format::Microsoft => database::import_microsoft(bytes),
-        Format::FreeOtp => free_otp::import(bytes),
+        Format::FreeOtp => free_otp::import(bytes, password),
         Format::Steam => steam::import(bytes),
         Format::Duo => duo::import(bytes),
         Format::LastPass => last_pass::import(bytes),
@@ -1231,7 +1238,7 @@ mod tests {
     }
 
     /// Every committed fixture, with its format.
-    const FIXTURES: [(&str, Format); 33] = [
+    const FIXTURES: [(&str, Format); 35] = [
         ("aegis-plain.json", Format::Aegis),
         ("aegis-encrypted.json", Format::Aegis),
         ("2fas-plain.2fas", Format::TwoFas),
@@ -1256,6 +1263,8 @@ mod tests {
         ("google-authenticator.db", Format::GoogleDb),
         ("microsoft-authenticator.db", Format::Microsoft),
         ("freeotp-tokens.xml", Format::FreeOtp),
+        ("freeotp-external-backup.xml", Format::FreeOtp),
+        ("freeotp-token-backup.xml", Format::FreeOtp),
         ("steam.maFile", Format::Steam),
         ("steam-app.json", Format::Steam),
         ("duo-accounts.json", Format::Duo),

@@ -14,6 +14,8 @@ use super::{Format, TransferError};
 pub(crate) struct Pref {
     pub(crate) name: String,
     pub(crate) value: String,
+    /// True for a `<string>`, false for the other types.
+    pub(crate) is_string: bool,
 }
 
 /// Reads every preference of a `<map>` document.
@@ -32,11 +34,13 @@ pub(crate) fn read(text: &str, format: Format) -> Result<Vec<Pref>, TransferErro
         .filter(roxmltree::Node::is_element)
         .filter_map(|node| {
             let name = node.attribute("name")?.to_owned();
-            let value = match node.tag_name().name() {
-                "string" => node.text().unwrap_or_default().to_owned(),
-                _ => node.attribute("value")?.to_owned(),
+            let is_string = node.tag_name().name() == "string";
+            let value = if is_string {
+                node.text().unwrap_or_default().to_owned()
+            } else {
+                node.attribute("value")?.to_owned()
             };
-            Some(Pref { name, value })
+            Some(Pref { name, value, is_string })
         })
         .collect())
 }
@@ -63,6 +67,7 @@ mod tests {
         assert_eq!(find(&prefs, "a"), Some(r#"[{"x":1}]"#));
         assert_eq!(find(&prefs, "n"), Some("3"));
         assert_eq!(find(&prefs, "b"), Some("true"));
+        assert!(prefs[0].is_string && !prefs[2].is_string);
         assert_eq!(find(&prefs, "empty"), Some(""));
         assert_eq!(super::super::detect_prefs(xml), None);
     }

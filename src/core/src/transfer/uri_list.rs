@@ -90,6 +90,31 @@ mod tests {
     }
 
     #[test]
+    fn links_with_undecodable_names_or_one_slash_are_refused_by_line() {
+        // Before issue 15, line 1 became an account named "\u{fffd}\u{fffd}" and line 2 an
+        // "unknown account type".
+        let text = "otpauth://totp/%FF%FE:x?secret=JBSWY3DPEHPK3PXP\n\
+                    otpauth:/totp/A:x?secret=JBSWY3DPEHPK3PXP\n\
+                    otpauth://totp/B:y?secret=JBSWY3DPEHPK3PXP&issuer=%C3%28\n\
+                    otpauth://totp/C:z?secret=JBSWY3DPEHPK3PXP\n";
+        let report = import_any(text.as_bytes(), None, None).unwrap();
+        assert_eq!(report.format, FORMAT);
+        assert_eq!(report.accounts.len(), 1);
+        assert_eq!(report.accounts[0].issuer, "C");
+        let shown: Vec<String> = report.problems.iter().map(ToString::to_string).collect();
+        assert_eq!(shown.len(), 3, "{shown:?}");
+        assert_eq!(
+            shown[0],
+            "line 1: the label is not valid text (its percent-encoded bytes are not UTF-8)"
+        );
+        assert!(shown[1].starts_with("line 2: malformed link"), "{shown:?}");
+        assert!(
+            shown[2].starts_with("line 3: the \"issuer\" parameter is not valid text"),
+            "{shown:?}"
+        );
+    }
+
+    #[test]
     fn binary_content_is_corrupt_not_a_panic() {
         let err = import(&[0x6f, 0xff, 0xfe]).unwrap_err();
         assert!(matches!(err, TransferError::Corrupt { .. }), "{err}");
