@@ -27,7 +27,10 @@ use tessera_core::push::{DeviceKey, PushAccount, PushBackend, PushBackendKind};
 use crate::common::{Home, Run, to_run};
 
 /// The `tessera-server` binary, built on first use (cargo builds a workspace member's binary
-/// only for its own integration tests, so a root-package test builds it itself).
+/// only for its own integration tests, so a root-package test builds it itself). It asks for
+/// the whole workspace's test build, which `cargo test --workspace` has just made, so the
+/// build is a no-op there; `-p tessera-server` alone would resolve other features and
+/// compile a second copy of half the dependencies (a CI run once ran out of disk on that).
 fn server_bin() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
@@ -37,7 +40,7 @@ fn server_bin() -> PathBuf {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let target_dir = profile_dir.parent().unwrap();
         let mut build = Command::new(cargo);
-        build.args(["build", "--quiet", "-p", "tessera-server", "--bin", "tessera-server"]);
+        build.args(["build", "--quiet", "--workspace", "--tests"]);
         if profile_dir.file_name().is_some_and(|n| n == "release") {
             build.arg("--release");
         }
