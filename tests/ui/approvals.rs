@@ -1,11 +1,11 @@
 //! The approvals view against an in-process push server: requests come to the front, each
 //! button sends the right decision, number matching sends the chosen number, expired requests
-//! disappear, a locked app answers nothing, and the vault keeps the history.
+//! disappear, a locked app keeps listening but answers nothing, and the vault keeps the history.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use slint::ComponentHandle;
+use slint::{ComponentHandle, Model as _};
 use tessera::{AppAdapter, ApprovalsAdapter, Background, Deps, Screen};
 use tessera_core::push::{
     Decision, DeviceKey, PushAccount, PushBackend, PushBackendKind, PushEnrolment, PushError,
@@ -230,21 +230,36 @@ fn expired_requests_disappear_and_are_recorded_as_expired() {
 }
 
 #[test]
-fn a_locked_app_does_not_approve() {
+fn a_locked_app_keeps_listening_announces_requests_and_answers_only_after_the_unlock() {
     let p = with_requests(vec![request("N1", None)]);
     let window = p.h.app.window();
     window.global::<AppAdapter>().invoke_lock();
     assert_eq!(screen(&p.h), Screen::Unlock);
     assert!(!p.h.exists("Approve"), "nothing to approve on a locked app");
+    assert!(!p.h.exists("Log in as alice?"), "a locked app does not show the request");
+    assert!(p.h.exists("A login request is waiting: unlock to answer it"));
     window.global::<ApprovalsAdapter>().invoke_approve("N1".into(), "".into());
     assert!(p.server.answers.lock().unwrap().is_empty(), "no answer was sent");
+
+    // Polling goes on while locked (issue 12); a new request is announced without details.
     let polls = p.server.polls.load(Ordering::SeqCst);
+    p.server.pending.lock().unwrap().push(request("N2", None));
     p.h.wait(30);
-    assert_eq!(p.server.polls.load(Ordering::SeqCst), polls, "no polling while locked");
-    // Unlocking polls at once and brings the request back.
+    assert!(p.server.polls.load(Ordering::SeqCst) > polls, "still polling while locked");
+    assert_eq!(
+        p.notes.lock().unwrap().last().map(String::as_str),
+        Some("Tessera: Login request from Example Corp VPN — unlock Tessera to answer"),
+        "announced, not shown"
+    );
+    assert!(p.h.exists("2 login requests are waiting: unlock to answer them"));
+
+    // The unlock brings both requests to the front at once, answerable.
     unlock(&p.h, "Password or PIN", "Unlock");
-    assert_eq!(p.server.polls.load(Ordering::SeqCst), polls + 1);
-    assert!(p.h.exists("Approve"));
+    assert_eq!(screen(&p.h), Screen::Approvals);
+    let shown = window.global::<ApprovalsAdapter>().get_requests();
+    assert_eq!(shown.iter().map(|r| r.id.to_string()).collect::<Vec<_>>(), ["N1", "N2"]);
+    p.h.all("Deny").remove(0).invoke_accessible_default_action();
+    assert_eq!(p.server.answers.lock().unwrap().len(), 1, "answered after the unlock");
 }
 
 #[test]

@@ -2,6 +2,15 @@
 //! push worker reports, and the history items each outcome leaves. It owns the worker handle
 //! and knows nothing of windows or of the vault: the model records the history items it
 //! returns, in one save per batch.
+//!
+//! **Listening while locked.** Polling goes on after the vault locks: the worker keeps the
+//! push accounts (their device keys included) it was given at the last unlock, in memory
+//! only, until the app quits ([`Inbox::stop`] drops the session, and `DeviceKey` zeroizes on
+//! drop). What this trades: while the app runs locked, someone who can read its memory
+//! (a debugger as the same user, a core dump) can sign answers; the codes stay sealed in the
+//! vault, and the UI answers nothing until the vault is unlocked again (the model refuses
+//! decisions while locked, and a locked app announces a request without showing its
+//! details). A cold start polls nothing until the first unlock.
 
 use tessera_core::push::{Decision, PushAccount, PushHistoryItem, PushRequest};
 
@@ -36,6 +45,8 @@ pub struct Inbox {
     pending: Vec<Pending>,
     trouble: String,
     listening: bool,
+    /// The serials of the accounts being polled, in order.
+    serials: Vec<String>,
 }
 
 impl Inbox {
@@ -58,7 +69,21 @@ impl Inbox {
     /// reports, to be applied.
     pub fn listen(&mut self, accounts: Vec<PushAccount>) -> Vec<Report> {
         self.listening = true;
+        self.serials = accounts.iter().map(|a| a.serial.clone()).collect();
         self.send(Command::Start(accounts))
+    }
+
+    /// True if the inbox already listens to exactly these accounts (an unlock after a lock
+    /// keeps the session and its pending requests).
+    pub fn listens_to(&self, accounts: &[PushAccount]) -> bool {
+        self.listening
+            && self.serials.len() == accounts.len()
+            && accounts.iter().zip(&self.serials).all(|(a, s)| &a.serial == s)
+    }
+
+    /// True while push accounts are being polled (also while the vault is locked).
+    pub fn is_listening(&self) -> bool {
+        self.listening && !self.serials.is_empty()
     }
 
     /// Stops polling and forgets what was pending.
@@ -67,6 +92,7 @@ impl Inbox {
         // dropped by `apply` while not listening.
         let _ = self.send(Command::Stop);
         self.listening = false;
+        self.serials.clear();
         self.pending.clear();
         self.trouble.clear();
     }

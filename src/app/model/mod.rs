@@ -215,6 +215,12 @@ pub struct State {
     last_activity: u64,
     /// The code we put on the clipboard and when to clear it.
     copied: Option<(Zeroizing<String>, u64)>,
+    /// History items of requests that ended while the vault was locked, saved at the next
+    /// unlock.
+    unsaved_history: Vec<PushHistoryItem>,
+    /// Words a locked app's notification in the UI's language (the screens set it; English
+    /// without a window).
+    pub announce_locked: Rc<dyn Fn(&str) -> String>,
 }
 
 impl State {
@@ -274,6 +280,8 @@ impl Model {
             last_second: 0,
             last_activity: now,
             copied: None,
+            unsaved_history: Vec::new(),
+            announce_locked: Rc::new(locked_announcement),
         };
         let model = Self {
             inner: Rc::new(Inner {
@@ -473,38 +481,55 @@ impl Model {
         );
     }
 
-    /// Takes an opened vault: builds the list, starts listening for push requests and shows
-    /// the accounts (with a rollback warning if the file is an older copy).
+    /// Takes an opened vault: builds the list, listens for push requests (keeping the
+    /// session that went on while locked, with its pending requests, which come to the front
+    /// at once), saves what ended while locked, and shows the accounts (with a rollback
+    /// warning if the file is an older copy).
     fn opened(&self, vault: Unlocked) {
         let rollback = vault.rollback().map(ToString::to_string);
         let accounts = vault.content().push_accounts.clone();
-        {
+        let (unsaved, listening) = {
             let mut state = self.state_mut();
             state.summary = Some(vault.summary());
             state.vault = Some(vault);
             state.last_activity = state.now();
-        }
+            let listening = state.inbox.listens_to(&accounts);
+            (std::mem::take(&mut state.unsaved_history), listening)
+        };
         self.rebuild_list();
         self.emit(&Event::Unlocked);
         self.show(View::Accounts);
+        if !unsaved.is_empty() {
+            let _ = self.commit(|content| content.push_history.extend(unsaved));
+        }
         self.emit(&Event::PushAccountsChanged);
         self.emit(&Event::HistoryChanged);
-        let reports = self.state_mut().inbox.listen(accounts);
-        self.apply_reports(reports);
+        if listening {
+            let waiting = !self.state().inbox.pending().is_empty();
+            self.emit(&Event::InboxChanged { arrived: waiting });
+        } else {
+            let reports = self.state_mut().inbox.listen(accounts);
+            self.apply_reports(reports);
+        }
         if let Some(warning) = rollback {
             self.notice(Notice::Error(warning));
         }
     }
 
-    /// Closes the vault (dropping the decrypted entries), stops listening for push requests
-    /// and shows the unlock view.
+    /// Stops listening for push requests and forgets the device keys (the app quits).
+    pub fn quit(&self) {
+        self.state_mut().inbox.stop();
+    }
+
+    /// Closes the vault (dropping the decrypted entries) and shows the unlock view. Push
+    /// requests are still listened for: a locked app announces them and answers after the
+    /// unlock (see [`inbox`]).
     pub fn lock(&self) {
         {
             let mut state = self.state_mut();
             if state.vault.is_none() {
                 return;
             }
-            state.inbox.stop();
             state.vault = None;
             state.selected = None;
             state.draft = None;
@@ -663,6 +688,8 @@ impl Model {
         if clear {
             self.clear_clipboard_if_ours();
         }
+        let applied = self.state_mut().inbox.tick(now);
+        self.take_applied(applied);
         if !open {
             self.emit(&Event::UnlockChanged);
             return;
@@ -672,8 +699,6 @@ impl Model {
             self.inner.list.roll_over(state.entries(), now);
         }
         self.emit(&Event::Tick);
-        let applied = self.state_mut().inbox.tick(now);
-        self.take_applied(applied);
         if idle_out {
             self.lock();
         }
@@ -725,17 +750,28 @@ impl Model {
         self.take_applied(applied);
     }
 
-    /// Records what the inbox returned (one save for the whole batch), notifies the desktop
-    /// of arrivals, and tells the screens.
+    /// Records what the inbox returned (one save for the whole batch; kept for the next
+    /// unlock while locked), notifies the desktop of arrivals, and tells the screens. A
+    /// locked app announces a request without its details.
     fn take_applied(&self, applied: inbox::Applied) {
+        let open = self.is_unlocked();
         if !applied.history.is_empty() {
-            let _ = self.commit(|content| content.push_history.extend(applied.history));
-            self.emit(&Event::HistoryChanged);
+            if open {
+                let _ = self.commit(|content| content.push_history.extend(applied.history));
+                self.emit(&Event::HistoryChanged);
+            } else {
+                self.state_mut().unsaved_history.extend(applied.history);
+            }
         }
         if !applied.arrived.is_empty() {
             let notify = Arc::clone(&self.state().deps.notify);
+            let announce = Rc::clone(&self.state().announce_locked);
             for (title, question) in &applied.arrived {
-                notify(title, question);
+                if open {
+                    notify(title, question);
+                } else {
+                    notify("Tessera", &announce(title));
+                }
             }
         }
         if applied.changed || !applied.arrived.is_empty() {
@@ -811,6 +847,13 @@ impl Model {
         }
     }
 
+    /// Whether closing the window should only hide it (the app keeps running and listening
+    /// for push requests): the user's setting, by default on while push accounts are polled.
+    pub fn keeps_running(&self) -> bool {
+        let state = self.state();
+        state.settings.keeps_running(state.inbox.is_listening())
+    }
+
     /// Remembers the window size (losing it is harmless).
     pub fn remember_window_size(&self, size: (f32, f32)) {
         let mut state = self.state_mut();
@@ -843,6 +886,12 @@ impl Model {
             },
         );
     }
+}
+
+/// What a locked app says of a login request: that one arrived, from whom, and that the
+/// unlock comes first; never the question or the context (NIST SP 800-63B-4 §3.1.3).
+pub fn locked_announcement(title: &str) -> String {
+    format!("Login request from {title} — unlock Tessera to answer")
 }
 
 #[cfg(test)]

@@ -128,3 +128,49 @@ fn a_failed_save_leaves_the_open_vault_as_the_file_and_says_why() {
     assert_eq!(setup.model.state().entries().len(), 2);
     assert!(events.borrow().iter().any(|e| matches!(e, Event::Notice(Notice::Error(_)))));
 }
+
+#[test]
+fn a_locked_model_announces_arrivals_without_details_and_keeps_their_history_for_the_unlock() {
+    use tessera_core::push::{PushBackendKind, PushHistoryItem, PushRequest, RequestContext};
+
+    let setup = created();
+    // Listening as after an unlock with push accounts (an empty session: reports are fed in).
+    let _ = setup.model.state_mut().inbox.listen(Vec::new());
+    setup.model.lock();
+    let request = PushRequest {
+        id: "r1".into(),
+        backend: PushBackendKind::Tessera,
+        serial: "TS01".into(),
+        title: "Example Corp".into(),
+        question: "Log in as alice from 203.0.113.7?".into(),
+        server: "push.example".into(),
+        created: RFC_TIME,
+        expires: RFC_TIME + 60,
+        require_presence: None,
+        context: RequestContext::default(),
+        answer_url: "https://push.example/device/v1/answer".into(),
+        sslverify: true,
+        decline_reason_supported: true,
+        code_entry: false,
+        signed_challenge: None,
+    };
+    let notes = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let sink = std::sync::Arc::clone(&notes);
+    setup.model.state_mut().deps.notify =
+        std::sync::Arc::new(move |t: &str, b: &str| sink.lock().unwrap().push(format!("{t}: {b}")));
+    setup.model.apply_reports(vec![super::push_worker::Report::Arrived(request.clone())]);
+    assert_eq!(
+        *notes.lock().unwrap(),
+        ["Tessera: Login request from Example Corp — unlock Tessera to answer"]
+    );
+    assert_eq!(setup.model.state().inbox.pending().len(), 1, "kept for after the unlock");
+
+    // It expires while locked: the history item waits for the unlock, then is saved.
+    *setup.clock.0.lock().unwrap() += 60;
+    setup.model.tick();
+    assert!(setup.model.state().inbox.pending().is_empty());
+    setup.model.unlock(Unlock::Password(Zeroizing::new(PASSWORD.into())));
+    let history: Vec<PushHistoryItem> = setup.model.history(10);
+    assert_eq!(history.len(), 1);
+    assert_eq!((history[0].request_id.as_str(), history[0].decision.clone()), ("r1", None));
+}

@@ -26,7 +26,9 @@ const HISTORY_SHOWN: usize = 50;
 fn show_requests(model: &Model, rows: &VecModel<ApprovalRow>) {
     let state = model.state();
     let now = state.now();
-    let fresh: Vec<ApprovalRow> = state.inbox.pending().iter().map(|p| row(p, now)).collect();
+    // A locked app announces requests (the unlock screen counts them) but shows none.
+    let shown = if state.vault.is_some() { state.inbox.pending() } else { &[] };
+    let fresh: Vec<ApprovalRow> = shown.iter().map(|p| row(p, now)).collect();
     drop(state);
     let same_requests = rows.row_count() == fresh.len()
         && rows.iter().zip(&fresh).all(|(shown, new)| shown.id == new.id);
@@ -132,6 +134,11 @@ pub(crate) fn connect(window: &AppWindow, model: &Model) {
     let previous: Rc<Cell<Option<Screen>>> = Rc::default();
 
     let adapter = window.global::<ApprovalsAdapter>();
+    let handle = window.as_weak();
+    model.state_mut().announce_locked = Rc::new(move |title| match handle.upgrade() {
+        Some(ui) => ui.global::<ApprovalsAdapter>().invoke_locked_announcement(title.into()).into(),
+        None => crate::model::locked_announcement(title),
+    });
     let m = model.downgrade();
     adapter.on_approve(move |id, answer| {
         if let Some(model) = m.upgrade() {

@@ -26,6 +26,7 @@ fn show(ui: &AppWindow, model: &Model) {
     unlock.set_problem(problem);
     unlock.set_detail(detail.into());
     unlock.set_wait_seconds(int(state.attempts.wait_at(state.now())));
+    unlock.set_waiting(if state.vault.is_none() { int(state.inbox.pending().len()) } else { 0 });
 }
 
 /// Wires the first-run and unlock screens.
@@ -85,7 +86,7 @@ pub(crate) fn connect(window: &AppWindow, model: &Model) {
     model.subscribe(move |model, event| {
         let Some(ui) = handle.upgrade() else { return };
         match event {
-            Event::UnlockChanged => show(&ui, model),
+            Event::UnlockChanged | Event::InboxChanged { .. } => show(&ui, model),
             Event::Show(View::FirstRun) => {
                 let keyring = model.state().deps.vault.keyring_available();
                 let first = ui.global::<FirstRunAdapter>();
