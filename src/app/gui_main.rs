@@ -1,13 +1,14 @@
-//! The `tessera-gui` binary: the desktop app with no arguments (what `tessera` with no
-//! arguments runs), the command line with a subcommand, like `tessera`.
+//! The `tessera-gui` binary: the desktop app with no arguments or `--background` (what
+//! `tessera` runs then), the command line with a subcommand, like `tessera`.
 
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    if std::env::args_os().len() > 1 {
+    let args: Vec<_> = std::env::args_os().skip(1).collect();
+    let Some(launch) = tessera::Launch::from_args(&args) else {
         return tessera::cli::main();
-    }
-    match tessera::run() {
+    };
+    match tessera::run(launch) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: cannot open the window: {error}");

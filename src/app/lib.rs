@@ -58,7 +58,8 @@ impl App {
 }
 
 /// Creates the window and the model on `deps`, wires every screen, and shows first run or
-/// unlock. Closing the window saves its size in the settings.
+/// unlock. Closing the window saves its size in the settings, and ends the app unless it
+/// keeps running in the background ([`Model::keeps_running`]); Ctrl+Q always ends it.
 pub fn build(deps: Deps) -> Result<App, slint::PlatformError> {
     let window = AppWindow::new()?;
     let model = Model::new(deps);
@@ -86,9 +87,13 @@ pub fn build(deps: Deps) -> Result<App, slint::PlatformError> {
         if let (Some(model), Some(window)) = (weak.upgrade(), handle.upgrade()) {
             let size = window.window().size().to_logical(window.window().scale_factor());
             model.remember_window_size((size.width, size.height));
+            if !model.keeps_running() {
+                quit();
+            }
         }
         slint::CloseRequestResponse::HideWindow
     });
+    window.global::<AppAdapter>().on_quit(quit);
     model.start();
     model.tick();
     Ok(App { window, model, _tick: tick })
@@ -97,8 +102,34 @@ pub fn build(deps: Deps) -> Result<App, slint::PlatformError> {
 /// The application id: names the .desktop file, the AppStream metadata and the window class.
 pub const APP_ID: &str = "io.github.tessera.Tessera";
 
-/// Opens the desktop app and returns when its window closes.
-pub fn run() -> Result<(), slint::PlatformError> {
+/// Ends the event loop of [`run_with`] (fails only when none runs, as in the UI tests).
+fn quit() {
+    let _ = slint::quit_event_loop();
+}
+
+/// How the desktop app starts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Launch {
+    /// Start without showing the window (`--background`, as the autostart entry does): push
+    /// requests are listened for once the vault is open (at once with the keyring).
+    pub background: bool,
+}
+
+impl Launch {
+    /// Reads the desktop app's arguments: none, or `--background`. Anything else is `None`
+    /// (a command-line command).
+    pub fn from_args(args: &[std::ffi::OsString]) -> Option<Self> {
+        match args {
+            [] => Some(Self::default()),
+            [flag] if flag == "--background" => Some(Self { background: true }),
+            _ => None,
+        }
+    }
+}
+
+/// Opens the desktop app and returns when it quits. If Tessera already runs in this desktop
+/// session, that one is asked to show its window instead and this returns at once.
+pub fn run(launch: Launch) -> Result<(), slint::PlatformError> {
     if std::env::var_os("SLINT_BACKEND").is_none() {
         // The software renderer starts fastest and uses least memory (STACK.md); fall back to
         // whatever works if it cannot be selected.
@@ -106,12 +137,57 @@ pub fn run() -> Result<(), slint::PlatformError> {
     }
     // Lets Wayland compositors match the window to the .desktop file; harmless if refused.
     let _ = slint::set_xdg_app_id(APP_ID);
-    run_with(Deps::system())
+    // The window, once built, for a later launch's Activate (which arrives on a bus thread).
+    let shown: std::sync::Arc<std::sync::Mutex<Option<slint::Weak<AppWindow>>>> =
+        std::sync::Arc::default();
+    #[cfg(all(unix, not(target_os = "android"), not(target_os = "macos")))]
+    let _held = {
+        let slot = std::sync::Arc::clone(&shown);
+        let activate = move || {
+            let window = slot.lock().ok().and_then(|w| w.clone());
+            if let Some(window) = window {
+                let _ = window.upgrade_in_event_loop(|w| raise(&w));
+            }
+        };
+        match platform::instance::claim(None, activate) {
+            Ok(platform::instance::Claim::Running) => {
+                eprintln!("tessera: already running; its window was brought to the front");
+                return Ok(());
+            }
+            Ok(platform::instance::Claim::First(held)) => Some(held),
+            Err(error) => {
+                eprintln!("tessera: {error}; starting anyway");
+                None
+            }
+        }
+    };
+    run_with(Deps::system(), launch, |window| {
+        if let Ok(mut slot) = shown.lock() {
+            *slot = Some(window.as_weak());
+        }
+    })
 }
 
-/// Opens the app on `deps` and returns when its window closes; the window size is remembered.
-pub fn run_with(deps: Deps) -> Result<(), slint::PlatformError> {
+/// Shows the window and brings it to the front (a hidden window is mapped again; a visible
+/// one is re-mapped, which window managers raise and focus).
+fn raise(window: &AppWindow) {
+    let w = window.window();
+    w.set_minimized(false);
+    if w.is_visible() {
+        let _ = w.hide();
+    }
+    let _ = w.show();
+}
+
+/// Opens the app on `deps` and returns when it quits (the window closed while the app does not
+/// keep running, or Ctrl+Q); the window size is remembered. `built` sees the window first.
+pub fn run_with(
+    deps: Deps,
+    launch: Launch,
+    built: impl FnOnce(&AppWindow),
+) -> Result<(), slint::PlatformError> {
     let app = build(deps)?;
+    built(&app.window);
     if let Some((width, height)) = app.model.state().settings.window_size {
         app.window.window().set_size(slint::LogicalSize::new(width.max(300.0), height.max(300.0)));
     }
@@ -126,7 +202,14 @@ pub fn run_with(deps: Deps) -> Result<(), slint::PlatformError> {
             eprintln!("tessera: {error}; the app locks when idle only");
         }
     }
-    app.window.run()
+    if !launch.background {
+        app.window.show()?;
+    }
+    let ran = slint::run_event_loop_until_quit();
+    let _ = app.window.hide();
+    // Push polling outlives a lock but not the app: stop it and drop the device keys.
+    app.model.quit();
+    ran
 }
 
 /// The Android entry point: the activity glue calls this exported symbol.
@@ -136,6 +219,6 @@ pub fn run_with(deps: Deps) -> Result<(), slint::PlatformError> {
 fn android_main(app: slint::android::AndroidApp) {
     let home = app.internal_data_path().unwrap_or_else(|| std::path::PathBuf::from("."));
     if slint::android::init(app).is_ok() {
-        let _ = run_with(Deps::system_at(home));
+        let _ = run_with(Deps::system_at(home), Launch::default(), |_| {});
     }
 }

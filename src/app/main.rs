@@ -1,5 +1,6 @@
-//! The `tessera` binary: the command line with a subcommand; with no arguments it becomes the
-//! desktop app by executing `tessera-gui` from the same directory.
+//! The `tessera` binary: the command line with a subcommand; with no arguments (or
+//! `--background`) it becomes the desktop app by executing `tessera-gui` from the same
+//! directory.
 //!
 //! Two binaries because start-up time is the command line's main cost: the GUI build links
 //! fontconfig (which brings freetype, libpng, brotli, expat and zlib) and is far larger, and
@@ -10,11 +11,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    if std::env::args_os().len() > 1 {
+    let args: Vec<_> = std::env::args_os().skip(1).collect();
+    if tessera::Launch::from_args(&args).is_none() {
         return tessera::cli::main();
     }
     let gui = gui_path();
-    let error = run_gui(&gui);
+    let error = run_gui(&gui, &args);
     eprintln!("error: cannot start the desktop app {}: {error}", gui.display());
     eprintln!("hint: install tessera-gui next to tessera (`cargo build` builds both)");
     eprintln!("hint: `tessera --help` lists the command-line commands");
@@ -34,15 +36,15 @@ fn gui_path() -> PathBuf {
 /// Replaces this process with the GUI (same pid, environment and terminal); returns only on
 /// failure.
 #[cfg(unix)]
-fn run_gui(gui: &std::path::Path) -> std::io::Error {
+fn run_gui(gui: &std::path::Path, args: &[std::ffi::OsString]) -> std::io::Error {
     use std::os::unix::process::CommandExt as _;
-    std::process::Command::new(gui).exec()
+    std::process::Command::new(gui).args(args).exec()
 }
 
 /// Runs the GUI and exits with its status (no `exec` outside Unix).
 #[cfg(not(unix))]
-fn run_gui(gui: &std::path::Path) -> std::io::Error {
-    match std::process::Command::new(gui).status() {
+fn run_gui(gui: &std::path::Path, args: &[std::ffi::OsString]) -> std::io::Error {
+    match std::process::Command::new(gui).args(args).status() {
         Ok(status) => std::process::exit(status.code().unwrap_or(1)),
         Err(error) => error,
     }

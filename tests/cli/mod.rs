@@ -2,6 +2,8 @@
 
 /// `tessera` and `tessera-gui`: which does what, and what each links.
 mod binaries;
+/// One app per session: a second launch shows the first (D-Bus), `--background`.
+mod instance;
 /// Locking when the screen locks (D-Bus screensaver signals).
 mod screen_lock;
 /// `tessera import` / `tessera export` through every format's fixture.

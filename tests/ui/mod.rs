@@ -496,6 +496,24 @@ fn the_password_can_be_changed_in_settings() {
 }
 
 #[test]
+fn keeping_tessera_running_in_the_background_is_a_saved_choice() {
+    let h = unlocked(Vec::new());
+    h.click("Settings");
+    let label = "Keep running in the background when the window is closed";
+    let checkbox = h.one(label);
+    assert_eq!(checkbox.accessible_checked(), Some(false), "off without push accounts");
+    assert!(!h.app.model().keeps_running());
+    checkbox.invoke_accessible_default_action();
+    assert!(h.app.model().keeps_running());
+    assert_eq!(tessera::Settings::load(h.home.path()).keep_running, Some(true));
+    // Another setting changed later leaves the choice alone.
+    h.click("Dark");
+    assert_eq!(tessera::Settings::load(h.home.path()).keep_running, Some(true));
+    h.one(label).invoke_accessible_default_action();
+    assert_eq!(tessera::Settings::load(h.home.path()).keep_running, Some(false));
+}
+
+#[test]
 fn closing_the_window_remembers_its_size() {
     let h = unlocked(Vec::new());
     h.app.window().window().set_size(slint::LogicalSize::new(520.0, 700.0));

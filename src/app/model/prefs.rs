@@ -1,5 +1,5 @@
 //! The user's preferences (`settings.json`: language, theme, auto-lock, clipboard delay,
-//! window size; no secrets) and the failed-unlock record the core keeps beside them.
+//! window size, keep running in the background; no secrets) and the failed-unlock record the core keeps beside them.
 
 use std::path::Path;
 
@@ -45,6 +45,10 @@ pub struct Settings {
     pub clipboard_seconds: u32,
     /// Last window size (logical pixels).
     pub window_size: Option<(f32, f32)>,
+    /// Whether closing the window hides it and the app keeps running (to receive push
+    /// requests); `None` until the user chooses: then it is on while push accounts are
+    /// listened to ([`Settings::keeps_running`]).
+    pub keep_running: Option<bool>,
 }
 
 impl Default for Settings {
@@ -55,6 +59,7 @@ impl Default for Settings {
             auto_lock_minutes: 5,
             clipboard_seconds: 30,
             window_size: None,
+            keep_running: None,
         }
     }
 }
@@ -70,6 +75,12 @@ impl Settings {
     /// Writes the settings to `home` (write to a temporary file, then rename).
     pub fn save(&self, home: &Path) -> std::io::Result<()> {
         write_json(home, Self::FILE, self)
+    }
+
+    /// Whether closing the window only hides it: the user's choice, else on exactly when
+    /// push requests are being listened for.
+    pub fn keeps_running(&self, listening: bool) -> bool {
+        self.keep_running.unwrap_or(listening)
     }
 
     /// Returns the bundled translation to select: "" for English, "nl" for Dutch.
@@ -120,6 +131,17 @@ mod tests {
         assert_eq!(attempts.wait_at(1000), 10);
         assert_eq!(attempts.wait_at(1007), 3);
         assert_eq!(attempts.wait_at(1010), 0);
+    }
+
+    #[test]
+    fn keeping_running_follows_push_listening_until_the_user_chooses() {
+        let default = Settings::default();
+        assert!(default.keeps_running(true), "on by default while push accounts are polled");
+        assert!(!default.keeps_running(false), "without push accounts closing quits");
+        let off = Settings { keep_running: Some(false), ..Default::default() };
+        assert!(!off.keeps_running(true));
+        let on = Settings { keep_running: Some(true), ..Default::default() };
+        assert!(on.keeps_running(false));
     }
 
     #[test]

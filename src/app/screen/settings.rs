@@ -1,4 +1,5 @@
-//! Settings: language, theme, auto-lock, clipboard delay, the vault's protection, about.
+//! Settings: language, theme, auto-lock, clipboard delay, keep running in the background,
+//! the vault's protection, about.
 //! Preferences apply at once and are saved.
 
 use slint::ComponentHandle;
@@ -35,6 +36,7 @@ fn fill(ui: &AppWindow, model: &Model) {
     let state = model.state();
     apply(&state.settings, ui);
     let adapter = ui.global::<SettingsAdapter>();
+    adapter.set_keep_running(state.settings.keeps_running(state.inbox.is_listening()));
     adapter.set_vault_path(state.deps.vault.location().into());
     adapter.set_notice(SecurityNotice::None);
     adapter.set_keyring_available(state.deps.vault.keyring_available());
@@ -42,8 +44,13 @@ fn fill(ui: &AppWindow, model: &Model) {
     show_protection(ui, model);
 }
 
-fn read(ui: &AppWindow, previous: &Settings) -> Settings {
+fn read(ui: &AppWindow, previous: &Settings, listening: bool) -> Settings {
     let adapter = ui.global::<SettingsAdapter>();
+    // An untouched default stays a default (it follows whether push accounts exist).
+    let keep_running = adapter.get_keep_running();
+    let keep_running = (previous.keep_running.is_some()
+        || keep_running != previous.keeps_running(listening))
+    .then_some(keep_running);
     let count = |v: i32| u32::try_from(v).unwrap_or(0);
     Settings {
         language: match adapter.get_language() {
@@ -59,6 +66,7 @@ fn read(ui: &AppWindow, previous: &Settings) -> Settings {
         auto_lock_minutes: count(adapter.get_auto_lock_minutes()),
         clipboard_seconds: count(adapter.get_clipboard_seconds()),
         window_size: previous.window_size,
+        keep_running,
     }
 }
 
@@ -127,7 +135,10 @@ pub(crate) fn connect(window: &AppWindow, model: &Model) {
     let handle = window.as_weak();
     adapter.on_changed(move || {
         let (Some(model), Some(ui)) = (m.upgrade(), handle.upgrade()) else { return };
-        let settings = read(&ui, &model.state().settings);
+        let settings = {
+            let state = model.state();
+            read(&ui, &state.settings, state.inbox.is_listening())
+        };
         apply(&settings, &ui);
         model.set_settings(settings);
     });

@@ -1,0 +1,69 @@
+//! One Tessera per desktop session: the real app started with `--background` on an Xvfb
+//! screen and a private session bus shows no window; a second `tessera` shows the first one's
+//! window and exits instead of starting another app.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::screen_lock::{bus, vault_in_use, wait_until};
+use crate::common::Home;
+
+/// Whether a top-level window on `display` is mapped (the app's window is the only client).
+fn window_shown(display: &str) -> bool {
+    use x11rb::connection::Connection as _;
+    use x11rb::protocol::xproto::{ConnectionExt as _, MapState};
+    let (conn, screen) = x11rb::connect(Some(display)).unwrap();
+    let root = conn.setup().roots[screen].root;
+    let tree = conn.query_tree(root).unwrap().reply().unwrap();
+    tree.children.iter().any(|&w| {
+        conn.get_window_attributes(w)
+            .ok()
+            .and_then(|c| c.reply().ok())
+            .is_some_and(|a| a.map_state == MapState::VIEWABLE)
+    })
+}
+
+/// Whether someone owns Tessera's name on the bus.
+fn name_owned(address: &str) -> bool {
+    let out = Command::new("dbus-send")
+        .arg(format!("--bus={address}"))
+        .args(["--print-reply", "--dest=org.freedesktop.DBus", "/org/freedesktop/DBus"])
+        .args(["org.freedesktop.DBus.NameHasOwner", "string:io.github.tessera.Tessera"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).contains("boolean true")
+}
+
+#[test]
+fn a_second_launch_shows_the_running_app_instead_of_starting_another() {
+    let home = Home::new();
+    home.ok(&["add", "--secret", "JBSWY3DPEHPK3PXP", "--issuer", "Example", "--account", "ada"]);
+    let bus = bus();
+    let xvfb = super::scan::start_xvfb();
+    let launch = |args: &[&str]| {
+        let mut command = home.command();
+        command
+            .args(args)
+            .env("DISPLAY", &xvfb.display)
+            .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
+            .stdout(Stdio::null());
+        command
+    };
+    let mut first = launch(&["--background"]).stderr(Stdio::null()).spawn().unwrap();
+    wait_until("the first app took the name", 60, || name_owned(&bus.address));
+    wait_until("the first app opened the vault", 60, || vault_in_use(&home));
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(!window_shown(&xvfb.display), "--background starts without a window");
+
+    let started = Instant::now();
+    let second = launch(&[]).output().unwrap();
+    assert!(second.status.success(), "{second:?}");
+    let said = String::from_utf8_lossy(&second.stderr);
+    assert!(said.contains("already running"), "{said}");
+    assert!(started.elapsed() < Duration::from_secs(30), "the second launch returned at once");
+    wait_until("the running app showed its window", 20, || window_shown(&xvfb.display));
+    assert!(first.try_wait().unwrap().is_none(), "the first app runs on");
+
+    let _ = first.kill();
+    let _ = first.wait();
+}
