@@ -94,6 +94,12 @@ pub fn build(deps: Deps) -> Result<App, slint::PlatformError> {
         slint::CloseRequestResponse::HideWindow
     });
     window.global::<AppAdapter>().on_quit(quit);
+    let handle = window.as_weak();
+    model.subscribe(move |_, event| {
+        if let (model::Event::Raise, Some(window)) = (event, handle.upgrade()) {
+            raise(&window);
+        }
+    });
     model.start();
     model.tick();
     Ok(App { window, model, _tick: tick })

@@ -5,7 +5,7 @@ mod binaries;
 /// One app per session: a second launch shows the first (D-Bus), `--background`.
 mod instance;
 /// Locking when the screen locks (D-Bus screensaver signals).
-mod screen_lock;
+pub(crate) mod screen_lock;
 /// `tessera import` / `tessera export` through every format's fixture.
 mod transfer;
 /// `tessera password`, the password policy, the unlock delay, secrets from files and stdin,

@@ -136,9 +136,9 @@ fn scan_clipboard_without_a_display_explains_the_failure() {
 
 /// Runs Xvfb on a display number it picks itself (tests run in parallel, each with its own
 /// server); killed on drop.
-pub(super) struct Xvfb {
+pub(crate) struct Xvfb {
     child: Child,
-    pub(super) display: String,
+    pub(crate) display: String,
 }
 
 impl Drop for Xvfb {
@@ -148,7 +148,7 @@ impl Drop for Xvfb {
     }
 }
 
-pub(super) fn start_xvfb() -> Xvfb {
+pub(crate) fn start_xvfb() -> Xvfb {
     use std::io::BufRead as _;
     // -displayfd: Xvfb takes the first free display and writes its number once it accepts
     // connections. -noreset: otherwise the server resets when a client disconnects.

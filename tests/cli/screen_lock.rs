@@ -12,9 +12,9 @@ use tessera::screen_lock::watch;
 use crate::common::Home;
 
 /// A private session bus; killed on drop.
-pub(super) struct Bus {
+pub(crate) struct Bus {
     child: Child,
-    pub(super) address: String,
+    pub(crate) address: String,
 }
 
 impl Drop for Bus {
@@ -24,7 +24,7 @@ impl Drop for Bus {
     }
 }
 
-pub(super) fn bus() -> Bus {
+pub(crate) fn bus() -> Bus {
     let mut child = Command::new("dbus-daemon")
         .args(["--session", "--nofork", "--print-address=1"])
         .stdout(Stdio::piped())
@@ -76,7 +76,7 @@ fn a_missing_bus_is_an_error_not_a_hang() {
 
 /// Whether some process holds the vault's lock (the app holds it while unlocked). Read from
 /// /proc/locks rather than by trying the lock, which could make the app's own attempt fail.
-pub(super) fn vault_in_use(home: &Home) -> bool {
+pub(crate) fn vault_in_use(home: &Home) -> bool {
     use std::os::unix::fs::MetadataExt as _;
     let Ok(meta) = std::fs::metadata(home.data().join("vault.json.lock")) else { return false };
     let inode = format!(":{} ", meta.ino());
@@ -84,7 +84,7 @@ pub(super) fn vault_in_use(home: &Home) -> bool {
     locks.lines().any(|line| line.contains("FLOCK") && line.contains(&inode))
 }
 
-pub(super) fn wait_until(what: &str, seconds: u64, done: impl Fn() -> bool) {
+pub(crate) fn wait_until(what: &str, seconds: u64, done: impl Fn() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(seconds);
     while !done() {
         assert!(Instant::now() < deadline, "{what}");

@@ -61,3 +61,33 @@ impl tessera::Clipboard for FakeClipboard {
         *self.0.borrow_mut() = None;
     }
 }
+
+/// A notification service that records what the app shows and withdraws.
+#[derive(Default)]
+pub struct FakeNotifier {
+    pub shown: std::sync::Mutex<Vec<tessera::platform::notify::Announcement>>,
+    pub withdrawn: std::sync::Mutex<Vec<String>>,
+}
+
+impl FakeNotifier {
+    /// Each notification shown as "title: first line of the body".
+    pub fn notes(&self) -> Vec<String> {
+        let shown = self.shown.lock().unwrap();
+        shown
+            .iter()
+            .map(|a| format!("{}: {}", a.title, a.body.lines().next().unwrap_or("")))
+            .collect()
+    }
+}
+
+impl tessera::platform::notify::Notifier for FakeNotifier {
+    fn show(&self, announcement: tessera::platform::notify::Announcement) {
+        self.shown.lock().unwrap().push(announcement);
+    }
+
+    fn withdraw(&self, request: &str) {
+        self.withdrawn.lock().unwrap().push(request.to_owned());
+    }
+
+    fn on_response(&self, _handler: tessera::platform::notify::OnResponse) {}
+}

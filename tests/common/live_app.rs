@@ -41,7 +41,7 @@ impl LiveApp {
             scan_sources: sources,
             push_backends: vec![backend],
             push_schedule: ScheduleConfig::default(),
-            notify: Arc::new(|_, _| {}),
+            notify: Arc::new(tessera::platform::notify::Silent),
         };
         let app = tessera::build(deps).unwrap();
         app.window().show().unwrap();

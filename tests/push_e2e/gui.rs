@@ -2,7 +2,7 @@
 //! comes to the front with the server's question, and the Approve button reaches the server;
 //! a scanned push QR is enrolled from the GUI and its logins arrive.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use i_slint_backend_testing::{AccessibleRole, mock_elapsed_time};
@@ -12,7 +12,7 @@ use tessera_core::clock::SystemClock;
 use tessera_core::push::{PrivacyIdeaBackend, PushBackend, ScheduleConfig};
 
 use super::{device, peer};
-use crate::common::fakes::FakeClipboard;
+use crate::common::fakes::{FakeClipboard, FakeNotifier};
 use crate::common::live_app::{LiveApp, find};
 
 #[test]
@@ -22,8 +22,7 @@ fn gui_shows_a_real_login_request_and_approve_reaches_the_server() {
     let (tid, _) = peer.trigger(&device.serial);
 
     i_slint_backend_testing::init_no_event_loop();
-    let notes = Arc::new(Mutex::new(Vec::new()));
-    let recorded = notes.clone();
+    let notes = Arc::new(FakeNotifier::default());
     let settings = device.home.data().join("settings.json");
     std::fs::write(settings, r#"{"language":"english","theme":"light"}"#).unwrap();
     let deps = Deps {
@@ -37,16 +36,14 @@ fn gui_shows_a_real_login_request_and_approve_reaches_the_server() {
         scan_sources: Arc::new(tessera::SystemScanSources),
         push_backends: vec![Arc::new(PrivacyIdeaBackend::new().unwrap()) as Arc<dyn PushBackend>],
         push_schedule: ScheduleConfig::default(),
-        notify: Arc::new(move |title: &str, body: &str| {
-            recorded.lock().unwrap().push(format!("{title}: {body}"));
-        }),
+        notify: notes.clone(),
     };
     // Unlocks with the password file and polls at once.
     let app = tessera::build(deps).unwrap();
     app.window().show().unwrap();
     assert_eq!(app.window().global::<AppAdapter>().get_screen(), Screen::Approvals);
     assert!(!find(&app, "Login by Alice from 127.0.0.1?").is_empty(), "the server's question");
-    assert_eq!(*notes.lock().unwrap(), ["privacyIDEA: Login by Alice from 127.0.0.1?"]);
+    assert_eq!(notes.notes(), ["privacyIDEA: Login by Alice from 127.0.0.1?"]);
 
     let approve = find(&app, "Approve")
         .into_iter()

@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod app;
+mod notify;
 mod scan;
 
 use std::io::{BufRead as _, BufReader, Read as _};

@@ -13,7 +13,7 @@ use tessera_core::push::{
 };
 
 use super::{ENGLISH, Harness, RFC_TIME};
-use crate::common::fakes::{FakeClipboard, FakeClock};
+use crate::common::fakes::{FakeClipboard, FakeClock, FakeNotifier};
 use crate::common::test_vault::TestVault;
 
 /// A push server in memory: the test queues requests; polls list the unexpired ones and
@@ -99,7 +99,7 @@ pub fn request(id: &str, options: Option<&[&str]>) -> PushRequest {
 pub struct PushHarness {
     pub h: Harness,
     pub server: Arc<FakeServer>,
-    pub notes: Arc<Mutex<Vec<String>>>,
+    pub notes: Arc<FakeNotifier>,
 }
 
 /// Starts the app with one push account on `server`, settings `settings`; locked.
@@ -109,8 +109,7 @@ pub fn start_push(server: Arc<FakeServer>, settings: &str) -> PushHarness {
     std::fs::write(home.path().join("settings.json"), settings).unwrap();
     let clock = FakeClock::at(RFC_TIME);
     let clipboard = FakeClipboard::default();
-    let notes = Arc::new(Mutex::new(Vec::new()));
-    let recorded = notes.clone();
+    let notes = Arc::new(FakeNotifier::default());
     let sources = Arc::new(crate::ui::scan::FakeSources::default());
     let deps = Deps {
         clock: clock.clone(),
@@ -122,9 +121,7 @@ pub fn start_push(server: Arc<FakeServer>, settings: &str) -> PushHarness {
         scan_sources: sources.clone(),
         push_backends: vec![server.clone() as Arc<dyn PushBackend>],
         push_schedule: ScheduleConfig::default(),
-        notify: Arc::new(move |title: &str, body: &str| {
-            recorded.lock().unwrap().push(format!("{title}: {body}"));
-        }),
+        notify: notes.clone(),
     };
     let app = tessera::build(deps).unwrap();
     app.window().window().set_size(slint::LogicalSize::new(440.0, 640.0));
@@ -165,10 +162,10 @@ fn a_request_comes_to_the_front_with_who_what_where_and_a_notification() {
     assert!(h.exists("From IP 203.0.113.7"), "the requesting IP is shown");
     assert!(h.exists("Location Utrecht, NL"));
     assert!(h.exists("120 seconds left to answer"));
-    assert_eq!(*p.notes.lock().unwrap(), ["Example Corp VPN: Log in as alice?"]);
+    assert_eq!(p.notes.notes(), ["Example Corp VPN: Log in as alice?"]);
     h.wait(10);
     assert!(h.exists("110 seconds left to answer"), "the countdown runs");
-    assert_eq!(p.notes.lock().unwrap().len(), 1, "polling again does not notify again");
+    assert_eq!(p.notes.notes().len(), 1, "polling again does not notify again");
 }
 
 #[test]
@@ -247,7 +244,7 @@ fn a_locked_app_keeps_listening_announces_requests_and_answers_only_after_the_un
     p.h.wait(30);
     assert!(p.server.polls.load(Ordering::SeqCst) > polls, "still polling while locked");
     assert_eq!(
-        p.notes.lock().unwrap().last().map(String::as_str),
+        p.notes.notes().last().map(String::as_str),
         Some("Tessera: Login request from Example Corp VPN — unlock Tessera to answer"),
         "announced, not shown"
     );

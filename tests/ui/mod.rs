@@ -75,7 +75,7 @@ pub fn launch(vault: TestVault, home: tempfile::TempDir, settings: &str) -> Harn
         scan_sources: sources.clone(),
         push_backends: Vec::new(),
         push_schedule: tessera_core::push::ScheduleConfig::default(),
-        notify: Arc::new(|_, _| {}),
+        notify: Arc::new(tessera::platform::notify::Silent),
     };
     let app = tessera::build(deps).unwrap();
     app.window().window().set_size(slint::LogicalSize::new(440.0, 640.0));
@@ -464,7 +464,7 @@ fn a_password_file_unlocks_at_start() {
         scan_sources: Arc::new(scan::FakeSources::default()),
         push_backends: Vec::new(),
         push_schedule: tessera_core::push::ScheduleConfig::default(),
-        notify: Arc::new(|_, _| {}),
+        notify: Arc::new(tessera::platform::notify::Silent),
     };
     let app = tessera::build(deps).unwrap();
     mock_elapsed_time(Duration::ZERO);

@@ -32,8 +32,11 @@ pub struct Pending {
 pub struct Applied {
     /// History items to keep (answers, expiries), oldest first.
     pub history: Vec<PushHistoryItem>,
-    /// Requests that arrived now: (title, question), for a notification.
-    pub arrived: Vec<(String, String)>,
+    /// Requests that arrived now, for a notification.
+    pub arrived: Vec<PushRequest>,
+    /// Requests that left the inbox now (answered anywhere, expired, withdrawn): their
+    /// notifications are withdrawn.
+    pub gone: Vec<String>,
     /// Something on show changed (requests, errors, trouble).
     pub changed: bool,
 }
@@ -133,6 +136,7 @@ impl Inbox {
             std::mem::take(&mut self.pending).into_iter().partition(|p| p.request.is_expired(now));
         self.pending = live;
         applied.changed |= !expired.is_empty() || !self.pending.is_empty();
+        applied.gone.extend(expired.iter().map(|gone| gone.request.id.clone()));
         applied.history.extend(
             expired.iter().map(|gone| PushHistoryItem::new(&gone.request, None, now, false)),
         );
@@ -151,7 +155,7 @@ impl Inbox {
             match report {
                 Report::Arrived(request) => {
                     if !self.pending.iter().any(|p| p.request.id == request.id) {
-                        applied.arrived.push((request.title.clone(), request.question.clone()));
+                        applied.arrived.push(request.clone());
                         self.pending.push(Pending { request, busy: false, error: String::new() });
                     }
                 }
@@ -160,6 +164,7 @@ impl Inbox {
                         continue;
                     };
                     let gone = self.pending.remove(at);
+                    applied.gone.push(id);
                     // A server that stops listing an expired request is an expiry too; one
                     // that withdraws a live request (answered elsewhere) leaves no history.
                     if let Some(item) = expired.or_else(|| {
@@ -175,6 +180,7 @@ impl Inbox {
                 Report::Answered { id, result: Ok(item) } => {
                     self.pending.retain(|p| p.request.id != id);
                     applied.history.push(item);
+                    applied.gone.push(id);
                 }
                 Report::Answered { id, result: Err(error) } => {
                     if let Some(p) = self.pending.iter_mut().find(|p| p.request.id == id) {
@@ -224,11 +230,12 @@ mod tests {
         let mut inbox = listening();
         let twice = vec![Report::Arrived(request("a", 200)), Report::Arrived(request("a", 200))];
         let applied = inbox.apply(twice, 100);
-        assert_eq!(applied.arrived, [("Zoë Bank".into(), "Log in?".into())]);
+        assert_eq!(applied.arrived, [request("a", 200)]);
         assert_eq!(inbox.pending().len(), 1);
         let item = PushHistoryItem::new(&request("a", 200), Some(Decision::Deny), 101, true);
         let applied = inbox.apply(vec![Report::Answered { id: "a".into(), result: Ok(item) }], 101);
         assert_eq!(applied.history.len(), 1);
+        assert_eq!(applied.gone, ["a"], "its notification is withdrawn");
         assert!(inbox.pending().is_empty());
     }
 

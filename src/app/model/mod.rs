@@ -10,6 +10,7 @@
 //! back into the model.
 
 pub mod account_list;
+pub mod announce;
 pub mod draft;
 pub mod inbox;
 pub mod prefs;
@@ -31,7 +32,7 @@ use zeroize::Zeroizing;
 
 use crate::platform::capture::CaptureError;
 use crate::platform::clipboard::{Clipboard, SystemClipboard};
-use crate::platform::notify::Notify;
+use crate::platform::notify::{Notifier, Response};
 use crate::platform::sources::{ScanSources, SystemScanSources};
 use crate::task::{self, Background};
 use account_list::AccountList;
@@ -62,8 +63,8 @@ pub struct Deps {
     pub push_backends: Vec<Arc<dyn PushBackend>>,
     /// When to poll push accounts.
     pub push_schedule: ScheduleConfig,
-    /// Shows a desktop notification (title, body) when a login request arrives.
-    pub notify: Notify,
+    /// Desktop notifications of login requests (with buttons where the desktop has them).
+    pub notify: Arc<dyn Notifier>,
 }
 
 impl Deps {
@@ -88,7 +89,7 @@ impl Deps {
             scan_sources: Arc::new(SystemScanSources),
             push_backends: crate::platform::system_push_backends(),
             push_schedule: ScheduleConfig::default(),
-            notify: Arc::new(crate::platform::notify::notify_desktop),
+            notify: Arc::new(crate::platform::notify::DesktopNotifier::default()),
         }
     }
 }
@@ -178,6 +179,8 @@ pub enum Event {
     },
     /// The push history changed.
     HistoryChanged,
+    /// Bring the window to the front (a notification was clicked).
+    Raise,
 }
 
 /// The unlock screen's state.
@@ -218,9 +221,9 @@ pub struct State {
     /// History items of requests that ended while the vault was locked, saved at the next
     /// unlock.
     unsaved_history: Vec<PushHistoryItem>,
-    /// Words a locked app's notification in the UI's language (the screens set it; English
-    /// without a window).
-    pub announce_locked: Rc<dyn Fn(&str) -> String>,
+    /// Words notifications in the UI's language (the screens set it; English without a
+    /// window).
+    pub words: Rc<dyn Fn(announce::Words<'_>) -> String>,
 }
 
 impl State {
@@ -281,7 +284,7 @@ impl Model {
             last_activity: now,
             copied: None,
             unsaved_history: Vec::new(),
-            announce_locked: Rc::new(locked_announcement),
+            words: Rc::new(announce::english),
         };
         let model = Self {
             inner: Rc::new(Inner {
@@ -358,6 +361,7 @@ impl Model {
     /// Decides the first view: create, unlock (possibly at once: a password file, or a
     /// keyring-only vault), or the unlock view with the reason the vault cannot be read.
     pub fn start(&self) {
+        self.hear_notifications();
         let (inspected, password_file) = {
             let state = self.state();
             (state.deps.vault.inspect(), state.deps.password_file.clone())
@@ -516,9 +520,63 @@ impl Model {
         }
     }
 
-    /// Stops listening for push requests and forgets the device keys (the app quits).
+    /// Sends clicks in notifications (which arrive on a notification thread) to
+    /// [`Model::respond`] on the UI thread. Tests without an event loop call `respond`.
+    fn hear_notifications(&self) {
+        if self.state().deps.background != Background::Thread {
+            return;
+        }
+        let weak = self.downgrade();
+        let heard = task::stream(move |response: Response| {
+            if let Some(model) = weak.upgrade() {
+                model.respond(&response);
+            }
+            true
+        });
+        match heard {
+            Ok(sender) => self.state().deps.notify.on_response(Box::new(move |response| {
+                sender.send(response);
+            })),
+            Err(error) => eprintln!("tessera: notification buttons will not answer: {error}"),
+        }
+    }
+
+    /// Stops listening for push requests and forgets the device keys (the app quits); the
+    /// notifications of waiting requests are withdrawn.
     pub fn quit(&self) {
+        let waiting: Vec<String> =
+            self.state().inbox.pending().iter().map(|p| p.request.id.clone()).collect();
         self.state_mut().inbox.stop();
+        let notify = Arc::clone(&self.state().deps.notify);
+        for id in &waiting {
+            notify.withdraw(id);
+        }
+    }
+
+    /// Acts on a click in a request's notification: opens the window on it, or decides as
+    /// the window's buttons do (refused while locked: the window then opens to unlock). A
+    /// click on a request no longer waiting, or on a button it never offered, does nothing.
+    pub fn respond(&self, response: &Response) {
+        let request = self
+            .state()
+            .inbox
+            .pending()
+            .iter()
+            .find(|p| p.request.id == response.request)
+            .map(|p| p.request.clone());
+        let Some(request) = request else { return };
+        match announce::click(&request, &response.action) {
+            Some(announce::Click::Decide(decision)) if self.is_unlocked() => {
+                self.decide(&request.id, decision);
+            }
+            Some(_) => {
+                if self.is_unlocked() {
+                    self.show(View::Approvals);
+                }
+                self.emit(&Event::Raise);
+            }
+            None => {}
+        }
     }
 
     /// Closes the vault (dropping the decrypted entries) and shows the unlock view. Push
@@ -763,16 +821,15 @@ impl Model {
                 self.state_mut().unsaved_history.extend(applied.history);
             }
         }
-        if !applied.arrived.is_empty() {
-            let notify = Arc::clone(&self.state().deps.notify);
-            let announce = Rc::clone(&self.state().announce_locked);
-            for (title, question) in &applied.arrived {
-                if open {
-                    notify(title, question);
-                } else {
-                    notify("Tessera", &announce(title));
-                }
-            }
+        let (notify, words, now) = {
+            let state = self.state();
+            (Arc::clone(&state.deps.notify), Rc::clone(&state.words), state.now())
+        };
+        for request in &applied.arrived {
+            notify.show(announce::announcement(request, now, open, &*words));
+        }
+        for id in &applied.gone {
+            notify.withdraw(id);
         }
         if applied.changed || !applied.arrived.is_empty() {
             self.emit(&Event::InboxChanged { arrived: !applied.arrived.is_empty() });
@@ -886,12 +943,6 @@ impl Model {
             },
         );
     }
-}
-
-/// What a locked app says of a login request: that one arrived, from whom, and that the
-/// unlock comes first; never the question or the context (NIST SP 800-63B-4 §3.1.3).
-pub fn locked_announcement(title: &str) -> String {
-    format!("Login request from {title} — unlock Tessera to answer")
 }
 
 #[cfg(test)]

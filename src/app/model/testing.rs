@@ -80,6 +80,25 @@ pub(crate) fn model(home: &std::path::Path, clock: Arc<TestClock>, board: TestCl
         scan_sources: Arc::new(SystemScanSources),
         push_backends: Vec::new(),
         push_schedule: tessera_core::push::ScheduleConfig::default(),
-        notify: Arc::new(|_, _| {}),
+        notify: Arc::new(crate::platform::notify::Silent),
     })
+}
+
+/// A notification service that records what the model shows and withdraws.
+#[derive(Default)]
+pub(crate) struct TestNotifier {
+    pub(crate) shown: Mutex<Vec<crate::platform::notify::Announcement>>,
+    pub(crate) withdrawn: Mutex<Vec<String>>,
+}
+
+impl crate::platform::notify::Notifier for TestNotifier {
+    fn show(&self, announcement: crate::platform::notify::Announcement) {
+        self.shown.lock().unwrap().push(announcement);
+    }
+
+    fn withdraw(&self, request: &str) {
+        self.withdrawn.lock().unwrap().push(request.to_owned());
+    }
+
+    fn on_response(&self, _handler: crate::platform::notify::OnResponse) {}
 }

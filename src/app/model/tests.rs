@@ -154,21 +154,32 @@ fn a_locked_model_announces_arrivals_without_details_and_keeps_their_history_for
         code_entry: false,
         signed_challenge: None,
     };
-    let notes = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
-    let sink = std::sync::Arc::clone(&notes);
-    setup.model.state_mut().deps.notify =
-        std::sync::Arc::new(move |t: &str, b: &str| sink.lock().unwrap().push(format!("{t}: {b}")));
+    let notes = Arc::new(super::testing::TestNotifier::default());
+    setup.model.state_mut().deps.notify = notes.clone();
+    let events = recorded(&setup.model);
     setup.model.apply_reports(vec![super::push_worker::Report::Arrived(request.clone())]);
+    let shown = notes.shown.lock().unwrap().clone();
+    assert_eq!(shown.len(), 1);
     assert_eq!(
-        *notes.lock().unwrap(),
-        ["Tessera: Login request from Example Corp — unlock Tessera to answer"]
+        (shown[0].title.as_str(), shown[0].body.as_str()),
+        ("Tessera", "Login request from Example Corp — unlock Tessera to answer")
     );
+    assert_eq!(shown[0].actions.len(), 1, "only a click that opens the window");
+
+    // "Approve" clicked in a notification while locked decides nothing: the window comes up
+    // to unlock.
+    let click =
+        crate::platform::notify::Response { request: "r1".into(), action: "approve".into() };
+    setup.model.respond(&click);
+    assert!(events.borrow().iter().any(|e| matches!(e, Event::Raise)));
+    assert!(!setup.model.state().inbox.pending()[0].busy, "no answer was sent");
     assert_eq!(setup.model.state().inbox.pending().len(), 1, "kept for after the unlock");
 
     // It expires while locked: the history item waits for the unlock, then is saved.
     *setup.clock.0.lock().unwrap() += 60;
     setup.model.tick();
     assert!(setup.model.state().inbox.pending().is_empty());
+    assert_eq!(*notes.withdrawn.lock().unwrap(), ["r1"], "its notification is withdrawn");
     setup.model.unlock(Unlock::Password(Zeroizing::new(PASSWORD.into())));
     let history: Vec<PushHistoryItem> = setup.model.history(10);
     assert_eq!(history.len(), 1);

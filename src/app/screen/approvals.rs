@@ -12,6 +12,7 @@ use slint::{ComponentHandle, Model as _, ModelRc, SharedString, VecModel};
 use tessera_core::push::{Decision, format_utc};
 
 use super::int;
+use crate::model::announce::{Words, english};
 use crate::model::inbox::Pending;
 use crate::model::{Event, Model};
 use crate::ui::{
@@ -135,9 +136,18 @@ pub(crate) fn connect(window: &AppWindow, model: &Model) {
 
     let adapter = window.global::<ApprovalsAdapter>();
     let handle = window.as_weak();
-    model.state_mut().announce_locked = Rc::new(move |title| match handle.upgrade() {
-        Some(ui) => ui.global::<ApprovalsAdapter>().invoke_locked_announcement(title.into()).into(),
-        None => crate::model::locked_announcement(title),
+    model.state_mut().words = Rc::new(move |words| {
+        let Some(ui) = handle.upgrade() else { return english(words) };
+        let a = ui.global::<ApprovalsAdapter>();
+        match words {
+            Words::Locked(title) => a.invoke_locked_announcement(title.into()),
+            Words::Approve => a.invoke_word_approve(),
+            Words::Deny => a.invoke_word_deny(),
+            Words::NotMe => a.invoke_word_not_me(),
+            Words::Open => a.invoke_word_open(),
+            Words::SecondsLeft(n) => a.invoke_seconds_left(i32::try_from(n).unwrap_or(i32::MAX)),
+        }
+        .into()
     });
     let m = model.downgrade();
     adapter.on_approve(move |id, answer| {
