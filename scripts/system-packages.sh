@@ -19,6 +19,8 @@ packages=(
   # tessera-server tests: a throwaway PostgreSQL cluster (scripts/throwaway-postgres.sh; psql
   # creates a database per test); the standard-parser test pip-installs pyotp into a venv
   postgresql postgresql-client
+  # app tests: the autostart entry is checked with desktop-file-validate
+  desktop-file-utils
 )
 
 missing=()

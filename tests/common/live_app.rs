@@ -42,6 +42,10 @@ impl LiveApp {
             push_backends: vec![backend],
             push_schedule: ScheduleConfig::default(),
             notify: Arc::new(tessera::platform::notify::Silent),
+
+            autostart: tessera::platform::autostart::Autostart::at(
+                home.path().join("autostart/entry.desktop"),
+            ),
         };
         let app = tessera::build(deps).unwrap();
         app.window().show().unwrap();

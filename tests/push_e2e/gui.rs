@@ -37,6 +37,10 @@ fn gui_shows_a_real_login_request_and_approve_reaches_the_server() {
         push_backends: vec![Arc::new(PrivacyIdeaBackend::new().unwrap()) as Arc<dyn PushBackend>],
         push_schedule: ScheduleConfig::default(),
         notify: notes.clone(),
+
+        autostart: tessera::platform::autostart::Autostart::at(
+            device.home.data().join("autostart/entry.desktop"),
+        ),
     };
     // Unlocks with the password file and polls at once.
     let app = tessera::build(deps).unwrap();

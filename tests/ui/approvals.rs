@@ -122,6 +122,10 @@ pub fn start_push(server: Arc<FakeServer>, settings: &str) -> PushHarness {
         push_backends: vec![server.clone() as Arc<dyn PushBackend>],
         push_schedule: ScheduleConfig::default(),
         notify: notes.clone(),
+
+        autostart: tessera::platform::autostart::Autostart::at(
+            home.path().join("autostart/entry.desktop"),
+        ),
     };
     let app = tessera::build(deps).unwrap();
     app.window().window().set_size(slint::LogicalSize::new(440.0, 640.0));

@@ -76,6 +76,10 @@ pub fn launch(vault: TestVault, home: tempfile::TempDir, settings: &str) -> Harn
         push_backends: Vec::new(),
         push_schedule: tessera_core::push::ScheduleConfig::default(),
         notify: Arc::new(tessera::platform::notify::Silent),
+
+        autostart: tessera::platform::autostart::Autostart::at(
+            home.path().join("autostart/io.github.tessera.Tessera.desktop"),
+        ),
     };
     let app = tessera::build(deps).unwrap();
     app.window().window().set_size(slint::LogicalSize::new(440.0, 640.0));
@@ -465,6 +469,10 @@ fn a_password_file_unlocks_at_start() {
         push_backends: Vec::new(),
         push_schedule: tessera_core::push::ScheduleConfig::default(),
         notify: Arc::new(tessera::platform::notify::Silent),
+
+        autostart: tessera::platform::autostart::Autostart::at(
+            home.path().join("autostart/io.github.tessera.Tessera.desktop"),
+        ),
     };
     let app = tessera::build(deps).unwrap();
     mock_elapsed_time(Duration::ZERO);
@@ -499,7 +507,7 @@ fn the_password_can_be_changed_in_settings() {
 fn keeping_tessera_running_in_the_background_is_a_saved_choice() {
     let h = unlocked(Vec::new());
     h.click("Settings");
-    let label = "Keep running in the background when the window is closed";
+    let label = "Keep running when the window is closed";
     let checkbox = h.one(label);
     assert_eq!(checkbox.accessible_checked(), Some(false), "off without push accounts");
     assert!(!h.app.model().keeps_running());
@@ -511,6 +519,21 @@ fn keeping_tessera_running_in_the_background_is_a_saved_choice() {
     assert_eq!(tessera::Settings::load(h.home.path()).keep_running, Some(true));
     h.one(label).invoke_accessible_default_action();
     assert_eq!(tessera::Settings::load(h.home.path()).keep_running, Some(false));
+}
+
+#[test]
+fn start_at_login_writes_and_removes_the_autostart_entry() {
+    let h = unlocked(Vec::new());
+    let entry = h.home.path().join("autostart/io.github.tessera.Tessera.desktop");
+    h.click("Settings");
+    let label = "Start in the background when I log in";
+    assert_eq!(h.one(label).accessible_checked(), Some(false));
+    h.one(label).invoke_accessible_default_action();
+    let text = std::fs::read_to_string(&entry).expect("the entry is written");
+    assert!(text.contains(" --background\n"), "{text}");
+    assert_eq!(h.one(label).accessible_checked(), Some(true));
+    h.one(label).invoke_accessible_default_action();
+    assert!(!entry.exists(), "and removed");
 }
 
 #[test]

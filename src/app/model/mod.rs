@@ -65,6 +65,8 @@ pub struct Deps {
     pub push_schedule: ScheduleConfig,
     /// Desktop notifications of login requests (with buttons where the desktop has them).
     pub notify: Arc<dyn Notifier>,
+    /// The "Start at login" entry.
+    pub autostart: crate::platform::autostart::Autostart,
 }
 
 impl Deps {
@@ -90,6 +92,7 @@ impl Deps {
             push_backends: crate::platform::system_push_backends(),
             push_schedule: ScheduleConfig::default(),
             notify: Arc::new(crate::platform::notify::DesktopNotifier::default()),
+            autostart: crate::platform::autostart::Autostart::system(),
         }
     }
 }
@@ -909,6 +912,16 @@ impl Model {
     pub fn keeps_running(&self) -> bool {
         let state = self.state();
         state.settings.keeps_running(state.inbox.is_listening())
+    }
+
+    /// Turns "Start at login" on or off: the autostart entry starts this program with
+    /// `--background`. A failure is told and changes nothing.
+    pub fn set_start_at_login(&self, on: bool) {
+        let program = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("tessera-gui"));
+        let done = self.state().deps.autostart.set(on, &program);
+        if let Err(error) = done {
+            self.notice(Notice::Error(format!("cannot change the autostart entry: {error}")));
+        }
     }
 
     /// Remembers the window size (losing it is harmless).

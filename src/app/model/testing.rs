@@ -81,6 +81,8 @@ pub(crate) fn model(home: &std::path::Path, clock: Arc<TestClock>, board: TestCl
         push_backends: Vec::new(),
         push_schedule: tessera_core::push::ScheduleConfig::default(),
         notify: Arc::new(crate::platform::notify::Silent),
+
+        autostart: crate::platform::autostart::Autostart::at(home.join("autostart/entry.desktop")),
     })
 }
 

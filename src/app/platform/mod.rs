@@ -4,6 +4,7 @@
 //! behind a small trait or function so the model can be driven by fakes in tests; nothing
 //! here knows about the model or the screens.
 
+pub mod autostart;
 pub mod capture;
 pub mod clipboard;
 #[cfg(all(unix, not(target_os = "android"), not(target_os = "macos")))]

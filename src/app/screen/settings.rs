@@ -37,6 +37,8 @@ fn fill(ui: &AppWindow, model: &Model) {
     apply(&state.settings, ui);
     let adapter = ui.global::<SettingsAdapter>();
     adapter.set_keep_running(state.settings.keeps_running(state.inbox.is_listening()));
+    adapter.set_autostart_available(state.deps.autostart.is_available());
+    adapter.set_start_at_login(state.deps.autostart.is_on());
     adapter.set_vault_path(state.deps.vault.location().into());
     adapter.set_notice(SecurityNotice::None);
     adapter.set_keyring_available(state.deps.vault.keyring_available());
@@ -129,6 +131,15 @@ pub(crate) fn connect(window: &AppWindow, model: &Model) {
             model.touch();
             model.show(View::Settings);
         }
+    });
+
+    let m = model.downgrade();
+    let handle = window.as_weak();
+    adapter.on_start_at_login_toggled(move |on| {
+        let (Some(model), Some(ui)) = (m.upgrade(), handle.upgrade()) else { return };
+        model.set_start_at_login(on);
+        // Shows what is true now (unchanged after a failure).
+        ui.global::<SettingsAdapter>().set_start_at_login(model.state().deps.autostart.is_on());
     });
 
     let m = model.downgrade();
