@@ -19,8 +19,9 @@ use tessera_core::push::tessera::{
 
 use crate::error::{ApiError, ApiResult, err};
 use crate::rp::WaitQuery;
-use crate::state::{AppState, PollSlot, sha256_hex};
+use crate::state::{AppState, PollSlot};
 use crate::store;
+use crate::store::sha256_hex;
 use crate::tls::ClientAddr;
 
 /// The device routes of `tessera-push-v1`.

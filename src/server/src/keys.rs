@@ -10,7 +10,7 @@
 
 use tessera_core::push::tessera;
 
-use crate::state::sha256_hex;
+use crate::store::sha256_hex;
 use crate::store::{Store, StoreError};
 
 /// Why an API key could not be made.

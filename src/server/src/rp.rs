@@ -19,8 +19,9 @@ use tessera_core::push::tessera::{
 use tessera_core::uri::OtpUri;
 
 use crate::error::{ApiError, ApiResult, err};
-use crate::state::{AppState, random_below, sha256_hex};
+use crate::state::{AppState, random_below};
 use crate::store;
+use crate::store::sha256_hex;
 
 /// The relying-party routes (see the crate docs).
 pub(crate) fn routes() -> Router<AppState> {

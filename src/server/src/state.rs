@@ -160,10 +160,6 @@ pub(crate) fn system_ms() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
-pub(crate) fn sha256_hex(data: &[u8]) -> String {
-    data_encoding::HEXLOWER.encode(ring::digest::digest(&ring::digest::SHA256, data).as_ref())
-}
-
 pub(crate) fn random_below(n: u32) -> u32 {
     // Rejection sampling: uniform in 0..n.
     let limit = u32::MAX - u32::MAX % n;

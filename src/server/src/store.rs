@@ -1163,6 +1163,12 @@ impl Store {
     }
 }
 
+/// The lowercase hex SHA-256 that the store keeps of enrolment credentials and API keys
+/// (never the secrets themselves).
+pub(crate) fn sha256_hex(data: &[u8]) -> String {
+    data_encoding::HEXLOWER.encode(ring::digest::digest(&ring::digest::SHA256, data).as_ref())
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

@@ -1,6 +1,6 @@
 //! FreeOTP's `tokens.xml` (the original Red Hat app, 1.x), which FreeOTP+ kept as its own app
 //! data (import only). FreeOTP 2.x's encrypted backup is the same [`Format`]; this module hands
-//! it to [`super::free_otp_backup`] and lends it the token conversion.
+//! it to [`super::free_otp_backup`]. Both read tokens with [`super::free_otp_token`].
 //!
 //! Source: freeotp/freeotp-android `app/src/main/java/org/fedorahosted/freeotp/Token.java` and
 //! `TokenPersistence.java` (1.x): Android shared preferences (see [`super::prefs`]) holding
@@ -16,36 +16,15 @@
 
 use std::collections::{HashMap, HashSet};
 
-use serde::Deserialize;
 use serde_json::Value;
 
 use super::free_otp_backup;
+use super::free_otp_token::{Token, convert};
 use super::java_serial;
 use super::prefs::{self, Pref};
-use super::{Collector, Format, ImportReport, ImportedAccount, TransferError, otp_params, text_of};
-use crate::otp::{OtpKind, Secret};
+use super::{Collector, Format, ImportReport, TransferError, text_of};
 
 const FORMAT: Format = Format::FreeOtp;
-
-/// Gson's `Token`. In `tokens.xml` it carries its `secret`; in the 2.x backup the secret is the
-/// separately encrypted token key.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct Token {
-    #[serde(default)]
-    issuer_ext: String,
-    #[serde(default)]
-    issuer_int: Option<String>,
-    #[serde(default)]
-    label: String,
-    #[serde(rename = "type")]
-    kind: String,
-    algo: Option<String>,
-    digits: Option<u64>,
-    period: Option<u64>,
-    counter: Option<u64>,
-    secret: Option<Vec<i64>>,
-}
 
 /// Returns true if the preferences look like FreeOTP's: a `tokenOrder` list, token objects, or
 /// the 2.x backup's password-wrapped master key.
@@ -114,24 +93,6 @@ fn secret_bytes(signed: &[i64]) -> Result<Vec<u8>, String> {
         .map(|b| i8::try_from(*b).map(|s| s.to_le_bytes()[0]).or_else(|_| u8::try_from(*b)))
         .collect::<Result<_, _>>()
         .map_err(|_| "unreadable secret (not a byte list)".to_owned())
-}
-
-/// Converts a token and its key bytes into an account (FreeOTP's defaults for absent fields).
-pub(crate) fn convert(token: Token, key: Vec<u8>) -> Result<ImportedAccount, String> {
-    let secret = Secret::from_bytes(key).map_err(|e| format!("unreadable secret: {e}"))?;
-    let kind = match token.kind.to_ascii_uppercase().as_str() {
-        "TOTP" if token.issuer_ext == "Steam" => OtpKind::Steam,
-        "TOTP" => OtpKind::Totp,
-        "HOTP" => OtpKind::Hotp,
-        other => return Err(format!("unsupported type {other:?}")),
-    };
-    let otp =
-        otp_params(kind, secret, token.algo.as_deref(), token.digits, token.period, token.counter)?;
-    let issuer = match token.issuer_ext {
-        ext if ext.is_empty() => token.issuer_int.unwrap_or_default(),
-        ext => ext,
-    };
-    Ok(ImportedAccount::new(issuer, token.label, otp))
 }
 
 #[cfg(test)]

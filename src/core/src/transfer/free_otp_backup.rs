@@ -35,7 +35,7 @@ use der::asn1::OctetStringRef;
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
-use super::free_otp::{self, Token};
+use super::free_otp_token::{self, Token};
 use super::java_serial::{self, Value};
 use super::prefs::Pref;
 use super::{Collector, Format, ImportReport, TransferError, crypto};
@@ -232,7 +232,7 @@ fn import_entries(
         let result = parsed.and_then(|(sealed, token)| {
             let secret = open(&master_key, &sealed)
                 .ok_or("its key does not decrypt with the master key (damaged entry)")?;
-            free_otp::convert(token, secret.to_vec())
+            free_otp_token::convert(token, secret.to_vec())
         });
         out.push(format!("token {uuid}"), issuer.as_deref(), result);
     }

@@ -35,6 +35,7 @@ mod ente;
 mod free_otp;
 mod free_otp_backup;
 mod free_otp_plus;
+mod free_otp_token;
 mod google;
 mod java_serial;
 mod last_pass;
