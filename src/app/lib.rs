@@ -18,6 +18,7 @@ use slint::{ComponentHandle, Timer, TimerMode};
 pub use model::prefs::{Attempts, Language, Settings, ThemeMode};
 pub use model::vault::VaultFile;
 pub use model::{Deps, Model, push_worker};
+pub use platform::APP_ID;
 pub use platform::capture;
 pub use platform::clipboard::{Clipboard, ClipboardError, SystemClipboard};
 #[cfg(all(unix, not(target_os = "android"), not(target_os = "macos")))]
@@ -104,9 +105,6 @@ pub fn build(deps: Deps) -> Result<App, slint::PlatformError> {
     model.tick();
     Ok(App { window, model, _tick: tick })
 }
-
-/// The application id: names the .desktop file, the AppStream metadata and the window class.
-pub const APP_ID: &str = "io.github.tessera.Tessera";
 
 /// Ends the event loop of [`run_with`] (fails only when none runs, as in the UI tests).
 fn quit() {

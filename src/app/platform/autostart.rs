@@ -22,7 +22,9 @@ impl Autostart {
         let entry = cfg!(all(unix, not(target_os = "android"), not(target_os = "macos")))
             .then(dirs::config_dir)
             .flatten()
-            .map(|config| config.join("autostart").join(format!("{}.desktop", crate::APP_ID)));
+            .map(|config| {
+                config.join("autostart").join(format!("{}.desktop", crate::platform::APP_ID))
+            });
         Self { entry }
     }
 
@@ -75,7 +77,7 @@ fn desktop_entry(program: &Path) -> String {
          Comment=Receive login requests in the background\n\
          Exec={quoted} --background\nIcon={id}\nTerminal=false\n\
          X-GNOME-Autostart-enabled=true\n",
-        id = crate::APP_ID
+        id = crate::platform::APP_ID
     )
 }
 

@@ -17,7 +17,7 @@ use zbus::fdo::RequestNameFlags;
 use zbus::zvariant::OwnedValue;
 
 /// The well-known bus name (the application id).
-pub const BUS_NAME: &str = crate::APP_ID;
+pub const BUS_NAME: &str = crate::platform::APP_ID;
 /// Where the application object lives (the id as a path, as the freedesktop spec asks).
 pub const OBJECT_PATH: &str = "/io/github/tessera/Tessera";
 const INTERFACE: &str = "org.freedesktop.Application";

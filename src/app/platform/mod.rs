@@ -16,6 +16,9 @@ pub mod sources;
 
 use std::sync::Arc;
 
+/// The application id: names the .desktop file, the AppStream metadata and the window class.
+pub const APP_ID: &str = "io.github.tessera.Tessera";
+
 use tessera_core::push::PushBackend;
 use tessera_core::push::tessera::{self, TesseraBackend};
 

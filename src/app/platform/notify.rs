@@ -243,7 +243,7 @@ mod freedesktop {
         let hints: HashMap<&str, Value<'_>> = HashMap::from([
             // A login waits for an answer: critical keeps it up until answered or withdrawn.
             ("urgency", Value::U8(2)),
-            ("desktop-entry", Value::from(crate::APP_ID)),
+            ("desktop-entry", Value::from(crate::platform::APP_ID)),
             ("category", Value::from("x-tessera.login-request")),
         ]);
         let timeout = a
