@@ -42,7 +42,7 @@ pub use account::{DeviceKey, PushAccount, PushBackendKind, PushHistoryItem};
 pub use enrolment::{PushEnrolment, is_loopback_host};
 #[cfg(feature = "push-client")]
 pub use http::install_crypto_provider;
-pub use pending::{PendingRequests, PollMerge};
+pub use pending::{MAX_PENDING_PER_ACCOUNT, PendingRequests, PollMerge};
 #[cfg(feature = "push-client")]
 pub use privacyidea::PrivacyIdeaBackend;
 pub use schedule::{PollSchedule, ScheduleConfig};

@@ -10,6 +10,12 @@ use super::{PushError, PushRequest};
 /// How long an expired request's id is remembered so a late poll cannot show it again.
 const FORGET_EXPIRED_AFTER: u64 = 600;
 
+/// The most requests one account may have waiting. A real login waits alone or with one or
+/// two others; a broken or hostile server listing thousands would otherwise fill memory, the
+/// screen and (as each one expires) the vault's history, with a save per batch. Requests
+/// already waiting keep their place; new ones beyond the cap are ignored until room frees.
+pub const MAX_PENDING_PER_ACCOUNT: usize = 10;
+
 /// What changed with one poll result.
 #[derive(Debug, Clone, Default)]
 pub struct PollMerge {
@@ -49,6 +55,13 @@ impl PendingRequests {
                 true
             }
         });
+        // Known requests first (they keep their place), then new ones, up to the cap.
+        let mut polled = polled;
+        polled.sort_by_key(|r| !previous.iter().any(|p| p.id == r.id));
+        if polled.len() > MAX_PENDING_PER_ACCOUNT {
+            tracing::warn!(%serial, listed = polled.len(), "the push server lists more requests than are kept");
+            polled.truncate(MAX_PENDING_PER_ACCOUNT);
+        }
         let mut fresh = Vec::new();
         for mut request in polled {
             if self.expired.iter().any(|(id, _)| *id == request.id) {
@@ -152,6 +165,35 @@ mod tests {
             code_entry: false,
             signed_challenge: None,
         }
+    }
+
+    /// Issue 14 finding 8, as the attack: a hostile server lists 5,000 requests for one
+    /// account on every poll. Without the cap all 5,000 are kept and announced, and each
+    /// becomes a history item (a vault save) when it expires.
+    #[test]
+    fn a_server_listing_thousands_of_requests_gets_ten_kept() {
+        let mut set = PendingRequests::new();
+        let flood: Vec<PushRequest> =
+            (0..5000).map(|i| req(&format!("junk-{i}"), "HOSTILE", 1000)).collect();
+        let merge = set.merge_poll("HOSTILE", flood.clone(), 1000);
+        assert_eq!(merge.arrived.len(), MAX_PENDING_PER_ACCOUNT);
+        assert_eq!(set.len(), MAX_PENDING_PER_ACCOUNT);
+        let ids = |set: &PendingRequests| {
+            let mut ids: Vec<String> = set.requests().iter().map(|r| r.id.clone()).collect();
+            ids.sort();
+            ids
+        };
+        let kept = ids(&set);
+
+        // The same flood again, reversed: nothing new, the same ten keep their place.
+        let again = set.merge_poll("HOSTILE", flood.iter().rev().cloned().collect(), 1001);
+        assert!(again.arrived.is_empty() && again.withdrawn.is_empty());
+        assert_eq!(ids(&set), kept);
+
+        // Another account's login is not crowded out.
+        let real = set.merge_poll("WORK", vec![req("login", "WORK", 1001)], 1001);
+        assert_eq!(real.arrived.len(), 1);
+        assert_eq!(set.len(), MAX_PENDING_PER_ACCOUNT + 1);
     }
 
     #[test]
