@@ -2,7 +2,8 @@
 //! started with `--background` on an Xvfb screen, long-polls the real `tessera-server`; a
 //! recording `org.freedesktop.Notifications` service on a private session bus (it offers
 //! buttons and clicks them by emitting `ActionInvoked`, as a desktop does) receives the
-//! notification, and its Approve button approves the login for the relying party.
+//! notification, and its Approve button approves the login for the relying party; a device
+//! enrolled later for the same user is announced.
 
 use std::collections::HashMap;
 use std::process::Stdio;
@@ -165,6 +166,22 @@ fn a_hidden_app_notifies_a_login_and_its_approve_button_approves_it() {
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(login_state(&server, &second.id), "pending", "a locked app answers nothing");
     assert!(app.try_wait().unwrap().is_none(), "still running, still listening");
+
+    // Someone enrols another device for alice: the running app shows the server's notice
+    // (issue 13, finding 7), even while locked.
+    let _other = device(&server, "alice");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let notice = loop {
+        let shown = calls.lock().unwrap().shown.clone();
+        if let Some(n) = shown.into_iter().find(|n| n.body.starts_with("A new device was enrolled"))
+        {
+            break n;
+        }
+        assert!(Instant::now() < deadline, "the new-device notice never came");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(notice.body.contains("alice"), "{notice:?}");
+    assert!(notice.actions.is_empty(), "{notice:?}");
 
     let _ = app.kill();
     let _ = app.wait();

@@ -37,6 +37,8 @@ pub struct Applied {
     /// Requests that left the inbox now (answered anywhere, expired, withdrawn): their
     /// notifications are withdrawn.
     pub gone: Vec<String>,
+    /// What servers told that the user must see once (a new device enrolled for them).
+    pub notices: Vec<String>,
     /// Something on show changed (requests, errors, trouble).
     pub changed: bool,
 }
@@ -177,6 +179,7 @@ impl Inbox {
                 }
                 Report::Trouble(message) => self.trouble = message,
                 Report::Recovered => self.trouble.clear(),
+                Report::Notice(message) => applied.notices.push(message),
                 Report::Answered { id, result: Ok(item) } => {
                     self.pending.retain(|p| p.request.id != id);
                     applied.history.push(item);

@@ -32,7 +32,7 @@ use zeroize::Zeroizing;
 
 use crate::platform::capture::CaptureError;
 use crate::platform::clipboard::{Clipboard, SystemClipboard};
-use crate::platform::notify::{Notifier, Response};
+use crate::platform::notify::{Announcement, Notifier, Response};
 use crate::platform::sources::{ScanSources, SystemScanSources};
 use crate::task::{self, Background};
 use account_list::AccountList;
@@ -833,6 +833,17 @@ impl Model {
         }
         for id in &applied.gone {
             notify.withdraw(id);
+        }
+        // Each server notice is shown once, locked or not (it names no secret): a device
+        // enrolled by someone else must not go unnoticed.
+        for (n, message) in applied.notices.into_iter().enumerate() {
+            notify.show(Announcement {
+                request: format!("notice-{now}-{n}"),
+                title: "Tessera".into(),
+                body: message,
+                actions: Vec::new(),
+                expires_in: None,
+            });
         }
         if applied.changed || !applied.arrived.is_empty() {
             self.emit(&Event::InboxChanged { arrived: !applied.arrived.is_empty() });

@@ -26,7 +26,7 @@ use std::time::Duration;
 use tessera_core::clock::Clock;
 use tessera_core::push::{
     Decision, PollSchedule, PushAccount, PushBackend, PushBackendKind, PushEnrolment, PushError,
-    PushEvent, PushHistoryItem, PushRequest, PushSession, ScheduleConfig, random_seed,
+    PushEvent, PushHistoryItem, PushNotice, PushRequest, PushSession, ScheduleConfig, random_seed,
 };
 
 /// What the UI asks of the worker.
@@ -51,6 +51,8 @@ pub enum Command {
         serial: String,
         /// What the server listed, or why the poll failed.
         result: Result<Vec<PushRequest>, PushError>,
+        /// What the server had to tell (a new device enrolled for the user).
+        notices: Vec<PushNotice>,
     },
 }
 
@@ -87,6 +89,9 @@ pub enum Report {
     Trouble(String),
     /// Polling works again.
     Recovered,
+    /// The server told something the user must see once (a new device was enrolled for
+    /// them), in plain words.
+    Notice(String),
     /// An answer was sent (and accepted) or failed.
     Answered {
         /// The request id.
@@ -209,16 +214,18 @@ impl Engine {
                 self.stop_session();
                 Vec::new()
             }
-            Command::Polled { generation, serial, result } => {
+            Command::Polled { generation, serial, result, notices } => {
                 if generation != self.generation {
                     return Vec::new();
                 }
                 let Some(session) = self.session.as_mut() else { return Vec::new() };
-                session
+                let mut reports: Vec<Report> = session
                     .record_poll(&serial, result, now_ms)
                     .into_iter()
                     .map(|event| report_for(event, now_ms / 1000))
-                    .collect()
+                    .collect();
+                reports.extend(notices.iter().map(|notice| Report::Notice(notice.message())));
+                reports
             }
             Command::Answer { id, decision } => {
                 let result = match self.session.as_mut() {
@@ -235,7 +242,14 @@ impl Engine {
     pub fn tick(&mut self) -> Vec<Report> {
         let now_ms = self.now_ms();
         let Some(session) = self.session.as_mut() else { return Vec::new() };
-        session.tick(now_ms).into_iter().map(|event| report_for(event, now_ms / 1000)).collect()
+        let mut reports: Vec<Report> = session
+            .tick(now_ms)
+            .into_iter()
+            .map(|event| report_for(event, now_ms / 1000))
+            .collect();
+        reports
+            .extend(session.take_notices().iter().map(|notice| Report::Notice(notice.message())));
+        reports
     }
 
     /// Returns how long to sleep before the next poll is due (`None`: nothing to poll).
@@ -350,7 +364,13 @@ pub fn long_poll_loop(
     // until the server's set differs (a new login, or one answered, expired or withdrawn).
     let mut known: Vec<String> = Vec::new();
     while !stop.load(Ordering::SeqCst) {
-        let result = backend.poll_changed(&account, &known, clock.now());
+        // Notices (a new device enrolled for the user) come with the poll; the server hands
+        // each out once, so they go to the worker with the result.
+        let mut notices = Vec::new();
+        let result = backend.poll_with_notices(&account, &known, clock.now()).map(|polled| {
+            notices = polled.notices;
+            polled.requests
+        });
         if stop.load(Ordering::SeqCst) {
             return;
         }
@@ -368,7 +388,8 @@ pub fn long_poll_loop(
             }
             Err(_) => schedule.record_failure(now_ms),
         };
-        let command = Command::Polled { generation, serial: account.serial.clone(), result };
+        let command =
+            Command::Polled { generation, serial: account.serial.clone(), result, notices };
         if commands.send(command).is_err() {
             return;
         }
@@ -486,7 +507,7 @@ mod tests {
         let outcomes: Vec<_> = rx
             .try_iter()
             .map(|c| match c {
-                Command::Polled { generation: 7, serial, result } if serial == "D1" => {
+                Command::Polled { generation: 7, serial, result, .. } if serial == "D1" => {
                     result.map(|r| r.len()).map_err(|_| ())
                 }
                 other => panic!("{other:?}"),
