@@ -47,17 +47,41 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
+# Limits for a loopback load test (the server's defaults are unchanged). Every simulated
+# device enrols from 127.0.0.1, so all DEVICES + 300 enrolments land in the one per-address
+# enrolment bucket (device_rate/s, burst device_burst): with the defaults that refuses them
+# with 429 "too many enrolment attempts" after a few hundred, as it should refuse one address
+# enrolling thousands of devices in seconds. A real deployment sees one address (or IPv6 /64)
+# per phone. So the burst covers the whole enrolment; device_burst is also the per-device
+# burst, which these devices never come near (one long-poll each, or a poll every 3 s).
+# Connections from 127.0.0.1 count only towards --max-connections (16,000 by default,
+# enough for the DEVICES + 300 polls), not the per-client cap.
+bench_config() {
+  printf '{"device_burst": %d}\n' "$((devices + 300))" >"$work/bench-config.json"
+}
+
 # start_server NAME [ARGS...]: starts an instance with data folder $work/NAME; sets $port.
 start_server() {
   local name=$1
   shift
   port=$(free_port)
+  [ -f "$work/bench-config.json" ] || bench_config
   RUST_LOG=warn "$server_bin" serve --data "$work/$name" --listen "127.0.0.1:$port" \
-    --rp-rate 100000 --device-rate 100 "$@" >"$work/$name.log" 2>&1 &
+    --config "$work/bench-config.json" --rp-rate 100000 --device-rate 100 "$@" \
+    >"$work/$name.log" 2>&1 &
   pids+=($!)
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && return; sleep 0.1; done
   echo "tessera-server $name did not start:" >&2
   cat "$work/$name.log" >&2
+  exit 1
+}
+
+# failed NAME...: the load run failed; show the instances' logs before they are deleted.
+failed() {
+  for name in "$@"; do
+    echo "--- tessera-server $name log (last 50 lines) ---" >&2
+    tail -n 50 "$work/$name.log" >&2
+  done
   exit 1
 }
 
@@ -75,7 +99,7 @@ run_sqlite() {
   start_server sqlite
   local pid=${pids[-1]}
   "$load_bin" --server "http://127.0.0.1:$port" --api-key-file "$work/sqlite/api-key" \
-    --devices "$devices" --rate "$rate" --seconds "$seconds"
+    --devices "$devices" --rate "$rate" --seconds "$seconds" || failed sqlite
   report "$pid" "server"
   echo "load after:  $(cut -d' ' -f1-3 /proc/loadavg)"
   kill "$pid"; pids=()
@@ -97,7 +121,8 @@ run_postgres() {
   echo "PostgreSQL $("$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)/postgres" --version | awk '{print $3}') on 127.0.0.1:$pg_port; instances a :$port_a, b :$port_b"
   # The bootstrap API key is written by the first instance (keys live in the database).
   "$load_bin" --server "http://127.0.0.1:$port_a" --server "http://127.0.0.1:$port_b" \
-    --api-key-file "$work/a/api-key" --devices "$devices" --rate "$rate" --seconds "$seconds"
+    --api-key-file "$work/a/api-key" --devices "$devices" --rate "$rate" --seconds "$seconds" \
+    || failed a b
   report "$pid_a" "instance a"
   report "$pid_b" "instance b"
   echo "load after:  $(cut -d' ' -f1-3 /proc/loadavg)"
