@@ -235,7 +235,7 @@ impl Format {
             Self::Stratum => "Stratum / Authenticator Pro backup or database",
             Self::GoogleDb => "Google Authenticator app database",
             Self::Microsoft => "Microsoft Authenticator app database",
-            Self::FreeOtp => "FreeOTP backup (externalBackup.xml) or tokens.xml",
+            Self::FreeOtp => "FreeOTP tokens.xml or FreeOTP 2 backup",
             Self::Steam => "Steam Guard .maFile",
             Self::Duo => "Duo Mobile accounts (JSON)",
             Self::LastPass => "LastPass Authenticator export (JSON)",
