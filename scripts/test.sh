@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace, after installing the system packages they need, and ends
-# with one summary line over all test binaries ("N passed, M failed").
+# with one summary line over all test binaries ("N passed, M failed"). A failing test binary
+# does not stop the others (--no-fail-fast), so one run shows every failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/system-packages.sh
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
-cargo test --workspace --locked 2>&1 | tee "$log" || status=$?
+cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$log" || status=$?
 # libtest prints "test result: ok. 12 passed; 0 failed; ..."; our custom harnesses print
 # "12 passed, 0 failed". Sum both kinds.
 awk '
