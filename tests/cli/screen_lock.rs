@@ -36,7 +36,7 @@ pub(crate) fn bus() -> Bus {
     Bus { child, address: address.trim().to_owned() }
 }
 
-fn signal(bus: &Bus, interface: &str, active: bool) {
+pub(crate) fn signal(bus: &Bus, interface: &str, active: bool) {
     let status = Command::new("dbus-send")
         .arg(format!("--bus={}", bus.address))
         .args(["--type=signal", "/org/freedesktop/ScreenSaver"])

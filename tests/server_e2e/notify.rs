@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use zbus::zvariant::OwnedValue;
 
 use super::{Db, Login, Server, device};
-use crate::cli::screen_lock::{bus, vault_in_use, wait_until};
+use crate::cli::screen_lock::{bus, signal, vault_in_use, wait_until};
 
 const PATH: &str = "/org/freedesktop/Notifications";
 const NAME: &str = "org.freedesktop.Notifications";
@@ -148,13 +148,7 @@ fn a_hidden_app_notifies_a_login_and_its_approve_button_approves_it() {
 
     // Locked by the screen lock: the next login is announced without its details, and a
     // click on a button the locked notification does not even have decides nothing.
-    let status = std::process::Command::new("dbus-send")
-        .arg(format!("--bus={}", bus.address))
-        .args(["--type=signal", "/org/gnome/ScreenSaver", "org.gnome.ScreenSaver.ActiveChanged"])
-        .arg("boolean:true")
-        .status()
-        .unwrap();
-    assert!(status.success());
+    signal(&bus, "org.gnome.ScreenSaver", true);
     wait_until("the app locked", 20, || !vault_in_use(&home));
     let second = Login::start(&server, "alice", &["--rp", "Webmail", "--ip", "192.0.2.8"]);
     let locked = nth_shown(&calls, 2, 20);
@@ -170,16 +164,11 @@ fn a_hidden_app_notifies_a_login_and_its_approve_button_approves_it() {
     // Someone enrols another device for alice: the running app shows the server's notice
     // (issue 13, finding 7), even while locked.
     let _other = device(&server, "alice");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let notice = loop {
-        let shown = calls.lock().unwrap().shown.clone();
-        if let Some(n) = shown.into_iter().find(|n| n.body.starts_with("A new device was enrolled"))
-        {
-            break n;
-        }
-        assert!(Instant::now() < deadline, "the new-device notice never came");
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let new_device = |n: &Shown| n.body.starts_with("A new device was enrolled");
+    wait_until("the new-device notice came", 60, || {
+        calls.lock().unwrap().shown.iter().any(new_device)
+    });
+    let notice = calls.lock().unwrap().shown.iter().find(|n| new_device(n)).cloned().unwrap();
     assert!(notice.body.contains("alice"), "{notice:?}");
     assert!(notice.actions.is_empty(), "{notice:?}");
 
