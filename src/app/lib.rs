@@ -60,7 +60,8 @@ impl App {
 
 /// Creates the window and the model on `deps`, wires every screen, and shows first run or
 /// unlock. Closing the window saves its size in the settings, and ends the app unless it
-/// keeps running in the background ([`Model::keeps_running`]); Ctrl+Q always ends it.
+/// keeps running in the background ([`Model::keeps_running`]: in the tray); Ctrl+Q and Quit in
+/// the tray menu always end it.
 pub fn build(deps: Deps) -> Result<App, slint::PlatformError> {
     let window = AppWindow::new()?;
     let model = Model::new(deps);
@@ -96,10 +97,10 @@ pub fn build(deps: Deps) -> Result<App, slint::PlatformError> {
     });
     window.global::<AppAdapter>().on_quit(quit);
     let handle = window.as_weak();
-    model.subscribe(move |_, event| {
-        if let (model::Event::Raise, Some(window)) = (event, handle.upgrade()) {
-            raise(&window);
-        }
+    model.subscribe(move |_, event| match (event, handle.upgrade()) {
+        (model::Event::Raise, Some(window)) => raise(&window),
+        (model::Event::Quit, _) => quit(),
+        _ => {}
     });
     model.start();
     model.tick();

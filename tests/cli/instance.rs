@@ -9,7 +9,7 @@ use super::screen_lock::{bus, vault_in_use, wait_until};
 use crate::common::Home;
 
 /// Whether a top-level window on `display` is mapped (the app's window is the only client).
-fn window_shown(display: &str) -> bool {
+pub(crate) fn window_shown(display: &str) -> bool {
     use x11rb::connection::Connection as _;
     use x11rb::protocol::xproto::{ConnectionExt as _, MapState};
     let (conn, screen) = x11rb::connect(Some(display)).unwrap();

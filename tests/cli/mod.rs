@@ -3,7 +3,7 @@
 /// `tessera` and `tessera-gui`: which does what, and what each links.
 mod binaries;
 /// One app per session: a second launch shows the first (D-Bus), `--background`.
-mod instance;
+pub(crate) mod instance;
 /// Locking when the screen locks (D-Bus screensaver signals).
 pub(crate) mod screen_lock;
 /// `tessera import` / `tessera export` through every format's fixture.

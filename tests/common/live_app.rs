@@ -46,6 +46,7 @@ impl LiveApp {
             autostart: tessera::platform::autostart::Autostart::at(
                 home.path().join("autostart/entry.desktop"),
             ),
+            tray: std::sync::Arc::new(tessera::platform::tray::NoTray),
         };
         let app = tessera::build(deps).unwrap();
         app.window().show().unwrap();

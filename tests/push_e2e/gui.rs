@@ -41,6 +41,7 @@ fn gui_shows_a_real_login_request_and_approve_reaches_the_server() {
         autostart: tessera::platform::autostart::Autostart::at(
             device.home.data().join("autostart/entry.desktop"),
         ),
+        tray: std::sync::Arc::new(tessera::platform::tray::NoTray),
     };
     // Unlocks with the password file and polls at once.
     let app = tessera::build(deps).unwrap();

@@ -10,6 +10,7 @@
 mod app;
 mod notify;
 mod scan;
+mod tray;
 
 use std::io::{BufRead as _, BufReader, Read as _};
 use std::path::PathBuf;

@@ -126,6 +126,7 @@ pub fn start_push(server: Arc<FakeServer>, settings: &str) -> PushHarness {
         autostart: tessera::platform::autostart::Autostart::at(
             home.path().join("autostart/entry.desktop"),
         ),
+        tray: std::sync::Arc::new(tessera::platform::tray::NoTray),
     };
     let app = tessera::build(deps).unwrap();
     app.window().window().set_size(slint::LogicalSize::new(440.0, 640.0));

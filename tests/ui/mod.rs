@@ -80,6 +80,7 @@ pub fn launch(vault: TestVault, home: tempfile::TempDir, settings: &str) -> Harn
         autostart: tessera::platform::autostart::Autostart::at(
             home.path().join("autostart/io.github.tessera.Tessera.desktop"),
         ),
+        tray: std::sync::Arc::new(tessera::platform::tray::NoTray),
     };
     let app = tessera::build(deps).unwrap();
     app.window().window().set_size(slint::LogicalSize::new(440.0, 640.0));
@@ -473,6 +474,7 @@ fn a_password_file_unlocks_at_start() {
         autostart: tessera::platform::autostart::Autostart::at(
             home.path().join("autostart/io.github.tessera.Tessera.desktop"),
         ),
+        tray: std::sync::Arc::new(tessera::platform::tray::NoTray),
     };
     let app = tessera::build(deps).unwrap();
     mock_elapsed_time(Duration::ZERO);

@@ -1,4 +1,5 @@
-//! What a push request's desktop notification says and offers, and what a click in it means.
+//! What a push request's desktop notification says and offers, and what a click in it means;
+//! the words of the tray (see [`super::tray`]) are worded here too.
 //!
 //! On an unlocked app the notification carries the request's buttons: Approve and Deny, the
 //! numbers of a number-matching request, "Open" for a code-entry request (typing needs the
@@ -30,6 +31,22 @@ pub enum Words<'a> {
     Open,
     /// "{n} seconds left to answer".
     SecondsLeft(u64),
+    /// The tray menu's "Open Tessera".
+    OpenTessera,
+    /// The tray menu's "Lock".
+    Lock,
+    /// The tray menu's "Quit".
+    Quit,
+    /// A waiting request in the tray menu: "Login request from {title}".
+    RequestFrom(&'a str),
+    /// The tray's tooltip: "{n} login requests are waiting" (n ≥ 1).
+    Waiting(usize),
+    /// The tray's tooltip: "No login requests are waiting".
+    NoneWaiting,
+    /// The tray's tooltip while locked and listening.
+    LockedListening,
+    /// The tray's tooltip while nothing is listened for until the first unlock.
+    NotListening,
 }
 
 /// The English wording.
@@ -41,6 +58,17 @@ pub fn english(words: Words<'_>) -> String {
         Words::NotMe => "This wasn't me".into(),
         Words::Open => "Open".into(),
         Words::SecondsLeft(n) => format!("{n} seconds left to answer"),
+        Words::OpenTessera => "Open Tessera".into(),
+        Words::Lock => "Lock".into(),
+        Words::Quit => "Quit".into(),
+        Words::RequestFrom(title) => format!("Login request from {title}"),
+        Words::Waiting(1) => "A login request is waiting".into(),
+        Words::Waiting(n) => format!("{n} login requests are waiting"),
+        Words::NoneWaiting => "No login requests are waiting".into(),
+        Words::LockedListening => {
+            "Locked: login requests are still announced; unlock to answer them".into()
+        }
+        Words::NotListening => "Locked: login requests are heard only after you unlock".into(),
     }
 }
 
@@ -100,6 +128,18 @@ pub fn announcement(
         body,
         actions,
         expires_in,
+    }
+}
+
+/// A server's notice to the user (a device was enrolled for them): shown once, locked or
+/// not, because it names no secret and must not go unnoticed.
+pub fn notice(id: String, message: String) -> Announcement {
+    Announcement {
+        request: id,
+        title: "Tessera".into(),
+        body: message,
+        actions: Vec::new(),
+        expires_in: None,
     }
 }
 

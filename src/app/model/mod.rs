@@ -17,6 +17,7 @@ pub mod prefs;
 pub mod push_worker;
 #[cfg(test)]
 pub(crate) mod testing;
+pub mod tray;
 pub mod vault;
 
 use std::cell::{Ref, RefCell, RefMut};
@@ -32,8 +33,9 @@ use zeroize::Zeroizing;
 
 use crate::platform::capture::CaptureError;
 use crate::platform::clipboard::{Clipboard, SystemClipboard};
-use crate::platform::notify::{Announcement, Notifier, Response};
+use crate::platform::notify::{Notifier, Response};
 use crate::platform::sources::{ScanSources, SystemScanSources};
+use crate::platform::tray::{Host, Tray, TrayEvent};
 use crate::task::{self, Background};
 use account_list::AccountList;
 use draft::Draft;
@@ -67,6 +69,8 @@ pub struct Deps {
     pub notify: Arc<dyn Notifier>,
     /// The "Start at login" entry.
     pub autostart: crate::platform::autostart::Autostart,
+    /// The tray icon (the app lives there while the window is closed).
+    pub tray: Arc<dyn Tray>,
 }
 
 impl Deps {
@@ -93,6 +97,7 @@ impl Deps {
             push_schedule: ScheduleConfig::default(),
             notify: Arc::new(crate::platform::notify::DesktopNotifier::default()),
             autostart: crate::platform::autostart::Autostart::system(),
+            tray: crate::platform::tray::system(),
         }
     }
 }
@@ -182,8 +187,12 @@ pub enum Event {
     },
     /// The push history changed.
     HistoryChanged,
-    /// Bring the window to the front (a notification was clicked).
+    /// Bring the window to the front (a notification or the tray was clicked).
     Raise,
+    /// End the app (Quit in the tray menu).
+    Quit,
+    /// The desktop's tray came or went (settings say whether closing the window quits).
+    TrayChanged,
 }
 
 /// The unlock screen's state.
@@ -331,6 +340,16 @@ impl Model {
         for listener in listeners {
             listener(self, event);
         }
+        if matches!(
+            event,
+            Event::InboxChanged { .. }
+                | Event::Locked
+                | Event::Unlocked
+                | Event::PushAccountsChanged
+                | Event::TrayChanged
+        ) {
+            self.refresh_tray();
+        }
     }
 
     /// Sends the user to `view`.
@@ -365,6 +384,8 @@ impl Model {
     /// keyring-only vault), or the unlock view with the reason the vault cannot be read.
     pub fn start(&self) {
         self.hear_notifications();
+        self.hear_tray();
+        self.refresh_tray();
         let (inspected, password_file) = {
             let state = self.state();
             (state.deps.vault.inspect(), state.deps.password_file.clone())
@@ -579,6 +600,61 @@ impl Model {
                 self.emit(&Event::Raise);
             }
             None => {}
+        }
+    }
+
+    /// Shows the current state in the tray: waiting requests, locked, listening.
+    pub fn refresh_tray(&self) {
+        let (tray, status) = {
+            let state = self.state();
+            let waiting: Vec<&tessera_core::push::PushRequest> =
+                state.inbox.pending().iter().map(|p| &p.request).collect();
+            let status = tray::status(
+                &waiting,
+                state.vault.is_some(),
+                state.inbox.is_listening(),
+                &*state.words,
+            );
+            (Arc::clone(&state.deps.tray), status)
+        };
+        tray.show(status);
+    }
+
+    /// Acts on a choice in the tray menu (or a click on its icon).
+    pub fn tray_event(&self, event: &TrayEvent) {
+        match event {
+            TrayEvent::Open => self.emit(&Event::Raise),
+            TrayEvent::Request(id) => {
+                let waiting = self.state().inbox.pending().iter().any(|p| &p.request.id == id);
+                if waiting && self.is_unlocked() {
+                    self.show(View::Approvals);
+                }
+                self.emit(&Event::Raise);
+            }
+            TrayEvent::Lock => self.lock(),
+            TrayEvent::Quit => self.emit(&Event::Quit),
+            TrayEvent::HostChanged => self.emit(&Event::TrayChanged),
+        }
+    }
+
+    /// Sends tray events (which arrive on the tray's thread) to [`Model::tray_event`] on the
+    /// UI thread. Tests without an event loop call `tray_event`.
+    fn hear_tray(&self) {
+        if self.state().deps.background != Background::Thread {
+            return;
+        }
+        let weak = self.downgrade();
+        let heard = task::stream(move |event: TrayEvent| {
+            if let Some(model) = weak.upgrade() {
+                model.tray_event(&event);
+            }
+            true
+        });
+        match heard {
+            Ok(sender) => self.state().deps.tray.on_event(Box::new(move |event| {
+                sender.send(event);
+            })),
+            Err(error) => eprintln!("tessera: the tray menu will not answer: {error}"),
         }
     }
 
@@ -837,13 +913,7 @@ impl Model {
         // Each server notice is shown once, locked or not (it names no secret): a device
         // enrolled by someone else must not go unnoticed.
         for (n, message) in applied.notices.into_iter().enumerate() {
-            notify.show(Announcement {
-                request: format!("notice-{now}-{n}"),
-                title: "Tessera".into(),
-                body: message,
-                actions: Vec::new(),
-                expires_in: None,
-            });
+            notify.show(announce::notice(format!("notice-{now}-{n}"), message));
         }
         if applied.changed || !applied.arrived.is_empty() {
             self.emit(&Event::InboxChanged { arrived: !applied.arrived.is_empty() });
@@ -921,8 +991,15 @@ impl Model {
     /// Whether closing the window should only hide it (the app keeps running and listening
     /// for push requests): the user's setting, by default on while push accounts are polled.
     pub fn keeps_running(&self) -> bool {
+        self.state().settings.keeps_running(self.keep_running_by_default())
+    }
+
+    /// Whether closing the window keeps the app running unless the user chose otherwise:
+    /// while push requests are listened for and a tray shows the app (with no tray, a
+    /// hidden app could only be found by starting it again).
+    pub fn keep_running_by_default(&self) -> bool {
         let state = self.state();
-        state.settings.keeps_running(state.inbox.is_listening())
+        state.inbox.is_listening() && state.deps.tray.host() != Host::Missing
     }
 
     /// Turns "Start at login" on or off: the autostart entry starts this program with

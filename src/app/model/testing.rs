@@ -81,8 +81,8 @@ pub(crate) fn model(home: &std::path::Path, clock: Arc<TestClock>, board: TestCl
         push_backends: Vec::new(),
         push_schedule: tessera_core::push::ScheduleConfig::default(),
         notify: Arc::new(crate::platform::notify::Silent),
-
         autostart: crate::platform::autostart::Autostart::at(home.join("autostart/entry.desktop")),
+        tray: Arc::new(crate::platform::tray::NoTray),
     })
 }
 
@@ -103,4 +103,22 @@ impl crate::platform::notify::Notifier for TestNotifier {
     }
 
     fn on_response(&self, _handler: crate::platform::notify::OnResponse) {}
+}
+
+/// A tray that records what the model shows and says the desktop shows it.
+#[derive(Default)]
+pub(crate) struct TestTray {
+    pub(crate) shown: Mutex<Vec<crate::platform::tray::TrayStatus>>,
+}
+
+impl crate::platform::tray::Tray for TestTray {
+    fn show(&self, status: crate::platform::tray::TrayStatus) {
+        self.shown.lock().unwrap().push(status);
+    }
+
+    fn on_event(&self, _handler: crate::platform::tray::OnTrayEvent) {}
+
+    fn host(&self) -> crate::platform::tray::Host {
+        crate::platform::tray::Host::Present
+    }
 }

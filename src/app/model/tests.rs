@@ -185,3 +185,92 @@ fn a_locked_model_announces_arrivals_without_details_and_keeps_their_history_for
     assert_eq!(history.len(), 1);
     assert_eq!((history[0].request_id.as_str(), history[0].decision.clone()), ("r1", None));
 }
+
+#[test]
+fn the_tray_follows_the_inbox_and_the_lock_and_its_menu_acts_on_the_model() {
+    use tessera_core::push::{PushBackendKind, PushRequest, RequestContext};
+
+    use crate::platform::tray::TrayEvent;
+
+    let setup = created();
+    let tray = Arc::new(super::testing::TestTray::default());
+    setup.model.state_mut().deps.tray = tray.clone();
+    let last = || tray.shown.lock().unwrap().last().cloned().expect("the tray was updated");
+    let _ = setup.model.state_mut().inbox.listen(vec![push_account()]);
+    setup.model.refresh_tray();
+    assert_eq!(last().summary, "No login requests are waiting");
+    assert!(last().can_lock && !last().attention);
+    assert!(setup.model.keep_running_by_default(), "listening, and a tray shows the app");
+
+    let request = PushRequest {
+        id: "r1".into(),
+        backend: PushBackendKind::Tessera,
+        serial: "TS01".into(),
+        title: "Webmail".into(),
+        question: "Log in as alice?".into(),
+        server: "push.example".into(),
+        created: RFC_TIME,
+        expires: RFC_TIME + 60,
+        require_presence: None,
+        context: RequestContext::default(),
+        answer_url: "https://push.example/device/v1/answer".into(),
+        sslverify: true,
+        decline_reason_supported: true,
+        code_entry: false,
+        signed_challenge: None,
+    };
+    setup.model.apply_reports(vec![super::push_worker::Report::Arrived(request)]);
+    assert_eq!(last().summary, "A login request is waiting");
+    assert_eq!(last().requests, [("r1".to_owned(), "Login request from Webmail".to_owned())]);
+    assert!(last().attention);
+
+    // "Lock" in the tray locks; the request stays announced.
+    let events = recorded(&setup.model);
+    setup.model.tray_event(&TrayEvent::Lock);
+    assert!(!setup.model.is_unlocked());
+    assert!(!last().can_lock && last().attention);
+    // The request's entry on a locked app raises the window to unlock, not the request.
+    setup.model.tray_event(&TrayEvent::Request("r1".into()));
+    assert!(events.borrow().iter().any(|e| matches!(e, Event::Raise)));
+    assert!(!events.borrow().iter().any(|e| matches!(e, Event::Show(View::Approvals))));
+    setup.model.unlock(Unlock::Password(Zeroizing::new(PASSWORD.into())));
+    setup.model.tray_event(&TrayEvent::Request("r1".into()));
+    assert!(events.borrow().iter().any(|e| matches!(e, Event::Show(View::Approvals))));
+
+    // It expires: the tray is quiet again.
+    *setup.clock.0.lock().unwrap() += 61;
+    setup.model.tick();
+    assert!(!last().attention && last().requests.is_empty());
+
+    setup.model.tray_event(&TrayEvent::Quit);
+    assert!(events.borrow().iter().any(|e| matches!(e, Event::Quit)));
+}
+
+#[test]
+fn without_a_tray_closing_the_window_quits_unless_the_user_keeps_it_running() {
+    let setup = created();
+    let _ = setup.model.state_mut().inbox.listen(vec![push_account()]);
+    // The test model's tray is `NoTray`: nothing would show a hidden app.
+    assert!(!setup.model.keep_running_by_default());
+    assert!(!setup.model.keeps_running());
+    let settings =
+        crate::Settings { keep_running: Some(true), ..setup.model.state().settings.clone() };
+    setup.model.set_settings(settings);
+    assert!(setup.model.keeps_running(), "the user chose to keep running anyway");
+}
+
+/// A push account the inbox can listen to (the test model has no push backend: nothing is
+/// polled, reports are fed in).
+fn push_account() -> tessera_core::push::PushAccount {
+    tessera_core::push::PushAccount {
+        backend: tessera_core::push::PushBackendKind::Tessera,
+        serial: "TS01".into(),
+        url: "http://127.0.0.1:1".into(),
+        sslverify: false,
+        device_key: tessera_core::push::DeviceKey::generate_p256().unwrap(),
+        server_public_key: vec![],
+        issuer: "Tessera".into(),
+        label: "alice".into(),
+        enrolled_at: 0,
+    }
+}

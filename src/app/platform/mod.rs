@@ -13,6 +13,7 @@ pub mod notify;
 #[cfg(all(unix, not(target_os = "android"), not(target_os = "macos")))]
 pub mod screen_lock;
 pub mod sources;
+pub mod tray;
 
 use std::sync::Arc;
 

@@ -2,8 +2,9 @@
 //! shows a desktop notification), the user approves, denies or reports "this wasn't me", and
 //! every outcome is kept in the vault's push history (by the model's inbox).
 //!
-//! Polling runs only while the vault is open: unlocking starts it (and polls at once),
-//! locking stops it and drops what was pending, so nothing can be approved on a locked app.
+//! Polling goes on while the vault is locked (see the model's `inbox`): a locked app
+//! announces requests and answers them after the unlock. The words of notifications and of
+//! the tray are translated here for the model.
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -17,6 +18,7 @@ use crate::model::inbox::Pending;
 use crate::model::{Event, Model};
 use crate::ui::{
     AppAdapter, AppWindow, ApprovalRow, ApprovalsAdapter, HistoryRow, PushAccountRow, Screen,
+    TrayWords,
 };
 
 /// How many past decisions the history list shows (the vault keeps up to the core's cap).
@@ -139,6 +141,7 @@ pub(crate) fn connect(window: &AppWindow, model: &Model) {
     model.state_mut().words = Rc::new(move |words| {
         let Some(ui) = handle.upgrade() else { return english(words) };
         let a = ui.global::<ApprovalsAdapter>();
+        let t = ui.global::<TrayWords>();
         match words {
             Words::Locked(title) => a.invoke_locked_announcement(title.into()),
             Words::Approve => a.invoke_word_approve(),
@@ -146,6 +149,14 @@ pub(crate) fn connect(window: &AppWindow, model: &Model) {
             Words::NotMe => a.invoke_word_not_me(),
             Words::Open => a.invoke_word_open(),
             Words::SecondsLeft(n) => a.invoke_seconds_left(i32::try_from(n).unwrap_or(i32::MAX)),
+            Words::OpenTessera => t.invoke_open_tessera(),
+            Words::Lock => t.invoke_lock(),
+            Words::Quit => t.invoke_quit(),
+            Words::RequestFrom(title) => t.invoke_request_from(title.into()),
+            Words::Waiting(n) => t.invoke_waiting(i32::try_from(n).unwrap_or(i32::MAX)),
+            Words::NoneWaiting => t.invoke_none_waiting(),
+            Words::LockedListening => t.invoke_locked_listening(),
+            Words::NotListening => t.invoke_not_listening(),
         }
         .into()
     });

@@ -1,4 +1,5 @@
-//! Settings: language, theme, auto-lock, clipboard delay, keep running in the background,
+//! Settings: language, theme, auto-lock, clipboard delay, keep running in the tray (and
+//! whether the desktop shows one),
 //! the vault's protection, about.
 //! Preferences apply at once and are saved.
 
@@ -10,6 +11,7 @@ use super::{NewPasswordProblem, check_new_password, int, password_min};
 use crate::model::prefs::{Language, Settings, ThemeMode};
 use crate::model::vault::Unlocked;
 use crate::model::{Event, Model, View};
+use crate::platform::tray::Host;
 use crate::ui::{AppAdapter, AppWindow, SecurityNotice, SettingsAdapter};
 
 /// Copies `settings` into the settings screen and applies language and theme.
@@ -36,7 +38,9 @@ fn fill(ui: &AppWindow, model: &Model) {
     let state = model.state();
     apply(&state.settings, ui);
     let adapter = ui.global::<SettingsAdapter>();
-    adapter.set_keep_running(state.settings.keeps_running(state.inbox.is_listening()));
+    drop(state);
+    show_tray(ui, model);
+    let state = model.state();
     adapter.set_autostart_available(state.deps.autostart.is_available());
     adapter.set_start_at_login(state.deps.autostart.is_on());
     adapter.set_vault_path(state.deps.vault.location().into());
@@ -46,12 +50,20 @@ fn fill(ui: &AppWindow, model: &Model) {
     show_protection(ui, model);
 }
 
-fn read(ui: &AppWindow, previous: &Settings, listening: bool) -> Settings {
+/// Shows whether closing the window keeps the app running, and whether a tray shows it.
+fn show_tray(ui: &AppWindow, model: &Model) {
     let adapter = ui.global::<SettingsAdapter>();
-    // An untouched default stays a default (it follows whether push accounts exist).
+    adapter.set_keep_running(model.keeps_running());
+    adapter.set_tray_shown(model.state().deps.tray.host() != Host::Missing);
+}
+
+fn read(ui: &AppWindow, previous: &Settings, by_default: bool) -> Settings {
+    let adapter = ui.global::<SettingsAdapter>();
+    // An untouched default stays a default (it follows whether push accounts exist and a
+    // tray shows the app).
     let keep_running = adapter.get_keep_running();
     let keep_running = (previous.keep_running.is_some()
-        || keep_running != previous.keeps_running(listening))
+        || keep_running != previous.keeps_running(by_default))
     .then_some(keep_running);
     let count = |v: i32| u32::try_from(v).unwrap_or(0);
     Settings {
@@ -146,12 +158,12 @@ pub(crate) fn connect(window: &AppWindow, model: &Model) {
     let handle = window.as_weak();
     adapter.on_changed(move || {
         let (Some(model), Some(ui)) = (m.upgrade(), handle.upgrade()) else { return };
-        let settings = {
-            let state = model.state();
-            read(&ui, &state.settings, state.inbox.is_listening())
-        };
+        let by_default = model.keep_running_by_default();
+        let settings = read(&ui, &model.state().settings, by_default);
         apply(&settings, &ui);
         model.set_settings(settings);
+        // The tray speaks the language just chosen.
+        model.refresh_tray();
     });
 
     let m = model.downgrade();
@@ -192,9 +204,9 @@ pub(crate) fn connect(window: &AppWindow, model: &Model) {
     });
 
     let handle = window.as_weak();
-    model.subscribe(move |model, event| {
-        if let (Event::Show(View::Settings), Some(ui)) = (event, handle.upgrade()) {
-            fill(&ui, model);
-        }
+    model.subscribe(move |model, event| match (event, handle.upgrade()) {
+        (Event::Show(View::Settings), Some(ui)) => fill(&ui, model),
+        (Event::TrayChanged | Event::PushAccountsChanged, Some(ui)) => show_tray(&ui, model),
+        _ => {}
     });
 }
