@@ -9,7 +9,11 @@
 # visible window, 0.08 % idle CPU, 25 MB RSS; KeePassXC 94 ms, 0.07 %, 120 MB.
 # The first frame is the unlock screen; the 200-account list follows after key derivation.
 #
-# Needs: xvfb xauth xdotool keepassxc (apt). Usage: scripts/gui-perf.sh [idle-seconds]
+# Then, for issue 12, the same app waiting in the tray (started with --background, window
+# hidden) beside the window open, with a tessera-server push account long-polling (and a
+# privacyIDEA one polled every 3 s with TRAY_PRIVACYIDEA=1): scripts/measure-tray.py --what cpu.
+#
+# Needs: xvfb xauth xdotool keepassxc dbus (apt). Usage: scripts/gui-perf.sh [idle-seconds]
 # PERF_TARGET_DIR puts the release build elsewhere than CARGO_TARGET_DIR (optional).
 set -euo pipefail
 
@@ -98,3 +102,9 @@ printf '%-28s %12s %12s %8s\n' "start to visible window (ms)" "$T_START" "$K_STA
 printf '%-28s %12s %12s %8s\n' "idle CPU over ${IDLE} s (%)" "$T_CPU" "$K_CPU" "$(ratio "$T_CPU" "$K_CPU")"
 printf '%-28s %12s %12s %8s\n' "resident memory (MB)" "$T_RSS" "$K_RSS" "$(ratio "$T_RSS" "$K_RSS")"
 echo "targets: start <= 200 ms, idle CPU <= 1 %, RSS <= 60 MB (200 accounts, software renderer)"
+
+# Issue 12: in the tray vs window open, with push accounts (a throwaway tessera-server).
+CARGO_TARGET_DIR=$PERF_TARGET_DIR cargo build --quiet --release -p tessera-server --bin tessera-server
+CARGO_TARGET_DIR=$PERF_TARGET_DIR cargo build --quiet --release --example poll_sign_cost
+python3 scripts/measure-tray.py --what cpu --seconds "$IDLE" --bin-dir "$PERF_TARGET_DIR/release" \
+    ${TRAY_PRIVACYIDEA:+--privacyidea}
