@@ -10,7 +10,9 @@
 //! (a debugger as the same user, a core dump) can sign answers; the codes stay sealed in the
 //! vault, and the UI answers nothing until the vault is unlocked again (the model refuses
 //! decisions while locked, and a locked app announces a request without showing its
-//! details). A cold start polls nothing until the first unlock.
+//! details). A cold start of a password-only vault polls nothing until the first unlock,
+//! unless the user asked to hear requests before it: then the push accounts are kept in the
+//! OS keyring (`tessera_core::vault::standby`, whose docs say what that trades).
 
 use tessera_core::push::{Decision, PushAccount, PushHistoryItem, PushRequest};
 

@@ -350,6 +350,9 @@ impl Model {
         ) {
             self.refresh_tray();
         }
+        if *event == Event::PushAccountsChanged {
+            self.keep_standby();
+        }
     }
 
     /// Sends the user to `view`.
@@ -396,6 +399,7 @@ impl Model {
                 self.state_mut().summary = Some(summary);
                 self.emit(&Event::UnlockChanged);
                 self.show(View::Unlock);
+                self.listen_before_unlock();
                 if let Some(path) = password_file.filter(|_| summary.has_password) {
                     match std::fs::read_to_string(&path) {
                         Ok(text) => {
@@ -950,6 +954,70 @@ impl Model {
         self.state_mut().inbox.forget_account(serial);
         self.listen_again();
         self.notice(Notice::Deleted);
+    }
+
+    /// At a cold start, listens with the push accounts kept in the keyring, if the user asked
+    /// for it (the unlock then keeps this session: see [`Model::opened`]).
+    fn listen_before_unlock(&self) {
+        let accounts = {
+            let state = self.state();
+            if !state.settings.listen_before_unlock || state.vault.is_some() {
+                return;
+            }
+            state.deps.vault.standby_accounts()
+        };
+        if accounts.is_empty() {
+            return;
+        }
+        let reports = self.state_mut().inbox.listen(accounts);
+        self.emit(&Event::InboxChanged { arrived: false });
+        self.apply_reports(reports);
+    }
+
+    /// Keeps the open vault's push accounts in the keyring when the user asked to listen
+    /// before the first unlock.
+    fn keep_standby(&self) {
+        let done = {
+            let state = self.state();
+            let Some(vault) = state.vault.as_ref() else { return };
+            if !state.settings.listen_before_unlock {
+                return;
+            }
+            let accounts = &vault.content().push_accounts;
+            state.deps.vault.set_standby(&vault.vault_id(), Some(accounts))
+        };
+        if let Err(error) = done {
+            self.notice(Notice::Error(format!(
+                "cannot keep the push keys in the keyring: {error}"
+            )));
+        }
+    }
+
+    /// Turns "listen before the first unlock" on (the open vault's push keys go into the
+    /// keyring now, or at the next unlock) or off (they are removed from it). A keyring that
+    /// fails is told and the setting is left as it was.
+    pub fn set_listen_before_unlock(&self, on: bool) {
+        let done = {
+            let state = self.state();
+            let file = &state.deps.vault;
+            match (state.vault.as_ref(), on) {
+                (Some(vault), true) => {
+                    file.set_standby(&vault.vault_id(), Some(&vault.content().push_accounts))
+                }
+                (Some(vault), false) => file.set_standby(&vault.vault_id(), None),
+                (None, true) => Ok(()),
+                (None, false) => file.vault_id().map_or(Ok(()), |id| file.set_standby(&id, None)),
+            }
+        };
+        if let Err(error) = done {
+            self.notice(Notice::Error(format!(
+                "cannot change the push keys in the keyring: {error}"
+            )));
+            return;
+        }
+        let mut settings = self.state().settings.clone();
+        settings.listen_before_unlock = on;
+        self.set_settings(settings);
     }
 
     /// Restarts polling with the vault's current push accounts.

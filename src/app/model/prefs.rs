@@ -49,6 +49,9 @@ pub struct Settings {
     /// requests); `None` until the user chooses: then it is on while push accounts are
     /// listened to ([`Settings::keeps_running`]).
     pub keep_running: Option<bool>,
+    /// Keep the push accounts in the OS keyring so that login requests are heard from a
+    /// cold start, before the first unlock (`tessera_core::vault::standby`).
+    pub listen_before_unlock: bool,
 }
 
 impl Default for Settings {
@@ -60,6 +63,7 @@ impl Default for Settings {
             clipboard_seconds: 30,
             window_size: None,
             keep_running: None,
+            listen_before_unlock: false,
         }
     }
 }

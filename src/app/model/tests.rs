@@ -274,3 +274,39 @@ fn push_account() -> tessera_core::push::PushAccount {
         enrolled_at: 0,
     }
 }
+
+#[test]
+fn push_keys_kept_in_the_keyring_are_heard_at_a_cold_start_and_removed_when_turned_off() {
+    let setup = created();
+    setup.model.commit(|c| c.push_accounts.push(push_account())).unwrap();
+    // Off (the default): a cold start of this password-only vault listens to nothing.
+    let cold = || {
+        let next = model(setup._home.path(), Arc::clone(&setup.clock), TestClipboard::default());
+        // The same keyring as the first model (MemoryKeys lives in its VaultFile).
+        next.state_mut().deps.vault = setup.model.state().deps.vault.clone();
+        next.start();
+        next
+    };
+    let before = cold();
+    assert!(!before.is_unlocked());
+    assert!(!before.state().inbox.is_listening(), "no push key before the first unlock");
+
+    setup.model.set_listen_before_unlock(true);
+    assert!(setup.model.state().settings.listen_before_unlock);
+    let after = cold();
+    assert!(!after.is_unlocked(), "the codes stay locked");
+    assert!(after.state().inbox.is_listening(), "requests are heard before the unlock");
+    assert!(after.state().inbox.listens_to(&[push_account()]));
+
+    // A push account added later is kept too.
+    let mut second = push_account();
+    second.serial = "TS02".into();
+    setup.model.commit(|c| c.push_accounts.push(second)).unwrap();
+    setup.model.listen_again();
+    let kept = setup.model.state().deps.vault.standby_accounts();
+    assert_eq!(kept.iter().map(|a| a.serial.as_str()).collect::<Vec<_>>(), ["TS01", "TS02"]);
+
+    setup.model.set_listen_before_unlock(false);
+    assert!(setup.model.state().deps.vault.standby_accounts().is_empty(), "removed");
+    assert!(!cold().state().inbox.is_listening());
+}

@@ -11,11 +11,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use tessera_core::clock::Clock;
+use tessera_core::push::PushAccount;
 use tessera_core::transfer::backup::{BackupOutcome, save_and_back_up};
 use tessera_core::vault::rollback::{Rollback, Watermark};
 use tessera_core::vault::{
-    FORMAT_VERSION, KdfParams, KeyStore, Protection, Unlock, Vault, VaultContent, VaultError,
-    VaultInfo, VaultOptions,
+    FORMAT_VERSION, KdfParams, KeyStore, KeyStoreError, Protection, Unlock, Vault, VaultContent,
+    VaultError, VaultInfo, VaultOptions, standby,
 };
 use zeroize::Zeroizing;
 
@@ -129,6 +130,36 @@ impl VaultFile {
         }
     }
 
+    /// Returns the push accounts kept in the keyring for listening before the first unlock
+    /// (none kept, no vault or the keyring switched off: none; a failing keyring is logged).
+    pub fn standby_accounts(&self) -> Vec<PushAccount> {
+        if self.keyring_off {
+            return Vec::new();
+        }
+        let Ok(info) = Vault::inspect(&self.path) else { return Vec::new() };
+        standby::load(&*self.options.key_store, &info.vault_id).unwrap_or_else(|error| {
+            eprintln!("tessera: login requests are heard only after the unlock: {error}");
+            Vec::new()
+        })
+    }
+
+    /// Keeps `accounts` in the keyring for the vault `vault_id` (`None`: removes them).
+    pub fn set_standby(
+        &self,
+        vault_id: &str,
+        accounts: Option<&[PushAccount]>,
+    ) -> Result<(), KeyStoreError> {
+        match accounts {
+            Some(accounts) => standby::keep(&*self.options.key_store, vault_id, accounts),
+            None => standby::forget(&*self.options.key_store, vault_id),
+        }
+    }
+
+    /// Returns the vault's id (names its keyring entries), if there is a vault.
+    pub fn vault_id(&self) -> Option<String> {
+        Vault::inspect(&self.path).ok().map(|info| info.vault_id)
+    }
+
     /// Returns where the vault lives, for the About section.
     pub fn location(&self) -> String {
         self.path.display().to_string()
@@ -187,6 +218,11 @@ impl Unlocked {
         if let Some(entry) = self.vault.content_mut().entries.iter_mut().find(|e| e.id == id) {
             entry.last_used = Some(now);
         }
+    }
+
+    /// Returns the vault's id (names its keyring entries).
+    pub fn vault_id(&self) -> String {
+        self.vault.info().vault_id
     }
 
     /// Returns which slots the vault has.

@@ -43,6 +43,7 @@ fn fill(ui: &AppWindow, model: &Model) {
     let state = model.state();
     adapter.set_autostart_available(state.deps.autostart.is_available());
     adapter.set_start_at_login(state.deps.autostart.is_on());
+    adapter.set_listen_before_unlock(state.settings.listen_before_unlock);
     adapter.set_vault_path(state.deps.vault.location().into());
     adapter.set_notice(SecurityNotice::None);
     adapter.set_keyring_available(state.deps.vault.keyring_available());
@@ -81,6 +82,8 @@ fn read(ui: &AppWindow, previous: &Settings, by_default: bool) -> Settings {
         clipboard_seconds: count(adapter.get_clipboard_seconds()),
         window_size: previous.window_size,
         keep_running,
+        // Changed only through its own callback (it moves keys in the keyring).
+        listen_before_unlock: previous.listen_before_unlock,
     }
 }
 
@@ -152,6 +155,16 @@ pub(crate) fn connect(window: &AppWindow, model: &Model) {
         model.set_start_at_login(on);
         // Shows what is true now (unchanged after a failure).
         ui.global::<SettingsAdapter>().set_start_at_login(model.state().deps.autostart.is_on());
+    });
+
+    let m = model.downgrade();
+    let handle = window.as_weak();
+    adapter.on_listen_before_unlock_toggled(move |on| {
+        let (Some(model), Some(ui)) = (m.upgrade(), handle.upgrade()) else { return };
+        model.set_listen_before_unlock(on);
+        // Shows what is true now (unchanged after a failure).
+        let on = model.state().settings.listen_before_unlock;
+        ui.global::<SettingsAdapter>().set_listen_before_unlock(on);
     });
 
     let m = model.downgrade();

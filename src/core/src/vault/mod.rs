@@ -81,6 +81,7 @@ pub mod policy;
 pub mod rollback;
 mod sealed;
 mod slots;
+pub mod standby;
 mod storage;
 
 use std::fmt;
