@@ -189,6 +189,12 @@ impl Unlocked {
         }
     }
 
+    /// Returns the Argon2id cost the vault's backups and Tessera-backup exports use (the
+    /// vault's own).
+    pub fn backup_kdf(&self) -> KdfParams {
+        tessera_core::transfer::backup::backup_kdf(&self.vault)
+    }
+
     /// Returns which slots the vault has.
     pub fn summary(&self) -> VaultSummary {
         VaultSummary::from(&self.vault.info())
