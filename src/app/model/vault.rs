@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use tessera_core::clock::Clock;
+use tessera_core::push::PasswordProof;
 use tessera_core::transfer::backup::{BackupOutcome, save_and_back_up};
 use tessera_core::vault::rollback::{Rollback, Watermark};
 use tessera_core::vault::{
@@ -218,6 +219,12 @@ impl Unlocked {
     /// Returns true if `password` opens the vault's password slot (re-authentication; slow).
     pub fn verify_password(&self, password: &str) -> bool {
         self.vault.verify_password(password)
+    }
+
+    /// Checks the vault password for approving a request of a push account that requires
+    /// it, and returns the proof the core's approve path needs (slow: key derivation).
+    pub fn prove_password(&self, password: &str) -> Result<PasswordProof, VaultError> {
+        self.vault.prove_password(password)
     }
 
     /// Returns what the automatic backup after the last save did (`None`: none was due).
