@@ -99,7 +99,7 @@ fn measure(
             }
         };
         times.push(arrived.saturating_duration_since(returned).as_secs_f64() * 1000.0);
-        worker.send(Command::Answer { id, decision: Decision::Deny });
+        worker.send(Command::Answer { id, decision: Decision::Deny, proof: None });
     }
     worker.send(Command::Stop);
     times

@@ -74,7 +74,7 @@ fn the_apps_long_poll_gets_a_login_once_answers_it_and_reconnects_after_a_restar
     let shown = login.shown.clone().unwrap();
     assert!(request.require_presence.as_ref().unwrap().contains(&shown), "{request:?}");
     let decision = Decision::Approve { answer: Some(shown) };
-    worker.send(Command::Answer { id: request.id.clone(), decision });
+    worker.send(Command::Answer { id: request.id.clone(), decision, proof: None });
     let result = next(&rx, 20, |r| match r {
         Report::Answered { id, result } if id == request.id => Some(result),
         _ => None,
@@ -95,7 +95,7 @@ fn the_apps_long_poll_gets_a_login_once_answers_it_and_reconnects_after_a_restar
         _ => None,
     });
     assert_eq!(request.id, login.id, "logins reach the app after the reconnect");
-    worker.send(Command::Answer { id: request.id.clone(), decision: Decision::NotMe });
+    worker.send(Command::Answer { id: request.id.clone(), decision: Decision::NotMe, proof: None });
     let (code, last) = login.outcome();
     assert_eq!((code, last.as_str()), (1, "not-me"));
     worker.send(Command::Stop);

@@ -623,6 +623,7 @@ fn a_challenge_signed_by_another_key_is_dropped_by_the_client(db: Db) {
         issuer: "Tessera".into(),
         label: "hank".into(),
         enrolled_at: 0,
+        require_password: false,
     };
     let backend = TesseraBackend::new().unwrap();
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();

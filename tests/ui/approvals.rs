@@ -68,6 +68,7 @@ fn account() -> PushAccount {
         issuer: "privacyIDEA".into(),
         label: "alice".into(),
         enrolled_at: 0,
+        require_password: false,
     }
 }
 
@@ -104,7 +105,16 @@ pub struct PushHarness {
 
 /// Starts the app with one push account on `server`, settings `settings`; locked.
 pub fn start_push(server: Arc<FakeServer>, settings: &str) -> PushHarness {
-    let vault = TestVault::with_password(Vec::new(), vec![account()]);
+    start_push_with(server, settings, account())
+}
+
+/// Like [`start_push`] with the given push account.
+pub fn start_push_with(
+    server: Arc<FakeServer>,
+    settings: &str,
+    account: PushAccount,
+) -> PushHarness {
+    let vault = TestVault::with_password(Vec::new(), vec![account]);
     let home = tempfile::tempdir().unwrap();
     std::fs::write(home.path().join("settings.json"), settings).unwrap();
     let clock = FakeClock::at(RFC_TIME);
@@ -189,6 +199,35 @@ fn approve_sends_approve_and_the_history_records_it() {
     assert!(p.h.exists("Push accounts: 1"), "push accounts are marked on the list");
 }
 
+/// privacyIDEA's `pin`/`app_force_unlock`: the account's server asked that approving needs
+/// the device unlocked. An unlocked app still asks for the vault password; without it, or
+/// with a wrong one, nothing is sent. Deny needs none.
+#[test]
+fn an_account_that_requires_the_password_approves_only_with_the_vault_password() {
+    i_slint_backend_testing::init_no_event_loop();
+    let server = Arc::new(FakeServer::default());
+    server.pending.lock().unwrap().extend([request("N1", None), request("N2", None)]);
+    let strict = PushAccount { require_password: true, ..account() };
+    let p = start_push_with(server, ENGLISH, strict);
+    unlock(&p.h, "Password or PIN", "Unlock");
+    assert_eq!(screen(&p.h), Screen::Approvals);
+    let adapter = p.h.app.window().global::<ApprovalsAdapter>();
+    assert!(p.h.exists("Vault password to approve"), "the view asks for the password");
+
+    adapter.invoke_approve("N1".into(), "".into(), "".into());
+    assert!(p.server.answers.lock().unwrap().is_empty(), "no password: nothing sent");
+    adapter.invoke_approve("N1".into(), "".into(), "not the password".into());
+    assert!(p.server.answers.lock().unwrap().is_empty(), "wrong password: nothing sent");
+    assert!(p.h.exists("Wrong password; nothing was sent"));
+
+    adapter.invoke_deny("N2".into());
+    adapter.invoke_approve("N1".into(), "".into(), "1234".into());
+    assert_eq!(
+        *p.server.answers.lock().unwrap(),
+        [("N2".to_owned(), Decision::Deny), ("N1".to_owned(), Decision::Approve { answer: None })]
+    );
+}
+
 #[test]
 fn deny_sends_deny() {
     let p = with_requests(vec![request("N1", None)]);
@@ -240,7 +279,7 @@ fn a_locked_app_keeps_listening_announces_requests_and_answers_only_after_the_un
     assert!(!p.h.exists("Approve"), "nothing to approve on a locked app");
     assert!(!p.h.exists("Log in as alice?"), "a locked app does not show the request");
     assert!(p.h.exists("A login request is waiting: unlock to answer it"));
-    window.global::<ApprovalsAdapter>().invoke_approve("N1".into(), "".into());
+    window.global::<ApprovalsAdapter>().invoke_approve("N1".into(), "".into(), "".into());
     assert!(p.server.answers.lock().unwrap().is_empty(), "no answer was sent");
 
     // Polling goes on while locked (issue 12); a new request is announced without details.

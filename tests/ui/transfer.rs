@@ -130,7 +130,7 @@ fn a_wrong_password_or_a_missing_file_says_so_and_changes_nothing() {
 }
 
 #[test]
-fn export_needs_the_vault_password_and_an_encrypted_aegis_export_reimports_to_the_same_codes() {
+fn export_needs_the_vault_password_and_a_tessera_backup_export_reimports_to_the_same_codes() {
     let mut steam = entry("Steam", "gabe", "JBSWY3DPEHPK3PXP");
     steam.otp = tessera_core::otp::OtpParams {
         kind: tessera_core::otp::OtpKind::Steam,
@@ -140,7 +140,7 @@ fn export_needs_the_vault_password_and_an_encrypted_aegis_export_reimports_to_th
         vec![entry("Example", "ada", RFC_KEY), steam, entry("Ünïcode", "bob", "KRSXG5CTMVRXEZLU")];
     let h = unlocked(original.clone());
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("export.json");
+    let out = dir.path().join("export.tessera");
 
     tall(&h);
     h.click("Settings");
@@ -160,8 +160,12 @@ fn export_needs_the_vault_password_and_an_encrypted_aegis_export_reimports_to_th
     h.type_into("Repeat export password", "export-pass");
     h.click("Export");
     assert!(h.exists(&format!("Exported 3 accounts to {}", out.display())));
-    let written = std::fs::read_to_string(&out).unwrap();
-    assert!(!written.contains(RFC_KEY) && !written.contains("ada"), "the export is encrypted");
+    // The default format is Tessera's own backup, offered without a "plain" choice.
+    assert!(!h.exists("Write without encryption"));
+    let written = std::fs::read(&out).unwrap();
+    assert!(written.starts_with(b"\x89tessera-backup\n"), "a Tessera backup");
+    let text = String::from_utf8_lossy(&written);
+    assert!(!text.contains(RFC_KEY) && !text.contains("ada"), "the export is encrypted");
 
     // A fresh, empty vault imports the file back.
     let vault = TestVault::with_password(Vec::new(), Vec::new());
@@ -171,7 +175,7 @@ fn export_needs_the_vault_password_and_an_encrypted_aegis_export_reimports_to_th
     open_import(&again, &out.display().to_string());
     again.type_into("Password of the file", "export-pass");
     again.click("Read file");
-    assert!(again.exists("Found 3 accounts in Aegis vault (JSON)"));
+    assert!(again.exists("Found 3 accounts in Tessera encrypted backup"));
     again.click("Add the imported accounts");
     assert_eq!(codes(&again.entries()), codes(&original), "the same accounts give the same codes");
 }

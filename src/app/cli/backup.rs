@@ -1,8 +1,12 @@
-//! `tessera backup` and `tessera verify-backup`: encrypted Aegis-format backups in a folder.
+//! `tessera backup` and `tessera verify-backup`: encrypted Tessera backups in a folder.
 //!
-//! The backup password is separate from the vault's (a backup is meant to be opened on another
-//! device, possibly by Aegis). Writing keeps the newest N backups and deletes nothing when it
-//! fails; verifying decrypts the newest backup and compares it with the vault.
+//! Backups are Tessera backup files (`.tessera`, tessera-core `transfer::tessera_backup`):
+//! Argon2id at the vault's own cost and AES-256-GCM, so a backup is no easier to attack than
+//! the vault. The backup password is separate from the vault's (a backup is meant to be
+//! opened on another device) and follows the one password policy. Writing keeps the newest N
+//! backups (older Aegis-format backups in the folder count too) and deletes nothing when it
+//! fails; verifying decrypts the newest backup of either kind and compares it with the vault.
+//! Restoring is `tessera import FILE`, which reads both kinds.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -11,7 +15,7 @@ use clap::Args;
 use tessera_core::clock::{Clock, SystemClock};
 use tessera_core::transfer::ImportedAccount;
 use tessera_core::transfer::backup::{
-    BackupOutcome, save_and_back_up, verify_backup, write_backup,
+    BackupOutcome, backup_kdf, save_and_back_up, verify_backup, write_backup,
 };
 use tessera_core::vault::BackupSettings;
 use tessera_core::vault::policy::PasswordUse;
@@ -117,10 +121,12 @@ pub fn backup(session: &Session, args: &BackupArgs, out: &mut dyn Write) -> Resu
             }
         };
     }
-    let accounts = vault_accounts(session)?;
-    let path = write_backup(&accounts, dir, &password, usize::from(args.keep), SystemClock.now())
+    let vault = session.open()?;
+    let entries = &vault.content().entries;
+    let keep = usize::from(args.keep);
+    let path = write_backup(entries, dir, &password, backup_kdf(&vault), keep, SystemClock.now())
         .map_err(|err| CliError::from(err).hint("older backups were left untouched"))?;
-    let _ = writeln!(out, "backed up {} accounts to {}", accounts.len(), path.display());
+    let _ = writeln!(out, "backed up {} accounts to {}", entries.len(), path.display());
     Ok(())
 }
 

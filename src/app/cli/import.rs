@@ -24,7 +24,8 @@ const MAX_FILE_BYTES: u64 = 512 * 1024 * 1024;
 pub struct ImportArgs {
     /// The file exported by the other app ("-" reads standard input).
     pub file: PathBuf,
-    /// Its format: auto (detect from the content, the default) or one of aegis, 2fas, andotp,
+    /// Its format: auto (detect from the content, the default) or one of tessera-backup (a
+    /// Tessera backup, also older Tessera backups in the aegis format), aegis, 2fas, andotp,
     /// freeotp-plus, google, bitwarden-json, bitwarden-csv, ente, uri-list, proton, authy,
     /// authy-json, stratum, google-db, microsoft, freeotp, steam, duo, lastpass, winauth,
     /// battle-net, totp-authenticator.

@@ -61,11 +61,13 @@ pub enum Command {
     Remove(edit::RemoveArgs),
     /// Change an account's issuer and/or account name.
     Rename(edit::RenameArgs),
-    /// Export accounts to another app's format (aegis, 2fas, proton, google, uri-list).
+    /// Export accounts: a Tessera encrypted backup, or another app's format (aegis, 2fas,
+    /// proton, google, uri-list) for moving there.
     Export(export::ExportArgs),
     /// Import accounts from another authenticator's export file.
     Import(import::ImportArgs),
-    /// Write an encrypted backup (Aegis format) into a folder, keeping the newest N.
+    /// Write an encrypted Tessera backup (Argon2id at the vault's cost) into a folder,
+    /// keeping the newest N.
     Backup(backup::BackupArgs),
     /// Decrypt the newest backup in a folder and compare it with the vault.
     VerifyBackup(backup::VerifyBackupArgs),

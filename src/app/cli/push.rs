@@ -17,10 +17,10 @@ use tessera_core::clock::{Clock, SystemClock};
 use tessera_core::intake::PushOffer;
 use tessera_core::push::tessera::TesseraBackend;
 use tessera_core::push::{
-    Decision, PrivacyIdeaBackend, PushAccount, PushBackend, PushBackendKind, PushEvent,
+    Decision, PrivacyIdeaBackend, PushAccount, PushBackend, PushBackendKind, PushError, PushEvent,
     PushHistoryItem, PushRequest, PushSession, ScheduleConfig, describe_skew, random_seed,
 };
-use tessera_core::vault::Vault;
+use tessera_core::vault::{Vault, VaultError};
 
 use super::CliError;
 use super::session::Session;
@@ -34,7 +34,9 @@ pub enum PushCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Approve a waiting login request.
+    /// Approve a waiting login request. If the account's server asked for the device to be
+    /// unlocked, the vault password is asked for (or read from --password-file) even when
+    /// the keyring opens the vault.
     Approve {
         /// The request id (or its first characters) from `tessera push pending`.
         id: String,
@@ -147,11 +149,12 @@ pub fn run(session: &Session, command: PushCommand, out: &mut dyn Write) -> Resu
             pending(&mut push, json, &clock, out, &mut err)
         }
         PushCommand::Approve { id, answer } => {
-            decide(&mut push, &id, Decision::Approve { answer }, &mut vault, &clock, out, &mut err)
+            let approve = Decision::Approve { answer };
+            decide(session, &mut push, &id, approve, &mut vault, &clock, out, &mut err)
         }
         PushCommand::Deny { id, not_me } => {
             let decision = if not_me { Decision::NotMe } else { Decision::Deny };
-            decide(&mut push, &id, decision, &mut vault, &clock, out, &mut err)
+            decide(session, &mut push, &id, decision, &mut vault, &clock, out, &mut err)
         }
         PushCommand::Watch => {
             // Hold the lock only while saving a decision, so other commands keep working.
@@ -377,7 +380,12 @@ fn describe(r: &PushRequest, now: u64) -> String {
     line
 }
 
+/// Sends one decision. An approval for an account whose server asked for the device to be
+/// unlocked (privacyIDEA `pin`/`app_force_unlock`) needs the vault password, asked even when
+/// the keyring opened the vault; a wrong one sends nothing.
+#[allow(clippy::too_many_arguments)]
 fn decide(
+    cli: &Session,
     session: &mut PushSession,
     id: &str,
     decision: Decision,
@@ -388,7 +396,19 @@ fn decide(
 ) -> Result<(), CliError> {
     poll_once(session, clock, err)?;
     show_notices(session, err);
-    let item = session.answer(id, decision, clock.now_millis())?;
+    let item = match session.answer(id, decision.clone(), None, clock.now_millis()) {
+        Err(PushError::PasswordRequired { account }) => {
+            let password = cli.approval_password(&account)?;
+            let proof = vault.prove_password(&password).map_err(|e| match e {
+                VaultError::WrongPassword => {
+                    CliError::new("wrong vault password; nothing was sent to the server")
+                }
+                other => CliError::from(other).hint("nothing was sent to the server"),
+            })?;
+            session.answer(id, decision, Some(proof), clock.now_millis())?
+        }
+        other => other?,
+    };
     let line = format!(
         "{}: {} — {}",
         item.decision.as_ref().map_or_else(String::new, ToString::to_string),
@@ -531,30 +551,40 @@ fn watch(
                         queue.retain(|q| *q != id);
                         queue.push(id);
                     }
-                    Some(Some(decision)) => match session.answer(&id, decision, clock.now_millis())
-                    {
-                        Ok(item) => {
-                            queue.retain(|q| *q != id);
-                            let _ = writeln!(
-                                out,
-                                "[{}] {}",
-                                request.short_id(),
-                                item.decision
-                                    .as_ref()
-                                    .map_or_else(String::new, ToString::to_string)
-                            );
-                            if let Err(e) = record(vault, item) {
+                    Some(Some(decision)) => {
+                        match session.answer(&id, decision, None, clock.now_millis()) {
+                            Ok(item) => {
+                                queue.retain(|q| *q != id);
+                                let _ = writeln!(
+                                    out,
+                                    "[{}] {}",
+                                    request.short_id(),
+                                    item.decision
+                                        .as_ref()
+                                        .map_or_else(String::new, ToString::to_string)
+                                );
+                                if let Err(e) = record(vault, item) {
+                                    let _ = writeln!(
+                                        err,
+                                        "warning: the answer was sent but not saved in the history: {e}"
+                                    );
+                                }
+                                vault.release_lock();
+                            }
+                            Err(e @ PushError::PasswordRequired { .. }) => {
+                                // The terminal is busy reading replies; a hidden prompt would
+                                // race with it.
                                 let _ = writeln!(
                                     err,
-                                    "warning: the answer was sent but not saved in the history: {e}"
+                                    "error: {e}\nhint: run `tessera push approve {}`, which asks for it",
+                                    request.short_id()
                                 );
                             }
-                            vault.release_lock();
+                            Err(e) => {
+                                let _ = writeln!(err, "error: {e}");
+                            }
                         }
-                        Err(e) => {
-                            let _ = writeln!(err, "error: {e}");
-                        }
-                    },
+                    }
                 }
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
@@ -643,6 +673,7 @@ mod tests {
             issuer: "Example".into(),
             label: "ada".into(),
             enrolled_at: 0,
+            require_password: false,
         };
         let accounts = [account("abc1"), account("abc2"), account("abc")];
         assert_eq!(find_account(&accounts, "abc2").unwrap(), 1);

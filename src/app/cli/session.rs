@@ -201,6 +201,22 @@ impl Session {
         read_password_file(file).map(Some)
     }
 
+    /// Returns the vault password to confirm an approval for `account`, whose server asked
+    /// for it: from `--password-file` / `TESSERA_PASSWORD_FILE`, else asked on the terminal
+    /// (hidden), even when the keyring opened the vault.
+    pub fn approval_password(&self, account: &str) -> Result<Zeroizing<String>, CliError> {
+        if let Some(pw) = self.password_from_file()? {
+            return Ok(pw);
+        }
+        let prompt = format!("Vault password (approving for {account} requires it): ");
+        prompt_password(&prompt, false)?.ok_or_else(|| {
+            CliError::new(format!(
+                "approving a request for {account} needs the vault password; nothing was sent"
+            ))
+            .hint("pass --password-file FILE or set TESSERA_PASSWORD_FILE (or run on a terminal)")
+        })
+    }
+
     fn password(&self, confirm: bool) -> Result<Zeroizing<String>, CliError> {
         if let Some(pw) = self.password_from_file()? {
             return Ok(pw);

@@ -14,7 +14,7 @@
 //! unless the user asked to hear requests before it: then the push accounts are kept in the
 //! OS keyring (`tessera_core::vault::standby`, whose docs say what that trades).
 
-use tessera_core::push::{Decision, PushAccount, PushHistoryItem, PushRequest};
+use tessera_core::push::{Decision, PasswordProof, PushAccount, PushHistoryItem, PushRequest};
 
 use super::push_worker::{Command, PushWorker, Report, plain_error};
 
@@ -27,6 +27,8 @@ pub struct Pending {
     pub busy: bool,
     /// Why the last answer failed (plain words), or empty.
     pub error: String,
+    /// The vault password typed to approve it was wrong (nothing was sent).
+    pub wrong_password: bool,
 }
 
 /// What applying reports changed.
@@ -116,16 +118,35 @@ impl Inbox {
         }
     }
 
-    /// Sends the user's `decision` for request `id` unless an answer is already on its way;
-    /// returns the inline worker's reports.
-    pub fn decide(&mut self, id: &str, decision: Decision) -> Option<Vec<Report>> {
+    /// Sends the user's `decision` for request `id` (with the vault password's `proof` when
+    /// its account requires one) unless an answer is already on its way; returns the inline
+    /// worker's reports.
+    pub fn decide(
+        &mut self,
+        id: &str,
+        decision: Decision,
+        proof: Option<PasswordProof>,
+    ) -> Option<Vec<Report>> {
         let pending = self.pending.iter_mut().find(|p| p.request.id == id)?;
         if pending.busy {
             return None;
         }
         pending.busy = true;
         pending.error.clear();
-        Some(self.send(Command::Answer { id: id.to_owned(), decision }))
+        pending.wrong_password = false;
+        Some(self.send(Command::Answer { id: id.to_owned(), decision, proof }))
+    }
+
+    /// Marks request `id` as waiting for the vault password: the one typed was wrong (or the
+    /// vault has none); nothing was sent.
+    pub fn refuse_password(&mut self, id: &str, error: String) -> bool {
+        let Some(pending) = self.pending.iter_mut().find(|p| p.request.id == id) else {
+            return false;
+        };
+        pending.busy = false;
+        pending.wrong_password = error.is_empty();
+        pending.error = error;
+        true
     }
 
     /// Runs once a second: the inline worker's due polls, then local expiry (the worker
@@ -160,7 +181,12 @@ impl Inbox {
                 Report::Arrived(request) => {
                     if !self.pending.iter().any(|p| p.request.id == request.id) {
                         applied.arrived.push(request.clone());
-                        self.pending.push(Pending { request, busy: false, error: String::new() });
+                        self.pending.push(Pending {
+                            request,
+                            busy: false,
+                            error: String::new(),
+                            wrong_password: false,
+                        });
                     }
                 }
                 Report::Gone { id, expired } => {
@@ -248,8 +274,8 @@ mod tests {
     fn a_failed_answer_keeps_the_request_with_the_reason_and_allows_a_retry() {
         let mut inbox = listening();
         let _ = inbox.apply(vec![Report::Arrived(request("a", 200))], 100);
-        assert!(inbox.decide("a", Decision::Deny).is_some());
-        assert!(inbox.decide("a", Decision::Deny).is_none(), "an answer is on its way");
+        assert!(inbox.decide("a", Decision::Deny, None).is_some());
+        assert!(inbox.decide("a", Decision::Deny, None).is_none(), "an answer is on its way");
         let failed = PushError::Refused {
             server: "pi.example".into(),
             status: 400,
@@ -258,7 +284,7 @@ mod tests {
         let _ = inbox.apply(vec![Report::Answered { id: "a".into(), result: Err(failed) }], 101);
         let pending = &inbox.pending()[0];
         assert!(!pending.busy && !pending.error.is_empty(), "{pending:?}");
-        assert!(inbox.decide("a", Decision::Deny).is_some(), "retry allowed");
+        assert!(inbox.decide("a", Decision::Deny, None).is_some(), "retry allowed");
     }
 
     #[test]

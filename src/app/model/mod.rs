@@ -26,7 +26,7 @@ use std::rc::{Rc, Weak};
 use std::sync::Arc;
 
 use tessera_core::clock::{Clock, SystemClock};
-use tessera_core::push::{Decision, PushBackend, PushHistoryItem, ScheduleConfig};
+use tessera_core::push::{Decision, PasswordProof, PushBackend, PushHistoryItem, ScheduleConfig};
 use tessera_core::transfer::backup::BackupOutcome;
 use tessera_core::vault::{Unlock, VaultContent, VaultError};
 use zeroize::Zeroizing;
@@ -924,15 +924,75 @@ impl Model {
         }
     }
 
-    /// Sends the user's decision for request `id` (only while the vault is open).
+    /// Returns true when approving request `id` needs the vault password: its push account's
+    /// server asked for the device to be unlocked (privacyIDEA's `pin`/`app_force_unlock`).
+    pub fn approval_needs_password(&self, id: &str) -> bool {
+        let state = self.state();
+        let Some(pending) = state.inbox.pending().iter().find(|p| p.request.id == id) else {
+            return false;
+        };
+        state.vault.as_ref().is_some_and(|v| {
+            v.content()
+                .push_accounts
+                .iter()
+                .any(|a| a.serial == pending.request.serial && a.require_password)
+        })
+    }
+
+    /// Sends the user's decision for request `id` (only while the vault is open). An
+    /// approval that needs the vault password (see [`Model::approval_needs_password`]) is
+    /// not sent from here, whatever asked for it (a notification's Approve button, a stale
+    /// row): the window opens on the request, which asks for the password
+    /// ([`Model::approve_with_password`]).
     pub fn decide(&self, id: &str, decision: Decision) {
         self.touch();
+        if matches!(decision, Decision::Approve { .. }) && self.approval_needs_password(id) {
+            self.show(View::Approvals);
+            self.emit(&Event::Raise);
+            return;
+        }
+        self.send_decision(id, decision, None);
+    }
+
+    /// Approves request `id` with the vault `password`: checks it off the UI thread (one key
+    /// derivation, through the core's `prove_password`) and sends the approval with the
+    /// proof; a wrong password sends nothing and marks the request.
+    pub fn approve_with_password(
+        &self,
+        id: &str,
+        answer: Option<String>,
+        password: Zeroizing<String>,
+    ) {
+        self.touch();
+        if !self.approval_needs_password(id) {
+            self.decide(id, Decision::Approve { answer });
+            return;
+        }
+        let id = id.to_owned();
+        self.with_vault_off_thread(
+            move |vault| vault.prove_password(&password),
+            move |model, proved| match proved {
+                Ok(proof) => model.send_decision(&id, Decision::Approve { answer }, Some(proof)),
+                Err(error) => {
+                    let detail = match error {
+                        VaultError::WrongPassword => String::new(),
+                        other => other.to_string(),
+                    };
+                    if model.state_mut().inbox.refuse_password(&id, detail) {
+                        model.emit(&Event::InboxChanged { arrived: false });
+                    }
+                }
+            },
+        );
+    }
+
+    fn send_decision(&self, id: &str, decision: Decision, proof: Option<PasswordProof>) {
         let reports = {
             let mut state = self.state_mut();
             if state.vault.is_none() {
                 return;
             }
-            state.inbox.decide(id, decision)
+            state.inbox.decide(id, decision, proof)
         };
         let Some(reports) = reports else { return };
         self.emit(&Event::InboxChanged { arrived: false });

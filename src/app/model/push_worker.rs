@@ -25,8 +25,9 @@ use std::time::Duration;
 
 use tessera_core::clock::Clock;
 use tessera_core::push::{
-    Decision, PollSchedule, PushAccount, PushBackend, PushBackendKind, PushEnrolment, PushError,
-    PushEvent, PushHistoryItem, PushNotice, PushRequest, PushSession, ScheduleConfig, random_seed,
+    Decision, PasswordProof, PollSchedule, PushAccount, PushBackend, PushBackendKind,
+    PushEnrolment, PushError, PushEvent, PushHistoryItem, PushNotice, PushRequest, PushSession,
+    ScheduleConfig, random_seed,
 };
 
 /// What the UI asks of the worker.
@@ -42,6 +43,8 @@ pub enum Command {
         id: String,
         /// What the user decided.
         decision: Decision,
+        /// Proof of the vault password, for approving an account that requires it.
+        proof: Option<PasswordProof>,
     },
     /// A long-poll thread's outcome for one account.
     Polled {
@@ -227,9 +230,9 @@ impl Engine {
                 reports.extend(notices.iter().map(|notice| Report::Notice(notice.message())));
                 reports
             }
-            Command::Answer { id, decision } => {
+            Command::Answer { id, decision, proof } => {
                 let result = match self.session.as_mut() {
-                    Some(session) => session.answer(&id, decision, now_ms),
+                    Some(session) => session.answer(&id, decision, proof, now_ms),
                     // Locked: the session and its requests are gone.
                     None => Err(PushError::UnknownRequest(id.clone())),
                 };
@@ -527,6 +530,7 @@ mod tests {
             issuer: "Tessera".into(),
             label: "alice".into(),
             enrolled_at: 0,
+            require_password: false,
         }
     }
 }

@@ -272,6 +272,7 @@ fn push_account() -> tessera_core::push::PushAccount {
         issuer: "Tessera".into(),
         label: "alice".into(),
         enrolled_at: 0,
+        require_password: false,
     }
 }
 
@@ -309,4 +310,55 @@ fn push_keys_kept_in_the_keyring_are_heard_at_a_cold_start_and_removed_when_turn
     setup.model.set_listen_before_unlock(false);
     assert!(setup.model.state().deps.vault.standby_accounts().is_empty(), "removed");
     assert!(!cold().state().inbox.is_listening());
+}
+
+/// A notification's Approve button for a request whose account requires the vault password
+/// opens the window on the request instead of approving (the window asks for the password).
+#[test]
+fn a_notification_approve_for_a_password_protected_account_opens_the_window_instead() {
+    use tessera_core::push::{
+        DeviceKey, PushAccount, PushBackendKind, PushRequest, RequestContext,
+    };
+
+    let setup = created();
+    let account = PushAccount {
+        backend: PushBackendKind::PrivacyIdea,
+        serial: "PI01".into(),
+        url: "https://pi.example/ttype/push".into(),
+        sslverify: true,
+        device_key: DeviceKey::generate_with_bits(2048).unwrap(),
+        server_public_key: vec![],
+        issuer: "privacyIDEA".into(),
+        label: "alice".into(),
+        enrolled_at: 0,
+        require_password: true,
+    };
+    setup.model.commit(|c| c.push_accounts.push(account)).unwrap();
+    let _ = setup.model.state_mut().inbox.listen(Vec::new());
+    let request = PushRequest {
+        id: "r1".into(),
+        backend: PushBackendKind::PrivacyIdea,
+        serial: "PI01".into(),
+        title: "Example Corp".into(),
+        question: "Log in as alice?".into(),
+        server: "pi.example".into(),
+        created: RFC_TIME,
+        expires: RFC_TIME + 60,
+        require_presence: None,
+        context: RequestContext::default(),
+        answer_url: "https://pi.example/ttype/push".into(),
+        sslverify: true,
+        decline_reason_supported: true,
+        code_entry: false,
+        signed_challenge: None,
+    };
+    setup.model.apply_reports(vec![super::push_worker::Report::Arrived(request)]);
+    assert!(setup.model.approval_needs_password("r1"));
+    let events = recorded(&setup.model);
+    let click =
+        crate::platform::notify::Response { request: "r1".into(), action: "approve".into() };
+    setup.model.respond(&click);
+    assert!(events.borrow().iter().any(|e| matches!(e, Event::Raise)), "the window opens");
+    assert!(events.borrow().iter().any(|e| matches!(e, Event::Show(View::Approvals))));
+    assert!(!setup.model.state().inbox.pending()[0].busy, "no answer was sent");
 }

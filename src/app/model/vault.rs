@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use tessera_core::clock::Clock;
-use tessera_core::push::PushAccount;
+use tessera_core::push::{PasswordProof, PushAccount};
 use tessera_core::transfer::backup::{BackupOutcome, save_and_back_up};
 use tessera_core::vault::rollback::{Rollback, Watermark};
 use tessera_core::vault::{
@@ -225,6 +225,12 @@ impl Unlocked {
         self.vault.info().vault_id
     }
 
+    /// Returns the Argon2id cost the vault's backups and Tessera-backup exports use (the
+    /// vault's own).
+    pub fn backup_kdf(&self) -> KdfParams {
+        tessera_core::transfer::backup::backup_kdf(&self.vault)
+    }
+
     /// Returns which slots the vault has.
     pub fn summary(&self) -> VaultSummary {
         VaultSummary::from(&self.vault.info())
@@ -248,6 +254,12 @@ impl Unlocked {
     /// Returns true if `password` opens the vault's password slot (re-authentication; slow).
     pub fn verify_password(&self, password: &str) -> bool {
         self.vault.verify_password(password)
+    }
+
+    /// Checks the vault password for approving a request of a push account that requires
+    /// it, and returns the proof the core's approve path needs (slow: key derivation).
+    pub fn prove_password(&self, password: &str) -> Result<PasswordProof, VaultError> {
+        self.vault.prove_password(password)
     }
 
     /// Returns what the automatic backup after the last save did (`None`: none was due).

@@ -31,7 +31,17 @@ fn show_requests(model: &Model, rows: &VecModel<ApprovalRow>) {
     let now = state.now();
     // A locked app announces requests (the unlock screen counts them) but shows none.
     let shown = if state.vault.is_some() { state.inbox.pending() } else { &[] };
-    let fresh: Vec<ApprovalRow> = shown.iter().map(|p| row(p, now)).collect();
+    let strict: Vec<&str> = state
+        .vault
+        .as_ref()
+        .map(|v| v.content().push_accounts.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .filter(|a| a.require_password)
+        .map(|a| a.serial.as_str())
+        .collect();
+    let fresh: Vec<ApprovalRow> =
+        shown.iter().map(|p| row(p, now, strict.contains(&p.request.serial.as_str()))).collect();
     drop(state);
     let same_requests = rows.row_count() == fresh.len()
         && rows.iter().zip(&fresh).all(|(shown, new)| shown.id == new.id);
@@ -54,7 +64,9 @@ fn show_requests(model: &Model, rows: &VecModel<ApprovalRow>) {
     }
 }
 
-fn row(pending: &Pending, now: u64) -> ApprovalRow {
+/// One request's row; `needs_password` when its account requires the vault password to
+/// approve (the view then asks for it beside the approve buttons).
+fn row(pending: &Pending, now: u64, needs_password: bool) -> ApprovalRow {
     let r = &pending.request;
     let options: Vec<SharedString> =
         r.require_presence.iter().flatten().map(|o| SharedString::from(o.as_str())).collect();
@@ -73,6 +85,8 @@ fn row(pending: &Pending, now: u64) -> ApprovalRow {
         code_entry: r.code_entry,
         busy: pending.busy,
         error: pending.error.as_str().into(),
+        needs_password,
+        wrong_password: pending.wrong_password,
     }
 }
 
@@ -161,10 +175,15 @@ pub(crate) fn connect(window: &AppWindow, model: &Model) {
         .into()
     });
     let m = model.downgrade();
-    adapter.on_approve(move |id, answer| {
+    adapter.on_approve(move |id, answer, password| {
         if let Some(model) = m.upgrade() {
             let answer = (!answer.is_empty()).then(|| answer.to_string());
-            model.decide(&id, Decision::Approve { answer });
+            if model.approval_needs_password(&id) {
+                let password = zeroize::Zeroizing::new(password.to_string());
+                model.approve_with_password(&id, answer, password);
+            } else {
+                model.decide(&id, Decision::Approve { answer });
+            }
         }
     });
     let m = model.downgrade();

@@ -13,7 +13,8 @@ use std::rc::Rc;
 use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
 use tessera_core::transfer::backup::{self, BackupCheck, DEFAULT_KEEP};
 use tessera_core::transfer::{
-    Format, ImportProblem, ImportReport, ImportedAccount, TransferError, export, import,
+    Export, Format, ImportProblem, ImportReport, ImportedAccount, TransferError, export, import,
+    tessera_backup,
 };
 use zeroize::Zeroizing;
 
@@ -29,9 +30,15 @@ use crate::ui::{
     AppWindow, BackupNotice, ExportNotice, ImportError, ImportProblemRow, TransferAdapter,
 };
 
-/// The export formats offered, in the order of the view's list.
-const EXPORT_FORMATS: [Format; 4] =
-    [Format::Aegis, Format::TwoFas, Format::GoogleMigration, Format::UriList];
+/// The export formats offered, in the order of the view's list: Tessera's own backup first
+/// (the one for keeping), then the formats for moving to another app.
+const EXPORT_FORMATS: [Format; 5] = [
+    Format::TesseraBackup,
+    Format::Aegis,
+    Format::TwoFas,
+    Format::GoogleMigration,
+    Format::UriList,
+];
 
 /// Why an export failed.
 #[derive(Debug, thiserror::Error)]
@@ -356,14 +363,28 @@ fn connect_export(window: &AppWindow, model: &Model) {
         let format = usize::try_from(format)
             .ok()
             .and_then(|i| EXPORT_FORMATS.get(i).copied())
-            .unwrap_or(Format::Aegis);
+            .unwrap_or(Format::TesseraBackup);
+        // A Tessera backup holds the vault's entries as they are, at the vault's own cost.
+        let own = (format == Format::TesseraBackup)
+            .then(|| {
+                let state = model.state();
+                state.vault.as_ref().map(|v| (v.content().entries.clone(), v.backup_kdf()))
+            })
+            .flatten();
         let password = Zeroizing::new(password.to_string());
         let path = PathBuf::from(destination.trim());
         let handle = ui.as_weak();
         task::run(
             model.background(),
             move || {
-                let written = export(&accounts, format, (!plain).then_some(password.as_str()))?;
+                let written = match own {
+                    Some((entries, kdf)) => Export {
+                        format,
+                        data: tessera_backup::write(&entries, &password, kdf)?,
+                        unexported: Vec::new(),
+                    },
+                    None => export(&accounts, format, (!plain).then_some(password.as_str()))?,
+                };
                 write_file(&path, &written.data).map_err(|error| ExportError::Write {
                     path: path.display().to_string(),
                     error,

@@ -5,7 +5,11 @@
 //!   disk when the slot key comes from an in-memory key store (no Argon2id);
 //! - `vault/read_bytes_1000_entries_key_in_hand`: the same without file I/O and locking;
 //! - `vault/unlock_password_default_kdf`: one password unlock at the default Argon2id cost;
-//! - `codes/one_account` and `codes/1000_accounts`: `OtpParams::code_at` throughput.
+//! - `codes/one_account` and `codes/1000_accounts`: `OtpParams::code_at` throughput;
+//! - `backup/write_100_entries_default_kdf` and `backup/read_100_entries_default_kdf`: one
+//!   Tessera backup (Argon2id at the default vault cost) written and read, beside
+//!   `backup/aegis_write_100_entries` (an encrypted Aegis export, scrypt N = 2^16) and
+//!   `backup/two_fas_write_100_entries` (2FAS, PBKDF2 10,000 iterations) in the same run.
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
@@ -127,5 +131,29 @@ fn code_benches(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, vault_benches, code_benches);
+fn backup_benches(c: &mut Criterion) {
+    use tessera_core::transfer::{Format, ImportedAccount, export, tessera_backup};
+    let entries = accounts(100);
+    let imported: Vec<ImportedAccount> = entries.iter().map(ImportedAccount::from).collect();
+    let password = "benchmark backup password";
+    let mut group = c.benchmark_group("backup");
+    group.sample_size(10);
+    group.bench_function("write_100_entries_default_kdf", |b| {
+        b.iter(|| tessera_backup::write(black_box(&entries), password, KdfParams::default()));
+    });
+    let written =
+        tessera_backup::write(&entries, password, KdfParams::default()).expect("write backup");
+    group.bench_function("read_100_entries_default_kdf", |b| {
+        b.iter(|| tessera_backup::read(black_box(&written), Some(password)).expect("read"));
+    });
+    group.bench_function("aegis_write_100_entries", |b| {
+        b.iter(|| export(black_box(&imported), Format::Aegis, Some(password)).expect("aegis"));
+    });
+    group.bench_function("two_fas_write_100_entries", |b| {
+        b.iter(|| export(black_box(&imported), Format::TwoFas, Some(password)).expect("2fas"));
+    });
+    group.finish();
+}
+
+criterion_group!(benches, vault_benches, code_benches, backup_benches);
 criterion_main!(benches);

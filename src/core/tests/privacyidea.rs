@@ -465,7 +465,7 @@ fn a_session_reports_arrivals_and_records_decisions() {
     std::thread::sleep(Duration::from_millis(1100)); // the minimum gap between polls
     let events = session.tick(now_ms());
     let [PushEvent::Arrived(request)] = &events[..] else { panic!("{events:?}") };
-    let item = session.answer(request.short_id(), Decision::NotMe, now_ms()).unwrap();
+    let item = session.answer(request.short_id(), Decision::NotMe, None, now_ms()).unwrap();
     assert_eq!(item.decision, Some(Decision::NotMe));
     assert!(item.accepted);
     assert_eq!(peer.outcome(&tid), "declined");
@@ -505,7 +505,7 @@ fn a_session_retries_with_back_off_until_the_server_is_back() {
     assert!(matches!(&events[0], PushEvent::Recovered { serial: s } if *s == serial), "{events:?}");
     let PushEvent::Arrived(request) = &events[1] else { panic!("{events:?}") };
     let id = request.id.clone();
-    session.answer(&id, Decision::Approve { answer: None }, now_ms()).unwrap();
+    session.answer(&id, Decision::Approve { answer: None }, None, now_ms()).unwrap();
     assert_eq!(peer.outcome(&tid), "accept");
 }
 
@@ -564,6 +564,7 @@ fn https_certificates_are_checked_unless_sslverify_is_off_on_loopback() {
         issuer: "test".into(),
         label: "tls".into(),
         enrolled_at: 0,
+        require_password: false,
     };
     let err = backend.poll(&account, now()).unwrap_err();
     let PushError::Unreachable { detail, .. } = &err else { panic!("{err:?}") };

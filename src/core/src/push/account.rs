@@ -149,6 +149,12 @@ pub struct PushAccount {
     pub label: String,
     /// When enrolment finished, Unix seconds.
     pub enrolled_at: u64,
+    /// Approving a request needs the vault password even on an unlocked app: the server
+    /// asked for it at enrolment (privacyIDEA's `pin` or `app_force_unlock`). Absent in
+    /// vaults written before it existed (false); written only when true, so accounts
+    /// without it serialize exactly as before.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_password: bool,
 }
 
 impl PushAccount {
@@ -227,7 +233,20 @@ mod tests {
             issuer: "privacyIDEA".into(),
             label: "alice".into(),
             enrolled_at: 1_795_000_000,
+            require_password: false,
         }
+    }
+
+    #[test]
+    fn the_password_requirement_is_kept_and_older_accounts_read_without_it() {
+        let plain = serde_json::to_string(&account()).unwrap();
+        assert!(!plain.contains("require_password"), "written only when set: {plain}");
+        let old: PushAccount = serde_json::from_str(&plain).unwrap();
+        assert!(!old.require_password, "an account saved before the field existed");
+        let strict = PushAccount { require_password: true, ..account() };
+        let json = serde_json::to_string(&strict).unwrap();
+        let back: PushAccount = serde_json::from_str(&json).unwrap();
+        assert!(back.require_password);
     }
 
     #[test]

@@ -134,6 +134,17 @@ impl PushEnrolment {
         })
     }
 
+    /// Returns true when the server asks that the app be unlocked to approve: `pin=1/true`
+    /// or an `app_force_unlock` value other than an explicit "off" (`0`, `false`, `no`,
+    /// `none`, empty). Tessera honours either by asking for the vault password on every
+    /// approval of the account (see `PushAccount::require_password`).
+    pub fn requires_unlock(&self) -> bool {
+        let forced = self.app_force_unlock.as_deref().map(str::trim).is_some_and(|v| {
+            !matches!(v.to_ascii_lowercase().as_str(), "" | "0" | "false" | "no" | "none" | "off")
+        });
+        self.pin || forced
+    }
+
     /// Returns true when the link relaxes transport security (plain HTTP or `sslverify=0`),
     /// which [`PushEnrolment::parse`] allows only for loopback hosts: the UI shows a warning.
     pub fn insecure_transport(&self) -> bool {
@@ -228,6 +239,7 @@ mod tests {
         assert_eq!(e.issuer, "privacyIDEA");
         assert_eq!(e.enrollment_credential, "4966c0c4ba9b433a80baad9322d1e369f16bc51c");
         assert!(!e.sslverify && e.poll_only && !e.pin);
+        assert!(!e.requires_unlock());
         assert!(e.insecure_transport());
         assert_eq!(e.server(), "127.0.0.1:5001");
     }
@@ -240,6 +252,12 @@ mod tests {
         assert_eq!(e.label, "alice@realm1");
         assert_eq!(e.issuer, "Example Corp");
         assert!(e.sslverify && e.pin && !e.poll_only);
+        assert!(e.requires_unlock(), "pin=True asks for the device to be unlocked");
+        for (value, forced) in [("pin", true), ("biometric", true), ("false", false), ("0", false)]
+        {
+            let e = PushEnrolment::parse(&format!("{LINK}&app_force_unlock={value}")).unwrap();
+            assert_eq!(e.requires_unlock(), forced, "app_force_unlock={value}");
+        }
         assert!(!e.insecure_transport());
         assert_eq!(e.ttl_minutes, 10, "missing ttl means privacyIDEA's default");
     }

@@ -46,7 +46,7 @@ pub use pending::{MAX_PENDING_PER_ACCOUNT, PendingRequests, PollMerge};
 #[cfg(feature = "push-client")]
 pub use privacyidea::PrivacyIdeaBackend;
 pub use schedule::{PollSchedule, ScheduleConfig};
-pub use session::{PushEvent, PushSession, random_seed};
+pub use session::{PasswordProof, PushEvent, PushSession, random_seed};
 
 /// Why a push operation failed. Messages are lowercase, name the server but never a key, a
 /// signature or an enrolment credential.
@@ -112,6 +112,16 @@ pub enum PushError {
         server: String,
         /// Local time minus server time in seconds (positive: the local clock is fast).
         offset_seconds: i64,
+    },
+    /// The account's server asked that approving needs the device unlocked (privacyIDEA's
+    /// `pin` / `app_force_unlock`): an approval without a proof of the vault password is
+    /// refused before anything is sent. Deny and "not me" need no password.
+    #[error(
+        "approving a request for {account} needs the vault password (its server asked for it          at enrolment); nothing was sent"
+    )]
+    PasswordRequired {
+        /// The account ("issuer · label").
+        account: String,
     },
     /// The server did not accept an answer (already answered, expired, or a wrong number).
     #[error(

@@ -288,6 +288,7 @@ impl PushBackend for PrivacyIdeaBackend {
             issuer: enrolment.issuer.clone(),
             label: enrolment.label.clone(),
             enrolled_at: now,
+            require_password: enrolment.requires_unlock(),
         })
     }
 
@@ -502,6 +503,7 @@ mod tests {
             issuer: "privacyIDEA".into(),
             label: "alice".into(),
             enrolled_at: 0,
+            require_password: false,
         }
     }
 

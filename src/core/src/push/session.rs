@@ -252,10 +252,21 @@ impl PushSession {
     /// Sends `decision` for the pending request `id` (or a unique prefix of it) at `now_ms`
     /// and returns the history entry. On failure the request stays pending (a server that
     /// is down can be answered once it is back), except when it has expired.
+    ///
+    /// Approving a request of an account with [`PushAccount::require_password`] needs
+    /// `proof` ([`PasswordProof`], which only `Vault::prove_password` makes): without it the
+    /// approval is refused with [`PushError::PasswordRequired`] and nothing is sent. Deny
+    /// and "not me" never need one. The proof is consumed: one proof, one answer. This is
+    /// the one approve path of both front ends.
+    #[expect(
+        clippy::needless_pass_by_value,
+        reason = "the proof is taken by value so that one proof answers one request"
+    )]
     pub fn answer(
         &mut self,
         id: &str,
         decision: Decision,
+        proof: Option<PasswordProof>,
         now_ms: u64,
     ) -> Result<PushHistoryItem, PushError> {
         let now = now_ms / 1000;
@@ -270,9 +281,30 @@ impl PushSession {
             .iter()
             .find(|t| t.account.serial == request.serial)
             .ok_or_else(|| PushError::UnknownRequest(request.short_id().to_owned()))?;
+        let approving = matches!(decision, Decision::Approve { .. });
+        if approving && tracked.account.require_password && proof.is_none() {
+            let account = format!("{} · {}", tracked.account.issuer, tracked.account.label);
+            return Err(PushError::PasswordRequired { account });
+        }
         self.backend_for(&tracked.account)?.answer(&tracked.account, &request, &decision)?;
         self.pending.remove(&request.id);
         Ok(PushHistoryItem::new(&request, Some(decision), now, true))
+    }
+}
+
+/// Proof that the user just typed the vault's password, for approving a request of an
+/// account that requires it ([`PushAccount::require_password`]). It cannot be built outside
+/// tessera-core: only `Vault::prove_password` makes one, after the password opened the
+/// vault's password slot. Neither `Clone` nor `Copy`: each proof answers one request.
+#[derive(Debug)]
+pub struct PasswordProof {
+    _private: (),
+}
+
+impl PasswordProof {
+    /// Only the vault makes proofs, after checking the password.
+    pub(crate) fn checked() -> Self {
+        Self { _private: () }
     }
 }
 
@@ -343,6 +375,7 @@ mod tests {
             issuer: "privacyIDEA".into(),
             label: serial.into(),
             enrolled_at: 0,
+            require_password: false,
         }
     }
 
@@ -385,7 +418,7 @@ mod tests {
         assert!(matches!(&events[..], [PushEvent::Arrived(r)] if r.id == "N1"), "{events:?}");
         assert!(s.tick(1_001_000).is_empty(), "not due yet: no poll");
         assert!(s.tick(1_003_000).is_empty(), "polled again: nothing new");
-        let item = s.answer("n1", Decision::Deny, 1_004_000).unwrap();
+        let item = s.answer("n1", Decision::Deny, None, 1_004_000).unwrap();
         assert_eq!(item.decision, Some(Decision::Deny));
         assert_eq!(item.decided_at, 1004);
         assert!(s.pending().is_empty());
@@ -417,7 +450,7 @@ mod tests {
         let mut s = session(&backend);
         s.tick(1_000_000);
         *backend.answer_fails.lock().unwrap() = true;
-        let err = s.answer("N1", Decision::Approve { answer: None }, 1_001_000).unwrap_err();
+        let err = s.answer("N1", Decision::Approve { answer: None }, None, 1_001_000).unwrap_err();
         assert!(matches!(err, PushError::Unreachable { .. }));
         assert_eq!(s.pending().len(), 1, "nothing lost");
         // The server stays down; the request still expires locally.
@@ -429,7 +462,7 @@ mod tests {
             "{events:?}"
         );
         assert!(matches!(
-            s.answer("N1", Decision::Deny, 1_120_000),
+            s.answer("N1", Decision::Deny, None, 1_120_000),
             Err(PushError::UnknownRequest(_))
         ));
     }
@@ -453,10 +486,57 @@ mod tests {
         backend.polls.lock().unwrap().push(Ok(vec![r]));
         let mut s = session(&backend);
         s.tick(1_000_000);
-        let err = s.answer("N1", Decision::Approve { answer: None }, 1_001_000).unwrap_err();
+        let err = s.answer("N1", Decision::Approve { answer: None }, None, 1_001_000).unwrap_err();
         assert!(matches!(err, PushError::AnswerRequired { .. }));
         assert!(backend.answers.lock().unwrap().is_empty());
-        s.answer("N1", Decision::Approve { answer: Some("B".into()) }, 1_001_000).unwrap();
+        s.answer("N1", Decision::Approve { answer: Some("B".into()) }, None, 1_001_000).unwrap();
+    }
+
+    /// The attack: someone at an unlocked machine (or a script with the user's session)
+    /// approves a login for an account whose server demanded the device be unlocked. Without
+    /// the vault password, or with a wrong one, nothing may reach the server; deny and "not
+    /// me" stay one click.
+    #[test]
+    fn approving_a_password_protected_account_needs_the_vault_password_and_sends_nothing_without_it()
+     {
+        use crate::vault::{KdfParams, Protection, Vault, VaultError, VaultOptions};
+        use zeroize::Zeroizing;
+
+        let dir = tempfile::tempdir().unwrap();
+        let password = Zeroizing::new("correct horse battery".to_owned());
+        let protection =
+            Protection::PasswordWithParams(password.clone(), KdfParams::INSECURE_FOR_TESTS);
+        let options = VaultOptions {
+            key_store: Arc::new(crate::vault::SystemKeyStore::new()),
+            lock_wait: std::time::Duration::from_millis(100),
+        };
+        let vault =
+            Vault::create_with(&dir.path().join("vault.json"), &[protection], options).unwrap();
+
+        let backend = Arc::new(Scripted::default());
+        backend.polls.lock().unwrap().push(Ok(vec![
+            request("N1", 1000),
+            request("N2", 1000),
+            request("N3", 1000),
+        ]));
+        let mut s = PushSession::new(vec![Box::new(backend.clone())], ScheduleConfig::default(), 7);
+        s.add_account(PushAccount { require_password: true, ..account("A") }, 1_000_000);
+        s.tick(1_000_000);
+        let approve = || Decision::Approve { answer: None };
+
+        let err = s.answer("N1", approve(), None, 1_001_000).unwrap_err();
+        assert!(matches!(err, PushError::PasswordRequired { .. }), "{err}");
+        assert!(matches!(vault.prove_password("wrong password"), Err(VaultError::WrongPassword)));
+        assert!(backend.answers.lock().unwrap().is_empty(), "nothing was sent");
+        assert_eq!(s.pending().len(), 3, "the request is still waiting");
+
+        let proof = vault.prove_password(&password).unwrap();
+        s.answer("N1", approve(), Some(proof), 1_002_000).unwrap();
+        s.answer("N2", Decision::Deny, None, 1_002_000).unwrap();
+        s.answer("N3", Decision::NotMe, None, 1_002_000).unwrap();
+        let sent: Vec<String> =
+            backend.answers.lock().unwrap().iter().map(|a| a.0.clone()).collect();
+        assert_eq!(sent, ["N1", "N2", "N3"]);
     }
 
     #[test]

@@ -13,8 +13,17 @@
 //! is kept, the others are added to the note); vaults that only have biometric or raw slots
 //! (device-bound, unusable off the phone: refused with a clear error).
 //! Lost on export: nothing the account model holds. Export writes content version 3 with one
-//! password slot (scrypt N=2^15, r=8, p=1, new salt, nonces and master key each time), or
+//! password slot (scrypt N=2^16, r=8, p=1, new salt, nonces and master key each time), or
 //! `slots: null` when exporting without a password.
+//!
+//! Why N=2^16, twice Aegis' own cost: a slot stores `n`, `r` and `p`, and Aegis derives the
+//! key with whatever the slot says (`PasswordSlot.deriveKey` → `CryptoUtils.deriveKey` →
+//! Bouncy Castle `SCrypt.generate(password, salt, n, r, p, 32)`), so a stronger N is read by
+//! Aegis unchanged. We stop at 2^16 (64 MiB of scrypt memory, inside the Java heap of an
+//! ordinary phone) rather than 2^17 (128 MiB): Bouncy Castle allocates that memory on the
+//! Java heap, and an import that fails with an out-of-memory error on the phone would defeat
+//! the format's purpose, which is moving to Aegis. For keeping a copy, Tessera's own backup
+//! (`tessera_backup`, Argon2id at the vault's cost) is the stronger choice.
 
 use std::collections::HashMap;
 
@@ -30,8 +39,9 @@ use super::{
 use crate::otp::OtpKind;
 
 const FORMAT: Format = Format::Aegis;
-/// Aegis' own scrypt parameters (docs/vault.md, "KDF").
-const SCRYPT_LOG_N: u32 = 15;
+/// scrypt cost written on export: Aegis' own r and p (docs/vault.md, "KDF") with twice its
+/// N (2^15), which Aegis reads from the slot (see the module docs).
+const SCRYPT_LOG_N: u32 = 16;
 const SCRYPT_R: u32 = 8;
 const SCRYPT_P: u32 = 1;
 
@@ -322,7 +332,7 @@ fn encrypt(content: &Value, password: &str) -> Result<Value, TransferError> {
     let master = zeroize::Zeroizing::new(master);
     let salt: [u8; 32] = crypto::random_bytes()?;
     let derived = crypto::scrypt(password, &salt, 1 << SCRYPT_LOG_N, SCRYPT_R, SCRYPT_P)
-        .expect("invariant: Aegis' own scrypt parameters are valid");
+        .expect("invariant: the export's scrypt parameters are valid and within the ceiling");
     let (key_nonce, wrapped) = crypto::seal(&*derived, &*master)?;
     let (wrapped_key, wrapped_tag) = wrapped.split_at(wrapped.len() - TAG_LEN);
     let plain = zeroize::Zeroizing::new(
@@ -372,6 +382,9 @@ mod tests {
         let out = export(&accounts, Some(PASSWORD)).unwrap();
         let text = std::str::from_utf8(&out.data).unwrap();
         assert!(!text.contains("JBSW"), "no secret in the encrypted file");
+        let file: Value = serde_json::from_slice(&out.data).unwrap();
+        let slot = &file["header"]["slots"][0];
+        assert_eq!((slot["n"].as_u64(), slot["r"].as_u64()), (Some(1 << 16), Some(8)));
         let report = import(&out.data, Some(PASSWORD)).unwrap();
         vectors::assert_same(&report.accounts, &accounts, vectors::Holds::ALL);
         assert_eq!(

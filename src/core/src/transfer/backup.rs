@@ -1,9 +1,13 @@
 //! Automatic encrypted backups to a user-chosen folder, and "verify backup".
 //!
-//! Each backup is an encrypted Aegis vault (see the `aegis` module) under its own backup
-//! password, so it can be restored by Tessera and by Aegis itself, on any device. Files are
-//! named `tessera-backup-YYYYMMDD-HHMMSS.json` (UTC, from the time the caller passes), which
-//! sorts oldest to newest by name.
+//! Each backup is a Tessera backup file (see [`super::tessera_backup`] and
+//! `docs/backup-format.md`) under its own backup password, protected like the vault itself:
+//! Argon2id at the vault's cost parameters, AES-256-GCM. Files are named
+//! `tessera-backup-YYYYMMDD-HHMMSS.tessera` (UTC, from the time the caller passes), which sorts
+//! oldest to newest by name. Backups written before this format are Aegis files named
+//! `tessera-backup-YYYYMMDD-HHMMSS.json`; they are still listed, verified, restored (import
+//! detects both) and pruned with the new ones, so a folder that holds both keeps the newest
+//! `keep` of either kind. To move to another app, export in that app's format instead.
 //!
 //! Safety rules, in order: the new backup is written to a temporary file, flushed to disk,
 //! read back and compared byte for byte, and only then renamed into place; only after that
@@ -21,15 +25,30 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::{Format, ImportedAccount, TransferError, export, import};
+use super::{Format, ImportedAccount, TransferError, import, tessera_backup};
 use crate::clock::Clock;
-use crate::vault::{BackupSettings, Vault, VaultError};
+use crate::vault::{BackupSettings, Entry, KdfParams, Vault, VaultError};
 
 /// How many backups are kept when the user has not chosen.
 pub const DEFAULT_KEEP: usize = 10;
 
 const PREFIX: &str = "tessera-backup-";
-const SUFFIX: &str = ".json";
+/// The suffix of backups written now (Tessera backup format).
+const SUFFIX: &str = ".tessera";
+/// The suffix of backups written before the Tessera format (Aegis files).
+const AEGIS_SUFFIX: &str = ".json";
+
+/// Returns the part of a backup file name between the prefix and the suffix, if it is one.
+fn stamp_of(name: &str) -> Option<&str> {
+    let core = name.strip_prefix(PREFIX)?;
+    core.strip_suffix(SUFFIX).or_else(|| core.strip_suffix(AEGIS_SUFFIX))
+}
+
+/// The Argon2id cost of a vault's backups: its password slot's, or the default when it has
+/// only a keyring slot.
+pub fn backup_kdf(vault: &Vault) -> KdfParams {
+    vault.info().kdf.unwrap_or_default()
+}
 
 fn io_error(what: &str, path: &Path, error: &std::io::Error) -> TransferError {
     TransferError::Io { what: format!("{what} {}", path.display()), reason: error.to_string() }
@@ -57,30 +76,39 @@ pub fn save_and_back_up(
 }
 
 fn back_up(vault: &Vault, settings: &BackupSettings, now: u64) -> BackupOutcome {
-    let accounts: Vec<ImportedAccount> =
-        vault.content().entries.iter().map(ImportedAccount::from).collect();
-    match write_backup(&accounts, &settings.folder, &settings.password, settings.keep.max(1), now) {
+    let entries = &vault.content().entries;
+    let kdf = backup_kdf(vault);
+    match write_backup(
+        entries,
+        &settings.folder,
+        &settings.password,
+        kdf,
+        settings.keep.max(1),
+        now,
+    ) {
         Ok(path) => BackupOutcome::Written(path),
         Err(err) => BackupOutcome::Failed(err.to_string()),
     }
 }
 
-/// Writes an encrypted backup of `accounts` into `dir` and keeps the newest `keep` backups.
+/// Writes an encrypted backup of `entries` into `dir` and keeps the newest `keep` backups.
 ///
-/// `now` is the Unix time used for the file name. Returns the new file's path. On error nothing
-/// is deleted (see the module documentation).
+/// `kdf` is the Argon2id cost (the vault's, see [`backup_kdf`]); `now` is the Unix time used
+/// for the file name. Returns the new file's path. On error nothing is deleted (see the
+/// module documentation).
 pub fn write_backup(
-    accounts: &[ImportedAccount],
+    entries: &[Entry],
     dir: &Path,
     password: &str,
+    kdf: KdfParams,
     keep: usize,
     now: u64,
 ) -> Result<PathBuf, TransferError> {
-    let out = export(accounts, Format::Aegis, Some(password))?;
+    let data = tessera_backup::write(entries, password, kdf)?;
     fs::create_dir_all(dir).map_err(|e| io_error("cannot create the backup folder", dir, &e))?;
     let path = free_name(dir, now);
     let temp = dir.join(format!(".{PREFIX}{now}.tmp"));
-    let written = write_and_check(&temp, &out.data);
+    let written = write_and_check(&temp, &data);
     if let Err(e) = written {
         let _ = fs::remove_file(&temp);
         return Err(e);
@@ -142,11 +170,7 @@ pub fn list_backups(dir: &Path) -> Result<Vec<PathBuf>, TransferError> {
     let mut found: Vec<PathBuf> = read
         .filter_map(Result::ok)
         .map(|e| e.path())
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with(PREFIX) && n.ends_with(SUFFIX))
-        })
+        .filter(|p| p.file_name().and_then(|n| n.to_str()).and_then(stamp_of).is_some())
         .collect();
     // Names embed a fixed-width UTC timestamp, and "-2" suffixes sort after the plain name.
     found.sort_by_key(|p| sort_key(p));
@@ -155,7 +179,7 @@ pub fn list_backups(dir: &Path) -> Result<Vec<PathBuf>, TransferError> {
 
 fn sort_key(path: &Path) -> (String, u32) {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-    let core = name.trim_start_matches(PREFIX).trim_end_matches(SUFFIX);
+    let core = stamp_of(name).unwrap_or_default();
     match core.get(15..).and_then(|s| s.strip_prefix('-')).and_then(|n| n.parse().ok()) {
         Some(n) => (core[..15].to_owned(), n),
         None => (core.to_owned(), 1),
@@ -201,7 +225,13 @@ pub fn verify_backup(
         .pop()
         .ok_or_else(|| TransferError::NoBackup { dir: dir.display().to_string() })?;
     let bytes = fs::read(&path).map_err(|e| io_error("cannot read", &path, &e))?;
-    let report = import(&bytes, Some(Format::Aegis), Some(password))?;
+    // Older backups are Aegis files; the name says which reader applies.
+    let format = if path.extension().is_some_and(|e| e == "json") {
+        Format::Aegis
+    } else {
+        Format::TesseraBackup
+    };
+    let report = import(&bytes, Some(format), Some(password))?;
     let mut check = BackupCheck { path, missing: vec![], extra: vec![], changed: vec![] };
     let mut unmatched: Vec<&ImportedAccount> = report.accounts.iter().collect();
     for wanted in accounts {
@@ -268,10 +298,15 @@ mod tests {
     use super::*;
     use crate::clock::FixedClock;
     use crate::otp::OtpParams;
-    use crate::transfer::vectors;
+    use crate::transfer::{detect, vectors};
     use crate::vault::{Entry, KdfParams, KeyStoreError, Protection, Unlock, VaultOptions};
 
     const PASSWORD: &str = "backup password";
+    const CHEAP: KdfParams = KdfParams::INSECURE_FOR_TESTS;
+
+    fn canonical_entries() -> Vec<Entry> {
+        vectors::canonical().into_iter().map(|a| a.into_entry(1_700_000_000)).collect()
+    }
 
     fn temp_dir(name: &str) -> PathBuf {
         let dir =
@@ -291,12 +326,13 @@ mod tests {
     #[test]
     fn backups_rotate_keeping_the_newest() {
         let dir = temp_dir("rotate");
-        let accounts = vectors::canonical();
+        let entries = canonical_entries();
         for i in 0..4 {
-            write_backup(&accounts[..1], &dir, PASSWORD, 3, 1_700_000_000 + i * 60).unwrap();
+            write_backup(&entries[..1], &dir, PASSWORD, CHEAP, 3, 1_700_000_000 + i * 60).unwrap();
         }
-        let same_second = write_backup(&accounts[..1], &dir, PASSWORD, 3, 1_700_000_180).unwrap();
-        assert!(same_second.to_string_lossy().ends_with("-2.json"), "{same_second:?}");
+        let same_second =
+            write_backup(&entries[..1], &dir, PASSWORD, CHEAP, 3, 1_700_000_180).unwrap();
+        assert!(same_second.to_string_lossy().ends_with("-2.tessera"), "{same_second:?}");
         let names: Vec<String> = list_backups(&dir)
             .unwrap()
             .iter()
@@ -305,9 +341,9 @@ mod tests {
         assert_eq!(
             names,
             [
-                "tessera-backup-20231114-221520.json",
-                "tessera-backup-20231114-221620.json",
-                "tessera-backup-20231114-221620-2.json",
+                "tessera-backup-20231114-221520.tessera",
+                "tessera-backup-20231114-221620.tessera",
+                "tessera-backup-20231114-221620-2.tessera",
             ]
         );
         #[cfg(unix)]
@@ -323,10 +359,11 @@ mod tests {
     fn a_failed_backup_deletes_nothing() {
         let dir = temp_dir("fail");
         let accounts = vectors::canonical();
-        write_backup(&accounts, &dir, PASSWORD, 1, 1_700_000_000).unwrap();
+        let entries = canonical_entries();
+        write_backup(&entries, &dir, PASSWORD, CHEAP, 1, 1_700_000_000).unwrap();
         // A directory squatting on the temporary name makes the next write fail.
         fs::create_dir_all(dir.join(format!(".{PREFIX}1700000060.tmp"))).unwrap();
-        let err = write_backup(&accounts, &dir, PASSWORD, 1, 1_700_000_060).unwrap_err();
+        let err = write_backup(&entries, &dir, PASSWORD, CHEAP, 1, 1_700_000_060).unwrap_err();
         assert!(matches!(err, TransferError::Io { .. }), "{err}");
         let left = list_backups(&dir).unwrap();
         assert_eq!(left.len(), 1, "the older good backup survives");
@@ -338,7 +375,8 @@ mod tests {
     fn verify_reports_differences_with_the_vault() {
         let dir = temp_dir("verify");
         let mut accounts = vectors::canonical();
-        write_backup(&accounts, &dir, PASSWORD, DEFAULT_KEEP, 1_700_000_000).unwrap();
+        write_backup(&canonical_entries(), &dir, PASSWORD, CHEAP, DEFAULT_KEEP, 1_700_000_000)
+            .unwrap();
         let check = verify_backup(&accounts, &dir, PASSWORD).unwrap();
         assert!(check.matches(), "{check:?}");
 
@@ -354,7 +392,7 @@ mod tests {
         assert_eq!(check.extra, ["GitHub (alice@example.com)"]);
 
         let err = verify_backup(&accounts, &dir, "wrong").unwrap_err();
-        assert_eq!(err, TransferError::WrongPassword { format: Format::Aegis });
+        assert_eq!(err, TransferError::WrongPassword { format: Format::TesseraBackup });
         fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -364,6 +402,24 @@ mod tests {
         fs::create_dir_all(&dir).unwrap();
         let err = verify_backup(&[], &dir, PASSWORD).unwrap_err();
         assert!(matches!(err, TransferError::NoBackup { .. }), "{err}");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn older_aegis_backups_are_still_verified_listed_and_pruned() {
+        let dir = temp_dir("aegis");
+        fs::create_dir_all(&dir).unwrap();
+        let accounts = vectors::canonical();
+        // What an automatic backup looked like before the Tessera format.
+        let old = crate::transfer::export(&accounts, Format::Aegis, Some(PASSWORD)).unwrap();
+        let old_path = dir.join("tessera-backup-20231114-221320.json");
+        fs::write(&old_path, &*old.data).unwrap();
+        assert_eq!(list_backups(&dir).unwrap(), std::slice::from_ref(&old_path));
+        assert!(verify_backup(&accounts, &dir, PASSWORD).unwrap().matches(), "Aegis read");
+        let new =
+            write_backup(&canonical_entries(), &dir, PASSWORD, CHEAP, 1, 1_700_000_060).unwrap();
+        assert_eq!(list_backups(&dir).unwrap(), [new], "the older Aegis backup was pruned");
+        assert!(verify_backup(&accounts, &dir, PASSWORD).unwrap().matches(), "Tessera read");
         fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -437,7 +493,14 @@ mod tests {
         vault.content_mut().backup = Some(backup_settings(&folder, 2));
         vault.content_mut().entries.push(entry("GitHub"));
         let outcome = save_and_back_up(&mut vault, &CLOCK).unwrap();
-        assert!(matches!(outcome, Some(BackupOutcome::Written(p)) if p.exists()));
+        let Some(BackupOutcome::Written(first)) = outcome else { panic!("{outcome:?}") };
+        // The backup is a Tessera backup at the vault's own Argon2id cost.
+        let bytes = fs::read(&first).unwrap();
+        assert_eq!(detect(&bytes), Some(Format::TesseraBackup));
+        let m_kib = u32::from_le_bytes(bytes[19..23].try_into().unwrap());
+        assert_eq!(m_kib, KdfParams::INSECURE_FOR_TESTS.m_kib);
+        let restored = tessera_backup::read(&bytes, Some("backup pw")).unwrap();
+        assert_eq!(format!("{restored:?}"), format!("{:?}", vault.content().entries));
         for (i, issuer) in ["GitLab", "Visma"].into_iter().enumerate() {
             vault.content_mut().entries.push(entry(issuer));
             save_and_back_up(&mut vault, &FixedClock(1_700_000_000 + 60 * (i as u64 + 1))).unwrap();

@@ -141,6 +141,22 @@ pub(crate) fn seal_with_aad(
     Ok((nonce_bytes, buf))
 }
 
+/// Encrypts with AES-256-GCM under a nonce the caller drew from [`random_bytes`] (a format
+/// whose associated data contains the nonce must know it before sealing); returns
+/// `ciphertext || tag`.
+pub(crate) fn seal_with_nonce(
+    key_bytes: &[u8],
+    nonce: &[u8; NONCE_LEN],
+    plaintext: &[u8],
+    aad: &[u8],
+) -> Result<Vec<u8>, TransferError> {
+    let key = key(key_bytes).ok_or(TransferError::Random)?;
+    let mut buf = plaintext.to_vec();
+    key.seal_in_place_append_tag(Nonce::assume_unique_for_key(*nonce), Aad::from(aad), &mut buf)
+        .map_err(|_| TransferError::Random)?;
+    Ok(buf)
+}
+
 /// PBKDF2 with HMAC-SHA-256, 32-byte output.
 pub(crate) fn pbkdf2_sha256(
     password: &str,

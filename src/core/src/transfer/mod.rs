@@ -6,7 +6,8 @@
 //! dispatched with `match` (no registry): adding a variant does not compile until its detector,
 //! importer and exporter decision are written.
 //!
-//! [`backup`] writes automatic encrypted backups (Aegis format) and verifies them. Private
+//! [`backup`] writes automatic encrypted backups (Tessera's own format, [`tessera_backup`];
+//! older backups in the Aegis format keep being read) and verifies them. Private
 //! helpers hold what several formats share: `prefs` reads Android shared-preferences XML and
 //! `database` reads SQLite app databases from memory; `java_serial` reads the Java-serialised
 //! preference map FreeOTP 2 backs up into.
@@ -43,6 +44,7 @@ mod prefs;
 mod proton;
 mod steam;
 mod stratum;
+pub mod tessera_backup;
 mod totp_authenticator;
 mod two_fas;
 mod uri_list;
@@ -61,6 +63,9 @@ use crate::vault::Entry;
 /// A file format Tessera can import from (and for some, export to).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Format {
+    /// Tessera's own encrypted backup (`.tessera`, see [`tessera_backup`]): what automatic
+    /// backups write; always encrypted, Argon2id at the vault's cost.
+    TesseraBackup,
     /// Aegis vault JSON, plain or password-encrypted.
     Aegis,
     /// 2FAS `.2fas` backup, plain or password-encrypted.
@@ -162,7 +167,8 @@ impl Shape {
 
 impl Format {
     /// Every format, in the order they are listed to users.
-    pub const ALL: [Self; 23] = [
+    pub const ALL: [Self; 24] = [
+        Self::TesseraBackup,
         Self::Aegis,
         Self::TwoFas,
         Self::AndOtp,
@@ -191,6 +197,7 @@ impl Format {
     /// Returns the short name used on the command line (`aegis`, `2fas`, ...).
     pub fn name(self) -> &'static str {
         match self {
+            Self::TesseraBackup => "tessera-backup",
             Self::Aegis => "aegis",
             Self::TwoFas => "2fas",
             Self::AndOtp => "andotp",
@@ -220,6 +227,7 @@ impl Format {
     /// Returns the name shown to users ("Aegis vault (JSON)").
     pub fn title(self) -> &'static str {
         match self {
+            Self::TesseraBackup => "Tessera encrypted backup",
             Self::Aegis => "Aegis vault (JSON)",
             Self::TwoFas => "2FAS backup (.2fas)",
             Self::AndOtp => "andOTP backup (JSON)",
@@ -249,6 +257,9 @@ impl Format {
     /// Returns one line telling users where they find a file of this format.
     pub fn hint(self) -> &'static str {
         match self {
+            Self::TesseraBackup => {
+                "Tessera: the backup folder chosen in Settings → Backups (tessera-backup-*.tessera)"
+            }
             Self::Aegis => "Aegis: Settings → Import & Export → Export",
             Self::TwoFas => "2FAS: Settings → Backup → Export to file",
             Self::AndOtp => "andOTP: Backups → Backup (plain or encrypted)",
@@ -298,6 +309,7 @@ impl Format {
     /// Returns the shapes a file of this format can have (detection tries only these).
     pub fn shapes(self) -> &'static [Shape] {
         match self {
+            Self::TesseraBackup => &[Shape::Binary],
             Self::Aegis
             | Self::TwoFas
             | Self::FreeOtpPlus
@@ -323,9 +335,12 @@ impl Format {
     /// Returns true if [`export`] can write this format.
     pub fn can_export(self) -> bool {
         match self {
-            Self::Aegis | Self::TwoFas | Self::GoogleMigration | Self::UriList | Self::Proton => {
-                true
-            }
+            Self::TesseraBackup
+            | Self::Aegis
+            | Self::TwoFas
+            | Self::GoogleMigration
+            | Self::UriList
+            | Self::Proton => true,
             Self::AndOtp
             | Self::FreeOtpPlus
             | Self::BitwardenJson
@@ -350,7 +365,8 @@ impl Format {
     /// Returns true if files of this format may be password-encrypted.
     pub fn supports_password(self) -> bool {
         match self {
-            Self::Aegis
+            Self::TesseraBackup
+            | Self::Aegis
             | Self::TwoFas
             | Self::AndOtp
             | Self::Proton
@@ -406,6 +422,7 @@ impl FromStr for Format {
         let lower = text.trim().to_ascii_lowercase();
         let alias = match lower.as_str() {
             "twofas" => "2fas",
+            "tessera" | "tessera-encrypted-backup" | "backup" => "tessera-backup",
             "freeotp+" | "freeotpplus" => "freeotp-plus",
             "google-authenticator" | "google-migration" | "otpauth-migration" => "google",
             "bitwarden" => "bitwarden-json",
@@ -496,7 +513,9 @@ pub enum TransferError {
         format: Format,
     },
     /// A password was given for a format that cannot be encrypted.
-    #[error("{format} files cannot be encrypted (encrypted export formats: aegis, 2fas, proton)")]
+    #[error(
+        "{format} files cannot be encrypted (encrypted export formats: tessera-backup, aegis, 2fas, proton)"
+    )]
     CannotEncrypt {
         /// The format asked for.
         format: Format,
@@ -815,7 +834,9 @@ fn detect_prefs(text: &str) -> Option<Format> {
 }
 
 fn detect_binary(bytes: &[u8]) -> Option<Format> {
-    if stratum::looks_encrypted(bytes) {
+    if tessera_backup::looks_like(bytes) {
+        Some(Format::TesseraBackup)
+    } else if stratum::looks_encrypted(bytes) {
         Some(Format::Stratum)
     } else if bytes.starts_with(b"PK\x03\x04") {
         Some(Format::AuthenticatorPlus)
@@ -974,6 +995,7 @@ pub fn import(
         })?,
     };
     match format {
+        Format::TesseraBackup => tessera_backup::import(bytes, password),
         Format::Aegis => aegis::import(bytes, password),
         Format::TwoFas => two_fas::import(bytes, password),
         Format::AndOtp => and_otp::import(bytes, password),
@@ -1054,6 +1076,7 @@ pub fn export(
         return Err(TransferError::CannotEncrypt { format });
     }
     match format {
+        Format::TesseraBackup => tessera_backup::export(accounts, password),
         Format::Aegis => aegis::export(accounts, password),
         Format::TwoFas => two_fas::export(accounts, password),
         Format::GoogleMigration => Ok(google::export(accounts)),
@@ -1239,7 +1262,8 @@ mod tests {
     }
 
     /// Every committed fixture, with its format.
-    const FIXTURES: [(&str, Format); 35] = [
+    const FIXTURES: [(&str, Format); 36] = [
+        ("tessera-backup.tessera", Format::TesseraBackup),
         ("aegis-plain.json", Format::Aegis),
         ("aegis-encrypted.json", Format::Aegis),
         ("2fas-plain.2fas", Format::TwoFas),

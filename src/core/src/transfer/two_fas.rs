@@ -11,6 +11,11 @@
 //!
 //! Lost on import: icons, badges, colours, order, usage data; SHA-224/SHA-384 accounts (reported,
 //! not imported). The service `name` becomes the issuer when `otp.issuer` is empty.
+//! The format has no field for the iteration count: 2FAS fixes PBKDF2-HMAC-SHA256 at 10,000
+//! iterations, and a file with more would not open in 2FAS. So a 2FAS export stays at that
+//! cost, far below Tessera's own backup (`tessera_backup`, Argon2id at the vault's cost): it
+//! is for moving to 2FAS, and the CLI's help and the GUI's export screen say so.
+//!
 //! Lost on export: notes and favourite marks (2FAS has neither); `updatedAt` is written as 0
 //! (export takes no clock). HOTP counters above 2^31 - 1 do not fit 2FAS' 32-bit field: such
 //! accounts are listed in [`super::Export::unexported`]. Everything else round-trips.

@@ -240,4 +240,28 @@ fn regenerate_exported_fixtures() {
     write("2fas-encrypted.2fas", Format::TwoFas, Some(FIXTURE_PASSWORD));
     write("uri-list.txt", Format::UriList, None);
     write("google-migration.txt", Format::GoogleMigration, None);
+    write_tessera_backup_fixture();
+}
+
+/// Writes `tessera-backup.tessera` at test cost (8 KiB Argon2id: the fixture is opened many
+/// times by the corruption test). Run alone:
+/// `cargo test -p tessera-core regenerate_tessera_backup_fixture -- --ignored`.
+#[test]
+#[ignore = "writes tests/fixtures/transfer/; run by hand after changing the backup format"]
+fn regenerate_tessera_backup_fixture() {
+    write_tessera_backup_fixture();
+}
+
+#[cfg(test)]
+fn write_tessera_backup_fixture() {
+    let dir = format!("{}/../../tests/fixtures/transfer", env!("CARGO_MANIFEST_DIR"));
+    let entries: Vec<crate::vault::Entry> =
+        canonical().into_iter().map(|a| a.into_entry(1_700_000_000)).collect();
+    let data = super::tessera_backup::write(
+        &entries,
+        FIXTURE_PASSWORD,
+        crate::vault::KdfParams::INSECURE_FOR_TESTS,
+    )
+    .unwrap();
+    std::fs::write(format!("{dir}/tessera-backup.tessera"), &*data).unwrap();
 }

@@ -70,6 +70,22 @@ pub(super) fn encode(content: &VaultContent) -> Result<Zeroizing<Vec<u8>>, Vault
     Ok(plain)
 }
 
+/// Returns the version-3 plaintext of a content that holds only `entries` (no push part, no
+/// backup settings): the content of a Tessera backup file (`transfer::tessera_backup`), which
+/// shares the vault's layout so that one decoder reads both.
+pub(super) fn encode_entries(entries: &[Entry]) -> Result<Zeroizing<Vec<u8>>, VaultError> {
+    let internal = |e: &dyn std::fmt::Display| VaultError::Internal {
+        detail: format!("serialize content: {e}"),
+    };
+    let layout = LayoutOut { entries, backup: &None, push: "" };
+    let size = postcard::serialize_with_flavor(&layout, postcard::ser_flavors::Size::default())
+        .map_err(|e| internal(&e))?;
+    let mut plain = Zeroizing::new(vec![0u8; size + 1]);
+    plain[0] = CONTENT_LAYOUT;
+    postcard::to_slice(&layout, &mut plain[1..]).map_err(|e| internal(&e))?;
+    Ok(plain)
+}
+
 /// Decodes a decrypted plaintext written by a file of `version`.
 pub(super) fn decode(version: u32, plain: &[u8]) -> Result<VaultContent, VaultError> {
     let invalid =

@@ -686,14 +686,24 @@ pub(super) fn derive_key(password: &str, kdf: &StoredKdf) -> Result<Key, VaultEr
             kdf.version
         )));
     }
-    let params = kdf.params.check()?;
     let salt = BASE64
         .decode(kdf.salt.as_bytes())
         .map_err(|e| damaged(format!("the password slot's salt is not base64: {e}")))?;
+    derive_key_raw(password, &salt, kdf.params)
+}
+
+/// Derives a 32-byte key with Argon2id v1.3 from raw salt bytes. Parameters above
+/// [`KdfParams::MAX`] are refused as damage *before* anything is allocated.
+pub(super) fn derive_key_raw(
+    password: &str,
+    salt: &[u8],
+    params: KdfParams,
+) -> Result<Key, VaultError> {
+    let params = params.check()?;
     let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
     let mut out = Zeroizing::new([0u8; KEY_LEN]);
     argon
-        .hash_password_into(password.as_bytes(), &salt, out.as_mut())
+        .hash_password_into(password.as_bytes(), salt, out.as_mut())
         .map_err(|e| damaged(format!("argon2id refused the stored parameters: {e}")))?;
     Ok(out)
 }

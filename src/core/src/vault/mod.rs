@@ -135,6 +135,35 @@ pub fn default_path() -> Result<PathBuf, VaultError> {
     Ok(data_dir()?.join(VAULT_FILE_NAME))
 }
 
+/// The vault's building blocks that the Tessera backup format (`transfer::tessera_backup`)
+/// reuses, so that a backup is protected and encoded exactly like the vault: the version-3
+/// content layout and Argon2id under the same ceilings ([`KdfParams::MAX`]).
+pub(crate) mod shared {
+    use zeroize::Zeroizing;
+
+    use super::{Entry, KdfParams, VaultError, content, format};
+
+    /// The version-3 content plaintext holding `entries` only (layout byte + postcard).
+    pub(crate) fn encode_entries(entries: &[Entry]) -> Result<Zeroizing<Vec<u8>>, VaultError> {
+        content::encode_entries(entries)
+    }
+
+    /// Decodes a version-3 content plaintext and returns its entries.
+    pub(crate) fn decode_entries(plain: &[u8]) -> Result<Vec<Entry>, VaultError> {
+        Ok(content::decode(3, plain)?.entries)
+    }
+
+    /// Argon2id v1.3, 32-byte output; parameters above [`KdfParams::MAX`] are refused as
+    /// [`VaultError::Damaged`] before any memory is allocated.
+    pub(crate) fn derive_key(
+        password: &str,
+        salt: &[u8],
+        params: KdfParams,
+    ) -> Result<Zeroizing<[u8; 32]>, VaultError> {
+        format::derive_key_raw(password, salt, params)
+    }
+}
+
 /// One account.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Entry {
@@ -213,9 +242,9 @@ pub struct VaultContent {
 /// Where and how an automatic encrypted backup is written after every save (the step
 /// [`crate::transfer::backup::save_and_back_up`] runs; [`Vault::save`] itself only saves).
 ///
-/// Each backup is an encrypted Aegis file under its own password (see
-/// [`crate::transfer::backup`]), so it can be restored on another device by Tessera or by
-/// Aegis; the newest `keep` files are kept.
+/// Each backup is a Tessera backup file under its own password, protected like the vault
+/// (Argon2id at this vault's cost, see [`crate::transfer::tessera_backup`]), so it can be
+/// restored on another device by Tessera; the newest `keep` files are kept.
 #[derive(Clone, Serialize, Deserialize)]
 pub struct BackupSettings {
     /// The folder the backups go to (created if missing).

@@ -145,6 +145,25 @@ impl Vault {
         })
     }
 
+    /// Checks `password` against the vault's password slot (one Argon2id derivation) and
+    /// returns the proof an approval of a password-protected push account needs (see
+    /// [`crate::push::PushSession::answer`]). A vault without a password slot cannot give
+    /// one: [`VaultError::NoUsableSlot`] says to add a password.
+    pub fn prove_password(&self, password: &str) -> Result<crate::push::PasswordProof, VaultError> {
+        if !self.slots.iter().any(|s| matches!(s, Slot::Password { .. })) {
+            return Err(VaultError::NoUsableSlot {
+                detail: "this vault has no password to confirm the approval with; add one \
+                         (`tessera password`, or Settings)"
+                    .into(),
+            });
+        }
+        if self.verify_password(password) {
+            Ok(crate::push::PasswordProof::checked())
+        } else {
+            Err(VaultError::WrongPassword)
+        }
+    }
+
     fn has_keyring_slot(&self) -> bool {
         self.slots.iter().any(|s| matches!(s, Slot::Keyring { .. }))
     }

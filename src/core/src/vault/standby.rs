@@ -98,6 +98,7 @@ mod tests {
             issuer: "Zoë Bank".into(),
             label: "alice".into(),
             enrolled_at: 1_700_000_000,
+            require_password: false,
         }
     }
 

@@ -218,6 +218,7 @@ impl PushBackend for TesseraBackend {
             issuer: enrolment.issuer.clone(),
             label: enrolment.label.clone(),
             enrolled_at: now,
+            require_password: false,
         })
     }
 
