@@ -167,7 +167,8 @@ impl axum::extract::FromRequestParts<AppState> for EnrolCaller {
             parts.extensions.get::<ConnectInfo<ClientAddr>>()
         {
             let c = &state.0.config;
-            let key = crate::state::client_key(addr.ip());
+            let client = c.proxies.client(addr.ip(), &parts.headers);
+            let key = crate::state::client_key(client);
             if !state.0.client_limits.allow(&key, c.device_rate, c.device_burst) {
                 return Err(err(StatusCode::TOO_MANY_REQUESTS, "too many enrolment attempts"));
             }
