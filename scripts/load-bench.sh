@@ -8,7 +8,9 @@
 #   (or STORE=sqlite|postgres|both). Defaults: --sqlite 10000 500 10.
 #   --postgres starts a throwaway PostgreSQL cluster (Debian package postgresql) and two
 #   tessera-server instances on it; devices poll both and logins are created on both, so
-#   half the wake-ups cross instances (LISTEN/NOTIFY). --both runs SQLite, then PostgreSQL.
+#   half the wake-ups cross instances (LISTEN/NOTIFY), and prints what the database did:
+#   transactions committed and the most frequent statements, with calls per login created.
+#   --both runs SQLite, then PostgreSQL.
 # Everything started here is stopped and deleted on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -112,8 +114,13 @@ run_postgres() {
   pg=$(mktemp -d)
   local pg_port
   pg_port=$(free_port)
-  scripts/throwaway-postgres.sh "$pg" "$pg_port" $$
+  THROWAWAY_PG_OPTS="-c shared_preload_libraries=pg_stat_statements" \
+    scripts/throwaway-postgres.sh "$pg" "$pg_port" $$
   local url="postgres://postgres@127.0.0.1:$pg_port/postgres"
+  local psql
+  psql="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)/psql"
+  sql() { "$psql" -h 127.0.0.1 -p "$pg_port" -U postgres -d postgres -XAtq -c "$1"; }
+  sql "CREATE EXTENSION pg_stat_statements"
   start_server a --database "$url"
   local pid_a=${pids[-1]} port_a=$port
   start_server b --database "$url"
@@ -125,6 +132,14 @@ run_postgres() {
     || failed a b
   report "$pid_a" "instance a"
   report "$pid_b" "instance b"
+  echo "instance threads: a $(awk '/Threads/ {print $2}' "/proc/$pid_a/status"), b $(awk '/Threads/ {print $2}' "/proc/$pid_b/status")"
+  # What the database did over the whole run (enrolments, both phases): transactions and
+  # the most frequent statements, with calls per login created.
+  local logins
+  logins=$(sql "SELECT COUNT(*) FROM logins")
+  echo "database: $(sql "SELECT xact_commit FROM pg_stat_database WHERE datname = 'postgres'") transactions committed, $logins logins created; most frequent statements (calls, calls per login):"
+  sql "SELECT calls, round(calls::numeric / GREATEST($logins, 1), 2), left(regexp_replace(query, '\s+', ' ', 'g'), 90) FROM pg_stat_statements ORDER BY calls DESC LIMIT 12" \
+    | awk -F'|' '{printf "  %9d %7s  %s\n", $1, $2, $3}'
   echo "load after:  $(cut -d' ' -f1-3 /proc/loadavg)"
 }
 

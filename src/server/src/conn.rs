@@ -3,7 +3,9 @@
 //! cannot take every socket and file descriptor the server has. A connection over a limit
 //! is closed as soon as it is accepted, before it is read. Loopback `127.0.0.1` and `::1`
 //! count only towards the total: a reverse proxy on the same machine connects from there on
-//! behalf of every client (other `127.0.0.0/8` addresses are clients like any other).
+//! behalf of every client (other `127.0.0.0/8` addresses are clients like any other). So do
+//! the operator's trusted proxies ([`Gate::trusting`], `serve --trusted-proxy`), wherever
+//! they run.
 //!
 //! [`CappedListener`] is the plain-TCP listener for `axum::serve`; the TLS listener admits
 //! through the same [`Gate`] before its handshake.
@@ -36,6 +38,7 @@ pub struct Gate(Arc<GateInner>);
 #[derive(Debug)]
 struct GateInner {
     limits: Limits,
+    proxies: crate::proxy::TrustedProxies,
     open: Mutex<Open>,
 }
 
@@ -65,7 +68,13 @@ fn client_of(ip: IpAddr) -> Option<IpAddr> {
 impl Gate {
     /// A gate with these limits.
     pub fn new(limits: Limits) -> Self {
-        Self(Arc::new(GateInner { limits, open: Mutex::default() }))
+        Self::trusting(limits, crate::proxy::TrustedProxies::default())
+    }
+
+    /// A gate with these limits under which `proxies` count only towards the total, as
+    /// loopback does: they connect on behalf of many clients.
+    pub fn trusting(limits: Limits, proxies: crate::proxy::TrustedProxies) -> Self {
+        Self(Arc::new(GateInner { limits, proxies, open: Mutex::default() }))
     }
 
     fn open(&self) -> std::sync::MutexGuard<'_, Open> {
@@ -74,7 +83,7 @@ impl Gate {
 
     /// Admits a connection from `peer`, or `None` when a limit is reached.
     pub fn admit(&self, peer: IpAddr) -> Option<Ticket> {
-        let client = client_of(peer);
+        let client = if self.0.proxies.trusts(peer) { None } else { client_of(peer) };
         let mut open = self.open();
         if open.total >= self.0.limits.total {
             return None;
@@ -222,5 +231,18 @@ mod tests {
         let proxy: IpAddr = "127.0.0.1".parse().unwrap();
         let _p = gate.admit(proxy).unwrap();
         assert!(gate.admit(proxy).is_none(), "the total still counts the proxy");
+    }
+
+    #[test]
+    fn a_trusted_proxy_counts_only_towards_the_total() {
+        let proxy: IpAddr = "10.0.0.5".parse().unwrap();
+        let nets = vec![crate::proxy::TrustedProxies::parse_net("10.0.0.5").unwrap()];
+        let proxies = crate::proxy::TrustedProxies::new(nets, Default::default());
+        let gate = Gate::trusting(Limits { total: 3, per_client: 1 }, proxies);
+        let _held: Vec<Ticket> = (0..3).map(|_| gate.admit(proxy).unwrap()).collect();
+        assert!(gate.admit(proxy).is_none(), "the total");
+        let plain = Gate::new(Limits { total: 3, per_client: 1 });
+        let _one = plain.admit(proxy).unwrap();
+        assert!(plain.admit(proxy).is_none(), "untrusted, it is one client");
     }
 }

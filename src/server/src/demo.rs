@@ -324,8 +324,10 @@ async fn login(
         let e = err(StatusCode::BAD_REQUEST, "mode must be approve, pick or code");
         return failure(title, &e);
     };
-    // The connection's address: the demo trusts no X-Forwarded-For (it is a local page).
-    let ip = extensions.get::<ConnectInfo<ClientAddr>>().map(|c| c.0.0.ip());
+    // The client's address (behind a trusted proxy, the one it forwarded).
+    let ip = extensions
+        .get::<ConnectInfo<ClientAddr>>()
+        .map(|c| demo.state.0.config.proxies.client(c.0.0.ip(), &headers));
     let user_agent = headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())

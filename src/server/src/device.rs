@@ -125,10 +125,10 @@ impl axum::extract::FromRequestParts<AppState> for DeviceCaller {
         state: &AppState,
     ) -> ApiResult<Self> {
         let headers = signed_headers(&parts.headers)?;
-        let device = state
-            .0
-            .store
-            .device(&headers.device)?
+        let store = &state.0.store;
+        let device = store
+            .run(|| store.device(&headers.device))
+            .await?
             .ok_or_else(|| err(StatusCode::UNAUTHORIZED, "unknown device"))?;
         if device.revoked.is_some() {
             return Err(err(StatusCode::FORBIDDEN, "this device was revoked"));
@@ -167,7 +167,8 @@ impl axum::extract::FromRequestParts<AppState> for EnrolCaller {
             parts.extensions.get::<ConnectInfo<ClientAddr>>()
         {
             let c = &state.0.config;
-            let key = crate::state::client_key(addr.ip());
+            let client = c.proxies.client(addr.ip(), &parts.headers);
+            let key = crate::state::client_key(client);
             if !state.0.client_limits.allow(&key, c.device_rate, c.device_burst) {
                 return Err(err(StatusCode::TOO_MANY_REQUESTS, "too many enrolment attempts"));
             }
@@ -193,23 +194,28 @@ async fn device_enrol(
         tessera::unb64(&request.public_key).filter(|k| k.len() == 65 && k[0] == 4).ok_or_else(
             || err(StatusCode::BAD_REQUEST, "public_key is not an uncompressed P-256 point"),
         )?;
-    let now = state.now();
-    let credential_hash = sha256_hex(request.credential.as_bytes());
-    let refused = || err(StatusCode::FORBIDDEN, "enrolment credential unknown, used or expired");
-    if !state.0.store.enrolment_open(&h.device, &credential_hash, now)? {
-        return Err(refused());
-    }
-    // Proof of possession: the request is signed with the key being registered.
-    check_signed(&state, &h, &method, &uri, &body, &public_key)?;
-    let user = state
-        .0
-        .store
-        .finish_enrolment(&h.device, &credential_hash, &public_key, now)?
-        .ok_or_else(refused)?;
-    state.0.store.audit(now, "device_enrolled", Some(&user), &json!({ "device": h.device }));
-    tracing::info!(user = %user, device = %h.device, "device enrolled");
-    // The user's other devices have a notice about this one: end their long-polls.
-    state.wake_user(&user);
+    let store = &state.0.store;
+    store
+        .run(|| {
+            let now = state.now();
+            let credential_hash = sha256_hex(request.credential.as_bytes());
+            let refused =
+                || err(StatusCode::FORBIDDEN, "enrolment credential unknown, used or expired");
+            if !store.enrolment_open(&h.device, &credential_hash, now)? {
+                return Err(refused());
+            }
+            // Proof of possession: the request is signed with the key being registered.
+            check_signed(&state, &h, &method, &uri, &body, &public_key)?;
+            let user = store
+                .finish_enrolment(&h.device, &credential_hash, &public_key, now)?
+                .ok_or_else(refused)?;
+            store.audit(now, "device_enrolled", Some(&user), &json!({ "device": h.device }));
+            tracing::info!(user = %user, device = %h.device, "device enrolled");
+            // The user's other devices have a notice about this one: end their long-polls.
+            state.wake_user(&user);
+            Ok(())
+        })
+        .await?;
     Ok(Json(EnrolResponse {
         device: h.device,
         server_public_key: tessera::b64(&state.0.server_public),
@@ -244,7 +250,8 @@ async fn device_pending(
     uri: Uri,
     Query(q): Query<WaitQuery>,
 ) -> ApiResult<Json<PendingResponse>> {
-    let device = caller.verify(&state, &method, &uri, &[])?;
+    let store = &state.0.store;
+    let device = store.run(|| caller.verify(&state, &method, &uri, &[])).await?;
     let deadline =
         Instant::now() + Duration::from_secs(q.wait.unwrap_or(0).min(tessera::MAX_WAIT_SECONDS));
     let mut known: Vec<&str> =
@@ -253,6 +260,7 @@ async fn device_pending(
         return Err(err(StatusCode::BAD_REQUEST, "too many known ids"));
     }
     known.sort_unstable();
+    let want_notices = q.notices.unwrap_or(0) != 0;
     let _slot = if deadline > Instant::now() {
         Some(PollSlot::take(&state, &device.id).ok_or_else(|| {
             err(StatusCode::TOO_MANY_REQUESTS, "too many long-polls held by this device")
@@ -260,34 +268,40 @@ async fn device_pending(
     } else {
         None
     };
-    let want_notices = q.notices.unwrap_or(0) != 0;
     let mut shutdown = state.0.shutdown.subscribe();
-    let mut first = true;
     loop {
         let notified = state.0.users.slot(&device.user).notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        // A device revoked while it waits gets nothing more (revoking wakes the user).
-        if !first && state.0.store.device(&device.id)?.is_none_or(|d| d.revoked.is_some()) {
-            return Err(err(StatusCode::FORBIDDEN, "this device was revoked"));
-        }
-        first = false;
-        let now = state.now();
-        let logins = state.0.store.pending_for_user(&device.user, now)?;
-        let mut open: Vec<&str> = logins.iter().map(|l| l.id.as_str()).collect();
-        open.sort_unstable();
-        let noticed = want_notices && state.0.store.has_notices(&device.id)?;
-        if open != known || noticed || Instant::now() >= deadline || *shutdown.borrow() {
-            let mut challenges = Vec::with_capacity(logins.len());
-            for login in &logins {
-                let challenge = challenge_for(login, &device.id)?;
-                challenges.push(
-                    SignedChallenge::sign(challenge, &state.0.server_key)
-                        .map_err(|_| err(StatusCode::INTERNAL_SERVER_ERROR, "signing failed"))?,
-                );
-            }
-            let notices = if want_notices { notices_for(&state, &device.id)? } else { Vec::new() };
-            return Ok(Json(PendingResponse { challenges, server_time: now, notices }));
+        // One statement per look: the open logins, waiting notices, and whether the device
+        // is still active (a device revoked while it waits gets nothing more; revoking wakes
+        // the user).
+        let answer = store
+            .run(|| -> ApiResult<Option<PendingResponse>> {
+                let now = state.now();
+                let (logins, noticed) = store
+                    .poll(&device.id, &device.user, now, want_notices)?
+                    .ok_or_else(|| err(StatusCode::FORBIDDEN, "this device was revoked"))?;
+                let mut open: Vec<&str> = logins.iter().map(|l| l.id.as_str()).collect();
+                open.sort_unstable();
+                if open == known && !noticed && Instant::now() < deadline && !*shutdown.borrow() {
+                    return Ok(None);
+                }
+                let mut challenges = Vec::with_capacity(logins.len());
+                for login in &logins {
+                    let challenge = challenge_for(login, &device.id)?;
+                    challenges.push(
+                        SignedChallenge::sign(challenge, &state.0.server_key).map_err(|_| {
+                            err(StatusCode::INTERNAL_SERVER_ERROR, "signing failed")
+                        })?,
+                    );
+                }
+                let notices = if noticed { notices_for(&state, &device.id)? } else { Vec::new() };
+                Ok(Some(PendingResponse { challenges, server_time: now, notices }))
+            })
+            .await?;
+        if let Some(answer) = answer {
+            return Ok(Json(answer));
         }
         tokio::select! {
             () = &mut notified => {}
@@ -319,8 +333,19 @@ async fn device_answer(
     uri: Uri,
     body: Bytes,
 ) -> ApiResult<Json<AnswerResponse>> {
-    let device = caller.verify(&state, &method, &uri, &body)?;
-    let AnswerRequest { decision } = serde_json::from_slice(&body)
+    state.0.store.run(|| answer(caller, &state, &method, &uri, &body)).await
+}
+
+/// Checks and records a device's signed answer.
+fn answer(
+    caller: DeviceCaller,
+    state: &AppState,
+    method: &Method,
+    uri: &Uri,
+    body: &[u8],
+) -> ApiResult<Json<AnswerResponse>> {
+    let device = caller.verify(state, method, uri, body)?;
+    let AnswerRequest { decision } = serde_json::from_slice(body)
         .map_err(|_| err(StatusCode::BAD_REQUEST, "malformed answer"))?;
     let now = state.now();
     let store = &state.0.store;

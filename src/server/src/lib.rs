@@ -62,7 +62,10 @@
 //!   listener, with `--public-url https://push.example.com`. Let the proxy pass long-polls
 //!   (reads of at least 30 s, no response buffering), e.g. with nginx:
 //!   `location / { proxy_pass http://127.0.0.1:8787; proxy_read_timeout 60s; proxy_buffering off; }`
-//!   (the server reads no forwarded-for headers; the relying party supplies the login's IP).
+//!   With `--trusted-proxy 127.0.0.1` the per-address limits key on the client address the
+//!   proxy writes into `X-Forwarded-For` ([`proxy`]: rightmost hop the proxy vouches for;
+//!   other peers' headers are ignored); without it every client behind the proxy shares
+//!   the proxy's enrolment bucket. The relying party supplies a login's IP itself.
 //!
 //! # Demo relying party
 //! `serve --demo` adds "Example Corp" pages at `/demo` ([`demo`]) for trying the whole loop
@@ -77,6 +80,7 @@ pub mod demo;
 mod device;
 mod error;
 pub mod keys;
+pub mod proxy;
 mod rp;
 mod state;
 pub mod store;
@@ -124,6 +128,8 @@ pub struct Config {
     pub device_rate: f64,
     /// Device burst.
     pub device_burst: f64,
+    /// Reverse proxies whose forwarded-for header names the client ([`proxy`]).
+    pub proxies: proxy::TrustedProxies,
 }
 
 impl Config {
@@ -144,6 +150,7 @@ impl Config {
             rp_burst: 2000.0,
             device_rate: 5.0,
             device_burst: 20.0,
+            proxies: proxy::TrustedProxies::default(),
         }
     }
 }

@@ -20,6 +20,7 @@ use clap::{Parser, Subcommand};
 use serde_json::{Value, json};
 use tessera_core::push::tessera::{self, ExpectedLogin, PinnedDevice};
 use tessera_server::conn::{self, CappedListener, Gate};
+use tessera_server::proxy::{ForwardedHeader, TrustedProxies};
 use tessera_server::tls::{ClientAddr, TlsListener};
 use tessera_server::{AppState, Config, Store, router};
 
@@ -100,7 +101,8 @@ struct ServeArgs {
     public_url: Option<String>,
     /// JSON config file with any of: public_url, issuer, login_expiry, max_outstanding,
     /// mute_seconds, default_mode, max_per_hour, max_since_success, escalate_after_denials,
-    /// rp_rate, rp_burst, device_rate, device_burst, enrol_ttl_minutes.
+    /// rp_rate, rp_burst, device_rate, device_burst, enrol_ttl_minutes, trusted_proxies (a
+    /// list), client_address_header.
     /// Flags and environment win over it.
     #[arg(long, env = "TESSERA_SERVER_CONFIG")]
     config: Option<PathBuf>,
@@ -142,6 +144,20 @@ struct ServeArgs {
     /// Device requests per second per device.
     #[arg(long, env = "TESSERA_SERVER_DEVICE_RATE")]
     device_rate: Option<f64>,
+    /// A reverse proxy of yours (address or CIDR block, repeatable; config key
+    /// `trusted_proxies`). Behind a proxy every request comes from the proxy, so every user
+    /// would share its enrolment bucket; from a trusted proxy the client address is read
+    /// from --client-address-header instead: its rightmost address that is not a trusted
+    /// proxy (entries further left are the client's own and ignored). Headers from any
+    /// other peer are ignored. Trusted proxies count only towards --max-connections.
+    /// Name only proxies that overwrite or append to that header.
+    #[arg(long = "trusted-proxy", env = "TESSERA_SERVER_TRUSTED_PROXY", value_delimiter = ',')]
+    trusted_proxy: Vec<String>,
+    /// The header trusted proxies write the client address into: `x-forwarded-for` or
+    /// RFC 7239 `forwarded` (config key `client_address_header`). Only this one is read: a
+    /// proxy passes the other through from the client untouched. [default: x-forwarded-for]
+    #[arg(long, env = "TESSERA_SERVER_CLIENT_ADDRESS_HEADER", value_parser = ["x-forwarded-for", "forwarded"])]
+    client_address_header: Option<String>,
     /// Serve HTTPS with this PEM certificate chain (leaf first); needs --tls-key.
     #[arg(long, env = "TESSERA_SERVER_TLS_CERT", requires = "tls_key")]
     tls_cert: Option<PathBuf>,
@@ -371,11 +387,34 @@ fn serve(args: ServeArgs) -> Result<(), String> {
             args.device_rate.or(float("device_rate")).unwrap_or(config.device_rate);
         config.device_burst =
             float("device_burst").unwrap_or(config.device_burst.max(config.device_rate * 4.0));
+        let nets: Vec<String> = if args.trusted_proxy.is_empty() {
+            file.get("trusted_proxies")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .map(|v| v.as_str().map(str::to_owned).ok_or("trusted_proxies holds text only"))
+                .collect::<Result<_, _>>()?
+        } else {
+            args.trusted_proxy.clone()
+        };
+        let nets = nets
+            .iter()
+            .map(|n| TrustedProxies::parse_net(n))
+            .collect::<Result<Vec<_>, _>>()?;
+        let header = match args.client_address_header.clone().or(text("client_address_header")) {
+            Some(name) => name.parse()?,
+            None => ForwardedHeader::default(),
+        };
+        if !nets.is_empty() {
+            tracing::info!(proxies = ?nets, header = ?header, "client addresses of trusted proxies' requests are read from their header");
+        }
+        config.proxies = TrustedProxies::new(nets, header);
         let (store, db_name) = match &db {
             Db::Sqlite(path) => (Store::open(path), path.display().to_string()),
             Db::Postgres(url) => (Store::open_postgres(url), "postgres".to_owned()),
         };
         let store = store.map_err(|e| e.to_string())?;
+        let proxies = config.proxies.clone();
         let state = AppState::new(store, config).map_err(|e| e.to_string())?;
         if let Some(key) = state.bootstrap_api_key().map_err(|e| e.to_string())? {
             write_secret(&args.data.join("api-key"), &key)?;
@@ -397,10 +436,13 @@ fn serve(args: ServeArgs) -> Result<(), String> {
             tracing::info!("shutting down: ending long-polls, finishing requests");
             shutdown_state.begin_shutdown();
         };
-        let gate = Gate::new(conn::Limits {
-            total: args.max_connections,
-            per_client: args.max_connections_per_client,
-        });
+        let gate = Gate::trusting(
+            conn::Limits {
+                total: args.max_connections,
+                per_client: args.max_connections_per_client,
+            },
+            proxies,
+        );
         let served = match tls {
             Some(config) => {
                 let listener =

@@ -65,7 +65,7 @@ impl axum::extract::FromRequestParts<AppState> for RpKey {
         parts: &mut axum::http::request::Parts,
         state: &AppState,
     ) -> ApiResult<Self> {
-        rp_auth(state, &parts.headers)
+        state.0.store.run(|| rp_auth(state, &parts.headers)).await
     }
 }
 
@@ -125,7 +125,7 @@ async fn rp_enrol(
 ) -> ApiResult<Json<Value>> {
     let body = body.map(|b| b.0).unwrap_or_default();
     let issuer = key.scoped(body.issuer)?;
-    Ok(Json(enrol_user(&state, &user, issuer)?))
+    Ok(Json(state.0.store.run(|| enrol_user(&state, &user, issuer)).await?))
 }
 
 /// Issues an enrolment for `user` (the relying party is already authenticated): returns
@@ -182,10 +182,10 @@ async fn rp_devices(
     State(state): State<AppState>,
     Path(user): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let list: Vec<Value> = state
-        .0
-        .store
-        .devices(&user)?
+    let store = &state.0.store;
+    let list: Vec<Value> = store
+        .run(|| store.devices(&user))
+        .await?
         .into_iter()
         .map(|d| {
             json!({ "id": d.id, "created": d.created, "revoked": d.revoked,
@@ -200,15 +200,20 @@ async fn rp_revoke(
     State(state): State<AppState>,
     Path((user, id)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    let now = state.now();
-    if !state.0.store.revoke_device(&user, &id, now)? {
-        return Err(err(StatusCode::NOT_FOUND, "no such active device for this user"));
-    }
-    state.0.store.audit(now, "device_revoked", Some(&user), &json!({ "device": id }));
-    // A long-poll of the revoked device ends now rather than at its timeout.
-    state.wake_user(&user);
-    tracing::info!(user = %user, device = %id, "device revoked");
-    Ok(Json(json!({ "revoked": true })))
+    let store = &state.0.store;
+    store
+        .run(|| {
+            let now = state.now();
+            if !store.revoke_device(&user, &id, now)? {
+                return Err(err(StatusCode::NOT_FOUND, "no such active device for this user"));
+            }
+            store.audit(now, "device_revoked", Some(&user), &json!({ "device": id }));
+            // A long-poll of the revoked device ends now rather than at its timeout.
+            state.wake_user(&user);
+            tracing::info!(user = %user, device = %id, "device revoked");
+            Ok(Json(json!({ "revoked": true })))
+        })
+        .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -231,7 +236,7 @@ async fn rp_create_login(
 ) -> ApiResult<Json<Value>> {
     tracing::debug!(api_key = %key.name, "create login");
     body.rp = key.scoped(body.rp.take())?;
-    Ok(Json(create_login(&state, body)?))
+    Ok(Json(state.0.store.run(|| create_login(&state, body)).await?))
 }
 
 /// Creates a login (the relying party is already authenticated): returns `{"id", "user",
@@ -242,10 +247,11 @@ pub(crate) fn create_login(state: &AppState, body: LoginBody) -> ApiResult<Value
     let c = &state.0.config;
     let now = state.now();
     let user = body.user;
-    if !store.devices(&user)?.iter().any(|d| d.revoked.is_none()) {
+    let standing = store.standing(&user, now, now.saturating_sub(3600))?;
+    if standing.active_devices == 0 {
         return Err(err(StatusCode::NOT_FOUND, "this user has no active device"));
     }
-    let muted_until = store.muted_until(&user)?;
+    let muted_until = standing.muted_until;
     if muted_until > now {
         store.audit(now, "login_refused", Some(&user), &json!({ "reason": "muted" }));
         return Err(ApiError(
@@ -253,14 +259,14 @@ pub(crate) fn create_login(state: &AppState, body: LoginBody) -> ApiResult<Value
             json!({ "error": "user muted after a \"not me\" report", "muted_until": muted_until }),
         ));
     }
-    if store.outstanding(&user, now)? >= c.max_outstanding {
+    if standing.outstanding >= c.max_outstanding {
         store.audit(now, "login_refused", Some(&user), &json!({ "reason": "outstanding" }));
         return Err(err(
             StatusCode::TOO_MANY_REQUESTS,
             "too many outstanding logins for this user",
         ));
     }
-    let history = store.login_history(&user, now.saturating_sub(3600))?;
+    let history = standing.history;
     if c.max_per_hour > 0 && history.last_hour >= c.max_per_hour {
         store.audit(now, "login_refused", Some(&user), &json!({ "reason": "hourly_cap" }));
         return Err(err(
@@ -363,8 +369,9 @@ async fn rp_wait_login(
     Query(q): Query<WaitQuery>,
 ) -> ApiResult<Json<Value>> {
     // A scoped key sees only its own relying party's logins.
+    let store = &state.0.store;
     if let Some(own) = &key.rp
-        && state.0.store.login(&id, state.now())?.is_none_or(|l| &l.rp != own)
+        && store.run(|| store.login(&id, state.now())).await?.is_none_or(|l| &l.rp != own)
     {
         return Err(err(StatusCode::NOT_FOUND, "no such login"));
     }
@@ -381,14 +388,22 @@ pub(crate) async fn wait_login(state: &AppState, id: &str, wait: u64) -> ApiResu
         tokio::pin!(notified);
         notified.as_mut().enable();
         let now_ms = state.now_ms();
-        let login = state
-            .0
-            .store
-            .login(id, now_ms / 1000)?
-            .ok_or_else(|| err(StatusCode::NOT_FOUND, "no such login"))?;
-        if login.state != "pending" || Instant::now() >= deadline || *shutdown.borrow() {
-            return outcome_json(state, &login);
-        }
+        let store = &state.0.store;
+        let login = store
+            .run(|| -> ApiResult<Result<store::Login, Value>> {
+                let login = store
+                    .login(id, now_ms / 1000)?
+                    .ok_or_else(|| err(StatusCode::NOT_FOUND, "no such login"))?;
+                if login.state != "pending" || Instant::now() >= deadline || *shutdown.borrow() {
+                    return Ok(Err(outcome_json(state, &login)?));
+                }
+                Ok(Ok(login))
+            })
+            .await?;
+        let login = match login {
+            Ok(pending) => pending,
+            Err(outcome) => return Ok(outcome),
+        };
         // Wake at expiry too, to report `expired` promptly.
         let to_expiry = Duration::from_millis((login.expires * 1000).saturating_sub(now_ms) + 5);
         let until = deadline.min(Instant::now() + to_expiry);
@@ -413,7 +428,9 @@ async fn rp_audit(
     State(state): State<AppState>,
     Query(q): Query<AuditQuery>,
 ) -> ApiResult<Json<Value>> {
-    let events = state.0.store.audit_log(q.user.as_deref(), q.after.unwrap_or(0), 1000)?;
+    let store = &state.0.store;
+    let events =
+        store.run(|| store.audit_log(q.user.as_deref(), q.after.unwrap_or(0), 1000)).await?;
     let list = events
         .into_iter()
         .map(|e| {

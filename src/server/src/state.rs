@@ -190,7 +190,8 @@ impl AppState {
         let server_public =
             server_key.p256_public_key().map_err(|e| ServerError::Key(e.to_string()))?;
         let (shutdown, _) = watch::channel(false);
-        let listen_url = store.postgres_url().map(str::to_owned);
+        let listen =
+            store.postgres_url().map(str::to_owned).zip(store.instance().map(str::to_owned));
         let state = Self(Arc::new(Inner {
             store,
             config,
@@ -204,11 +205,11 @@ impl AppState {
             shutdown,
             clock_ms: system_ms,
         }));
-        if let Some(url) = listen_url {
+        if let Some((url, own)) = listen {
             // Cross-instance wake-ups: another instance's NOTIFY wakes our long-polls.
             let weak = Arc::downgrade(&state.0);
             std::thread::spawn(move || {
-                Store::listen(&url, |key| {
+                Store::listen(&url, &own, |key| {
                     let Some(inner) = weak.upgrade() else { return false };
                     if let Some(user) = key.strip_prefix("u:") {
                         inner.users.wake(user);

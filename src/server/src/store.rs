@@ -9,7 +9,17 @@
 //! mutex (statements are sub-millisecond, and SQLite serialises writers anyway), in WAL mode
 //! with `synchronous=NORMAL` (a commit is in the write-ahead log before the HTTP answer
 //! leaves; only an OS crash may drop the newest commits). PostgreSQL: a pool of
-//! connections per instance, each request holding one only for its statements.
+//! connections per instance, each request holding one only for its statements; a request
+//! waits for its turn at the pool asynchronously ([`Store::run`]), and each connection
+//! prepares each statement once.
+//!
+//! Round trips are what PostgreSQL costs (issue 13). Measured with pg_stat_statements under
+//! `scripts/load-bench.sh --postgres` (10,000 long-polling devices, 500 logins/s): creating a
+//! login now runs 5 statements (API key, [`Store::standing`], the login, its audit row,
+//! NOTIFY; was 9), and a long-poll 3 when it starts (device, nonce, [`Store::poll`]) and 1
+//! per wake-up (was 2), each one round trip (was 2: every statement was prepared afresh).
+//! Each instance ran 22-26 threads (was 519) and the database committed 147,300
+//! transactions over the whole run, enrolments of 10,300 devices included.
 //!
 //! PostgreSQL connections use TLS per the URL's `sslmode`/`sslrootcert` (`require` by
 //! default for a host that is not loopback; see `pg_settings`).
@@ -268,16 +278,64 @@ fn pg_params(params: &[Val]) -> Vec<&(dyn postgres::types::ToSql + Sync)> {
     params.iter().map(|p| p as &(dyn postgres::types::ToSql + Sync)).collect()
 }
 
-struct Pg<'a, C: postgres::GenericClient>(&'a mut C);
+/// A pooled PostgreSQL connection and the statements prepared on it.
+///
+/// A query given to the `postgres` crate as text is prepared afresh on every call: a
+/// Parse/Describe round trip before its Bind/Execute one. The store's SQL is a fixed set of
+/// strings, so each connection prepares each statement once and keeps it (measured with
+/// `scripts/load-bench.sh --postgres`: half the round trips of every request).
+pub(crate) struct PgConn {
+    client: postgres::Client,
+    prepared: std::collections::HashMap<String, postgres::Statement>,
+}
+
+/// Makes [`PgConn`]s for the pool (r2d2_postgres's manager plus the statement cache).
+struct PgManager(r2d2_postgres::PostgresConnectionManager<MakeRustlsConnect>);
+
+impl r2d2::ManageConnection for PgManager {
+    type Connection = PgConn;
+    type Error = postgres::Error;
+
+    fn connect(&self) -> Result<PgConn, postgres::Error> {
+        Ok(PgConn { client: self.0.connect()?, prepared: std::collections::HashMap::new() })
+    }
+
+    fn is_valid(&self, conn: &mut PgConn) -> Result<(), postgres::Error> {
+        self.0.is_valid(&mut conn.client)
+    }
+
+    fn has_broken(&self, conn: &mut PgConn) -> bool {
+        self.0.has_broken(&mut conn.client)
+    }
+}
+
+/// Statements on a pooled connection or a transaction on it, prepared once per connection.
+struct Pg<'a, C: postgres::GenericClient> {
+    client: &'a mut C,
+    prepared: &'a mut std::collections::HashMap<String, postgres::Statement>,
+}
+
+impl<C: postgres::GenericClient> Pg<'_, C> {
+    fn statement(&mut self, sql: &str) -> Result<postgres::Statement, StoreError> {
+        if let Some(statement) = self.prepared.get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = self.client.prepare(&pg_sql(sql))?;
+        self.prepared.insert(sql.to_owned(), statement.clone());
+        Ok(statement)
+    }
+}
 
 impl<C: postgres::GenericClient> Exec for Pg<'_, C> {
     fn exec(&mut self, sql: &str, params: &[Val]) -> Result<u64, StoreError> {
-        Ok(self.0.execute(pg_sql(sql).as_str(), &pg_params(params))?)
+        let statement = self.statement(sql)?;
+        Ok(self.client.execute(&statement, &pg_params(params))?)
     }
 
     fn rows(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Vec<Val>>, StoreError> {
         use postgres::types::Type;
-        let rows = self.0.query(pg_sql(sql).as_str(), &pg_params(params))?;
+        let statement = self.statement(sql)?;
+        let rows = self.client.query(&statement, &pg_params(params))?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             let mut vals = Vec::with_capacity(row.len());
@@ -300,7 +358,7 @@ impl<C: postgres::GenericClient> Exec for Pg<'_, C> {
     }
 }
 
-type PgPool = r2d2::Pool<r2d2_postgres::PostgresConnectionManager<MakeRustlsConnect>>;
+type PgPool = r2d2::Pool<PgManager>;
 
 /// Reads a PostgreSQL URL and its TLS settings. libpq's `sslmode` and `sslrootcert` query
 /// parameters are honoured (tokio-postgres itself knows neither `sslrootcert` nor the
@@ -388,7 +446,14 @@ const POSTGRES_POOL_SIZE: u32 = 8;
 
 enum Backend {
     Sqlite(Mutex<Connection>),
-    Postgres { pool: PgPool, url: String },
+    Postgres {
+        pool: PgPool,
+        url: String,
+        /// One turn per pooled connection ([`Store::run`]).
+        turns: tokio::sync::Semaphore,
+        /// This instance's name in its wake-up notifications ([`Store::notify`]).
+        instance: String,
+    },
 }
 
 /// A stored login request.
@@ -491,6 +556,19 @@ pub struct LoginHistory {
     pub denials_since_success: u64,
 }
 
+/// A user's standing when a login is asked for ([`Store::standing`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Standing {
+    /// Devices enrolled and not revoked.
+    pub active_devices: u64,
+    /// Mute end (Unix seconds; 0 when never muted).
+    pub muted_until: u64,
+    /// Logins still pending and unexpired.
+    pub outstanding: u64,
+    /// The push-fatigue counts.
+    pub history: LoginHistory,
+}
+
 /// The store over SQLite or PostgreSQL.
 pub struct Store {
     backend: Backend,
@@ -556,7 +634,8 @@ fn device_row(r: &[Val]) -> Result<Device, StoreError> {
     })
 }
 
-/// Runs blocking PostgreSQL work without stalling the async runtime it is called from.
+/// Runs blocking PostgreSQL work without stalling the async runtime it is called from
+/// (inside [`Store::run`] it is already on a blocking thread and just runs `f`).
 fn blocking<R>(f: impl FnOnce() -> R) -> R {
     match tokio::runtime::Handle::try_current() {
         Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
@@ -617,12 +696,42 @@ impl Store {
                 // on checkout would cost a round trip per request.
                 .test_on_check_out(false)
                 .connection_timeout(std::time::Duration::from_secs(10))
-                .build(r2d2_postgres::PostgresConnectionManager::new(config, tls))?;
+                .build(PgManager(r2d2_postgres::PostgresConnectionManager::new(config, tls)))?;
+            let mut id = [0u8; 8];
+            ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut id)
+                .map_err(|_| StoreError::Settings("random generator failed".into()))?;
             Ok(Self {
-                backend: Backend::Postgres { pool, url: url.to_owned() },
+                backend: Backend::Postgres {
+                    pool,
+                    url: url.to_owned(),
+                    turns: tokio::sync::Semaphore::new(POSTGRES_POOL_SIZE as usize),
+                    instance: data_encoding::HEXLOWER.encode(&id),
+                },
                 ops: AtomicU64::new(0),
             })
         })
+    }
+
+    /// Runs `f`, synchronous work with store calls in it, for an async request handler.
+    ///
+    /// PostgreSQL calls block, so each one used to run in `block_in_place` on its own: under
+    /// load every waiting request held a thread of Tokio's blocking pool, up to its cap of
+    /// 512, all queueing for [`POSTGRES_POOL_SIZE`] connections, and once the cap was reached
+    /// the runtime's own work (accepting, reading and answering requests) waited for them
+    /// too (issue 13: 519 threads per instance). Here a request first waits for one of
+    /// [`POSTGRES_POOL_SIZE`] turns without a thread, then runs `f` on a blocking thread: no
+    /// more threads block than there are connections, and a connection is always free for
+    /// the request holding a turn. `f` must not call `run` itself. SQLite (one connection
+    /// behind a mutex, sub-millisecond statements) runs `f` in place as before.
+    pub(crate) async fn run<R>(&self, f: impl FnOnce() -> R) -> R {
+        match &self.backend {
+            Backend::Sqlite(_) => f(),
+            Backend::Postgres { turns, .. } => {
+                // The semaphore is never closed; were it, running unthrottled is still correct.
+                let _turn = turns.acquire().await.ok();
+                blocking(f)
+            }
+        }
     }
 
     /// Runs `f` on the connection (one statement or several without a transaction).
@@ -632,7 +741,11 @@ impl Store {
     ) -> Result<R, StoreError> {
         match &self.backend {
             Backend::Sqlite(c) => f(&mut Lite(&lock(c))),
-            Backend::Postgres { pool, .. } => blocking(|| f(&mut Pg(&mut *pool.get()?))),
+            Backend::Postgres { pool, .. } => blocking(|| {
+                let mut conn = pool.get()?;
+                let PgConn { client, prepared } = &mut *conn;
+                f(&mut Pg { client, prepared })
+            }),
         }
     }
 
@@ -650,9 +763,10 @@ impl Store {
                 Ok(r)
             }
             Backend::Postgres { pool, .. } => blocking(|| {
-                let mut client = pool.get()?;
+                let mut conn = pool.get()?;
+                let PgConn { client, prepared } = &mut *conn;
                 let mut tx = client.transaction()?;
-                let r = f(&mut Pg(&mut tx))?;
+                let r = f(&mut Pg { client: &mut tx, prepared })?;
                 tx.commit()?;
                 Ok(r)
             }),
@@ -675,20 +789,48 @@ impl Store {
         }
     }
 
-    /// Tells the other instances about a change to `key` (PostgreSQL `NOTIFY`; nothing for
-    /// SQLite, which serves one instance).
+    /// This instance's name in its notifications (PostgreSQL only).
+    pub fn instance(&self) -> Option<&str> {
+        match &self.backend {
+            Backend::Postgres { instance, .. } => Some(instance),
+            Backend::Sqlite(_) => None,
+        }
+    }
+
+    /// Tells the other instances about a change to `key` (PostgreSQL `NOTIFY 'INSTANCE KEY'`;
+    /// nothing for SQLite, which serves one instance). The sender has woken its own waiters
+    /// already, so its listener skips its own notifications ([`Store::listen`]): each of
+    /// them used to wake the same waiters a second time, and every waiter woken queries
+    /// the database again.
     pub fn notify(&self, key: &str) {
-        if let Backend::Postgres { .. } = self.backend
+        if let Backend::Postgres { instance, .. } = &self.backend
             // `exec`, not `rows`: pg_notify returns `void`, which no column type reads.
-            && let Err(e) = self.exec("SELECT pg_notify('tessera', ?1)", &[key.into()])
+            && let Err(e) = self.exec(
+                "SELECT pg_notify('tessera', ?1)",
+                &[format!("{instance} {key}").as_str().into()],
+            )
         {
             tracing::error!(error = %e, "cannot notify other instances");
         }
     }
 
-    /// Listens for other instances' notifications at `url` and calls `wake` with each key,
-    /// reconnecting after errors; returns when `wake` returns false.
-    pub fn listen(url: &str, mut wake: impl FnMut(&str) -> bool) {
+    /// The key of a notification's `payload`, or `None` when instance `own` sent it.
+    /// Payloads without an instance name (instances before names were added) are keys.
+    fn notified_key<'p>(payload: &'p str, own: &str) -> Option<&'p str> {
+        match payload.split_once(' ') {
+            Some((from, key))
+                if from.len() == 16 && from.bytes().all(|b| b.is_ascii_hexdigit()) =>
+            {
+                (from != own).then_some(key)
+            }
+            _ => Some(payload),
+        }
+    }
+
+    /// Listens for other instances' notifications at `url` and calls `wake` with each key
+    /// (not those instance `own` sent), reconnecting after errors; returns when `wake`
+    /// returns false. `wake("")` is a call to check whether to go on.
+    pub fn listen(url: &str, own: &str, mut wake: impl FnMut(&str) -> bool) {
         loop {
             let result = (|| -> Result<bool, StoreError> {
                 let (config, tls) = pg_settings(url)?;
@@ -701,7 +843,8 @@ impl Store {
                     // after a timeout, so reusing one spins at 100% CPU once idle for 1 s.
                     match notifications.timeout_iter(std::time::Duration::from_secs(1)).next() {
                         Ok(Some(n)) => {
-                            if !wake(n.payload()) {
+                            let key = Self::notified_key(n.payload(), own).unwrap_or("");
+                            if !wake(key) {
                                 return Ok(false);
                             }
                         }
@@ -923,9 +1066,47 @@ impl Store {
         })
     }
 
-    /// Returns whether `device` has notices waiting.
-    pub fn has_notices(&self, device: &str) -> Result<bool, StoreError> {
-        Ok(self.one("SELECT 1 FROM notices WHERE device = ?1 LIMIT 1", &[device.into()])?.is_some())
+    /// What a device's long-poll looks at, in one statement (one round trip, whatever the
+    /// engine): `None` when `device` is revoked (or gone); else the pending, unexpired
+    /// logins of `user`, oldest first, and, when `notices`, whether notices wait for
+    /// `device`. A long-poll runs it on every wake-up, so a device revoked while it waits
+    /// gets nothing more.
+    pub fn poll(
+        &self,
+        device: &str,
+        user: &str,
+        now: u64,
+        notices: bool,
+    ) -> Result<Option<(Vec<Login>, bool)>, StoreError> {
+        // The one-row `d` keeps a row (with NULL login columns) when nothing is pending.
+        const WITH_NOTICES: &str = "SELECT (SELECT COUNT(*) FROM devices WHERE id = ?3 AND revoked IS NULL), \
+             (SELECT COUNT(*) FROM notices WHERE device = ?3), \
+             l.id, l.account, l.rp, l.mode, l.context, l.options, l.correct, l.nonce, \
+             l.created, l.expires, l.state, l.decided_at, l.device, l.decision \
+             FROM (SELECT 1 AS one) AS d LEFT JOIN logins AS l \
+             ON l.account = ?1 AND l.state = 'pending' AND l.expires > ?2 \
+             ORDER BY l.created, l.id";
+        const WITHOUT_NOTICES: &str = "SELECT (SELECT COUNT(*) FROM devices WHERE id = ?3 AND revoked IS NULL), 0, \
+             l.id, l.account, l.rp, l.mode, l.context, l.options, l.correct, l.nonce, \
+             l.created, l.expires, l.state, l.decided_at, l.device, l.decision \
+             FROM (SELECT 1 AS one) AS d LEFT JOIN logins AS l \
+             ON l.account = ?1 AND l.state = 'pending' AND l.expires > ?2 \
+             ORDER BY l.created, l.id";
+        let sql = if notices { WITH_NOTICES } else { WITHOUT_NOTICES };
+        let rows = self.with(|db| db.rows(sql, &[user.into(), now.into(), device.into()]))?;
+        let Some(first) = rows.first() else {
+            return Err(StoreError::Malformed("no poll row".into()));
+        };
+        if first[0].int()? == 0 {
+            return Ok(None);
+        }
+        let noticed = first[1].int()? > 0;
+        let logins = rows
+            .iter()
+            .filter(|r| r[2] != Val::Null)
+            .map(|r| login_row(&r[2..]))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Some((logins, noticed)))
     }
 
     /// Takes (returns and deletes) the notices waiting for `device`, oldest first: each is
@@ -972,47 +1153,35 @@ impl Store {
         Ok(inserted)
     }
 
-    /// Returns the user's mute end (Unix seconds; 0 when not muted).
-    pub fn muted_until(&self, user: &str) -> Result<u64, StoreError> {
-        self.one("SELECT muted_until FROM users WHERE name = ?1", &[user.into()])?
-            .map_or(Ok(0), |r| r[0].int())
-            .map(u)
-    }
-
-    /// Counts a user's logins still pending at `now`.
-    pub fn outstanding(&self, user: &str, now: u64) -> Result<u64, StoreError> {
-        self.one(
-            "SELECT COUNT(*) FROM logins WHERE account = ?1 AND state = 'pending' AND expires > ?2",
-            &[user.into(), now.into()],
-        )?
-        .map_or(Ok(0), |r| r[0].int())
-        .map(u)
-    }
-
-    /// Counts `user`'s logins created after `since` and since the last approval.
-    pub fn login_history(&self, user: &str, since: u64) -> Result<LoginHistory, StoreError> {
-        let row = self.with(|db| {
-            let last = db
-                .rows(
-                    "SELECT COALESCE(MAX(decided_at), 0) FROM logins \
-                     WHERE account = ?1 AND state = 'approved'",
-                    &[user.into()],
-                )?
-                .first()
-                .map_or(Ok(0), |r| r[0].int())?;
-            db.rows(
-                "SELECT (SELECT COUNT(*) FROM logins WHERE account = ?1 AND created > ?2), \
-                 (SELECT COUNT(*) FROM logins WHERE account = ?1 AND created > ?3), \
-                 (SELECT COUNT(*) FROM logins WHERE account = ?1 AND created > ?3 \
-                  AND state IN ('denied', 'not_me'))",
-                &[user.into(), since.into(), Val::Int(last)],
-            )
-        })?;
-        let row = row.first().ok_or_else(|| StoreError::Malformed("no counts".into()))?;
-        Ok(LoginHistory {
-            last_hour: u(row[0].int()?),
-            since_success: u(row[1].int()?),
-            denials_since_success: u(row[2].int()?),
+    /// What creating a login for `user` must check, in one statement: active devices, mute,
+    /// pending logins and the push-fatigue counts (logins created after `since` and since
+    /// the last approval). One round trip instead of six (issue 13: creating a login on
+    /// PostgreSQL cost nine).
+    pub fn standing(&self, user: &str, now: u64, since: u64) -> Result<Standing, StoreError> {
+        const LAST_APPROVAL: &str = "COALESCE((SELECT MAX(decided_at) FROM logins \
+             WHERE account = ?1 AND state = 'approved'), 0)";
+        let sql = format!(
+            "SELECT (SELECT COUNT(*) FROM devices WHERE account = ?1 AND revoked IS NULL), \
+             COALESCE((SELECT muted_until FROM users WHERE name = ?1), 0), \
+             (SELECT COUNT(*) FROM logins WHERE account = ?1 AND state = 'pending' \
+              AND expires > ?2), \
+             (SELECT COUNT(*) FROM logins WHERE account = ?1 AND created > ?3), \
+             (SELECT COUNT(*) FROM logins WHERE account = ?1 AND created > {LAST_APPROVAL}), \
+             (SELECT COUNT(*) FROM logins WHERE account = ?1 AND created > {LAST_APPROVAL} \
+              AND state IN ('denied', 'not_me'))"
+        );
+        let row = self
+            .one(&sql, &[user.into(), now.into(), since.into()])?
+            .ok_or_else(|| StoreError::Malformed("no counts".into()))?;
+        Ok(Standing {
+            active_devices: u(row[0].int()?),
+            muted_until: u(row[1].int()?),
+            outstanding: u(row[2].int()?),
+            history: LoginHistory {
+                last_hour: u(row[3].int()?),
+                since_success: u(row[4].int()?),
+                denials_since_success: u(row[5].int()?),
+            },
         })
     }
 

@@ -336,3 +336,62 @@ fn the_operator_scopes_lists_and_revokes_api_keys() {
     assert_ne!(line(&text, "payroll")[4], "-", "{text}");
     assert!(!server.keys(&["revoke", "payroll"]).status.success(), "nothing left to revoke");
 }
+
+/// An enrolment attempt with a malformed device id (refused with 401 after the per-address
+/// rate check, 429 once the address is over it), with `forwarded` as its forwarding header.
+fn enrol_attempt(server: &Server, forwarded: &str) -> u16 {
+    let head = format!(
+        "POST /device/v1/enrol HTTP/1.1\r\n{forwarded}\r\nx-tessera-device: nothex\r\n\
+         Content-Length: 0\r\n\r\n"
+    );
+    server.try_request(&head).unwrap().0
+}
+
+/// Behind a reverse proxy the enrolment limit keys on the client address the proxy
+/// forwards; a client connecting directly must not pick its own bucket by forging that
+/// header, whether no proxy is trusted or another one is.
+#[test]
+fn a_forged_x_forwarded_for_from_a_direct_client_gets_no_fresh_bucket() {
+    for extra in [&[][..], &["--trusted-proxy", "10.0.0.5/32"][..]] {
+        let server = Server::start(extra);
+        let statuses: Vec<u16> = (0..60)
+            .map(|i| {
+                enrol_attempt(&server, &format!("X-Forwarded-For: 198.51.{}.{}", i / 250, i % 250))
+            })
+            .collect();
+        assert!(statuses.iter().all(|s| *s == 401 || *s == 429), "{statuses:?}");
+        assert!(
+            statuses.contains(&429),
+            "{extra:?}: each forged address got a bucket of its own: {statuses:?}"
+        );
+    }
+}
+
+/// With the operator's proxy trusted, each client behind it has its own enrolment bucket,
+/// keyed on the address the proxy appended (the client's own entries to its left are not
+/// believed), in `X-Forwarded-For` or, when named, RFC 7239 `Forwarded`.
+#[test]
+fn behind_a_trusted_proxy_each_client_has_its_own_enrolment_bucket() {
+    let cases = [
+        (&["--trusted-proxy", "127.0.0.1"][..], "X-Forwarded-For: {forged}, {client}"),
+        (
+            &["--trusted-proxy", "127.0.0.0/8", "--client-address-header", "forwarded"][..],
+            "Forwarded: for={forged};proto=https, for=\"{client}\"",
+        ),
+    ];
+    for (extra, template) in cases {
+        let server = Server::start(extra);
+        let header = |forged: &str, client: &str| {
+            template.replace("{forged}", forged).replace("{client}", client)
+        };
+        // Client 192.0.2.1 floods, varying what it writes into the header itself.
+        let statuses: Vec<u16> = (0..60)
+            .map(|i| enrol_attempt(&server, &header(&format!("6.6.6.{i}"), "192.0.2.1")))
+            .collect();
+        assert!(statuses.contains(&429), "{extra:?}: client 192.0.2.1 is limited: {statuses:?}");
+        // Another client behind the same proxy is not.
+        assert_eq!(enrol_attempt(&server, &header("6.6.6.6", "192.0.2.2")), 401, "{extra:?}");
+        // Nor is the proxy itself (its own bucket) when it forwards no address.
+        assert_eq!(enrol_attempt(&server, "X-Unrelated: 1"), 401, "{extra:?}");
+    }
+}
