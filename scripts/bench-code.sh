@@ -6,6 +6,26 @@
 # that is the kernel keyutils session keyring (this script runs inside `keyctl session`); the
 # vault also has a password slot because keyutils forgets keys at reboot. The password path
 # (Argon2id) is printed too, for reference.
+#
+# Where the time goes (2026-12-06, release build of c8bcc27 plus the packaging work, 1,001
+# accounts, keyutils slot; `perf stat -r 300` CPU time (task-clock), which load disturbs less
+# than wall time; load average 7.7 from other builds, so compare within this list only):
+#   Rust "hello world"                  0.89 ms   71 page faults
+#   oathtool --totp                     1.04 ms   64
+#   tessera --version                   2.87 ms  267   (start-up and clap only)
+#   tessera code Target                 5.25 ms  403   (code Nomatch: 5.03 ms)
+# - Start-up, ~2 ms over a hello world: the 20 MB command-line binary (19,509 relative
+#   relocations against oathtool's 224; the dynamic loader spends 340k cycles against 126k)
+#   and, ~0.5 ms of it, a constructor that dlopens libX11 and libX11-xcb before main. It is
+#   tiny-xlib's (softbuffer <- Slint's winit backend): rustc keeps every `#[used]` static of
+#   every linked crate, so the constructor runs in `tessera` although the command line never
+#   draws (a C program doing only what that constructor does costs +0.50 ms and +49 page
+#   faults). Fix: build `tessera` from a package that does not depend on Slint (the command
+#   line and platform/capture.rs in their own crate); not done yet.
+# - The vault path, ~2.4 ms: reading the 118 KB file, two keyutils look-ups (slot key and the
+#   rollback watermark), the MAC and AES-GCM, then decoding all 1,001 entries (postcard
+#   strings, each secret's base32) and the case-folded query; the profile is flat (malloc,
+#   memmove, from_utf8, base32, Entry::deserialize each 1-4 %).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/system-packages.sh

@@ -3,5 +3,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/system-packages.sh
-cargo build --release --locked --quiet
+# Not --quiet: the first build takes 15-30 minutes on 2 cores, and cargo's progress line is
+# the only sign that it is working.
+[ -x target/release/tessera-gui ] ||
+  echo "first build: 15-30 minutes on a 2-core machine; cargo shows its progress" >&2
+cargo build --release --locked
 exec target/release/tessera "$@"

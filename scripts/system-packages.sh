@@ -21,6 +21,10 @@ packages=(
   postgresql postgresql-client
   # app tests: the autostart entry is checked with desktop-file-validate
   desktop-file-utils
+  # the Debian package (scripts/package.sh, src/dist/tests/deb.rs): cargo-deb runs
+  # dpkg-shlibdeps (dpkg-dev); the test validates the metainfo (appstream), renders the man
+  # pages (man-db)
+  dpkg-dev appstream man-db
 )
 
 missing=()

@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/system-packages.sh
+# The package test (src/dist/tests/deb.rs) runs cargo-deb; install the pinned version once.
+bash scripts/package.sh --tools-only
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0

@@ -29,13 +29,23 @@ pub use error::CliError;
 
 /// Tessera: an open-source authenticator.
 #[derive(Debug, Parser)]
-#[command(name = "tessera", version, about, long_about = None)]
+#[command(name = "tessera", version, about, long_about = None, after_long_help = AFTER_HELP)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
     #[command(subcommand)]
     pub command: Command,
 }
+
+/// The end of `tessera --help` and of the man page: what a bare `tessera` does (handled before
+/// the arguments reach clap, see `src/app/main.rs`) and the environment.
+const AFTER_HELP: &str = "\
+Without a command, tessera opens the desktop app (tessera-gui, installed beside it), or brings \
+the running one to the front; `tessera --background` starts it without a window.
+
+Environment: TESSERA_HOME is the data folder (the vault, settings and backups); \
+TESSERA_PASSWORD_FILE is read like --password-file; TESSERA_KEYRING=off never uses the OS \
+keyring.";
 
 /// Options every subcommand accepts.
 #[derive(Debug, Args)]
