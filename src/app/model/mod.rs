@@ -692,20 +692,19 @@ impl Model {
     // --- changing the vault --------------------------------------------------------------
 
     /// Changes the vault's content and saves, as one step: on failure the content is as it
-    /// was and the reason is shown. Rebuilds the list and reports the automatic backup.
+    /// was and the reason is shown. Rebuilds the list; the automatic backup is written off the
+    /// UI thread (its key derivation costs an unlock) and reported when done.
     pub fn commit<T>(&self, change: impl FnOnce(&mut VaultContent) -> T) -> Option<T> {
         let result = {
             let mut state = self.state_mut();
             let clock = Arc::clone(&state.deps.clock);
             let vault = state.vault.as_mut()?;
-            vault.commit(&*clock, change).map(|value| (value, vault.last_backup().cloned()))
+            vault.commit(&*clock, change)
         };
         match result {
-            Ok((value, backup)) => {
+            Ok(value) => {
                 self.rebuild_list();
-                if let Some(outcome) = backup {
-                    self.emit(&Event::Backup(outcome));
-                }
+                self.write_backup();
                 Some(value)
             }
             Err(error) => {
@@ -713,6 +712,27 @@ impl Model {
                 None
             }
         }
+    }
+
+    /// Writes the automatic backup of the last save off the UI thread (its key derivation
+    /// costs an unlock) and reports it when done; nothing when backups are off.
+    pub fn write_backup(&self) {
+        let Some(backup) = self.state_mut().vault.as_mut().and_then(Unlocked::take_pending_backup)
+        else {
+            return;
+        };
+        let weak = self.downgrade();
+        task::run(
+            self.background(),
+            move || backup.write(),
+            move |outcome| {
+                let Some(model) = weak.upgrade() else { return };
+                if let Some(vault) = model.state_mut().vault.as_mut() {
+                    vault.set_last_backup(outcome.clone());
+                }
+                model.emit(&Event::Backup(outcome));
+            },
+        );
     }
 
     /// Runs a slow change on the open vault off the UI thread (protection, backups), then
@@ -729,11 +749,12 @@ impl Model {
             move || {
                 let mut vault = vault;
                 let value = job(&mut vault);
-                (vault, value)
+                // Already off the UI thread: write the backup of a save the job made here.
+                let backup = vault.write_pending_backup();
+                (vault, value, backup)
             },
-            move |(vault, value)| {
+            move |(vault, value, backup)| {
                 let Some(model) = weak.upgrade() else { return };
-                let backup = vault.last_backup().cloned();
                 {
                     let mut state = model.state_mut();
                     state.summary = Some(vault.summary());

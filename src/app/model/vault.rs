@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use tessera_core::clock::Clock;
 use tessera_core::push::{PasswordProof, PushAccount};
-use tessera_core::transfer::backup::{BackupOutcome, save_and_back_up};
+use tessera_core::transfer::backup::{BackupOutcome, PendingBackup, save_for_backup};
 use tessera_core::vault::rollback::{Rollback, Watermark};
 use tessera_core::vault::{
     FORMAT_VERSION, KdfParams, KeyStore, KeyStoreError, Protection, Unlock, Vault, VaultContent,
@@ -103,7 +103,7 @@ impl VaultFile {
         let vault = Vault::create_with(&self.path, &[protection], self.options.clone())?;
         let watermark = self.watermark();
         watermark.record(&vault.info());
-        Ok(Unlocked { vault, last_backup: None, rollback: None, watermark })
+        Ok(Unlocked { vault, last_backup: None, pending_backup: None, rollback: None, watermark })
     }
 
     /// Opens the vault (slow: key derivation); notes whether it is an older copy.
@@ -111,7 +111,7 @@ impl VaultFile {
         let vault = Vault::open_with(&self.path, unlock, self.options.clone())?;
         let watermark = self.watermark();
         let rollback = watermark.note(&vault.info()).err();
-        Ok(Unlocked { vault, last_backup: None, rollback, watermark })
+        Ok(Unlocked { vault, last_backup: None, pending_backup: None, rollback, watermark })
     }
 
     /// Returns true if a durable OS secret store answers (the default protection when it
@@ -178,6 +178,9 @@ impl VaultFile {
 pub struct Unlocked {
     vault: Vault,
     last_backup: Option<BackupOutcome>,
+    /// The automatic backup of the last save, until it is taken to be written off the UI
+    /// thread.
+    pending_backup: Option<PendingBackup>,
     rollback: Option<Rollback>,
     watermark: Watermark,
 }
@@ -202,14 +205,34 @@ impl Unlocked {
         clock: &dyn Clock,
         change: impl FnOnce(&mut VaultContent) -> T,
     ) -> Result<T, VaultError> {
-        let mut outcome = None;
+        let mut pending = None;
         let result = self.vault.commit_with(change, |vault| {
-            outcome = save_and_back_up(vault, clock)?;
+            pending = save_for_backup(vault, clock)?;
             Ok::<(), VaultError>(())
         })?;
-        self.last_backup = outcome;
+        // A newer save supersedes a backup not written yet.
+        self.pending_backup = pending;
         self.watermark.record(&self.vault.info());
         Ok(result)
+    }
+
+    /// Takes the automatic backup of the last save, to be written (slow: key derivation at
+    /// the vault's cost) off the UI thread.
+    pub fn take_pending_backup(&mut self) -> Option<PendingBackup> {
+        self.pending_backup.take()
+    }
+
+    /// Writes the automatic backup of the last save here and now (slow: for work already off
+    /// the UI thread) and records what it did.
+    pub fn write_pending_backup(&mut self) -> Option<BackupOutcome> {
+        let outcome = self.pending_backup.take()?.write();
+        self.last_backup = Some(outcome.clone());
+        Some(outcome)
+    }
+
+    /// Records what the automatic backup did.
+    pub fn set_last_backup(&mut self, outcome: BackupOutcome) {
+        self.last_backup = Some(outcome);
     }
 
     /// Notes that `id`'s code was used at `now`, in memory only: it is saved with the next

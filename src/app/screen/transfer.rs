@@ -262,10 +262,7 @@ pub(crate) fn connect(window: &AppWindow, model: &Model) {
             adapter.set_import_detail(error.to_string().into());
             return;
         }
-        let backup = model.state().vault.as_ref().and_then(|v| v.last_backup().cloned());
-        if let Some(outcome) = backup {
-            model.emit(&Event::Backup(outcome));
-        }
+        model.write_backup();
         model.rebuild_list();
         reset_import(&ui);
         model.show(View::Accounts);
@@ -538,16 +535,18 @@ fn turn_on(
 ) -> Result<(), BackupError> {
     let previous = vault.content().backup.clone();
     vault.commit(clock, |content| content.backup = Some(settings))?;
-    match vault.last_backup() {
+    // Already off the UI thread (see the caller).
+    match vault.write_pending_backup() {
         Some(BackupOutcome::Written(_)) => Ok(()),
         outcome => {
             let reason = match outcome {
-                Some(BackupOutcome::Failed(reason)) => reason.clone(),
+                Some(BackupOutcome::Failed(reason)) => reason,
                 _ => "no backup was written".to_owned(),
             };
             // The settings must not stay on disk; if this save fails too, the next one
-            // (any change) writes them off.
+            // (any change) writes them off. Backups are off again: nothing pending.
             let _ = vault.commit(clock, |content| content.backup = previous);
+            let _ = vault.write_pending_backup();
             Err(BackupError::FirstBackup(reason))
         }
     }

@@ -71,23 +71,61 @@ pub fn save_and_back_up(
     vault: &mut Vault,
     clock: &dyn Clock,
 ) -> Result<Option<BackupOutcome>, VaultError> {
-    vault.save()?;
-    Ok(vault.content().backup.as_ref().map(|settings| back_up(vault, settings, clock.now())))
+    Ok(save_for_backup(vault, clock)?.map(PendingBackup::write))
 }
 
-fn back_up(vault: &Vault, settings: &BackupSettings, now: u64) -> BackupOutcome {
-    let entries = &vault.content().entries;
-    let kdf = backup_kdf(vault);
-    match write_backup(
-        entries,
-        &settings.folder,
-        &settings.password,
-        kdf,
-        settings.keep.max(1),
-        now,
-    ) {
-        Ok(path) => BackupOutcome::Written(path),
-        Err(err) => BackupOutcome::Failed(err.to_string()),
+/// Saves `vault` and takes what its automatic backup needs, without writing it: a backup
+/// derives its key at the vault's Argon2id cost (as long as an unlock), so the desktop app
+/// writes it off the UI thread with [`PendingBackup::write`]. `None` when backups are off.
+pub fn save_for_backup(
+    vault: &mut Vault,
+    clock: &dyn Clock,
+) -> Result<Option<PendingBackup>, VaultError> {
+    vault.save()?;
+    Ok(vault.content().backup.as_ref().map(|settings| PendingBackup {
+        entries: vault.content().entries.clone(),
+        settings: settings.clone(),
+        kdf: backup_kdf(vault),
+        now: clock.now(),
+    }))
+}
+
+/// An automatic backup of the vault as it was just saved, not written yet. It holds the
+/// entries and the backup password (both zeroized on drop).
+pub struct PendingBackup {
+    entries: Vec<Entry>,
+    settings: BackupSettings,
+    kdf: KdfParams,
+    now: u64,
+}
+
+impl std::fmt::Debug for PendingBackup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingBackup")
+            .field("entries", &self.entries.len())
+            .field("folder", &self.settings.folder)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PendingBackup {
+    /// Writes the backup (slow: key derivation). Backups are written one at a time, so two
+    /// saves in quick succession never race on the folder's names or its pruning.
+    pub fn write(self) -> BackupOutcome {
+        static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let settings = &self.settings;
+        match write_backup(
+            &self.entries,
+            &settings.folder,
+            &settings.password,
+            self.kdf,
+            settings.keep.max(1),
+            self.now,
+        ) {
+            Ok(path) => BackupOutcome::Written(path),
+            Err(err) => BackupOutcome::Failed(err.to_string()),
+        }
     }
 }
 
