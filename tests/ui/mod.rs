@@ -484,6 +484,9 @@ fn a_password_file_unlocks_at_start() {
 #[test]
 fn the_password_can_be_changed_in_settings() {
     let h = unlocked(vec![entry("Example", "ada", RFC_KEY)]);
+    // Tall enough that the security section's messages are inside the settings' scroll view
+    // (elements scrolled out of it are not found).
+    h.app.window().window().set_size(slint::LogicalSize::new(520.0, 1600.0));
     h.click("Settings");
     assert!(h.exists("The vault opens with your password or PIN."));
     h.type_into("New password or PIN", "abc");
@@ -509,9 +512,14 @@ fn the_password_can_be_changed_in_settings() {
 fn keeping_tessera_running_in_the_background_is_a_saved_choice() {
     let h = unlocked(Vec::new());
     h.click("Settings");
-    let label = "Keep running when the window is closed";
+    let label = "Keep running in the tray when the window is closed";
     let checkbox = h.one(label);
     assert_eq!(checkbox.accessible_checked(), Some(false), "off without push accounts");
+    // The harness has no tray (`NoTray`): settings say what closing the window then does.
+    assert!(h.exists(
+        "This desktop shows no tray icons, so a closed window quits Tessera. Keep it running \
+         anyway to get login requests: start Tessera again to open it; Ctrl+Q quits."
+    ));
     assert!(!h.app.model().keeps_running());
     checkbox.invoke_accessible_default_action();
     assert!(h.app.model().keeps_running());
