@@ -4,7 +4,6 @@
 //! loop, which is how the UI tests drive the real interface with a fake clock and clipboard.
 #![allow(unreachable_pub)]
 
-pub mod cli;
 pub mod model;
 mod notice;
 pub mod platform;
@@ -25,6 +24,9 @@ pub use platform::clipboard::{Clipboard, ClipboardError, SystemClipboard};
 pub use platform::screen_lock;
 pub use platform::sources::{ScanSources, SystemScanSources};
 pub use task::Background;
+/// The command line lives in its own crate so that the `tessera` binary links no GUI.
+pub use tessera_cli as cli;
+pub use tessera_cli::Launch;
 
 mod ui;
 pub use ui::*;
@@ -110,26 +112,6 @@ pub fn build(deps: Deps) -> Result<App, slint::PlatformError> {
 /// Ends the event loop of [`run_with`] (fails only when none runs, as in the UI tests).
 fn quit() {
     let _ = slint::quit_event_loop();
-}
-
-/// How the desktop app starts.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Launch {
-    /// Start without showing the window (`--background`, as the autostart entry does): push
-    /// requests are listened for once the vault is open (at once with the keyring).
-    pub background: bool,
-}
-
-impl Launch {
-    /// Reads the desktop app's arguments: none, or `--background`. Anything else is `None`
-    /// (a command-line command).
-    pub fn from_args(args: &[std::ffi::OsString]) -> Option<Self> {
-        match args {
-            [] => Some(Self::default()),
-            [flag] if flag == "--background" => Some(Self { background: true }),
-            _ => None,
-        }
-    }
 }
 
 /// Opens the desktop app and returns when it quits. If Tessera already runs in this desktop

@@ -4,16 +4,17 @@
 //!
 //! Two binaries because start-up time is the command line's main cost: the GUI build links
 //! fontconfig (which brings freetype, libpng, brotli, expat and zlib) and is far larger, and
-//! the dynamic loader pays for that on every `tessera code`. The command-line binary links
-//! none of them (the linker drops the unused GUI code).
+//! the dynamic loader pays for that on every `tessera code`. This binary uses only the
+//! `tessera-cli` crate, never the app crate, so it links no GUI code at all (a linked crate's
+//! `#[used]` statics are kept even when unused; see src/cli/Cargo.toml).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let args: Vec<_> = std::env::args_os().skip(1).collect();
-    if tessera::Launch::from_args(&args).is_none() {
-        return tessera::cli::main();
+    if tessera_cli::Launch::from_args(&args).is_none() {
+        return tessera_cli::main();
     }
     let gui = gui_path();
     let error = run_gui(&gui, &args);

@@ -5,7 +5,8 @@
 //! here knows about the model or the screens.
 
 pub mod autostart;
-pub mod capture;
+/// Capture is shared with the command line (`tessera scan`), which must not link the GUI.
+pub use tessera_cli::capture;
 pub mod clipboard;
 #[cfg(all(unix, not(target_os = "android"), not(target_os = "macos")))]
 pub mod instance;

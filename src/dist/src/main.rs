@@ -1,7 +1,7 @@
 //! `tessera-dist docs DIR`: writes the man pages and shell completions of `tessera` into
 //! `DIR/man` and `DIR/completions`, for `scripts/package.sh` to put into the Debian package.
 //!
-//! They are generated from `tessera::cli::Cli`, the definitions the binaries parse their
+//! They are generated from `tessera_cli::Cli`, the definitions the binaries parse their
 //! arguments with, so they cannot drift from `tessera --help`:
 //!
 //! - `man/tessera.1` and one page per subcommand (`tessera-code.1`, `tessera-push-watch.1`,
@@ -20,7 +20,7 @@ use std::process::ExitCode;
 
 use clap::CommandFactory;
 use clap_complete::Shell;
-use tessera::cli::Cli;
+use tessera_cli::Cli;
 
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();

@@ -1,12 +1,20 @@
 //! The `tessera` command line: a thin layer over tessera-core.
 //!
+//! A crate of its own, beside the app, so the `tessera` binary links no GUI (start-up is the
+//! command line's main cost). It also holds [`capture`], the QR sources the app's scan
+//! screen shares, and [`Launch`], how the binaries tell the desktop app's arguments from a
+//! command.
+//!
 //! The contract (subcommands, flags, JSON shapes, exit codes) is fixed: tests and outside
 //! scripts rely on it. Errors print as `error: ...` plus a `hint: ...` on stderr; exit 1 for
 //! bad input or a failed operation, 2 for usage errors (clap's own). Nothing is written to the
 //! vault when a command fails.
 
+#![allow(unreachable_pub)]
+
 mod add;
 mod backup;
+pub mod capture;
 mod code;
 mod edit;
 mod error;
@@ -153,5 +161,25 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
         Command::Scan(args) => scan::run(&session, &args, out),
         Command::Password(args) => password::run(&session, &args, out),
         Command::Push(command) => push::run(&session, command, out),
+    }
+}
+
+/// How the desktop app starts, when the arguments ask for it rather than for a command.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Launch {
+    /// Start without showing the window (`--background`, as the autostart entry does): push
+    /// requests are listened for once the vault is open (at once with the keyring).
+    pub background: bool,
+}
+
+impl Launch {
+    /// Reads the desktop app's arguments: none, or `--background`. Anything else is `None`
+    /// (a command-line command).
+    pub fn from_args(args: &[OsString]) -> Option<Self> {
+        match args {
+            [] => Some(Self::default()),
+            [flag] if flag == "--background" => Some(Self { background: true }),
+            _ => None,
+        }
     }
 }
