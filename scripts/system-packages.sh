@@ -25,6 +25,9 @@ packages=(
   # dpkg-shlibdeps (dpkg-dev); the test validates the metainfo (appstream), renders the man
   # pages (man-db)
   dpkg-dev appstream man-db
+  # the screen-reader test (tests/cli/accessibility.rs): the AT-SPI accessibility bus and the
+  # Python client that scripts/a11y-tree.py reads the app's tree with, as Orca does
+  at-spi2-core python3-pyatspi
 )
 
 missing=()

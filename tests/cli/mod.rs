@@ -1,5 +1,7 @@
 //! `tessera` end to end: add, code, list, next, rename, remove, export and every bad input.
 
+/// What a screen reader reads from the real app over AT-SPI (names, spelled codes, hidden codes).
+mod accessibility;
 /// `tessera` and `tessera-gui`: which does what, and what each links.
 mod binaries;
 /// One app per session: a second launch shows the first (D-Bus), `--background`.

@@ -235,7 +235,7 @@ fn shown_qr(h: &Harness) -> Vec<String> {
 #[test]
 fn show_qr_needs_the_password_and_the_code_holds_the_account_link() {
     let h = unlocked(vec![entry("Example", "ada", RFC_KEY)]);
-    h.click("Details for Example");
+    h.click("Details for Example, ada");
     h.click("Show QR code");
     assert!(!h.exists("QR code"), "no code before the password");
     h.type_into("Password or PIN", "wrong");
@@ -263,7 +263,7 @@ fn show_qr_needs_the_password_and_the_code_holds_the_account_link() {
 fn export_shows_one_migration_code_per_page() {
     let entries: Vec<_> = (0..12).map(|i| entry(&format!("Issuer {i}"), "ada", RFC_KEY)).collect();
     let h = unlocked(entries);
-    h.click("Details for Issuer 0");
+    h.click("Details for Issuer 0, ada");
     h.click("Export to another phone");
     h.type_into("Password or PIN", "1234");
     h.click("Show QR code");
@@ -315,7 +315,11 @@ fn screenshots_of_the_scan_and_qr_screens_render() {
         h.click(if dutch { "Annuleren" } else { "Cancel" });
         h.click(if dutch { "Annuleren" } else { "Cancel" });
 
-        h.click(if dutch { "Gegevens van Example" } else { "Details for Example" });
+        h.click(if dutch {
+            "Gegevens van Example, ada@example.org"
+        } else {
+            "Details for Example, ada@example.org"
+        });
         snapshot(&h, &format!("details-{tag}"));
         h.click(if dutch { "QR-code tonen" } else { "Show QR code" });
         snapshot(&h, &format!("show-qr-password-{tag}"));
@@ -333,7 +337,7 @@ fn a_keyring_only_vault_shows_the_qr_code_after_a_confirmation() {
     let home = tempfile::tempdir().unwrap();
     let h = super::launch(vault, home, super::ENGLISH);
     assert!(h.exists("Lock"), "a keyring-only vault opens by itself");
-    h.click("Details for Example");
+    h.click("Details for Example, ada");
     h.click("Show QR code");
     assert!(!h.exists("Password or PIN"), "there is no password to ask for");
     assert!(!h.exists("QR code"), "the code waits for the confirmation");

@@ -90,6 +90,20 @@ fn screenshots_of_the_main_screens_render() {
     snapshot(&h, "first-run-english-light");
 }
 
+#[test]
+fn screenshot_of_hidden_codes_renders() {
+    i_slint_core_platform_set();
+    let settings = r#"{"language":"english","theme":"light","hide_codes":true}"#;
+    let h = start_on_current_backend(Some(sample_entries()), settings);
+    h.type_into("Password or PIN", "1234");
+    h.click("Unlock");
+    h.clock.set(super::RFC_TIME - 10);
+    h.app.tick();
+    // One code shown with a click on its dots; the others stay hidden.
+    h.click("Show code for Google, ada.lovelace@gmail.com");
+    snapshot(&h, "accounts-hidden-codes-light");
+}
+
 pub(super) fn i_slint_core_platform_set() {
     slint::platform::set_platform(Box::new(TestingBackend::new(TestingBackendOptions {
         mock_time: true,

@@ -1,7 +1,8 @@
 //! The accounts list as the user sees it: the search filter, favourites first, then sections
 //! (a group, or an issuer with two or more accounts), then the rest; each row's current and
 //! next code; and the once-a-second update that recomputes only the rows whose period rolled
-//! over. It is a `slint::Model` (rows are plain Rust values; the accounts screen maps them to
+//! over (or whose hidden code was revealed or hid again, see [`super::reveal`]). It is a
+//! `slint::Model` (rows are plain Rust values; the accounts screen maps them to
 //! Slint's `AccountRow`), so the list logic is tested without a window.
 
 use std::cell::RefCell;
@@ -10,6 +11,8 @@ use std::collections::HashMap;
 use slint::{Model, ModelNotify, ModelTracker};
 use tessera_core::otp::{OtpKind, group_code};
 use tessera_core::vault::Entry;
+
+use super::reveal::{Reveals, mask, spoken};
 
 /// What heads a row (only the first row of a block has a header).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,10 +40,16 @@ pub struct ListRow {
     pub initial: String,
     /// The avatar's colour (stable per issuer).
     pub tint: (u8, u8, u8),
-    /// The current code, grouped ("081 804").
+    /// The current code, grouped ("081 804"); its mask ("••• •••") while hidden.
     pub code: String,
-    /// The next period's code (TOTP); empty for HOTP.
+    /// The next period's code (TOTP); empty for HOTP and while hidden.
     pub next_code: String,
+    /// The code as a screen reader should say it ("0 8 1 8 0 4"); empty while hidden.
+    pub spoken: String,
+    /// The next code as a screen reader should say it; empty when `next_code` is.
+    pub spoken_next: String,
+    /// The code is hidden until the user reveals it.
+    pub hidden: bool,
     /// The period in seconds.
     pub period: u64,
     /// Counter-based.
@@ -56,6 +65,7 @@ pub struct ListRow {
 pub struct AccountList {
     rows: RefCell<Vec<ListRow>>,
     counters: RefCell<Vec<u64>>,
+    reveals: RefCell<Reveals>,
     notify: ModelNotify,
 }
 
@@ -97,9 +107,10 @@ impl AccountList {
         let mut rows = Vec::with_capacity(picked.len());
         let mut counters = Vec::with_capacity(picked.len());
         let mut previous: Option<(u8, String)> = None;
+        let reveals = self.reveals.borrow();
         for e in picked {
             let key = (rank(e), if rank(e) == 1 { section(e) } else { String::new() });
-            let mut row = row_for(e, now);
+            let mut row = row_for(e, now, reveals.shows(&e.id, &e.otp, now));
             if previous.as_ref() != Some(&key) {
                 row.header = match key.0 {
                     0 => Header::Favourites,
@@ -112,6 +123,7 @@ impl AccountList {
             counters.push(e.otp.counter_at(now));
             rows.push(row);
         }
+        drop(reveals);
         *self.rows.borrow_mut() = rows;
         *self.counters.borrow_mut() = counters;
         self.notify.reset();
@@ -121,26 +133,61 @@ impl AccountList {
     pub fn clear(&self) {
         self.rows.borrow_mut().clear();
         self.counters.borrow_mut().clear();
+        self.reveals.borrow_mut().clear();
         self.notify.reset();
     }
 
-    /// Recomputes the rows whose moving factor changed since they were built; returns how
-    /// many changed.
+    /// Turns "Hide codes until I click them" on or off (rebuild the list afterwards).
+    pub fn set_hiding(&self, on: bool) {
+        self.reveals.borrow_mut().set_hiding(on);
+    }
+
+    /// Whether codes are hidden until revealed.
+    pub fn hiding(&self) -> bool {
+        self.reveals.borrow().hiding()
+    }
+
+    /// Reveals the code of account `id` for one period (hiding on); returns whether a row
+    /// changed.
+    pub fn reveal(&self, entries: &[Entry], id: &str, now: u64) -> bool {
+        let Some(entry) = entries.iter().find(|e| e.id == id) else { return false };
+        self.reveals.borrow_mut().reveal(id, &entry.otp, now);
+        let index = {
+            let mut rows = self.rows.borrow_mut();
+            let Some(index) = rows.iter().position(|r| r.id == id) else { return false };
+            let row = &mut rows[index];
+            let shows = self.reveals.borrow().shows(id, &entry.otp, now);
+            if !(shows && row.hidden) {
+                return false;
+            }
+            let header = std::mem::replace(&mut row.header, Header::None);
+            *row = ListRow { header, ..row_for(entry, now, shows) };
+            index
+        };
+        self.notify.row_changed(index);
+        true
+    }
+
+    /// Recomputes the rows whose moving factor changed since they were built, or whose
+    /// revealed code hid again; returns how many changed.
     pub fn roll_over(&self, entries: &[Entry], now: u64) -> usize {
         let mut changed = Vec::new();
         {
             let mut rows = self.rows.borrow_mut();
             let mut counters = self.counters.borrow_mut();
+            let mut reveals = self.reveals.borrow_mut();
             for (index, (row, counter)) in rows.iter_mut().zip(counters.iter_mut()).enumerate() {
                 let Some(entry) = entries.iter().find(|e| e.id == row.id) else { continue };
                 let fresh = entry.otp.counter_at(now);
-                if fresh != *counter {
+                let shows = reveals.shows(&entry.id, &entry.otp, now);
+                if fresh != *counter || shows == row.hidden {
                     *counter = fresh;
                     let header = std::mem::replace(&mut row.header, Header::None);
-                    *row = ListRow { header, ..row_for(entry, now) };
+                    *row = ListRow { header, ..row_for(entry, now, shows) };
                     changed.push(index);
                 }
             }
+            reveals.forget_ended(now);
         }
         for index in &changed {
             self.notify.row_changed(*index);
@@ -170,14 +217,22 @@ impl Model for AccountList {
     }
 }
 
-/// Converts an entry into its row at `now`.
-fn row_for(entry: &Entry, now: u64) -> ListRow {
+/// Converts an entry into its row at `now`; `shows` is false while its code is hidden (the
+/// row then holds the mask and no digits).
+fn row_for(entry: &Entry, now: u64, shows: bool) -> ListRow {
     let otp = &entry.otp;
     let hotp = otp.kind == OtpKind::Hotp;
-    let next = if hotp {
+    let next = if hotp || !shows {
         String::new()
     } else {
         group_code(&otp.code_for_counter(otp.counter_at(now).saturating_add(1)))
+    };
+    let code = group_code(&otp.code_at(now));
+    let (code, spoken_code) = if shows {
+        let said = spoken(&code);
+        (code, said)
+    } else {
+        (mask(&code), String::new())
     };
     let label = if entry.issuer.trim().is_empty() { &entry.account } else { &entry.issuer };
     ListRow {
@@ -191,8 +246,11 @@ fn row_for(entry: &Entry, now: u64) -> ListRow {
             .map(|c| c.to_uppercase().collect::<String>())
             .unwrap_or_else(|| "?".into()),
         tint: avatar_colour(label),
-        code: group_code(&otp.code_at(now)),
+        code,
+        spoken_next: spoken(&next),
         next_code: next,
+        spoken: spoken_code,
+        hidden: !shows,
         period: otp.period,
         hotp,
         favourite: entry.favourite,
@@ -303,6 +361,64 @@ mod tests {
         let after = list.row_data(0).unwrap();
         assert_eq!(after.code, before.next_code, "the next code became the current one");
         assert_eq!(list.roll_over(&entries, 1_111_111_140), 2, "both roll at the minute");
+    }
+
+    #[test]
+    fn codes_are_spelled_for_screen_readers() {
+        let list = AccountList::default();
+        list.rebuild(&[entry("GitHub", "me")], "", RFC_TIME - 3);
+        let row = list.row_data(0).unwrap();
+        assert_eq!((row.code.as_str(), row.spoken.as_str()), ("081 804", "0 8 1 8 0 4"));
+        assert_eq!(row.spoken_next, spoken(&row.next_code));
+        assert!(!row.hidden);
+    }
+
+    #[test]
+    fn hidden_codes_show_a_mask_until_revealed_for_one_period() {
+        let entries = vec![entry("GitHub", "me"), entry("Mailbox", "me")];
+        let (github, mailbox) = (entries[0].id.clone(), entries[1].id.clone());
+        let list = AccountList::default();
+        list.set_hiding(true);
+        // 1_111_111_080 starts the period of RFC_TIME (…109), whose code is 081804.
+        list.rebuild(&entries, "", 1_111_111_100);
+        let row = list.row_data(0).unwrap();
+        assert_eq!(row.code, "••• •••");
+        assert!(row.hidden);
+        assert_eq!((row.spoken.as_str(), row.next_code.as_str()), ("", ""), "no digits");
+        assert!(list.reveal(&entries, &github, 1_111_111_100));
+        let row = list.row_data(0).unwrap();
+        assert_eq!((row.code.as_str(), row.hidden), ("081 804", false));
+        assert!(list.row_data(1).unwrap().hidden, "only the row revealed");
+        assert!(!list.reveal(&entries, &github, 1_111_111_101), "already on show");
+        list.rebuild(&entries, "git", 1_111_111_105);
+        assert!(!list.row_data(0).unwrap().hidden, "a search keeps the reveal");
+        list.rebuild(&entries, "", 1_111_111_105);
+        assert_eq!(list.roll_over(&entries, 1_111_111_109), 0, "still the same period");
+        assert_eq!(list.roll_over(&entries, 1_111_111_110), 2, "both codes rolled over");
+        assert!(list.row_data(0).unwrap().hidden, "the next code is hidden again");
+        assert!(list.reveal(&entries, &mailbox, 1_111_111_111));
+        list.clear();
+        list.rebuild(&entries, "", 1_111_111_112);
+        assert!(list.row_data(1).unwrap().hidden, "a lock hides revealed codes");
+        list.set_hiding(false);
+        list.rebuild(&entries, "", 1_111_111_112);
+        assert!(list.iter().all(|r| !r.hidden && r.spoken.len() == 11));
+    }
+
+    #[test]
+    fn a_revealed_hotp_code_hides_again_after_a_period_with_no_roll_over() {
+        let mut hotp = entry("Bank", "me");
+        hotp.otp.kind = OtpKind::Hotp;
+        let entries = vec![hotp];
+        let id = entries[0].id.clone();
+        let list = AccountList::default();
+        list.set_hiding(true);
+        list.rebuild(&entries, "", 1000);
+        list.reveal(&entries, &id, 1000);
+        assert_eq!(list.roll_over(&entries, 1029), 0);
+        assert!(!list.row_data(0).unwrap().hidden);
+        assert_eq!(list.roll_over(&entries, 1030), 1, "hidden after one period");
+        assert!(list.row_data(0).unwrap().hidden);
     }
 
     #[test]

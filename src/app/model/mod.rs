@@ -15,6 +15,7 @@ pub mod draft;
 pub mod inbox;
 pub mod prefs;
 pub mod push_worker;
+pub mod reveal;
 #[cfg(test)]
 pub(crate) mod testing;
 pub mod tray;
@@ -298,10 +299,12 @@ impl Model {
             unsaved_history: Vec::new(),
             words: Rc::new(announce::english),
         };
+        let list = AccountList::default();
+        list.set_hiding(state.settings.hide_codes);
         let model = Self {
             inner: Rc::new(Inner {
                 state: RefCell::new(state),
-                list: Rc::new(AccountList::default()),
+                list: Rc::new(list),
                 listeners: RefCell::new(Vec::new()),
             }),
         };
@@ -812,6 +815,13 @@ impl Model {
         }
     }
 
+    /// Shows the hidden code of `id` for one period ("Hide codes until I click them").
+    pub fn reveal(&self, id: &str) {
+        self.touch();
+        let state = self.state();
+        self.inner.list.reveal(state.entries(), id, state.now());
+    }
+
     /// Clears the clipboard if it still holds the code we put there.
     fn clear_clipboard_if_ours(&self) {
         let mut state = self.state_mut();
@@ -1127,11 +1137,16 @@ impl Model {
     /// Replaces the settings and saves them.
     pub fn set_settings(&self, settings: Settings) {
         self.touch();
+        let hiding = settings.hide_codes;
         let saved = {
             let mut state = self.state_mut();
             state.settings = settings;
             state.settings.save(&state.deps.home)
         };
+        if hiding != self.inner.list.hiding() {
+            self.inner.list.set_hiding(hiding);
+            self.rebuild_list();
+        }
         if let Err(error) = saved {
             self.notice(Notice::Error(error.to_string()));
         }

@@ -1,5 +1,5 @@
 //! The user's preferences (`settings.json`: language, theme, auto-lock, clipboard delay,
-//! window size, keep running in the background; no secrets) and the failed-unlock record the core keeps beside them.
+//! window size, keep running in the background, hidden codes; no secrets) and the failed-unlock record the core keeps beside them.
 
 use std::path::Path;
 
@@ -52,6 +52,8 @@ pub struct Settings {
     /// Keep the push accounts in the OS keyring so that login requests are heard from a
     /// cold start, before the first unlock (`tessera_core::vault::standby`).
     pub listen_before_unlock: bool,
+    /// "Hide codes until I click them": the list shows masks (`super::reveal`).
+    pub hide_codes: bool,
 }
 
 impl Default for Settings {
@@ -64,6 +66,7 @@ impl Default for Settings {
             window_size: None,
             keep_running: None,
             listen_before_unlock: false,
+            hide_codes: false,
         }
     }
 }

@@ -102,6 +102,31 @@ fn a_copied_code_is_cleared_after_the_delay_only_if_still_ours() {
 }
 
 #[test]
+fn hidden_codes_copy_without_revealing_show_for_one_period_and_the_choice_is_saved() {
+    let setup = created();
+    setup.model.commit(|c| c.entries.push(entry("GitHub"))).unwrap();
+    let id = setup.model.list().id_at(0).unwrap();
+    let settings = crate::Settings { hide_codes: true, ..setup.model.state().settings.clone() };
+    setup.model.set_settings(settings);
+    let home = setup.model.state().deps.home.clone();
+    assert!(crate::Settings::load(&home).hide_codes, "saved with the other preferences");
+    let row = || slint::Model::row_data(&*setup.model.list(), 0).unwrap();
+    assert_eq!((row().code.as_str(), row().hidden), ("••• •••", true));
+    setup.model.copy(&id);
+    assert_eq!(setup.board.0.lock().unwrap().as_deref(), Some("081804"), "copy still works");
+    assert!(row().hidden, "copying does not reveal");
+    setup.model.reveal(&id);
+    assert_eq!(row().code, "081 804");
+    // RFC_TIME is the last second of its period: the next tick brings a new, hidden code.
+    *setup.clock.0.lock().unwrap() += 1;
+    setup.model.tick();
+    assert!(row().hidden, "hidden again once the code rolled over");
+    let settings = crate::Settings { hide_codes: false, ..setup.model.state().settings.clone() };
+    setup.model.set_settings(settings);
+    assert!(!row().hidden, "turning the setting off shows every code at once");
+}
+
+#[test]
 fn the_idle_lock_closes_the_vault_after_the_chosen_minutes() {
     let setup = created();
     let mut settings = setup.model.state().settings.clone();

@@ -1,4 +1,4 @@
-//! The accounts list: search, copy, HOTP next code; rows are the model's list mapped to
+//! The accounts list: search, copy, reveal a hidden code, HOTP next code; rows are the model's list mapped to
 //! Slint's `AccountRow`.
 
 use std::rc::Rc;
@@ -32,6 +32,9 @@ fn account_row(row: ListRow) -> AccountRow {
         tint: slint::Color::from_rgb_u8(r, g, b),
         code: row.code.into(),
         next_code: row.next_code.into(),
+        spoken: row.spoken.into(),
+        spoken_next: row.spoken_next.into(),
+        hidden: row.hidden,
         period: int(row.period),
         hotp: row.hotp,
         favourite: row.favourite,
@@ -56,6 +59,12 @@ pub(crate) fn connect(window: &AppWindow, model: &Model) {
     accounts.on_copy(move |id| {
         if let Some(model) = m.upgrade() {
             model.copy(&id);
+        }
+    });
+    let m = model.downgrade();
+    accounts.on_reveal(move |id| {
+        if let Some(model) = m.upgrade() {
+            model.reveal(&id);
         }
     });
     let m = model.downgrade();

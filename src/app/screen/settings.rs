@@ -1,5 +1,5 @@
-//! Settings: language, theme, auto-lock, clipboard delay, keep running in the tray (and
-//! whether the desktop shows one),
+//! Settings: language, theme, auto-lock, clipboard delay, hidden codes, keep running in the
+//! tray (and whether the desktop shows one),
 //! the vault's protection, about.
 //! Preferences apply at once and are saved.
 
@@ -29,6 +29,7 @@ pub(crate) fn apply(settings: &Settings, ui: &AppWindow) {
     });
     adapter.set_auto_lock_minutes(int(settings.auto_lock_minutes));
     adapter.set_clipboard_seconds(int(settings.clipboard_seconds));
+    adapter.set_hide_codes(settings.hide_codes);
     // Only fails when the bundle lacks the language, which build.rs guarantees it has.
     let _ = slint::select_bundled_translation(settings.translation());
 }
@@ -84,6 +85,7 @@ fn read(ui: &AppWindow, previous: &Settings, by_default: bool) -> Settings {
         keep_running,
         // Changed only through its own callback (it moves keys in the keyring).
         listen_before_unlock: previous.listen_before_unlock,
+        hide_codes: adapter.get_hide_codes(),
     }
 }
 
