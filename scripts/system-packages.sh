@@ -25,6 +25,9 @@ packages=(
   # dpkg-shlibdeps (dpkg-dev); the test validates the metainfo (appstream), renders the man
   # pages (man-db)
   dpkg-dev appstream man-db
+  # app tests: the global shortcut's keys are sent through XTEST by xdotool
+  # (tests/cli/global_shortcut.rs)
+  xdotool
 )
 
 missing=()
