@@ -31,6 +31,9 @@ pub enum ThemeMode {
     Dark,
 }
 
+/// The global shortcut until the user picks another.
+pub const DEFAULT_SHORTCUT: &str = "Ctrl+Alt+T";
+
 /// The user's preferences, kept in `settings.json` in the data directory (no secrets).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -52,6 +55,9 @@ pub struct Settings {
     /// Keep the push accounts in the OS keyring so that login requests are heard from a
     /// cold start, before the first unlock (`tessera_core::vault::standby`).
     pub listen_before_unlock: bool,
+    /// The global shortcut that brings Tessera up with the search ready ("Ctrl+Alt+T"; empty:
+    /// none). Parsed by `platform::shortcut::Shortcut`.
+    pub global_shortcut: String,
 }
 
 impl Default for Settings {
@@ -64,6 +70,7 @@ impl Default for Settings {
             window_size: None,
             keep_running: None,
             listen_before_unlock: false,
+            global_shortcut: DEFAULT_SHORTCUT.to_owned(),
         }
     }
 }
