@@ -238,7 +238,7 @@ pub(crate) fn connect(window: &AppWindow, model: &Model) {
         match model.set_global_shortcut(&written) {
             // Written back the one way it is shown ("ctrl+alt+t" becomes "Ctrl+Alt+T").
             Ok(()) => {
-                adapter.set_global_shortcut(model.state().settings.global_shortcut.as_str().into())
+                adapter.set_global_shortcut(model.state().settings.global_shortcut.as_str().into());
             }
             Err(_) => {
                 adapter.set_shortcut_status(ShortcutStatus::Invalid);
