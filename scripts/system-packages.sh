@@ -28,6 +28,9 @@ packages=(
   # the screen-reader test (tests/cli/accessibility.rs): the AT-SPI accessibility bus and the
   # Python client that scripts/a11y-tree.py reads the app's tree with, as Orca does
   at-spi2-core python3-pyatspi
+  # app tests: the global shortcut's keys are sent through XTEST by xdotool
+  # (tests/cli/global_shortcut.rs)
+  xdotool
 )
 
 missing=()

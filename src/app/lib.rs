@@ -101,6 +101,10 @@ pub fn build(deps: Deps) -> Result<App, slint::PlatformError> {
     let handle = window.as_weak();
     model.subscribe(move |_, event| match (event, handle.upgrade()) {
         (model::Event::Raise, Some(window)) => raise(&window),
+        // Hidden, not closed: the app keeps running for the next press of the shortcut.
+        (model::Event::Dismiss, Some(window)) => {
+            let _ = window.hide();
+        }
         (model::Event::Quit, _) => quit(),
         _ => {}
     });
@@ -189,6 +193,8 @@ pub fn run_with(
             eprintln!("tessera: {error}; the app locks when idle only");
         }
     }
+    // The global shortcut (an X11 grab or the desktop portal) brings the window up.
+    app.model.start_global_shortcut(platform::shortcut::system);
     if !launch.background {
         app.window.show()?;
     }

@@ -4,6 +4,8 @@
 mod accessibility;
 /// `tessera` and `tessera-gui`: which does what, and what each links.
 mod binaries;
+/// The global shortcut: an X11 grab, XTEST key presses, the CLIPBOARD read back.
+mod global_shortcut;
 /// One app per session: a second launch shows the first (D-Bus), `--background`.
 pub(crate) mod instance;
 /// Locking when the screen locks (D-Bus screensaver signals).

@@ -8,6 +8,7 @@
 
 mod approvals;
 mod hidden_codes;
+mod keys;
 mod perf_fixture;
 pub(crate) mod scan;
 mod screenshots;

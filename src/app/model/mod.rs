@@ -16,6 +16,7 @@ pub mod inbox;
 pub mod prefs;
 pub mod push_worker;
 pub mod reveal;
+pub mod shortcut;
 #[cfg(test)]
 pub(crate) mod testing;
 pub mod tray;
@@ -194,6 +195,12 @@ pub enum Event {
     Quit,
     /// The desktop's tray came or went (settings say whether closing the window quits).
     TrayChanged,
+    /// Put the keyboard in the search field (the global shortcut brought the window up).
+    FocusSearch,
+    /// Hide the window again (a code was picked after the global shortcut brought it up).
+    Dismiss,
+    /// The global shortcut's binding changed ([`State::shortcut_status`]).
+    ShortcutChanged,
 }
 
 /// The unlock screen's state.
@@ -237,6 +244,12 @@ pub struct State {
     /// Words notifications in the UI's language (the screens set it; English without a
     /// window).
     pub words: Rc<dyn Fn(announce::Words<'_>) -> String>,
+    /// How the global shortcut stands.
+    pub shortcut_status: crate::platform::shortcut::Binding,
+    /// The global shortcut's service (none until [`Model::start_global_shortcut`]).
+    shortcut: Option<shortcut::Service>,
+    /// The window was brought up by the global shortcut: picking a code hides it again.
+    summoned: bool,
 }
 
 impl State {
@@ -298,6 +311,9 @@ impl Model {
             copied: None,
             unsaved_history: Vec::new(),
             words: Rc::new(announce::english),
+            shortcut_status: crate::platform::shortcut::Binding::Unsupported,
+            shortcut: None,
+            summoned: false,
         };
         let list = AccountList::default();
         list.set_hiding(state.settings.hide_codes);
@@ -360,6 +376,10 @@ impl Model {
 
     /// Sends the user to `view`.
     pub fn show(&self, view: View) {
+        if view != View::Accounts {
+            // Gone elsewhere: no longer a quick pick.
+            self.state_mut().summoned = false;
+        }
         self.emit(&Event::Show(view));
     }
 
@@ -534,6 +554,9 @@ impl Model {
         self.rebuild_list();
         self.emit(&Event::Unlocked);
         self.show(View::Accounts);
+        if self.state().summoned {
+            self.emit(&Event::FocusSearch);
+        }
         if !unsaved.is_empty() {
             let _ = self.commit(|content| content.push_history.extend(unsaved));
         }
@@ -792,13 +815,22 @@ impl Model {
     /// Puts the current code of `id` on the clipboard; it is cleared after the user's delay
     /// (only if it is still ours).
     pub fn copy(&self, id: &str) {
+        self.copy_code(id, |otp, now| otp.code_at(now));
+    }
+
+    /// Puts the code `code_of(otp, now)` of `id` on the clipboard, as [`Model::copy`] does.
+    fn copy_code(
+        &self,
+        id: &str,
+        code_of: impl FnOnce(&tessera_core::otp::OtpParams, u64) -> String,
+    ) {
         self.touch();
         let now = self.now();
         let outcome = {
             let mut state = self.state_mut();
             let Some(vault) = state.vault.as_mut() else { return };
             let Some(entry) = vault.content().entries.iter().find(|e| e.id == id) else { return };
-            let code = Zeroizing::new(entry.otp.code_at(now));
+            let code = Zeroizing::new(code_of(&entry.otp, now));
             vault.mark_used(id, now);
             let delay = u64::from(state.settings.clipboard_seconds);
             match state.deps.clipboard.set_text(&code) {

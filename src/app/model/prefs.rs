@@ -31,6 +31,9 @@ pub enum ThemeMode {
     Dark,
 }
 
+/// The global shortcut until the user picks another.
+pub const DEFAULT_SHORTCUT: &str = "Ctrl+Alt+T";
+
 /// The user's preferences, kept in `settings.json` in the data directory (no secrets).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -54,6 +57,9 @@ pub struct Settings {
     pub listen_before_unlock: bool,
     /// "Hide codes until I click them": the list shows masks (`super::reveal`).
     pub hide_codes: bool,
+    /// The global shortcut that brings Tessera up with the search ready ("Ctrl+Alt+T"; empty:
+    /// none). Parsed by `platform::shortcut::Shortcut`.
+    pub global_shortcut: String,
 }
 
 impl Default for Settings {
@@ -67,6 +73,7 @@ impl Default for Settings {
             keep_running: None,
             listen_before_unlock: false,
             hide_codes: false,
+            global_shortcut: DEFAULT_SHORTCUT.to_owned(),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The outside world as the app meets it: the clipboard, screen and camera capture, desktop
-//! notifications, the desktop's screen lock, the one-instance claim on the session bus, and
-//! the real push backends. Each piece sits
-//! behind a small trait or function so the model can be driven by fakes in tests; nothing
+//! notifications, the desktop's screen lock, the one-instance claim on the session bus, the
+//! global shortcut (an X11 key grab or the desktop portal), and the real push backends. Each
+//! piece sits behind a small trait or function so the model can be driven by fakes in tests; nothing
 //! here knows about the model or the screens.
 
 pub mod autostart;
@@ -13,6 +13,7 @@ pub mod instance;
 pub mod notify;
 #[cfg(all(unix, not(target_os = "android"), not(target_os = "macos")))]
 pub mod screen_lock;
+pub mod shortcut;
 pub mod sources;
 pub mod tray;
 

@@ -1,5 +1,6 @@
-//! The accounts list: search, copy, reveal a hidden code, HOTP next code; rows are the model's list mapped to
-//! Slint's `AccountRow`.
+//! The accounts list: search, copy, reveal a hidden code, HOTP next code, and its keys (N,
+//! type-ahead, Ctrl+1…9, Enter in the search, the global shortcut's search focus); rows are
+//! the model's list mapped to Slint's `AccountRow`.
 
 use std::rc::Rc;
 
@@ -74,6 +75,22 @@ pub(crate) fn connect(window: &AppWindow, model: &Model) {
         }
     });
 
+    let m = model.downgrade();
+    accounts.on_copy_next(move |id| {
+        if let Some(model) = m.upgrade() {
+            model.copy_next(&id);
+        }
+    });
+    let m = model.downgrade();
+    accounts.on_pick(move |id| {
+        if let Some(model) = m.upgrade() {
+            model.pick(&id);
+        }
+    });
+    let m = model.downgrade();
+    accounts.on_dismiss(move || m.upgrade().is_some_and(|model| model.dismiss()));
+    accounts.on_starts_search(|text| starts_search(&text));
+
     let handle = window.as_weak();
     model.subscribe(move |model, event| {
         let Some(ui) = handle.upgrade() else { return };
@@ -88,14 +105,44 @@ pub(crate) fn connect(window: &AppWindow, model: &Model) {
                 adapter.set_search(SharedString::new());
                 adapter.set_total(0);
             }
+            Event::FocusSearch => {
+                adapter.set_search(SharedString::new());
+                adapter.set_selected(-1);
+                adapter
+                    .set_focus_search_request(adapter.get_focus_search_request().wrapping_add(1));
+            }
             _ => {}
         }
     });
 }
 
+/// Whether a key typed in the list starts a search with it: one printable character, not N
+/// (next code) or Space (kept for the row's own use). Slint gives special keys as characters
+/// of Unicode's private use area (arrows, function keys) or as control characters.
+fn starts_search(text: &str) -> bool {
+    let mut chars = text.chars();
+    let (Some(c), None) = (chars.next(), chars.next()) else { return false };
+    !c.is_control()
+        && !c.is_whitespace()
+        && !('\u{e000}'..='\u{f8ff}').contains(&c)
+        && !matches!(c, 'n' | 'N')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn letters_digits_and_signs_start_a_search_keys_and_n_do_not() {
+        for text in ["a", "Z", "é", "7", "@", "."] {
+            assert!(starts_search(text), "{text:?}");
+        }
+        let arrow: SharedString = slint::platform::Key::DownArrow.into();
+        let escape: SharedString = slint::platform::Key::Escape.into();
+        for text in ["", "n", "N", " ", "\t", "\n", "ab", arrow.as_str(), escape.as_str()] {
+            assert!(!starts_search(text), "{text:?}");
+        }
+    }
 
     #[test]
     fn now_modulus_preserves_common_periods() {

@@ -1,5 +1,5 @@
 //! Settings: language, theme, auto-lock, clipboard delay, hidden codes, keep running in the
-//! tray (and whether the desktop shows one),
+//! tray (and whether the desktop shows one), the global shortcut (and how it stands),
 //! the vault's protection, about.
 //! Preferences apply at once and are saved.
 
@@ -11,8 +11,9 @@ use super::{NewPasswordProblem, check_new_password, int, password_min};
 use crate::model::prefs::{Language, Settings, ThemeMode};
 use crate::model::vault::Unlocked;
 use crate::model::{Event, Model, View};
+use crate::platform::shortcut::Binding;
 use crate::platform::tray::Host;
-use crate::ui::{AppAdapter, AppWindow, SecurityNotice, SettingsAdapter};
+use crate::ui::{AppAdapter, AppWindow, SecurityNotice, SettingsAdapter, ShortcutStatus};
 
 /// Copies `settings` into the settings screen and applies language and theme.
 pub(crate) fn apply(settings: &Settings, ui: &AppWindow) {
@@ -48,8 +49,26 @@ fn fill(ui: &AppWindow, model: &Model) {
     adapter.set_vault_path(state.deps.vault.location().into());
     adapter.set_notice(SecurityNotice::None);
     adapter.set_keyring_available(state.deps.vault.keyring_available());
+    adapter.set_global_shortcut(state.settings.global_shortcut.as_str().into());
     drop(state);
+    show_shortcut(ui, model);
     show_protection(ui, model);
+}
+
+/// Shows how the global shortcut stands.
+fn show_shortcut(ui: &AppWindow, model: &Model) {
+    let adapter = ui.global::<SettingsAdapter>();
+    let (status, detail) = match &model.state().shortcut_status {
+        Binding::Off => (ShortcutStatus::Off, String::new()),
+        Binding::Pending => (ShortcutStatus::Pending, String::new()),
+        Binding::Bound(keys) => (ShortcutStatus::Bound, keys.clone()),
+        Binding::Unassigned => (ShortcutStatus::Unassigned, String::new()),
+        Binding::Taken(keys) => (ShortcutStatus::Taken, keys.clone()),
+        Binding::Unsupported => (ShortcutStatus::Unsupported, String::new()),
+        Binding::Failed(reason) => (ShortcutStatus::Failed, reason.clone()),
+    };
+    adapter.set_shortcut_status(status);
+    adapter.set_shortcut_detail(detail.into());
 }
 
 /// Shows whether closing the window keeps the app running, and whether a tray shows it.
@@ -86,6 +105,8 @@ fn read(ui: &AppWindow, previous: &Settings, by_default: bool) -> Settings {
         // Changed only through its own callback (it moves keys in the keyring).
         listen_before_unlock: previous.listen_before_unlock,
         hide_codes: adapter.get_hide_codes(),
+        // Changed only through its own callback (it binds the keys).
+        global_shortcut: previous.global_shortcut.clone(),
     }
 }
 
@@ -212,6 +233,23 @@ pub(crate) fn connect(window: &AppWindow, model: &Model) {
     });
 
     let m = model.downgrade();
+    let handle = window.as_weak();
+    adapter.on_global_shortcut_set(move |written| {
+        let (Some(model), Some(ui)) = (m.upgrade(), handle.upgrade()) else { return };
+        let adapter = ui.global::<SettingsAdapter>();
+        match model.set_global_shortcut(&written) {
+            // Written back the one way it is shown ("ctrl+alt+t" becomes "Ctrl+Alt+T").
+            Ok(()) => {
+                adapter.set_global_shortcut(model.state().settings.global_shortcut.as_str().into());
+            }
+            Err(_) => {
+                adapter.set_shortcut_status(ShortcutStatus::Invalid);
+                adapter.set_shortcut_detail(written);
+            }
+        }
+    });
+
+    let m = model.downgrade();
     adapter.on_back(move || {
         let Some(model) = m.upgrade() else { return };
         let view = if model.is_unlocked() { View::Accounts } else { View::Unlock };
@@ -222,6 +260,7 @@ pub(crate) fn connect(window: &AppWindow, model: &Model) {
     model.subscribe(move |model, event| match (event, handle.upgrade()) {
         (Event::Show(View::Settings), Some(ui)) => fill(&ui, model),
         (Event::TrayChanged | Event::PushAccountsChanged, Some(ui)) => show_tray(&ui, model),
+        (Event::ShortcutChanged, Some(ui)) => show_shortcut(&ui, model),
         _ => {}
     });
 }
