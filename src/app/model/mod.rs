@@ -15,6 +15,8 @@ pub mod draft;
 pub mod inbox;
 pub mod prefs;
 pub mod push_worker;
+pub mod recovery;
+pub mod reminder;
 #[cfg(test)]
 pub(crate) mod testing;
 pub mod tray;
@@ -127,6 +129,8 @@ pub enum View {
     Import,
     /// Export to a file.
     Export,
+    /// One account's recovery codes.
+    Recovery,
 }
 
 /// A short message for the user.
@@ -236,6 +240,12 @@ pub struct State {
     /// Words notifications in the UI's language (the screens set it; English without a
     /// window).
     pub words: Rc<dyn Fn(announce::Words<'_>) -> String>,
+    /// The account whose recovery codes are revealed ([`recovery`]).
+    revealed_recovery: Option<String>,
+    /// The backup reminder's record ([`reminder`]).
+    reminder: reminder::BackupReminder,
+    /// The accounts' fingerprint after the last save ([`reminder`]).
+    accounts_print: Option<u64>,
 }
 
 impl State {
@@ -280,6 +290,7 @@ impl Model {
     pub fn new(deps: Deps) -> Self {
         let settings = Settings::load(&deps.home);
         let attempts = Attempts::load(&deps.home);
+        let reminder = reminder::BackupReminder::load(&deps.home);
         let now = deps.clock.now();
         let state = State {
             deps,
@@ -297,6 +308,9 @@ impl Model {
             copied: None,
             unsaved_history: Vec::new(),
             words: Rc::new(announce::english),
+            revealed_recovery: None,
+            reminder,
+            accounts_print: None,
         };
         let model = Self {
             inner: Rc::new(Inner {
@@ -352,6 +366,9 @@ impl Model {
         }
         if *event == Event::PushAccountsChanged {
             self.keep_standby();
+        }
+        if matches!(event, Event::Backup(BackupOutcome::Written(_))) {
+            self.backup_reminder_copied();
         }
     }
 
@@ -528,6 +545,7 @@ impl Model {
             let listening = state.inbox.listens_to(&accounts);
             (std::mem::take(&mut state.unsaved_history), listening)
         };
+        self.note_accounts();
         self.rebuild_list();
         self.emit(&Event::Unlocked);
         self.show(View::Accounts);
@@ -672,6 +690,7 @@ impl Model {
                 return;
             }
             state.vault = None;
+            state.revealed_recovery = None;
             state.selected = None;
             state.draft = None;
             state.search.clear();
@@ -703,6 +722,7 @@ impl Model {
         };
         match result {
             Ok(value) => {
+                self.note_accounts_change();
                 self.rebuild_list();
                 self.write_backup();
                 Some(value)
