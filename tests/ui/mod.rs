@@ -8,6 +8,7 @@
 
 mod approvals;
 mod perf_fixture;
+mod recovery;
 pub(crate) mod scan;
 mod screenshots;
 mod transfer;
