@@ -73,7 +73,7 @@ pub fn run(
     }
 }
 
-fn refused(error: RecoveryError) -> CliError {
+fn refused(error: &RecoveryError) -> CliError {
     let hint = match error {
         RecoveryError::NoSuchCode { .. } => "`tessera recovery list QUERY` numbers the codes",
         _ => "put one code on each line; the vault was not changed",
@@ -109,7 +109,7 @@ fn add(session: &Session, args: &AddArgs, out: &mut dyn Write) -> Result<(), Cli
     let index = query::one(&vault.content().entries, &args.query)?;
     let now = SystemClock.now();
     let entry = &mut vault.content_mut().entries[index];
-    let added = entry.add_recovery_codes(&pasted, now).map_err(refused)?;
+    let added = entry.add_recovery_codes(&pasted, now).map_err(|e| refused(&e))?;
     let label = entry.label();
     let total = entry.recovery.len();
     super::session::save(&mut vault)?;
@@ -165,7 +165,7 @@ fn mark(session: &Session, args: &MarkArgs, out: &mut dyn Write) -> Result<(), C
     let index = query::one(&vault.content().entries, &args.query)?;
     let now = SystemClock.now();
     let entry = &mut vault.content_mut().entries[index];
-    entry.mark_recovery_code(args.number, !args.unused, now).map_err(refused)?;
+    entry.mark_recovery_code(args.number, !args.unused, now).map_err(|e| refused(&e))?;
     let label = entry.label();
     super::session::save(&mut vault)?;
     let state = if args.unused { "unused" } else { "used" };

@@ -158,11 +158,11 @@ pub(crate) fn connect(window: &AppWindow, model: &Model) {
         match event {
             Event::Locked => clear(&ui),
             // Any other screen shown hides the codes (they are revealed for this screen only).
-            Event::Show(view) if *view != View::Recovery => {
-                if ui.global::<RecoveryAdapter>().get_revealed() {
-                    model.hide_recovery();
-                    clear(&ui);
-                }
+            Event::Show(view)
+                if *view != View::Recovery && ui.global::<RecoveryAdapter>().get_revealed() =>
+            {
+                model.hide_recovery();
+                clear(&ui);
             }
             _ => {}
         }
