@@ -8,6 +8,8 @@ mod binaries;
 mod global_shortcut;
 /// One app per session: a second launch shows the first (D-Bus), `--background`.
 pub(crate) mod instance;
+/// `tessera recovery`: an account's recovery codes, hidden until re-authentication.
+mod recovery;
 /// Locking when the screen locks (D-Bus screensaver signals).
 pub(crate) mod screen_lock;
 /// `tessera import` / `tessera export` through every format's fixture.

@@ -10,6 +10,7 @@ mod approvals;
 mod hidden_codes;
 mod keys;
 mod perf_fixture;
+mod recovery;
 pub(crate) mod scan;
 mod screenshots;
 mod transfer;

@@ -17,6 +17,8 @@ pub mod prefs;
 pub mod push_worker;
 pub mod reveal;
 pub mod shortcut;
+pub mod recovery;
+pub mod reminder;
 #[cfg(test)]
 pub(crate) mod testing;
 pub mod tray;
@@ -129,6 +131,8 @@ pub enum View {
     Import,
     /// Export to a file.
     Export,
+    /// One account's recovery codes.
+    Recovery,
 }
 
 /// A short message for the user.
@@ -250,6 +254,12 @@ pub struct State {
     shortcut: Option<shortcut::Service>,
     /// The window was brought up by the global shortcut: picking a code hides it again.
     summoned: bool,
+    /// The account whose recovery codes are revealed ([`recovery`]).
+    revealed_recovery: Option<String>,
+    /// The backup reminder's record ([`reminder`]).
+    reminder: reminder::BackupReminder,
+    /// The accounts' fingerprint after the last save ([`reminder`]).
+    accounts_print: Option<u64>,
 }
 
 impl State {
@@ -294,6 +304,7 @@ impl Model {
     pub fn new(deps: Deps) -> Self {
         let settings = Settings::load(&deps.home);
         let attempts = Attempts::load(&deps.home);
+        let reminder = reminder::BackupReminder::load(&deps.home);
         let now = deps.clock.now();
         let state = State {
             deps,
@@ -314,6 +325,9 @@ impl Model {
             shortcut_status: crate::platform::shortcut::Binding::Unsupported,
             shortcut: None,
             summoned: false,
+            revealed_recovery: None,
+            reminder,
+            accounts_print: None,
         };
         let list = AccountList::default();
         list.set_hiding(state.settings.hide_codes);
@@ -371,6 +385,9 @@ impl Model {
         }
         if *event == Event::PushAccountsChanged {
             self.keep_standby();
+        }
+        if matches!(event, Event::Backup(BackupOutcome::Written(_))) {
+            self.backup_reminder_copied();
         }
     }
 
@@ -551,6 +568,7 @@ impl Model {
             let listening = state.inbox.listens_to(&accounts);
             (std::mem::take(&mut state.unsaved_history), listening)
         };
+        self.note_accounts();
         self.rebuild_list();
         self.emit(&Event::Unlocked);
         self.show(View::Accounts);
@@ -698,6 +716,7 @@ impl Model {
                 return;
             }
             state.vault = None;
+            state.revealed_recovery = None;
             state.selected = None;
             state.draft = None;
             state.search.clear();
@@ -729,6 +748,7 @@ impl Model {
         };
         match result {
             Ok(value) => {
+                self.note_accounts_change();
                 self.rebuild_list();
                 self.write_backup();
                 Some(value)

@@ -111,14 +111,14 @@ impl Settings {
 }
 
 /// Reads `home/name` as JSON; a missing or unreadable file gives the default.
-fn read_json<T: Default + serde::de::DeserializeOwned>(home: &Path, name: &str) -> T {
+pub(super) fn read_json<T: Default + serde::de::DeserializeOwned>(home: &Path, name: &str) -> T {
     std::fs::read(home.join(name))
         .ok()
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
         .unwrap_or_default()
 }
 
-fn write_json<T: Serialize>(home: &Path, name: &str, value: &T) -> std::io::Result<()> {
+pub(super) fn write_json<T: Serialize>(home: &Path, name: &str, value: &T) -> std::io::Result<()> {
     std::fs::create_dir_all(home)?;
     let bytes = serde_json::to_vec_pretty(value).map_err(std::io::Error::other)?;
     let tmp = home.join(format!("{name}.tmp"));

@@ -254,6 +254,11 @@ impl Unlocked {
         tessera_core::transfer::backup::backup_kdf(&self.vault)
     }
 
+    /// Returns what showing recovery codes asks of the user (the core's rule).
+    pub fn reveal_check(&self) -> tessera_core::vault::recovery::RevealCheck {
+        tessera_core::vault::recovery::RevealCheck::for_vault(&self.vault.info())
+    }
+
     /// Returns which slots the vault has.
     pub fn summary(&self) -> VaultSummary {
         VaultSummary::from(&self.vault.info())

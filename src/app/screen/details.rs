@@ -17,6 +17,7 @@ fn fill(ui: &AppWindow, model: &Model) {
     details.set_issuer(entry.issuer.as_str().into());
     details.set_note(entry.note.as_str().into());
     details.set_favourite(entry.favourite);
+    details.set_recovery_count(super::int(entry.recovery.len()));
     details.set_confirm_delete(false);
     let otp = &entry.otp;
     let kind = match otp.kind {

@@ -8,6 +8,8 @@ pub mod add_account;
 pub mod approvals;
 pub mod details;
 pub mod qr_view;
+pub mod recovery;
+pub mod reminder;
 pub mod scan;
 pub mod settings;
 pub mod shell;

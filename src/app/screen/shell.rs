@@ -27,6 +27,7 @@ pub(crate) fn screen_of(view: View) -> Screen {
         View::ShowQr => Screen::ShowQr,
         View::Import => Screen::Import,
         View::Export => Screen::Export,
+        View::Recovery => Screen::Recovery,
     }
 }
 

@@ -371,6 +371,7 @@ fn connect_export(window: &AppWindow, model: &Model) {
         let password = Zeroizing::new(password.to_string());
         let path = PathBuf::from(destination.trim());
         let handle = ui.as_weak();
+        let m = model.downgrade();
         task::run(
             model.background(),
             move || {
@@ -379,6 +380,7 @@ fn connect_export(window: &AppWindow, model: &Model) {
                         format,
                         data: tessera_backup::write(&entries, &password, kdf)?,
                         unexported: Vec::new(),
+                        recovery_left_out: Vec::new(),
                     },
                     None => export(&accounts, format, (!plain).then_some(password.as_str()))?,
                 };
@@ -386,12 +388,16 @@ fn connect_export(window: &AppWindow, model: &Model) {
                     path: path.display().to_string(),
                     error,
                 })?;
-                let lines: Vec<String> = written
+                let mut lines: Vec<String> = written
                     .unexported
                     .iter()
                     .map(|u| format!("{}: {}", u.label, u.reason))
                     .collect();
-                Ok::<_, ExportError>((accounts.len() - lines.len(), path, lines))
+                let count = accounts.len() - lines.len();
+                lines.extend(
+                    written.recovery_left_out.iter().map(|label| recovery_left_out_line(label)),
+                );
+                Ok::<_, ExportError>((count, path, lines))
             },
             move |result| {
                 let Some(ui) = handle.upgrade() else { return };
@@ -399,6 +405,9 @@ fn connect_export(window: &AppWindow, model: &Model) {
                 adapter.set_export_busy(false);
                 match result {
                     Ok((count, path, lines)) => {
+                        if let Some(model) = m.upgrade() {
+                            model.backup_reminder_copied();
+                        }
                         let lines: Vec<SharedString> = lines.into_iter().map(Into::into).collect();
                         adapter.set_export_notice(ExportNotice::Done);
                         adapter.set_export_count(int(count));
@@ -413,6 +422,12 @@ fn connect_export(window: &AppWindow, model: &Model) {
             },
         );
     });
+}
+
+/// The line under an export for an account whose recovery codes the format cannot hold (in
+/// English, like the core's reasons for accounts left out, shown in the same list).
+fn recovery_left_out_line(label: &str) -> String {
+    format!("{label}: recovery codes not included (the format has no place for them)")
 }
 
 fn check_lines(check: &BackupCheck) -> Vec<SharedString> {

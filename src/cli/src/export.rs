@@ -96,6 +96,7 @@ pub fn run(session: &Session, args: &ExportArgs, out: &mut dyn Write) -> Result<
             format,
             data: tessera_backup::write(&vault.content().entries, password, backup_kdf(&vault))?,
             unexported: Vec::new(),
+            recovery_left_out: Vec::new(),
         },
         _ => export(&accounts, format, password.as_deref().map(String::as_str))?,
     };
@@ -118,6 +119,13 @@ pub fn run(session: &Session, args: &ExportArgs, out: &mut dyn Write) -> Result<
     }
     for skipped in &written.unexported {
         eprintln!("not exported: {}: {}", skipped.label, skipped.reason);
+    }
+    for label in &written.recovery_left_out {
+        eprintln!(
+            "not exported: the recovery codes of {label} ({} has no place for them; a Tessera \
+             backup, Aegis and Proton exports keep them)",
+            format.title()
+        );
     }
     Ok(())
 }

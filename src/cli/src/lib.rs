@@ -23,6 +23,7 @@ mod import;
 mod password;
 mod push;
 mod query;
+mod recovery;
 mod scan;
 mod session;
 
@@ -96,6 +97,9 @@ pub enum Command {
     /// Push login approvals: list, approve, deny or watch login requests.
     #[command(subcommand)]
     Push(push::PushCommand),
+    /// An account's recovery (emergency) codes: add them, list them, mark them used.
+    #[command(subcommand)]
+    Recovery(recovery::RecoveryCommand),
 }
 
 #[derive(Debug, Args)]
@@ -161,6 +165,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
         Command::Scan(args) => scan::run(&session, &args, out),
         Command::Password(args) => password::run(&session, &args, out),
         Command::Push(command) => push::run(&session, command, out),
+        Command::Recovery(command) => recovery::run(&session, command, out),
     }
 }
 

@@ -264,12 +264,10 @@ fn convert(entry: Entry, groups: &HashMap<&str, &str>) -> Result<ImportedAccount
         None => entry.group.filter(|g| !g.is_empty()),
     };
     Ok(ImportedAccount {
-        issuer: entry.issuer,
-        account: entry.name,
-        otp,
         note,
         group,
         favourite: entry.favorite,
+        ..ImportedAccount::new(entry.issuer, entry.name, otp)
     })
 }
 
@@ -324,7 +322,12 @@ pub(crate) fn export(
         Some(password) => encrypt(&content, password)?,
     };
     let data = serde_json::to_vec_pretty(&file).expect("invariant: a JSON value always serialises");
-    Ok(Export { format: FORMAT, data: data.into(), unexported: Vec::new() })
+    Ok(Export {
+        format: FORMAT,
+        data: data.into(),
+        unexported: Vec::new(),
+        recovery_left_out: Vec::new(),
+    })
 }
 
 fn encrypt(content: &Value, password: &str) -> Result<Value, TransferError> {

@@ -140,7 +140,7 @@ fn convert(entry: Entry) -> Result<ImportedAccount, String> {
     let rest: Vec<String> = tags.collect();
     let note =
         if rest.is_empty() { String::new() } else { format!("Also tagged: {}", rest.join(", ")) };
-    Ok(ImportedAccount { issuer, account, otp, note, group, favourite: false })
+    Ok(ImportedAccount { note, group, ..ImportedAccount::new(issuer, account, otp) })
 }
 
 #[cfg(test)]

@@ -88,7 +88,7 @@ fn convert(token: Token) -> Result<ImportedAccount, String> {
         otp_params(kind, secret, token.algo.as_deref(), token.digits, token.period, token.counter)?;
     let account = token.label_alt.filter(|l| !l.is_empty()).unwrap_or(token.label);
     let group = token.category.filter(|c| !c.is_empty());
-    Ok(ImportedAccount { issuer, account, otp, note: String::new(), group, favourite: false })
+    Ok(ImportedAccount { group, ..ImportedAccount::new(issuer, account, otp) })
 }
 
 #[cfg(test)]

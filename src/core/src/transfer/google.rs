@@ -95,7 +95,7 @@ pub(crate) fn export(accounts: &[ImportedAccount]) -> Export {
         data.extend_from_slice(link.as_bytes());
         data.push(b'\n');
     }
-    Export { format: FORMAT, data, unexported }
+    Export { format: FORMAT, data, unexported, recovery_left_out: Vec::new() }
 }
 
 #[cfg(test)]

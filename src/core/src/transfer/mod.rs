@@ -59,6 +59,7 @@ use zeroize::Zeroizing;
 use crate::otp::{Algorithm, OtpKind, OtpParams, Secret};
 use crate::uri::OtpUri;
 use crate::vault::Entry;
+use crate::vault::recovery::RecoveryCode;
 
 /// A file format Tessera can import from (and for some, export to).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -560,6 +561,9 @@ pub struct ImportedAccount {
     pub group: Option<String>,
     /// Marked as favourite (pinned) in the source app.
     pub favourite: bool,
+    /// Recovery codes (only Tessera's own backups carry them as codes; see
+    /// [`export`] for the formats that get them in the note).
+    pub recovery: Vec<RecoveryCode>,
 }
 
 impl ImportedAccount {
@@ -572,6 +576,7 @@ impl ImportedAccount {
             note: String::new(),
             group: None,
             favourite: false,
+            recovery: Vec::new(),
         }
     }
 
@@ -586,6 +591,7 @@ impl ImportedAccount {
         entry.note = self.note;
         entry.group = self.group;
         entry.favourite = self.favourite;
+        entry.recovery = self.recovery;
         entry
     }
 }
@@ -602,6 +608,7 @@ impl From<&Entry> for ImportedAccount {
             note: entry.note.clone(),
             group: entry.group.clone(),
             favourite: entry.favourite,
+            recovery: entry.recovery.clone(),
         }
     }
 }
@@ -1050,6 +1057,9 @@ pub struct Export {
     pub data: Zeroizing<Vec<u8>>,
     /// Accounts left out, with the reason.
     pub unexported: Vec<Unexported>,
+    /// Labels ("issuer (account)") of exported accounts whose recovery codes the format has
+    /// no place for (neither a field nor a note): they are not in the file.
+    pub recovery_left_out: Vec<String>,
 }
 
 impl fmt::Debug for Export {
@@ -1058,6 +1068,7 @@ impl fmt::Debug for Export {
             .field("format", &self.format)
             .field("data", &format_args!("<redacted {} bytes>", self.data.len()))
             .field("unexported", &self.unexported)
+            .field("recovery_left_out", &self.recovery_left_out)
             .finish()
     }
 }
@@ -1067,6 +1078,11 @@ impl fmt::Debug for Export {
 /// Encrypted formats encrypt when `password` is given (Aegis and 2FAS write plain JSON only
 /// with `None`; the CLI and GUI ask for an explicit "plain" choice and warn before passing
 /// `None`). Accounts the format cannot hold are listed in [`Export::unexported`].
+///
+/// Recovery codes: a Tessera backup carries them as codes; Aegis and Proton, which have a
+/// note per account but no field for codes, get them appended to the note
+/// ([`crate::vault::recovery::as_note`]); the other formats have no place for them, and the
+/// accounts whose codes stay behind are named in [`Export::recovery_left_out`].
 pub fn export(
     accounts: &[ImportedAccount],
     format: Format,
@@ -1075,6 +1091,42 @@ pub fn export(
     if password.is_some() && format.can_export() && !format.supports_password() {
         return Err(TransferError::CannotEncrypt { format });
     }
+    let has_codes = accounts.iter().any(|a| !a.recovery.is_empty());
+    let mut left_out = Vec::new();
+    let noted: Vec<ImportedAccount>;
+    let accounts = match format {
+        Format::TesseraBackup => accounts,
+        Format::Aegis | Format::Proton if has_codes => {
+            noted = accounts
+                .iter()
+                .map(|a| {
+                    let mut note = crate::vault::recovery::as_note(&a.note, &a.recovery);
+                    // Moved, not copied: the buffer holding the codes is the note's now.
+                    ImportedAccount {
+                        note: std::mem::take(&mut *note),
+                        recovery: Vec::new(),
+                        ..a.clone()
+                    }
+                })
+                .collect();
+            &noted
+        }
+        _ => {
+            left_out =
+                accounts.iter().filter(|a| !a.recovery.is_empty()).map(|a| a.label()).collect();
+            accounts
+        }
+    };
+    let mut export = export_as(accounts, format, password)?;
+    export.recovery_left_out = left_out;
+    Ok(export)
+}
+
+fn export_as(
+    accounts: &[ImportedAccount],
+    format: Format,
+    password: Option<&str>,
+) -> Result<Export, TransferError> {
     match format {
         Format::TesseraBackup => tessera_backup::export(accounts, password),
         Format::Aegis => aegis::export(accounts, password),
@@ -1366,7 +1418,12 @@ mod tests {
                         let otp =
                             OtpParams::new(kind, secret, alg, digits, period, u64::from(counter))
                                 .unwrap();
-                        ImportedAccount { issuer, account: acct, otp, note, group, favourite }
+                        ImportedAccount {
+                            note,
+                            group,
+                            favourite,
+                            ..ImportedAccount::new(issuer, acct, otp)
+                        }
                     },
                 )
         }
@@ -1412,6 +1469,51 @@ mod tests {
                 }
             }
         }
+    }
+
+    fn with_codes() -> Vec<ImportedAccount> {
+        let mut entry = account("Visma", "me@example.com", b"0123456789").into_entry(1);
+        entry.note = "work".into();
+        entry.add_recovery_codes("RC-AAAA-1111\nRC-BBBB-2222", 2).unwrap();
+        entry.mark_recovery_code(1, true, 3).unwrap();
+        vec![ImportedAccount::from(&entry), account("Plain", "you", b"9876543210")]
+    }
+
+    #[test]
+    fn aegis_and_proton_exports_carry_recovery_codes_in_the_note() {
+        for format in [Format::Aegis, Format::Proton] {
+            let out = export(&with_codes(), format, None).unwrap();
+            assert!(out.recovery_left_out.is_empty(), "{format}");
+            let report = import(&out.data, Some(format), None).unwrap();
+            let visma = report.accounts.iter().find(|a| a.issuer == "Visma").unwrap();
+            assert_eq!(
+                visma.note, "work\n\nRecovery codes:\nRC-AAAA-1111 (used)\nRC-BBBB-2222",
+                "{format}"
+            );
+            let plain = report.accounts.iter().find(|a| a.issuer == "Plain").unwrap();
+            assert_eq!(plain.note, "", "{format}: an account without codes keeps its note");
+        }
+    }
+
+    #[test]
+    fn formats_without_a_note_name_the_accounts_whose_codes_stay_behind() {
+        for format in [Format::UriList, Format::GoogleMigration, Format::TwoFas] {
+            let out = export(&with_codes(), format, None).unwrap();
+            assert_eq!(out.recovery_left_out, ["Visma (me@example.com)"], "{format}");
+            let text = String::from_utf8_lossy(&out.data);
+            assert!(!text.contains("RC-AAAA"), "{format}: no code in the file");
+        }
+    }
+
+    #[test]
+    fn a_tessera_backup_export_carries_the_codes_as_codes() {
+        let accounts = with_codes();
+        let out = export(&accounts, Format::TesseraBackup, Some("correct horse")).unwrap();
+        assert!(out.recovery_left_out.is_empty());
+        let report = import(&out.data, Some(Format::TesseraBackup), Some("correct horse")).unwrap();
+        let visma = report.accounts.iter().find(|a| a.issuer == "Visma").unwrap();
+        assert_eq!(visma.recovery, accounts[0].recovery);
+        assert_eq!(visma.note, "work", "codes are not copied into the note");
     }
 
     #[test]

@@ -197,7 +197,7 @@ pub(crate) fn export(
             Zeroizing::new(file.to_string().into_bytes())
         }
     };
-    Ok(Export { format: FORMAT, data, unexported })
+    Ok(Export { format: FORMAT, data, unexported, recovery_left_out: Vec::new() })
 }
 
 #[cfg(test)]

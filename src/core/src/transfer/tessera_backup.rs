@@ -31,7 +31,9 @@
 //! so that no key serves two algorithms. The plaintext is the vault's version-3 content
 //! (one layout byte, then postcard) holding the accounts with every field the vault keeps
 //! (id, issuer, account, secret and OTP settings, note, group, favourite, creation and last
-//! use times); it never holds the backup settings (and so never the backup password).
+//! use times, and recovery codes: layout 2, written only when an account has codes, so a
+//! backup without codes is still read by builds from before them); it never holds the backup
+//! settings (and so never the backup password).
 //!
 //! Reading checks, in order, and reports:
 //! - wrong magic → not this format; a newer format version → unsupported version;
@@ -262,7 +264,7 @@ pub(crate) fn export(
     let password = password.ok_or(TransferError::PasswordRequired { format: FORMAT })?;
     let entries: Vec<Entry> = accounts.iter().map(|a| a.clone().into_entry(0)).collect();
     let data = write(&entries, password, KdfParams::default())?;
-    Ok(Export { format: FORMAT, data, unexported: Vec::new() })
+    Ok(Export { format: FORMAT, data, unexported: Vec::new(), recovery_left_out: Vec::new() })
 }
 
 /// Returns the hex SHA-256 of a backup's header, for tests and tools that name a file.
@@ -310,6 +312,21 @@ mod tests {
         vectors::assert_same(&report.accounts, &vectors::canonical(), vectors::Holds::ALL);
         let text = String::from_utf8_lossy(&bytes);
         assert!(!text.contains("JBSW") && !text.contains("GitHub"), "nothing in the clear");
+    }
+
+    #[test]
+    fn a_backup_carries_recovery_codes_and_one_without_them_stays_layout_1() {
+        let mut original = entries();
+        let plain_backup = write(&original, PASSWORD, CHEAP).unwrap();
+        let mut entries_back = read(&plain_backup, Some(PASSWORD)).unwrap();
+        assert!(entries_back.iter().all(|e| e.recovery.is_empty()));
+        original[1].add_recovery_codes("RC-1111\nRC-2222", 7).unwrap();
+        original[1].mark_recovery_code(2, true, 8).unwrap();
+        let bytes = write(&original, PASSWORD, CHEAP).unwrap();
+        entries_back = read(&bytes, Some(PASSWORD)).unwrap();
+        assert_eq!(entries_back[1].recovery, original[1].recovery);
+        assert!(entries_back[0].recovery.is_empty());
+        assert!(!String::from_utf8_lossy(&bytes).contains("RC-1111"), "encrypted");
     }
 
     #[test]

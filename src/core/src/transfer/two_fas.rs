@@ -155,14 +155,7 @@ fn convert(service: Service, groups: &HashMap<&str, &str>) -> Result<ImportedAcc
     let issuer = otp.issuer.filter(|i| !i.is_empty()).unwrap_or(service.name);
     let account = otp.account.filter(|a| !a.is_empty()).or(otp.label).unwrap_or_default();
     let group = service.group_id.and_then(|id| groups.get(id.as_str()).map(|n| (*n).to_owned()));
-    Ok(ImportedAccount {
-        issuer,
-        account,
-        otp: params,
-        note: String::new(),
-        group,
-        favourite: false,
-    })
+    Ok(ImportedAccount { group, ..ImportedAccount::new(issuer, account, params) })
 }
 
 pub(crate) fn export(
@@ -262,7 +255,7 @@ pub(crate) fn export(
         }
     }
     let data = serde_json::to_vec_pretty(&file).expect("invariant: a JSON value always serialises");
-    Ok(Export { format: FORMAT, data: data.into(), unexported })
+    Ok(Export { format: FORMAT, data: data.into(), unexported, recovery_left_out: Vec::new() })
 }
 
 #[cfg(test)]

@@ -46,7 +46,7 @@ pub(crate) fn export(accounts: &[ImportedAccount]) -> Export {
         data.extend_from_slice(to_uri(account).to_uri().as_bytes());
         data.push(b'\n');
     }
-    Export { format: FORMAT, data, unexported: Vec::new() }
+    Export { format: FORMAT, data, unexported: Vec::new(), recovery_left_out: Vec::new() }
 }
 
 #[cfg(test)]

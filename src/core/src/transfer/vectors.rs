@@ -164,6 +164,7 @@ pub(crate) fn canonical() -> Vec<ImportedAccount> {
             note: v.note.to_owned(),
             group: v.group.map(str::to_owned),
             favourite: v.favourite,
+            recovery: Vec::new(),
         })
         .collect()
 }

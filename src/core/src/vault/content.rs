@@ -6,11 +6,20 @@
 //! it) was three quarters of `tessera code`'s work on a large vault; it is a maintained serde
 //! format with a written specification (<https://postcard.jamesmunns.com/wire-format>), so the
 //! layout is defined by the structs below plus that document.
+//!
+//! Layouts: **1** is `{ entries, backup, push }`; **2** (recovery codes, see
+//! [`super::recovery`]) is layout 1 followed by one more postcard value, the recovery section:
+//! a sequence of `{ entry id, [ { code, used, added } ] }`, one item per account that has
+//! codes. Layout 2 is written only when some account has codes, so a vault (or backup)
+//! without any stays readable by builds that know layout 1 only. The entries' own encoding is
+//! the same in both layouts (the codes are not a field of the encoded entry), so a later
+//! field of [`Entry`] and this section do not interfere.
 
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use super::format::{CONTENT_LAYOUT, damaged};
+use super::format::{CONTENT_LAYOUT, RECOVERY_LAYOUT, damaged};
+use super::recovery::RecoveryCode;
 use super::{BackupSettings, Entry, VaultContent, VaultError};
 use crate::push::{PushAccount, PushHistoryItem};
 
@@ -39,6 +48,52 @@ struct PushPartOut<'a> {
     push_history: &'a [PushHistoryItem],
 }
 
+/// Layout 2's recovery section: one account's codes, by its id.
+#[derive(Serialize)]
+struct RecoveryPartOut<'a> {
+    entry: &'a str,
+    codes: &'a [RecoveryCode],
+}
+
+#[derive(Deserialize)]
+struct RecoveryPartIn {
+    entry: String,
+    codes: Vec<RecoveryCode>,
+}
+
+/// Returns the recovery section of `entries`: `None` when no account has codes (layout 1).
+fn recovery_section(entries: &[Entry]) -> Option<Vec<RecoveryPartOut<'_>>> {
+    let parts: Vec<RecoveryPartOut<'_>> = entries
+        .iter()
+        .filter(|e| !e.recovery.is_empty())
+        .map(|e| RecoveryPartOut { entry: &e.id, codes: &e.recovery })
+        .collect();
+    (!parts.is_empty()).then_some(parts)
+}
+
+/// Writes the layout byte and `body` (postcard) into one buffer sized first, so that the
+/// plaintext is written once into memory that is wiped on drop (a growing Vec would leave
+/// copies of the secrets behind in freed memory).
+fn write_layout<T: Serialize>(layout: u8, body: &T) -> Result<Zeroizing<Vec<u8>>, VaultError> {
+    let internal = |e: &dyn std::fmt::Display| VaultError::Internal {
+        detail: format!("serialize content: {e}"),
+    };
+    let size = postcard::serialize_with_flavor(body, postcard::ser_flavors::Size::default())
+        .map_err(|e| internal(&e))?;
+    let mut plain = Zeroizing::new(vec![0u8; size + 1]);
+    plain[0] = layout;
+    postcard::to_slice(body, &mut plain[1..]).map_err(|e| internal(&e))?;
+    Ok(plain)
+}
+
+/// Writes layout 1, or layout 2 (layout 1 and the recovery section) when accounts have codes.
+fn write_content(layout: &LayoutOut<'_>) -> Result<Zeroizing<Vec<u8>>, VaultError> {
+    match recovery_section(layout.entries) {
+        None => write_layout(CONTENT_LAYOUT, layout),
+        Some(recovery) => write_layout(RECOVERY_LAYOUT, &(layout, recovery)),
+    }
+}
+
 #[derive(Deserialize)]
 struct PushPartIn {
     push_accounts: Vec<PushAccount>,
@@ -60,30 +115,14 @@ pub(super) fn encode(content: &VaultContent) -> Result<Zeroizing<Vec<u8>>, Vault
         Zeroizing::new(serde_json::to_string(&part).map_err(|e| internal(&e))?)
     };
     let layout = LayoutOut { entries: &content.entries, backup: &content.backup, push: &push };
-    // Sized first so that the plaintext is written once into a buffer that is wiped on drop
-    // (a growing Vec would leave copies of the secrets behind in freed memory).
-    let size = postcard::serialize_with_flavor(&layout, postcard::ser_flavors::Size::default())
-        .map_err(|e| internal(&e))?;
-    let mut plain = Zeroizing::new(vec![0u8; size + 1]);
-    plain[0] = CONTENT_LAYOUT;
-    postcard::to_slice(&layout, &mut plain[1..]).map_err(|e| internal(&e))?;
-    Ok(plain)
+    write_content(&layout)
 }
 
 /// Returns the version-3 plaintext of a content that holds only `entries` (no push part, no
 /// backup settings): the content of a Tessera backup file (`transfer::tessera_backup`), which
 /// shares the vault's layout so that one decoder reads both.
 pub(super) fn encode_entries(entries: &[Entry]) -> Result<Zeroizing<Vec<u8>>, VaultError> {
-    let internal = |e: &dyn std::fmt::Display| VaultError::Internal {
-        detail: format!("serialize content: {e}"),
-    };
-    let layout = LayoutOut { entries, backup: &None, push: "" };
-    let size = postcard::serialize_with_flavor(&layout, postcard::ser_flavors::Size::default())
-        .map_err(|e| internal(&e))?;
-    let mut plain = Zeroizing::new(vec![0u8; size + 1]);
-    plain[0] = CONTENT_LAYOUT;
-    postcard::to_slice(&layout, &mut plain[1..]).map_err(|e| internal(&e))?;
-    Ok(plain)
+    write_content(&LayoutOut { entries, backup: &None, push: "" })
 }
 
 /// Decodes a decrypted plaintext written by a file of `version`.
@@ -96,11 +135,23 @@ pub(super) fn decode(version: u32, plain: &[u8]) -> Result<VaultContent, VaultEr
         return serde_json::from_str(text).map_err(|e| invalid(&e));
     }
     let (&layout, rest) = plain.split_first().ok_or_else(|| invalid(&"empty"))?;
-    if layout != CONTENT_LAYOUT {
+    if layout != CONTENT_LAYOUT && layout != RECOVERY_LAYOUT {
         return Err(invalid(&format!("unknown content layout {layout}")));
     }
-    let (parsed, trailing): (LayoutIn, _) =
+    let (mut parsed, mut trailing): (LayoutIn, _) =
         postcard::take_from_bytes(rest).map_err(|e| invalid(&e))?;
+    if layout == RECOVERY_LAYOUT {
+        let (parts, rest): (Vec<RecoveryPartIn>, _) =
+            postcard::take_from_bytes(trailing).map_err(|e| invalid(&e))?;
+        trailing = rest;
+        for part in parts {
+            let entry =
+                parsed.entries.iter_mut().find(|e| e.id == part.entry).ok_or_else(|| {
+                    invalid(&"recovery codes for an account the content does not hold")
+                })?;
+            entry.recovery = part.codes;
+        }
+    }
     if !trailing.is_empty() {
         return Err(invalid(&"trailing bytes after the content"));
     }
@@ -129,6 +180,52 @@ mod tests {
         assert_eq!(plain[0], CONTENT_LAYOUT);
         let back = decode(3, &plain).unwrap();
         assert_eq!(format!("{:?}", back.entries), format!("{:?}", content.entries));
+    }
+
+    fn with_codes() -> VaultContent {
+        let secret = Secret::parse_base32("JBSWY3DPEHPK3PXP").unwrap();
+        let plain = Entry::new("Plain".into(), "me".into(), OtpParams::totp(secret.clone()), 1);
+        let mut coded = Entry::new("Visma".into(), "me".into(), OtpParams::totp(secret), 2);
+        coded.add_recovery_codes("AAAA-1111\nBBBB-2222", 3).unwrap();
+        coded.mark_recovery_code(1, true, 4).unwrap();
+        VaultContent { entries: vec![plain, coded], ..VaultContent::default() }
+    }
+
+    #[test]
+    fn recovery_codes_round_trip_in_layout_2_and_stay_with_their_account() {
+        let content = with_codes();
+        let plain = encode(&content).unwrap();
+        assert_eq!(plain[0], RECOVERY_LAYOUT);
+        let back = decode(3, &plain).unwrap();
+        assert!(back.entries[0].recovery.is_empty());
+        assert_eq!(back.entries[1].recovery, content.entries[1].recovery);
+        assert_eq!(back.entries[1].recovery[0].used, Some(4));
+        let entries_only = encode_entries(&content.entries).unwrap();
+        assert_eq!(entries_only[0], RECOVERY_LAYOUT, "backups carry the codes too");
+        assert_eq!(decode(3, &entries_only).unwrap().entries[1].recovery.len(), 2);
+    }
+
+    #[test]
+    fn content_without_codes_keeps_layout_1_byte_for_byte() {
+        let coded_content = with_codes();
+        let mut content = coded_content.clone();
+        content.entries[1].recovery.clear();
+        let plain = encode(&content).unwrap();
+        assert_eq!(plain[0], CONTENT_LAYOUT, "older builds read it");
+        // Layout 2 is layout 1 plus a section: the same content in both starts alike.
+        let coded = encode(&coded_content).unwrap();
+        assert!(coded.len() > plain.len());
+        assert_eq!(coded[1..plain.len()], plain[1..]);
+    }
+
+    #[test]
+    fn codes_for_an_unknown_account_are_damage() {
+        let content = with_codes();
+        let mut plain = encode(&content).unwrap().to_vec();
+        let id = content.entries[1].id.as_bytes().to_vec();
+        let at = plain.windows(id.len()).rposition(|w| w == id.as_slice()).unwrap();
+        plain[at] ^= 1;
+        assert!(matches!(decode(3, &plain), Err(VaultError::Damaged { .. })));
     }
 
     #[test]

@@ -17,7 +17,8 @@
 //! The header is shown wrapped here; on disk it is one line. "The header" as hashed and
 //! MACed is the compact JSON of the header object with `checksum` and `mac` both `""`.
 //!
-//! - **Content plaintext**: one layout byte ([`CONTENT_LAYOUT`], now 1) followed by the
+//! - **Content plaintext**: one layout byte ([`CONTENT_LAYOUT`] = 1, or [`RECOVERY_LAYOUT`]
+//!   = 2 when accounts hold recovery codes; see `content.rs`) followed by the
 //!   [postcard](https://docs.rs/postcard) encoding of the content (see `ContentV3` in the
 //!   vault module). postcard is not self-describing: adding, removing or reordering a field
 //!   of the encoded structs is a layout change and must bump the layout byte. Push accounts
@@ -111,6 +112,9 @@ const OLDEST_VERSION: u32 = 1;
 const AAD_VERSION: u32 = 1;
 /// The first byte of a version-3 content plaintext: which postcard layout follows.
 pub(super) const CONTENT_LAYOUT: u8 = 1;
+/// Layout 2: layout 1 followed by the accounts' recovery codes (see `content.rs`); written
+/// only when some account has codes.
+pub(super) const RECOVERY_LAYOUT: u8 = 2;
 /// Length of the master key and of every slot key, in bytes.
 pub(super) const KEY_LEN: usize = 32;
 const SALT_LEN: usize = 16;

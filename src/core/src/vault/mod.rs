@@ -11,7 +11,8 @@
 //! Submodules: `format` (the container and its cryptography), `content` (the plaintext
 //! encoding), `sealed` (reading and unlocking), `slots` (changing slots, key rotation),
 //! `storage` (atomic files and the lock), `error`, and for the front ends [`policy`] (the
-//! one password rule), [`attempts`] (the unlock delay) and [`rollback`] (older copies).
+//! one password rule), [`attempts`] (the unlock delay), [`rollback`] (older copies) and
+//! [`recovery`] (an account's recovery codes).
 //!
 //! # Key derivation cost
 //!
@@ -78,6 +79,7 @@ mod error;
 mod format;
 mod keystore;
 pub mod policy;
+pub mod recovery;
 pub mod rollback;
 mod sealed;
 mod slots;
@@ -192,6 +194,11 @@ pub struct Entry {
     /// When a code was last copied or shown on request, Unix seconds.
     #[serde(default)]
     pub last_used: Option<u64>,
+    /// The account's recovery codes ([`recovery`]). Not a field of the encoded entry: the
+    /// content carries them in a section of their own (`content.rs`, layout 2), so that
+    /// vaults without codes keep layout 1 and JSON views of an entry never hold them.
+    #[serde(skip)]
+    pub recovery: Vec<recovery::RecoveryCode>,
 }
 
 impl Entry {
@@ -210,6 +217,7 @@ impl Entry {
             favourite: false,
             created: now,
             last_used: None,
+            recovery: Vec::new(),
         }
     }
 }

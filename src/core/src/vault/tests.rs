@@ -890,3 +890,33 @@ fn push_history_is_capped_oldest_first_when_saved() {
     assert_eq!(history.len(), MAX_PUSH_HISTORY);
     assert_eq!(history[0].received_at, 100, "the oldest were dropped");
 }
+
+#[test]
+fn an_old_vault_opens_takes_recovery_codes_and_keeps_them_across_a_save() {
+    // A version-1 file written before recovery codes existed (fuzz/seeds, password "fuzz").
+    let (dir, path) = setup();
+    std::fs::write(&path, include_bytes!("../../../../fuzz/seeds/vault_open/vault-3.json"))
+        .unwrap();
+    let mut vault = open_pw(&path, "fuzz").unwrap();
+    assert!(vault.content().entries.iter().all(|e| e.recovery.is_empty()));
+    let id = vault.content().entries[1].id.clone();
+    let added =
+        vault.content_mut().entries[1].add_recovery_codes("RC-ONE-111\n RC-TWO-222 ", 9).unwrap();
+    assert_eq!(added.added, 2);
+    vault.content_mut().entries[1].mark_recovery_code(2, true, 10).unwrap();
+    vault.save().unwrap();
+    drop(vault);
+    let on_disk = std::fs::read(&path).unwrap();
+    assert!(
+        !on_disk.windows(6).any(|w| w == b"RC-ONE"),
+        "the codes are inside the encrypted content"
+    );
+    let reopened = open_pw(&path, "fuzz").unwrap();
+    let entry = reopened.content().entries.iter().find(|e| e.id == id).unwrap();
+    let codes: Vec<(&str, Option<u64>)> =
+        entry.recovery.iter().map(|c| (c.code.as_str(), c.used)).collect();
+    assert_eq!(codes, [("RC-ONE-111", None), ("RC-TWO-222", Some(10))]);
+    assert_eq!(reopened.content().entries.iter().filter(|e| !e.recovery.is_empty()).count(), 1);
+    drop(reopened);
+    drop(dir);
+}
