@@ -2,6 +2,8 @@
 
 /// `tessera` and `tessera-gui`: which does what, and what each links.
 mod binaries;
+/// `tessera code` and the computer's clock: the app's last measurement, `--ntp`.
+mod clock;
 /// One app per session: a second launch shows the first (D-Bus), `--background`.
 pub(crate) mod instance;
 /// Locking when the screen locks (D-Bus screensaver signals).

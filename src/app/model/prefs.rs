@@ -1,5 +1,6 @@
 //! The user's preferences (`settings.json`: language, theme, auto-lock, clipboard delay,
-//! window size, keep running in the background; no secrets) and the failed-unlock record the core keeps beside them.
+//! window size, keep running in the background, the clock correction and time server; no
+//! secrets) and the failed-unlock record the core keeps beside them.
 
 use std::path::Path;
 
@@ -52,6 +53,11 @@ pub struct Settings {
     /// Keep the push accounts in the OS keyring so that login requests are heard from a
     /// cold start, before the first unlock (`tessera_core::vault::standby`).
     pub listen_before_unlock: bool,
+    /// Generate codes at the servers' time rather than the computer's when the clock is
+    /// measured off (`model::clock`).
+    pub correct_clock: bool,
+    /// The time server (NTP) to compare the clock with; "" for none.
+    pub ntp_server: String,
 }
 
 impl Default for Settings {
@@ -64,6 +70,8 @@ impl Default for Settings {
             window_size: None,
             keep_running: None,
             listen_before_unlock: false,
+            correct_clock: false,
+            ntp_server: String::new(),
         }
     }
 }

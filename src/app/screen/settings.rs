@@ -84,6 +84,8 @@ fn read(ui: &AppWindow, previous: &Settings, by_default: bool) -> Settings {
         keep_running,
         // Changed only through its own callback (it moves keys in the keyring).
         listen_before_unlock: previous.listen_before_unlock,
+        // The clock check's choices change through their own section (screen::clock).
+        ..previous.clone()
     }
 }
 
