@@ -5,6 +5,8 @@
 /// Fakes for the GUI's `Deps`: a settable clock and an in-memory clipboard.
 pub mod fakes;
 pub mod live_app;
+/// A time server (SNTP) on 127.0.0.1 with a chosen skew.
+pub mod sntp;
 pub mod test_vault;
 
 use std::path::{Path, PathBuf};

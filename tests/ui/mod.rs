@@ -9,6 +9,7 @@
 mod approvals;
 mod hidden_codes;
 mod keys;
+mod clock;
 mod perf_fixture;
 mod recovery;
 pub(crate) mod scan;

@@ -27,7 +27,7 @@ pub(super) fn snapshot(h: &Harness, name: &str) {
     }
 }
 
-fn sample_entries() -> Vec<tessera_core::vault::Entry> {
+pub(super) fn sample_entries() -> Vec<tessera_core::vault::Entry> {
     let mut github = entry("GitHub", "ada@example.org", RFC_KEY);
     github.favourite = true;
     vec![

@@ -14,6 +14,7 @@
 //! unless the user asked to hear requests before it: then the push accounts are kept in the
 //! OS keyring (`tessera_core::vault::standby`, whose docs say what that trades).
 
+use tessera_core::clock::offset::Reading;
 use tessera_core::push::{Decision, PasswordProof, PushAccount, PushHistoryItem, PushRequest};
 
 use super::push_worker::{Command, PushWorker, Report, plain_error};
@@ -45,6 +46,8 @@ pub struct Applied {
     pub notices: Vec<String>,
     /// Something on show changed (requests, errors, trouble).
     pub changed: bool,
+    /// The push servers' clocks, read from their answers (for the clock check).
+    pub clock: Vec<Reading>,
 }
 
 /// The pending requests and the worker.
@@ -175,9 +178,11 @@ impl Inbox {
             // Reports in flight when the vault locked are dropped.
             return applied;
         }
-        applied.changed = true;
+        // Clock readings come with every poll and change nothing on show here.
+        applied.changed = reports.iter().any(|r| !matches!(r, Report::Clock(_)));
         for report in reports {
             match report {
+                Report::Clock(readings) => applied.clock.extend(readings),
                 Report::Arrived(request) => {
                     if !self.pending.iter().any(|p| p.request.id == request.id) {
                         applied.arrived.push(request.clone());

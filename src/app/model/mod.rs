@@ -11,6 +11,7 @@
 
 pub mod account_list;
 pub mod announce;
+pub mod clock;
 pub mod draft;
 pub mod inbox;
 pub mod prefs;
@@ -205,6 +206,8 @@ pub enum Event {
     Dismiss,
     /// The global shortcut's binding changed ([`State::shortcut_status`]).
     ShortcutChanged,
+    /// What is known about the computer's clock changed (offset, source, time server check).
+    ClockChanged,
 }
 
 /// The unlock screen's state.
@@ -238,6 +241,8 @@ pub struct State {
     pub draft: Option<Draft>,
     /// The push inbox.
     pub inbox: Inbox,
+    /// How far the computer's clock is off ([`clock`]).
+    pub clock: clock::ClockCheck,
     last_second: u64,
     last_activity: u64,
     /// The code we put on the clipboard and when to clear it.
@@ -317,6 +322,7 @@ impl Model {
             selected: None,
             draft: None,
             inbox: Inbox::default(),
+            clock: clock::ClockCheck::default(),
             last_second: 0,
             last_activity: now,
             copied: None,
@@ -820,7 +826,7 @@ impl Model {
     pub fn rebuild_list(&self) {
         {
             let state = self.state();
-            self.inner.list.rebuild(state.entries(), &state.search, state.now());
+            self.inner.list.rebuild(state.entries(), &state.search, state.code_now());
         }
         self.emit(&Event::ListChanged);
     }
@@ -845,12 +851,16 @@ impl Model {
         code_of: impl FnOnce(&tessera_core::otp::OtpParams, u64) -> String,
     ) {
         self.touch();
-        let now = self.now();
+        let (now, code_now) = {
+            let state = self.state();
+            (state.now(), state.code_now())
+        };
         let outcome = {
             let mut state = self.state_mut();
             let Some(vault) = state.vault.as_mut() else { return };
             let Some(entry) = vault.content().entries.iter().find(|e| e.id == id) else { return };
             let code = Zeroizing::new(code_of(&entry.otp, now));
+            let code = Zeroizing::new(entry.otp.code_at(code_now));
             vault.mark_used(id, now);
             let delay = u64::from(state.settings.clipboard_seconds);
             match state.deps.clipboard.set_text(&code) {
@@ -914,13 +924,14 @@ impl Model {
         }
         let applied = self.state_mut().inbox.tick(now);
         self.take_applied(applied);
+        self.clock_tick(now);
         if !open {
             self.emit(&Event::UnlockChanged);
             return;
         }
         {
             let state = self.state();
-            self.inner.list.roll_over(state.entries(), now);
+            self.inner.list.roll_over(state.entries(), state.code_now());
         }
         self.emit(&Event::Tick);
         if idle_out {
@@ -977,7 +988,10 @@ impl Model {
     /// Records what the inbox returned (one save for the whole batch; kept for the next
     /// unlock while locked), notifies the desktop of arrivals, and tells the screens. A
     /// locked app announces a request without its details.
-    fn take_applied(&self, applied: inbox::Applied) {
+    fn take_applied(&self, mut applied: inbox::Applied) {
+        if !applied.clock.is_empty() {
+            self.take_clock_readings(std::mem::take(&mut applied.clock));
+        }
         let open = self.is_unlocked();
         if !applied.history.is_empty() {
             if open {

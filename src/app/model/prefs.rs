@@ -1,5 +1,7 @@
 //! The user's preferences (`settings.json`: language, theme, auto-lock, clipboard delay,
-//! window size, keep running in the background, hidden codes; no secrets) and the failed-unlock record the core keeps beside them.
+//! window size, keep running in the background, hidden codes, the global shortcut, the clock
+//! correction and time server; no secrets) and the failed-unlock record the core keeps
+//! beside them.
 
 use std::path::Path;
 
@@ -60,6 +62,11 @@ pub struct Settings {
     /// The global shortcut that brings Tessera up with the search ready ("Ctrl+Alt+T"; empty:
     /// none). Parsed by `platform::shortcut::Shortcut`.
     pub global_shortcut: String,
+    /// Generate codes at the servers' time rather than the computer's when the clock is
+    /// measured off (`model::clock`).
+    pub correct_clock: bool,
+    /// The time server (NTP) to compare the clock with; "" for none.
+    pub ntp_server: String,
 }
 
 impl Default for Settings {
@@ -74,6 +81,8 @@ impl Default for Settings {
             listen_before_unlock: false,
             hide_codes: false,
             global_shortcut: DEFAULT_SHORTCUT.to_owned(),
+            correct_clock: false,
+            ntp_server: String::new(),
         }
     }
 }

@@ -24,6 +24,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use tessera_core::clock::Clock;
+use tessera_core::clock::offset::Reading;
 use tessera_core::push::{
     Decision, PasswordProof, PollSchedule, PushAccount, PushBackend, PushBackendKind,
     PushEnrolment, PushError, PushEvent, PushHistoryItem, PushNotice, PushRequest, PushSession,
@@ -102,6 +103,9 @@ pub enum Report {
         /// The history entry, or why the answer failed.
         result: Result<PushHistoryItem, PushError>,
     },
+    /// The push servers' clocks as their answers' `Date` headers showed them (the clock
+    /// check, `model::clock`).
+    Clock(Vec<Reading>),
 }
 
 /// The session and its clock; no threads.
@@ -176,8 +180,22 @@ impl Engine {
         self.clock.now().saturating_mul(1000)
     }
 
-    /// Carries out `command` and returns what the UI must hear.
+    /// Carries out `command` and returns what the UI must hear (with the clock readings
+    /// the servers' answers gave).
     pub fn handle(&mut self, command: Command) -> Vec<Report> {
+        let mut reports = self.carry_out(command);
+        reports.extend(self.clock_readings());
+        reports
+    }
+
+    /// Collects the clock readings the backends took since the last time.
+    fn clock_readings(&self) -> Option<Report> {
+        let readings: Vec<Reading> =
+            self.backends.iter().flat_map(|b| b.take_clock_readings()).collect();
+        (!readings.is_empty()).then_some(Report::Clock(readings))
+    }
+
+    fn carry_out(&mut self, command: Command) -> Vec<Report> {
         let now_ms = self.now_ms();
         match command {
             Command::Start(accounts) => {
@@ -252,6 +270,7 @@ impl Engine {
             .collect();
         reports
             .extend(session.take_notices().iter().map(|notice| Report::Notice(notice.message())));
+        reports.extend(self.clock_readings());
         reports
     }
 

@@ -99,7 +99,7 @@ pub(crate) fn connect(window: &AppWindow, model: &Model) {
             Event::ListChanged | Event::Tick => {
                 let state = model.state();
                 adapter.set_total(int(state.entries().len()));
-                adapter.set_now((state.now() % NOW_MODULUS) as i32);
+                adapter.set_now((state.code_now() % NOW_MODULUS) as i32);
             }
             Event::Locked => {
                 adapter.set_search(SharedString::new());

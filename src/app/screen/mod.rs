@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod add_account;
 pub mod approvals;
+pub mod clock;
 pub mod details;
 pub mod qr_view;
 pub mod recovery;

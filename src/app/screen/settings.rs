@@ -107,6 +107,8 @@ fn read(ui: &AppWindow, previous: &Settings, by_default: bool) -> Settings {
         hide_codes: adapter.get_hide_codes(),
         // Changed only through its own callback (it binds the keys).
         global_shortcut: previous.global_shortcut.clone(),
+        // The clock check's choices change through their own section (screen::clock).
+        ..previous.clone()
     }
 }
 

@@ -5,7 +5,8 @@ use std::io::Write;
 use clap::Args;
 use serde::Serialize;
 use tessera_core::account::Account;
-use tessera_core::clock::{Clock, SystemClock};
+use tessera_core::clock::offset::{Estimate, Stored};
+use tessera_core::clock::{Clock, SystemClock, sntp};
 use tessera_core::otp::{OtpKind, group_code};
 use tessera_core::vault::Entry;
 
@@ -22,6 +23,15 @@ pub struct CodeArgs {
     /// Print a JSON array of {id, issuer, account, code, remaining}.
     #[arg(long)]
     pub json: bool,
+    /// Ask this time server (NTP, "host" or "host:port") how far the computer's clock is off
+    /// first. Without it nothing is asked: `code` warns with the offset the app measured in
+    /// the last day, if any.
+    #[arg(long, value_name = "SERVER", conflicts_with = "at")]
+    pub ntp: Option<String>,
+    /// Compute the codes at the servers' time: corrected for the measured clock offset (from
+    /// --ntp, or the app's last measurement).
+    #[arg(long, conflicts_with = "at")]
+    pub correct_clock: bool,
 }
 
 #[derive(Debug, Args)]
@@ -101,7 +111,10 @@ pub fn list(session: &Session, json: bool, out: &mut dyn Write) -> Result<(), Cl
 
 pub fn code(session: &Session, args: &CodeArgs, out: &mut dyn Write) -> Result<(), CliError> {
     let content = session.read()?;
-    let now = args.at.unwrap_or_else(|| SystemClock.now());
+    let now = match args.at {
+        Some(at) => at,
+        None => clock_now(session, args)?,
+    };
     let entries = &content.entries;
     let selected: Vec<&Entry> = match &args.query {
         Some(q) => query::matching(entries, q).into_iter().map(|i| &entries[i]).collect(),
@@ -146,6 +159,55 @@ pub fn code(session: &Session, args: &CodeArgs, out: &mut dyn Write) -> Result<(
         );
     }
     Ok(())
+}
+
+/// The time to compute codes at: now, corrected when asked (`--correct-clock`). Warns on
+/// stderr when the clock is known to be more than 15 s off, as the app's banner does. The
+/// offset comes from `--ntp` (one SNTP exchange) or from what the app measured last
+/// (`clock.json` beside the vault: a small file read, no network).
+fn clock_now(session: &Session, args: &CodeArgs) -> Result<u64, CliError> {
+    let now = SystemClock.now();
+    let estimate = match &args.ntp {
+        Some(server) => Some(
+            sntp::measure(server, &SystemClock, sntp::TIMEOUT)
+                .map_err(|error| {
+                    CliError::new(error.to_string())
+                        .hint("leave out --ntp to use the offset the app measured last")
+                })?
+                .estimate(),
+        ),
+        None => session.path().parent().and_then(|home| Stored::load(home, now)),
+    };
+    let Some(estimate) = estimate else {
+        if args.correct_clock {
+            eprintln!(
+                "warning: the clock offset is not known (the app measured none in the last \
+                 day); the codes use the system clock. Add --ntp SERVER to measure it."
+            );
+        }
+        return Ok(now);
+    };
+    if args.correct_clock {
+        return Ok(estimate.corrected(now));
+    }
+    if estimate.needs_warning() {
+        eprintln!("{}", warning(&estimate));
+    }
+    Ok(now)
+}
+
+/// The banner's words on stderr, with where the offset was measured.
+fn warning(estimate: &Estimate) -> String {
+    let text = estimate.warning();
+    let mut chars = text.chars();
+    let text: String =
+        chars.next().map(|c| c.to_lowercase().chain(chars).collect()).unwrap_or_default();
+    let at = tessera_core::push::format_utc(estimate.measured_at);
+    format!(
+        "warning: {text}\nhint: measured against the {} at {at}; --correct-clock corrects the \
+         codes",
+        estimate.source
+    )
 }
 
 pub fn next(session: &Session, args: &NextArgs, out: &mut dyn Write) -> Result<(), CliError> {

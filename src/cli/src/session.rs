@@ -38,8 +38,7 @@ impl Session {
         Ok(Self { path, password_file, keyring: keyring_enabled() })
     }
 
-    /// Returns the vault file's path.
-    #[allow(dead_code)] // part of the session's API; no command needs it yet
+    /// Returns the vault file's path (its folder also holds the app's `clock.json`).
     pub fn path(&self) -> &Path {
         &self.path
     }

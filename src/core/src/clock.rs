@@ -2,6 +2,14 @@
 //!
 //! Every time-dependent function in the core takes the time as a parameter (`code_at(unix)`);
 //! callers that want "now" pass a [`Clock`], which tests replace with a fixed or stepped fake.
+//!
+//! How far this clock is from the servers' ([`offset`]: readings from push servers' `Date`
+//! headers and from SNTP, [`sntp`]) is measured here too, so the front ends can warn about a
+//! wrong system clock and, if the user asks, correct the codes for it.
+
+pub mod offset;
+#[cfg(feature = "ntp")]
+pub mod sntp;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

@@ -7,8 +7,9 @@
 //! network clients and the vault's file stamps read the system clock at their edge), nothing
 //! prints a secret, and nothing links a GUI toolkit.
 //!
-//! Cargo features follow the modules: `vault`, `transfer`, `qr` and `push-client` (the
-//! devices' HTTP push clients), all on by default. Without them the crate is OTP, URIs and
+//! Cargo features follow the modules: `vault`, `transfer`, `qr`, `push-client` (the
+//! devices' HTTP push clients) and `ntp` (asking a time server, `clock::sntp`), all on by
+//! default. Without them the crate is OTP, URIs and
 //! the push protocol: what `tessera-server` builds.
 #![warn(missing_docs)]
 

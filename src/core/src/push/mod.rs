@@ -192,15 +192,7 @@ pub fn format_utc(unix: u64) -> String {
 
 /// Writes a clock offset the way a person says it: "3 min 12 s fast", "45 s slow".
 pub fn describe_skew(offset_seconds: i64) -> String {
-    let direction = if offset_seconds >= 0 { "fast" } else { "slow" };
-    let total = offset_seconds.unsigned_abs();
-    let (hours, minutes, seconds) = (total / 3600, total % 3600 / 60, total % 60);
-    let amount = match (hours, minutes) {
-        (0, 0) => format!("{seconds} s"),
-        (0, _) => format!("{minutes} min {seconds} s"),
-        _ => format!("{hours} h {minutes} min"),
-    };
-    format!("{amount} {direction}")
+    crate::clock::offset::describe(offset_seconds)
 }
 
 /// Extra facts about a login attempt, shown so the user can spot a login that is not theirs.
@@ -448,6 +440,13 @@ pub trait PushBackend: Send + Sync {
         request: &PushRequest,
         decision: &Decision,
     ) -> Result<(), PushError>;
+
+    /// Takes the clock readings this backend made from its servers' answers since the last
+    /// call (their HTTP `Date` headers, see [`crate::clock::offset`]), for the clock check.
+    /// Backends that make none return none.
+    fn take_clock_readings(&self) -> Vec<crate::clock::offset::Reading> {
+        Vec::new()
+    }
 }
 
 #[cfg(test)]

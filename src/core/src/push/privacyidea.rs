@@ -19,7 +19,8 @@
 //! first seen + [`DEFAULT_CHALLENGE_VALIDITY`]), and structured context (IP, location): the
 //! question text is all there is.
 
-use std::time::{Duration, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::Duration;
 
 use data_encoding::BASE64;
 use reqwest::blocking::{Client, RequestBuilder};
@@ -27,7 +28,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::enrolment::{check_transport, is_loopback_host, server_name};
-use super::http::{http_client, install_crypto_provider, read_json, root_cause};
+use super::http::{DateLog, date_of, http_client, install_crypto_provider, read_json, root_cause};
 use super::{
     DEFAULT_CHALLENGE_VALIDITY, Decision, DeviceKey, PushAccount, PushBackend, PushBackendKind,
     PushEnrolment, PushError, PushRequest, RequestContext, crypto, display_text, format_utc,
@@ -46,6 +47,8 @@ pub struct PrivacyIdeaBackend {
     unverified: Client,
     challenge_validity: u64,
     key_bits: usize,
+    /// Every answer's `Date`, for the clock check (polls are never held, so each counts).
+    dates: Arc<DateLog>,
 }
 
 impl PrivacyIdeaBackend {
@@ -57,6 +60,7 @@ impl PrivacyIdeaBackend {
             unverified: http_client(false, Duration::from_secs(30))?,
             challenge_validity: DEFAULT_CHALLENGE_VALIDITY,
             key_bits: DeviceKey::BITS,
+            dates: Arc::default(),
         })
     }
 
@@ -83,15 +87,9 @@ impl PrivacyIdeaBackend {
             server: server.to_owned(),
             detail: root_cause(&e),
         };
-        let response = request.send().map_err(unreachable)?;
+        let response = self.dates.send(request, server).map_err(unreachable)?;
         let status = response.status().as_u16();
-        let date = response
-            .headers()
-            .get(reqwest::header::DATE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|s| httpdate::parse_http_date(s).ok())
-            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-            .map(|d| d.as_secs());
+        let date = date_of(&response);
         let body = read_json(response, server, MAX_RESPONSE_BYTES)?;
         Ok(Reply { status, date, body })
     }
@@ -238,6 +236,10 @@ fn verify_challenge(server_key: &[u8], c: &WireChallenge) -> Result<bool, &'stat
 impl PushBackend for PrivacyIdeaBackend {
     fn kind(&self) -> PushBackendKind {
         PushBackendKind::PrivacyIdea
+    }
+
+    fn take_clock_readings(&self) -> Vec<crate::clock::offset::Reading> {
+        self.dates.take()
     }
 
     fn enrol(

@@ -2,6 +2,7 @@
 //! [`TesseraBackend`], the [`PushBackend`] the app and the CLI use for Tessera servers. The
 //! protocol it speaks (types, signed byte strings) is the parent module's.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::blocking::{Client, RequestBuilder};
@@ -14,7 +15,7 @@ use super::{
     decision_name, random_hex, request_message, unb64,
 };
 use crate::push::enrolment::check_transport;
-use crate::push::http::{http_client, install_crypto_provider, read_json, root_cause};
+use crate::push::http::{DateLog, http_client, install_crypto_provider, read_json, root_cause};
 use crate::push::{
     Decision, DeviceKey, Polled, PushAccount, PushBackend, PushBackendKind, PushEnrolment,
     PushError, PushNotice, PushNoticeKind, PushRequest, RequestContext, display_text,
@@ -30,6 +31,9 @@ pub struct TesseraBackend {
     unverified: Client,
     wait_seconds: u64,
     clock_ms: fn() -> u64,
+    /// The answers' `Date`s, for the clock check: held long-polls tell nothing (the
+    /// readings are too wide), so once an hour a poll is not held (see [`DateLog`]).
+    dates: Arc<DateLog>,
 }
 
 fn system_ms() -> u64 {
@@ -49,6 +53,7 @@ impl TesseraBackend {
             unverified: http_client(false, timeout)?,
             wait_seconds: 0,
             clock_ms: system_ms,
+            dates: Arc::default(),
         })
     }
 
@@ -88,8 +93,8 @@ impl TesseraBackend {
             .body(body))
     }
 
-    fn send(request: RequestBuilder, server: &str) -> Result<(u16, Value), PushError> {
-        let response = request.send().map_err(|e| PushError::Unreachable {
+    fn send(&self, request: RequestBuilder, server: &str) -> Result<(u16, Value), PushError> {
+        let response = self.dates.send(request, server).map_err(|e| PushError::Unreachable {
             server: server.to_owned(),
             detail: root_cause(&e),
         })?;
@@ -164,6 +169,10 @@ impl PushBackend for TesseraBackend {
         PushBackendKind::Tessera
     }
 
+    fn take_clock_readings(&self) -> Vec<crate::clock::offset::Reading> {
+        self.dates.take()
+    }
+
     fn enrol(
         &self,
         enrolment: &PushEnrolment,
@@ -190,7 +199,7 @@ impl PushBackend for TesseraBackend {
             "/device/v1/enrol",
             body,
         )?;
-        let (status, reply) = Self::send(request, &server)?;
+        let (status, reply) = self.send(request, &server)?;
         if status != 200 {
             return Err(Self::refused(&server, status, &reply));
         }
@@ -291,7 +300,7 @@ impl PushBackend for TesseraBackend {
             "/device/v1/answer",
             body,
         )?;
-        let (status, reply) = Self::send(http, &server)?;
+        let (status, reply) = self.send(http, &server)?;
         match status {
             200 if reply.get("accepted") == Some(&Value::Bool(true)) => Ok(()),
             409 | 422 => Err(PushError::AnswerRejected { server }),
@@ -314,7 +323,13 @@ impl TesseraBackend {
             return Err(PushError::WrongBackend(account.backend));
         }
         let server = account.server();
-        let mut path = format!("/device/v1/pending?wait={}", self.wait_seconds);
+        // Once an hour the poll is not held, so that its `Date` can be read for the clock.
+        let wait = if self.dates.wants_reading(&server, (self.clock_ms)()) {
+            0
+        } else {
+            self.wait_seconds
+        };
+        let mut path = format!("/device/v1/pending?wait={wait}");
         // Ids are the server's own hex strings; anything else (or too many) is not sent, and
         // the server then answers at once, which is merely less efficient.
         let usable = known.len() <= MAX_KNOWN_IDS
@@ -339,7 +354,7 @@ impl TesseraBackend {
             &path,
             Vec::new(),
         )?;
-        let (status, reply) = Self::send(request, &server)?;
+        let (status, reply) = self.send(request, &server)?;
         if status != 200 {
             return Err(Self::refused(&server, status, &reply));
         }
