@@ -4,10 +4,10 @@
 mod accessibility;
 /// `tessera` and `tessera-gui`: which does what, and what each links.
 mod binaries;
-/// The global shortcut: an X11 grab, XTEST key presses, the CLIPBOARD read back.
-mod global_shortcut;
 /// `tessera code` and the computer's clock: the app's last measurement, `--ntp`.
 mod clock;
+/// The global shortcut: an X11 grab, XTEST key presses, the CLIPBOARD read back.
+mod global_shortcut;
 /// One app per session: a second launch shows the first (D-Bus), `--background`.
 pub(crate) mod instance;
 /// `tessera recovery`: an account's recovery codes, hidden until re-authentication.

@@ -7,9 +7,9 @@
 #![allow(clippy::unwrap_used, unreachable_pub)]
 
 mod approvals;
+mod clock;
 mod hidden_codes;
 mod keys;
-mod clock;
 mod perf_fixture;
 mod recovery;
 pub(crate) mod scan;

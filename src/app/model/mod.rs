@@ -16,10 +16,10 @@ pub mod draft;
 pub mod inbox;
 pub mod prefs;
 pub mod push_worker;
-pub mod reveal;
-pub mod shortcut;
 pub mod recovery;
 pub mod reminder;
+pub mod reveal;
+pub mod shortcut;
 #[cfg(test)]
 pub(crate) mod testing;
 pub mod tray;
@@ -844,7 +844,8 @@ impl Model {
         self.copy_code(id, |otp, now| otp.code_at(now));
     }
 
-    /// Puts the code `code_of(otp, now)` of `id` on the clipboard, as [`Model::copy`] does.
+    /// Puts the code `code_of(otp, now)` of `id` on the clipboard, as [`Model::copy`] does
+    /// (`now` corrected for the clock's offset when the user chose so).
     fn copy_code(
         &self,
         id: &str,
@@ -859,8 +860,8 @@ impl Model {
             let mut state = self.state_mut();
             let Some(vault) = state.vault.as_mut() else { return };
             let Some(entry) = vault.content().entries.iter().find(|e| e.id == id) else { return };
-            let code = Zeroizing::new(code_of(&entry.otp, now));
-            let code = Zeroizing::new(entry.otp.code_at(code_now));
+            // At the clock-corrected time when the user chose the correction (model::clock).
+            let code = Zeroizing::new(code_of(&entry.otp, code_now));
             vault.mark_used(id, now);
             let delay = u64::from(state.settings.clipboard_seconds);
             match state.deps.clipboard.set_text(&code) {
