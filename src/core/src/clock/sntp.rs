@@ -94,7 +94,7 @@ fn host_and_port(server: &str) -> Option<(String, u16)> {
     }
 }
 
-/// Asks `server` (as the user typed it: "pool.ntp.org", "ntp.example:1123", "[::1]:123")
+/// Asks `server` (as the user typed it: `pool.ntp.org`, `ntp.example:1123`, `[::1]:123`)
 /// for the time, reading the local clock from `clock`, waiting at most `timeout` for the
 /// answer. Resolves the name (blocking) and sends one request from an unbound port.
 pub fn measure(server: &str, clock: &dyn Clock, timeout: Duration) -> Result<Reading, SntpError> {
