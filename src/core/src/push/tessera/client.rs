@@ -32,7 +32,8 @@ pub struct TesseraBackend {
     wait_seconds: u64,
     clock_ms: fn() -> u64,
     /// The answers' `Date`s, for the clock check: held long-polls tell nothing (the
-    /// readings are too wide), so once an hour a poll is not held (see [`DateLog`]).
+    /// readings are too wide), so once an hour a poll is first sent unheld (see
+    /// [`DateLog`] and `fetch`).
     dates: Arc<DateLog>,
 }
 
@@ -322,13 +323,31 @@ impl TesseraBackend {
         if account.backend != PushBackendKind::Tessera {
             return Err(PushError::WrongBackend(account.backend));
         }
+        // Once an hour a poll is first sent without being held, so that its `Date` can be
+        // read for the clock. If it brings nothing new, the held poll follows, so a caller
+        // still gets an answer only when something changed (or the wait ran out).
+        if self.wait_seconds > 0 && self.dates.wants_reading(&account.server(), (self.clock_ms)()) {
+            let quick = self.fetch_once(account, known, now, notices, 0)?;
+            let same = quick.notices.is_empty()
+                && quick.requests.len() == known.len()
+                && quick.requests.iter().all(|r| known.contains(&r.id));
+            if !same {
+                return Ok(quick);
+            }
+        }
+        self.fetch_once(account, known, now, notices, self.wait_seconds)
+    }
+
+    /// One request to `/device/v1/pending`, held by the server for up to `wait` seconds.
+    fn fetch_once(
+        &self,
+        account: &PushAccount,
+        known: &[String],
+        now: u64,
+        notices: bool,
+        wait: u64,
+    ) -> Result<Polled, PushError> {
         let server = account.server();
-        // Once an hour the poll is not held, so that its `Date` can be read for the clock.
-        let wait = if self.dates.wants_reading(&server, (self.clock_ms)()) {
-            0
-        } else {
-            self.wait_seconds
-        };
         let mut path = format!("/device/v1/pending?wait={wait}");
         // Ids are the server's own hex strings; anything else (or too many) is not sent, and
         // the server then answers at once, which is merely less efficient.
