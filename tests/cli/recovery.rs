@@ -1,30 +1,14 @@
 //! `tessera recovery`: codes added from a file or standard input, hidden until `--show` with
 //! the right password, marked used, carried into a Tessera backup, refused without a change.
 
-use std::io::Write;
-use std::process::Stdio;
-
 use super::home_with_one_account;
-use crate::common::{Home, Run};
-
-fn with_stdin(home: &Home, args: &[&str], input: &str) -> Run {
-    let mut child = home
-        .command()
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-    crate::common::to_run(&child.wait_with_output().unwrap())
-}
+use crate::common::Home;
 
 #[test]
 fn codes_are_added_hidden_shown_with_the_password_and_marked_used() {
     let home = home_with_one_account();
     let run =
-        with_stdin(&home, &["recovery", "add", "visma"], "  RC-AAAA 1111\r\n\nRC-BBBB-2222\n");
+        home.run_with_stdin(&["recovery", "add", "visma"], "  RC-AAAA 1111\r\n\nRC-BBBB-2222\n");
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
         run.stdout.contains("added 2 recovery codes to Visma (me@example.com)"),
@@ -68,14 +52,14 @@ fn codes_are_added_hidden_shown_with_the_password_and_marked_used() {
 fn refused_input_changes_nothing_on_disk() {
     let home = home_with_one_account();
     let before = home.snapshot();
-    let run = with_stdin(&home, &["recovery", "add", "visma"], " \n\t\n");
+    let run = home.run_with_stdin(&["recovery", "add", "visma"], " \n\t\n");
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(run.stderr.contains("no recovery code was pasted"), "{}", run.stderr);
     let run = home.run(&["recovery", "mark", "visma", "3"]);
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("no recovery code number 3"), "{}", run.stderr);
     let long = format!("SECRET-{}\n", "9".repeat(200));
-    let run = with_stdin(&home, &["recovery", "add", "visma"], &long);
+    let run = home.run_with_stdin(&["recovery", "add", "visma"], &long);
     assert_eq!(run.code, 1);
     assert!(!run.stderr.contains("SECRET-"), "no code in an error: {}", run.stderr);
     assert_eq!(home.snapshot(), before, "the vault was not changed");

@@ -1,9 +1,6 @@
 //! The vault's protection from the command line: `tessera password`, the password policy,
 //! the unlock delay, secrets kept out of the argument list, and rollback warnings.
 
-use std::io::Write;
-use std::process::Stdio;
-
 use crate::common::Home;
 
 use super::{CODE_AT_1E9, KEY};
@@ -14,35 +11,21 @@ fn write_file(home: &Home, name: &str, text: &str) -> String {
     path.to_str().unwrap().to_owned()
 }
 
-/// Runs `tessera ARGS` with `input` on standard input.
-fn run_with_stdin(home: &Home, args: &[&str], input: &str) -> crate::common::Run {
-    let mut child = home
-        .command()
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-    crate::common::to_run(&child.wait_with_output().unwrap())
-}
-
 #[test]
 fn the_secret_key_can_come_from_a_file_or_standard_input() {
     let home = Home::new();
     let file = write_file(&home, "key.txt", &format!("{KEY}\n"));
     let out = home.ok(&["add", "--secret-file", &file, "--issuer", "FromFile"]);
     assert!(out.contains("added FromFile"), "{out}");
-    let run = run_with_stdin(&home, &["add", "--secret-file", "-", "--issuer", "FromPipe"], KEY);
+    let run = home.run_with_stdin(&["add", "--secret-file", "-", "--issuer", "FromPipe"], KEY);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let uri = format!("otpauth://totp/Piped:me?secret={KEY}&issuer=Piped\n");
-    let run = run_with_stdin(&home, &["add", "-"], &uri);
+    let run = home.run_with_stdin(&["add", "-"], &uri);
     assert_eq!(run.code, 0, "{}", run.stderr);
     for name in ["fromfile", "frompipe", "piped"] {
         assert_eq!(home.ok(&["code", name, "--at", "1000000000"]).trim(), CODE_AT_1E9, "{name}");
     }
-    let run = run_with_stdin(&home, &["add", "--secret-file", "-", "--issuer", "Empty"], "\n");
+    let run = home.run_with_stdin(&["add", "--secret-file", "-", "--issuer", "Empty"], "\n");
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("empty"), "{}", run.stderr);
 }
