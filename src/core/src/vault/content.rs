@@ -14,8 +14,11 @@ use super::format::{CONTENT_LAYOUT, damaged};
 use super::{BackupSettings, Entry, VaultContent, VaultError};
 use crate::push::{PushAccount, PushHistoryItem};
 
-/// Version-3 layout 1, as written. Changing its fields (or those of [`Entry`] and the types
+/// Version-3 layout 2, as written. Changing its fields (or those of [`Entry`] and the types
 /// inside it) changes the layout: bump [`CONTENT_LAYOUT`] and keep reading the old one.
+///
+/// Layout 2 added [`Entry::icon`] at the end of each entry; layout 1 is read through
+/// [`EntryV1`].
 #[derive(Serialize)]
 struct LayoutOut<'a> {
     entries: &'a [Entry],
@@ -24,12 +27,52 @@ struct LayoutOut<'a> {
     push: &'a str,
 }
 
-/// Version-3 layout 1, as read.
+/// Version-3 layout 2 (entries as [`Entry`]) or layout 1 (entries as [`EntryV1`]), as read.
 #[derive(Deserialize)]
-struct LayoutIn {
-    entries: Vec<Entry>,
+struct LayoutIn<E> {
+    entries: Vec<E>,
     backup: Option<BackupSettings>,
     push: Zeroizing<String>,
+}
+
+/// An entry as layout 1 wrote it: [`Entry`] without `icon`. postcard is not
+/// self-describing, so the old field list is kept to read old vaults and backups.
+#[derive(Serialize, Deserialize)]
+struct EntryV1 {
+    id: String,
+    issuer: String,
+    account: String,
+    otp: crate::otp::OtpParams,
+    note: String,
+    group: Option<String>,
+    favourite: bool,
+    created: u64,
+    last_used: Option<u64>,
+}
+
+impl From<EntryV1> for Entry {
+    fn from(old: EntryV1) -> Self {
+        let EntryV1 { id, issuer, account, otp, note, group, favourite, created, last_used } = old;
+        Self { id, issuer, account, otp, note, group, favourite, created, last_used, icon: None }
+    }
+}
+
+/// Layout 1's content read as layout 2's.
+fn from_layout_1(old: LayoutIn<EntryV1>) -> LayoutIn<Entry> {
+    let LayoutIn { entries, backup, push } = old;
+    LayoutIn { entries: entries.into_iter().map(Entry::from).collect(), backup, push }
+}
+
+/// Reads one layout's content, refusing trailing bytes.
+fn take<'de, T: Deserialize<'de>>(rest: &'de [u8]) -> Result<T, VaultError> {
+    let (parsed, trailing): (T, _) = postcard::take_from_bytes(rest)
+        .map_err(|e| damaged(format!("the decrypted content is not valid: {e}")))?;
+    if !trailing.is_empty() {
+        return Err(damaged(
+            "the decrypted content is not valid: trailing bytes after the content",
+        ));
+    }
+    Ok(parsed)
 }
 
 /// The push part, kept as JSON inside the binary layout (see the `format` module docs).
@@ -96,14 +139,11 @@ pub(super) fn decode(version: u32, plain: &[u8]) -> Result<VaultContent, VaultEr
         return serde_json::from_str(text).map_err(|e| invalid(&e));
     }
     let (&layout, rest) = plain.split_first().ok_or_else(|| invalid(&"empty"))?;
-    if layout != CONTENT_LAYOUT {
-        return Err(invalid(&format!("unknown content layout {layout}")));
-    }
-    let (parsed, trailing): (LayoutIn, _) =
-        postcard::take_from_bytes(rest).map_err(|e| invalid(&e))?;
-    if !trailing.is_empty() {
-        return Err(invalid(&"trailing bytes after the content"));
-    }
+    let parsed: LayoutIn<Entry> = match layout {
+        CONTENT_LAYOUT => take(rest)?,
+        1 => from_layout_1(take(rest)?),
+        _ => return Err(invalid(&format!("unknown content layout {layout}"))),
+    };
     let (push_accounts, push_history) = if parsed.push.is_empty() {
         (Vec::new(), Vec::new())
     } else {
@@ -129,6 +169,72 @@ mod tests {
         assert_eq!(plain[0], CONTENT_LAYOUT);
         let back = decode(3, &plain).unwrap();
         assert_eq!(format!("{:?}", back.entries), format!("{:?}", content.entries));
+    }
+
+    #[test]
+    fn every_icon_choice_round_trips_through_layout_2() {
+        use crate::icons::IconChoice;
+        let secret = Secret::parse_base32("JBSWY3DPEHPK3PXP").unwrap();
+        let choices = [
+            None,
+            Some(IconChoice::Builtin("github".into())),
+            Some(IconChoice::Pack {
+                pack: "5d0c7c1e-3b5f-4c2a-9d8e-0f1a2b3c4d5e".into(),
+                file: "a/B.png".into(),
+            }),
+            Some(IconChoice::Image(vec![0x89, b'P', b'N', b'G', 0, 255])),
+            Some(IconChoice::Letter),
+        ];
+        let entries: Vec<Entry> = choices
+            .iter()
+            .map(|choice| {
+                let mut entry =
+                    Entry::new("Zoë Bank".into(), "me".into(), OtpParams::totp(secret.clone()), 1);
+                entry.icon = choice.clone();
+                entry
+            })
+            .collect();
+        let content = VaultContent { entries, ..VaultContent::default() };
+        let back = decode(3, &encode(&content).unwrap()).unwrap();
+        let icons: Vec<_> = back.entries.into_iter().map(|e| e.icon).collect();
+        assert_eq!(icons, choices);
+    }
+
+    /// Layout 1 as the build before icons wrote it: the same content struct with entries of
+    /// [`EntryV1`]'s fields.
+    #[derive(Serialize)]
+    struct LayoutOut1<'a> {
+        entries: &'a [EntryV1],
+        backup: &'a Option<BackupSettings>,
+        push: &'a str,
+    }
+
+    #[test]
+    fn layout_1_content_reads_with_no_icon_choice() {
+        let secret = Secret::parse_base32("JBSWY3DPEHPK3PXP").unwrap();
+        let old = EntryV1 {
+            id: "id-1".into(),
+            issuer: "GitHub".into(),
+            account: "me".into(),
+            otp: OtpParams::totp(secret),
+            note: "n".into(),
+            group: Some("work".into()),
+            favourite: true,
+            created: 5,
+            last_used: Some(9),
+        };
+        let layout = LayoutOut1 { entries: std::slice::from_ref(&old), backup: &None, push: "" };
+        let mut plain = vec![1u8];
+        plain.extend(postcard::to_allocvec(&layout).unwrap());
+        let back = decode(3, &plain).unwrap();
+        let entry = &back.entries[0];
+        assert_eq!(
+            (entry.id.as_str(), entry.issuer.as_str(), entry.note.as_str()),
+            ("id-1", "GitHub", "n")
+        );
+        assert_eq!((entry.favourite, entry.created, entry.last_used), (true, 5, Some(9)));
+        assert_eq!(entry.icon, None);
+        assert_eq!(encode(&back).unwrap()[0], 2, "the next save writes layout 2");
     }
 
     #[test]

@@ -17,13 +17,15 @@
 //! The header is shown wrapped here; on disk it is one line. "The header" as hashed and
 //! MACed is the compact JSON of the header object with `checksum` and `mac` both `""`.
 //!
-//! - **Content plaintext**: one layout byte ([`CONTENT_LAYOUT`], now 1) followed by the
+//! - **Content plaintext**: one layout byte ([`CONTENT_LAYOUT`], now 2) followed by the
 //!   [postcard](https://docs.rs/postcard) encoding of the content (see `ContentV3` in the
 //!   vault module). postcard is not self-describing: adding, removing or reordering a field
 //!   of the encoded structs is a layout change and must bump the layout byte. Push accounts
 //!   and push history travel inside it as one JSON string, because their types use serde
 //!   features a non-self-describing format cannot carry (skipped optional fields, internally
-//!   tagged enums); they are few and not on the `tessera code` path.
+//!   tagged enums); they are few and not on the `tessera code` path. Layout 2 added each
+//!   entry's chosen icon (`Entry::icon`, at the end of the entry); layout 1 is still read
+//!   (its entries have no icon choice) and the next save writes layout 2.
 //! - **Content associated data**: `tessera-vault/3/content/<vault id>/<generation>`
 //!   (versions 1 and 2 use `tessera-vault/1/...`), so a version-3 ciphertext can never be
 //!   taken for a JSON one or the other way round.
@@ -110,7 +112,7 @@ const OLDEST_VERSION: u32 = 1;
 /// wrapping scheme, unchanged since version 1) and in versions 1 and 2's content.
 const AAD_VERSION: u32 = 1;
 /// The first byte of a version-3 content plaintext: which postcard layout follows.
-pub(super) const CONTENT_LAYOUT: u8 = 1;
+pub(super) const CONTENT_LAYOUT: u8 = 2;
 /// Length of the master key and of every slot key, in bytes.
 pub(super) const KEY_LEN: usize = 32;
 const SALT_LEN: usize = 16;

@@ -192,6 +192,10 @@ pub struct Entry {
     /// When a code was last copied or shown on request, Unix seconds.
     #[serde(default)]
     pub last_used: Option<u64>,
+    /// The icon the user picked; `None` shows the one matched from the issuer, if any (see
+    /// [`crate::icons`]). Since content layout 2.
+    #[serde(default)]
+    pub icon: Option<crate::icons::IconChoice>,
 }
 
 impl Entry {
@@ -210,6 +214,7 @@ impl Entry {
             favourite: false,
             created: now,
             last_used: None,
+            icon: None,
         }
     }
 }
