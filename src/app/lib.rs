@@ -75,6 +75,7 @@ pub fn build(deps: Deps) -> Result<App, slint::PlatformError> {
     screen::settings::connect(&window, &model);
     screen::approvals::connect(&window, &model);
     screen::transfer::connect(&window, &model);
+    screen::icon_packs::connect(&window, &model);
     // The only periodic timer: codes are recomputed only for rows whose period rolled over.
     let tick = Timer::default();
     let weak = model.downgrade();

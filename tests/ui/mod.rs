@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used, unreachable_pub)]
 
 mod approvals;
+mod icons;
 mod perf_fixture;
 pub(crate) mod scan;
 mod screenshots;

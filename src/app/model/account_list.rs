@@ -2,14 +2,19 @@
 //! (a group, or an issuer with two or more accounts), then the rest; each row's current and
 //! next code; and the once-a-second update that recomputes only the rows whose period rolled
 //! over. It is a `slint::Model` (rows are plain Rust values; the accounts screen maps them to
-//! Slint's `AccountRow`), so the list logic is tested without a window.
+//! Slint's `AccountRow`), so the list logic is tested without a window. Each row names its
+//! service icon ([`super::icons`]); the accounts screen renders it only when the row is shown.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::Rc;
 
 use slint::{Model, ModelNotify, ModelTracker};
+use tessera_core::icons::IconChoice;
 use tessera_core::otp::{OtpKind, group_code};
 use tessera_core::vault::Entry;
+
+use super::icons::ServiceIcons;
 
 /// What heads a row (only the first row of a block has a header).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +54,8 @@ pub struct ListRow {
     pub favourite: bool,
     /// The header above this row.
     pub header: Header,
+    /// The service icon, if any (else the letter avatar shows).
+    pub icon: Option<IconChoice>,
 }
 
 /// The list: rows on show and the moving factor each row's code was computed for.
@@ -57,9 +64,15 @@ pub struct AccountList {
     rows: RefCell<Vec<ListRow>>,
     counters: RefCell<Vec<u64>>,
     notify: ModelNotify,
+    icons: RefCell<Option<Rc<ServiceIcons>>>,
 }
 
 impl AccountList {
+    /// Gives the rows their service icons from now on (without this they show letters).
+    pub fn set_icons(&self, icons: Rc<ServiceIcons>) {
+        *self.icons.borrow_mut() = Some(icons);
+    }
+
     /// Rebuilds the rows from `entries`: search filter (issuer or account contains the
     /// needle, case-insensitively), favourites first, then named sections, then the rest.
     pub fn rebuild(&self, entries: &[Entry], search: &str, now: u64) {
@@ -97,9 +110,10 @@ impl AccountList {
         let mut rows = Vec::with_capacity(picked.len());
         let mut counters = Vec::with_capacity(picked.len());
         let mut previous: Option<(u8, String)> = None;
+        let icons = self.icons.borrow().clone();
         for e in picked {
             let key = (rank(e), if rank(e) == 1 { section(e) } else { String::new() });
-            let mut row = row_for(e, now);
+            let mut row = row_for(e, now, icons.as_deref());
             if previous.as_ref() != Some(&key) {
                 row.header = match key.0 {
                     0 => Header::Favourites,
@@ -128,6 +142,7 @@ impl AccountList {
     /// many changed.
     pub fn roll_over(&self, entries: &[Entry], now: u64) -> usize {
         let mut changed = Vec::new();
+        let icons = self.icons.borrow().clone();
         {
             let mut rows = self.rows.borrow_mut();
             let mut counters = self.counters.borrow_mut();
@@ -137,7 +152,7 @@ impl AccountList {
                 if fresh != *counter {
                     *counter = fresh;
                     let header = std::mem::replace(&mut row.header, Header::None);
-                    *row = ListRow { header, ..row_for(entry, now) };
+                    *row = ListRow { header, ..row_for(entry, now, icons.as_deref()) };
                     changed.push(index);
                 }
             }
@@ -171,7 +186,7 @@ impl Model for AccountList {
 }
 
 /// Converts an entry into its row at `now`.
-fn row_for(entry: &Entry, now: u64) -> ListRow {
+fn row_for(entry: &Entry, now: u64, icons: Option<&ServiceIcons>) -> ListRow {
     let otp = &entry.otp;
     let hotp = otp.kind == OtpKind::Hotp;
     let next = if hotp {
@@ -197,6 +212,7 @@ fn row_for(entry: &Entry, now: u64) -> ListRow {
         hotp,
         favourite: entry.favourite,
         header: Header::None,
+        icon: icons.and_then(|icons| icons.for_entry(entry)),
     }
 }
 
@@ -303,6 +319,25 @@ mod tests {
         let after = list.row_data(0).unwrap();
         assert_eq!(after.code, before.next_code, "the next code became the current one");
         assert_eq!(list.roll_over(&entries, 1_111_111_140), 2, "both roll at the minute");
+    }
+
+    #[test]
+    fn rows_name_the_icon_of_their_service_once_icons_are_given() {
+        let home = tempfile::tempdir().unwrap();
+        let entries = vec![entry("GitHub", "me"), entry("Zoë Bank", "me")];
+        let list = AccountList::default();
+        list.rebuild(&entries, "", RFC_TIME);
+        assert!(list.iter().all(|r| r.icon.is_none()), "no icons until they are given");
+        list.set_icons(Rc::new(ServiceIcons::new(home.path())));
+        list.rebuild(&entries, "", RFC_TIME);
+        let icons: Vec<_> = list.iter().map(|r| (r.issuer, r.icon)).collect();
+        assert_eq!(
+            icons,
+            [
+                ("GitHub".to_owned(), Some(IconChoice::Builtin("github".into()))),
+                ("Zoë Bank".to_owned(), None),
+            ]
+        );
     }
 
     #[test]

@@ -12,6 +12,7 @@
 pub mod account_list;
 pub mod announce;
 pub mod draft;
+pub mod icons;
 pub mod inbox;
 pub mod prefs;
 pub mod push_worker;
@@ -256,6 +257,7 @@ struct Inner {
     state: RefCell<State>,
     list: Rc<AccountList>,
     listeners: RefCell<Vec<Listener>>,
+    icons: Rc<icons::ServiceIcons>,
 }
 
 /// A handle on the model (cheap to clone; all clones share it).
@@ -281,6 +283,9 @@ impl Model {
         let settings = Settings::load(&deps.home);
         let attempts = Attempts::load(&deps.home);
         let now = deps.clock.now();
+        let icons = Rc::new(icons::ServiceIcons::new(&deps.home));
+        let list = Rc::new(AccountList::default());
+        list.set_icons(Rc::clone(&icons));
         let state = State {
             deps,
             settings,
@@ -301,8 +306,9 @@ impl Model {
         let model = Self {
             inner: Rc::new(Inner {
                 state: RefCell::new(state),
-                list: Rc::new(AccountList::default()),
+                list,
                 listeners: RefCell::new(Vec::new()),
+                icons,
             }),
         };
         model.start_push_worker();
@@ -327,6 +333,11 @@ impl Model {
     /// Returns the accounts list (a `slint::Model`).
     pub fn list(&self) -> Rc<AccountList> {
         Rc::clone(&self.inner.list)
+    }
+
+    /// Returns the service icons (the catalogue is read on first use).
+    pub fn icons(&self) -> Rc<icons::ServiceIcons> {
+        Rc::clone(&self.inner.icons)
     }
 
     /// Calls `listener` for every event from now on.
