@@ -218,15 +218,17 @@ fn disc_of(picture: &Pixmap, side: u32) -> Pixmap {
         (side as f32 - picture.width() as f32 * scale) / 2.0,
         (side as f32 - picture.height() as f32 * scale) / 2.0,
     );
-    let mut paint = Paint::default();
-    paint.anti_alias = true;
-    paint.shader = Pattern::new(
-        picture.as_ref(),
-        SpreadMode::Pad,
-        FilterQuality::Bicubic,
-        1.0,
-        Transform::from_row(scale, 0.0, 0.0, scale, dx, dy),
-    );
+    let paint = Paint {
+        anti_alias: true,
+        shader: Pattern::new(
+            picture.as_ref(),
+            SpreadMode::Pad,
+            FilterQuality::Bicubic,
+            1.0,
+            Transform::from_row(scale, 0.0, 0.0, scale, dx, dy),
+        ),
+        ..Paint::default()
+    };
     let radius = side as f32 / 2.0;
     if let Some(disc) = PathBuilder::from_circle(radius, radius, radius) {
         out.fill_path(&disc, &paint, FillRule::Winding, Transform::identity(), None);
