@@ -1,4 +1,6 @@
-//! Compiles the Slint UI (ui/app.slint) and bundles the translations from assets/translations.
+//! Compiles the Slint UI (ui/app.slint), bundles the translations from assets/translations,
+//! and writes the table of bundled service icons (assets/service-icons/*.svg, compiled into
+//! the binary with `include_bytes!`; see src/app/model/icons.rs).
 //!
 //! Debug info is on in dev/test builds so UI tests can find elements by id; release builds
 //! leave it out.
@@ -16,4 +18,33 @@ fn main() {
         eprintln!("slint compile error: {error}");
         std::process::exit(1);
     }
+    if let Err(error) = write_service_icons(&root) {
+        eprintln!("service icons: {error}");
+        std::process::exit(1);
+    }
+}
+
+/// Writes `$OUT_DIR/service_icons.rs`: `SERVICE_ICONS`, (slug, SVG bytes) sorted by slug.
+fn write_service_icons(root: &str) -> std::io::Result<()> {
+    let dir = std::path::Path::new(root).join("assets/service-icons");
+    println!("cargo:rerun-if-changed={}", dir.display());
+    let mut slugs: Vec<String> = std::fs::read_dir(&dir)?
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.strip_suffix(".svg").map(str::to_owned))
+        .collect();
+    slugs.sort();
+    let mut table = String::from(
+        "/// The bundled service icons: (slug, SVG), sorted by slug (written by build.rs).\n\
+         pub static SERVICE_ICONS: &[(&str, &[u8])] = &[\n",
+    );
+    for slug in slugs {
+        let path = dir.join(format!("{slug}.svg"));
+        table.push_str(&format!(
+            "    ({slug:?}, include_bytes!({:?})),\n",
+            path.display().to_string()
+        ));
+    }
+    table.push_str("];\n");
+    let out = std::env::var("OUT_DIR").map_err(std::io::Error::other)?;
+    std::fs::write(std::path::Path::new(&out).join("service_icons.rs"), table)
 }

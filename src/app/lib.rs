@@ -80,6 +80,7 @@ pub fn build(deps: Deps) -> Result<App, slint::PlatformError> {
     screen::recovery::connect(&window, &model);
     screen::reminder::connect(&window, &model);
     screen::clock::connect(&window, &model);
+    screen::icon_packs::connect(&window, &model);
     // The only periodic timer: codes are recomputed only for rows whose period rolled over.
     let tick = Timer::default();
     let weak = model.downgrade();

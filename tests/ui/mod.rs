@@ -9,6 +9,7 @@
 mod approvals;
 mod clock;
 mod hidden_codes;
+mod icons;
 mod keys;
 mod perf_fixture;
 mod recovery;

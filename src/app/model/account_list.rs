@@ -3,15 +3,19 @@
 //! next code; and the once-a-second update that recomputes only the rows whose period rolled
 //! over (or whose hidden code was revealed or hid again, see [`super::reveal`]). It is a
 //! `slint::Model` (rows are plain Rust values; the accounts screen maps them to
-//! Slint's `AccountRow`), so the list logic is tested without a window.
+//! Slint's `AccountRow`), so the list logic is tested without a window. Each row names its
+//! service icon ([`super::icons`]); the accounts screen renders it only when the row is shown.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::Rc;
 
 use slint::{Model, ModelNotify, ModelTracker};
+use tessera_core::icons::IconChoice;
 use tessera_core::otp::{OtpKind, group_code};
 use tessera_core::vault::Entry;
 
+use super::icons::ServiceIcons;
 use super::reveal::{Reveals, mask, spoken};
 
 /// What heads a row (only the first row of a block has a header).
@@ -58,6 +62,8 @@ pub struct ListRow {
     pub favourite: bool,
     /// The header above this row.
     pub header: Header,
+    /// The service icon, if any (else the letter avatar shows).
+    pub icon: Option<IconChoice>,
 }
 
 /// The list: rows on show and the moving factor each row's code was computed for.
@@ -67,9 +73,15 @@ pub struct AccountList {
     counters: RefCell<Vec<u64>>,
     reveals: RefCell<Reveals>,
     notify: ModelNotify,
+    icons: RefCell<Option<Rc<ServiceIcons>>>,
 }
 
 impl AccountList {
+    /// Gives the rows their service icons from now on (without this they show letters).
+    pub fn set_icons(&self, icons: Rc<ServiceIcons>) {
+        *self.icons.borrow_mut() = Some(icons);
+    }
+
     /// Rebuilds the rows from `entries`: search filter (issuer or account contains the
     /// needle, case-insensitively), favourites first, then named sections, then the rest.
     pub fn rebuild(&self, entries: &[Entry], search: &str, now: u64) {
@@ -108,9 +120,10 @@ impl AccountList {
         let mut counters = Vec::with_capacity(picked.len());
         let mut previous: Option<(u8, String)> = None;
         let reveals = self.reveals.borrow();
+        let icons = self.icons.borrow().clone();
         for e in picked {
             let key = (rank(e), if rank(e) == 1 { section(e) } else { String::new() });
-            let mut row = row_for(e, now, reveals.shows(&e.id, &e.otp, now));
+            let mut row = row_for(e, now, reveals.shows(&e.id, &e.otp, now), icons.as_deref());
             if previous.as_ref() != Some(&key) {
                 row.header = match key.0 {
                     0 => Header::Favourites,
@@ -161,7 +174,8 @@ impl AccountList {
                 return false;
             }
             let header = std::mem::replace(&mut row.header, Header::None);
-            *row = ListRow { header, ..row_for(entry, now, shows) };
+            let icons = self.icons.borrow().clone();
+            *row = ListRow { header, ..row_for(entry, now, shows, icons.as_deref()) };
             index
         };
         self.notify.row_changed(index);
@@ -172,6 +186,7 @@ impl AccountList {
     /// revealed code hid again; returns how many changed.
     pub fn roll_over(&self, entries: &[Entry], now: u64) -> usize {
         let mut changed = Vec::new();
+        let icons = self.icons.borrow().clone();
         {
             let mut rows = self.rows.borrow_mut();
             let mut counters = self.counters.borrow_mut();
@@ -183,7 +198,7 @@ impl AccountList {
                 if fresh != *counter || shows == row.hidden {
                     *counter = fresh;
                     let header = std::mem::replace(&mut row.header, Header::None);
-                    *row = ListRow { header, ..row_for(entry, now, shows) };
+                    *row = ListRow { header, ..row_for(entry, now, shows, icons.as_deref()) };
                     changed.push(index);
                 }
             }
@@ -219,7 +234,7 @@ impl Model for AccountList {
 
 /// Converts an entry into its row at `now`; `shows` is false while its code is hidden (the
 /// row then holds the mask and no digits).
-fn row_for(entry: &Entry, now: u64, shows: bool) -> ListRow {
+fn row_for(entry: &Entry, now: u64, shows: bool, icons: Option<&ServiceIcons>) -> ListRow {
     let otp = &entry.otp;
     let hotp = otp.kind == OtpKind::Hotp;
     let next = if hotp || !shows {
@@ -255,6 +270,7 @@ fn row_for(entry: &Entry, now: u64, shows: bool) -> ListRow {
         hotp,
         favourite: entry.favourite,
         header: Header::None,
+        icon: icons.and_then(|icons| icons.for_entry(entry)),
     }
 }
 
@@ -419,6 +435,25 @@ mod tests {
         assert!(!list.row_data(0).unwrap().hidden);
         assert_eq!(list.roll_over(&entries, 1030), 1, "hidden after one period");
         assert!(list.row_data(0).unwrap().hidden);
+    }
+
+    #[test]
+    fn rows_name_the_icon_of_their_service_once_icons_are_given() {
+        let home = tempfile::tempdir().unwrap();
+        let entries = vec![entry("GitHub", "me"), entry("Zoë Bank", "me")];
+        let list = AccountList::default();
+        list.rebuild(&entries, "", RFC_TIME);
+        assert!(list.iter().all(|r| r.icon.is_none()), "no icons until they are given");
+        list.set_icons(Rc::new(ServiceIcons::new(home.path())));
+        list.rebuild(&entries, "", RFC_TIME);
+        let icons: Vec<_> = list.iter().map(|r| (r.issuer, r.icon)).collect();
+        assert_eq!(
+            icons,
+            [
+                ("GitHub".to_owned(), Some(IconChoice::Builtin("github".into()))),
+                ("Zoë Bank".to_owned(), None),
+            ]
+        );
     }
 
     #[test]

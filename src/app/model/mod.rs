@@ -13,6 +13,7 @@ pub mod account_list;
 pub mod announce;
 pub mod clock;
 pub mod draft;
+pub mod icons;
 pub mod inbox;
 pub mod prefs;
 pub mod push_worker;
@@ -285,6 +286,7 @@ struct Inner {
     state: RefCell<State>,
     list: Rc<AccountList>,
     listeners: RefCell<Vec<Listener>>,
+    icons: Rc<icons::ServiceIcons>,
 }
 
 /// A handle on the model (cheap to clone; all clones share it).
@@ -311,6 +313,9 @@ impl Model {
         let attempts = Attempts::load(&deps.home);
         let reminder = reminder::BackupReminder::load(&deps.home);
         let now = deps.clock.now();
+        let icons = Rc::new(icons::ServiceIcons::new(&deps.home));
+        let list = Rc::new(AccountList::default());
+        list.set_icons(Rc::clone(&icons));
         let state = State {
             deps,
             settings,
@@ -335,13 +340,13 @@ impl Model {
             reminder,
             accounts_print: None,
         };
-        let list = AccountList::default();
         list.set_hiding(state.settings.hide_codes);
         let model = Self {
             inner: Rc::new(Inner {
                 state: RefCell::new(state),
-                list: Rc::new(list),
+                list,
                 listeners: RefCell::new(Vec::new()),
+                icons,
             }),
         };
         model.start_push_worker();
@@ -366,6 +371,11 @@ impl Model {
     /// Returns the accounts list (a `slint::Model`).
     pub fn list(&self) -> Rc<AccountList> {
         Rc::clone(&self.inner.list)
+    }
+
+    /// Returns the service icons (the catalogue is read on first use).
+    pub fn icons(&self) -> Rc<icons::ServiceIcons> {
+        Rc::clone(&self.inner.icons)
     }
 
     /// Calls `listener` for every event from now on.

@@ -1,13 +1,16 @@
 //! The accounts list: search, copy, reveal a hidden code, HOTP next code, and its keys (N,
 //! type-ahead, Ctrl+1…9, Enter in the search, the global shortcut's search focus); rows are
-//! the model's list mapped to Slint's `AccountRow`.
+//! the model's list mapped to Slint's `AccountRow`. The map runs only for the rows the list
+//! view shows, so service icons are rendered lazily (through the shared cache in
+//! [`super::icon_images`]).
 
 use std::rc::Rc;
 
 use slint::{ComponentHandle, MapModel, ModelRc, SharedString};
 
-use super::int;
+use super::{icon_images, int};
 use crate::model::account_list::{Header, ListRow};
+use crate::model::icons::ServiceIcons;
 use crate::model::{Event, Model};
 use crate::ui::{AccountRow, AccountsAdapter, AppWindow};
 
@@ -16,8 +19,8 @@ use crate::ui::{AccountRow, AccountsAdapter, AppWindow};
 /// is unchanged for all periods real accounts use.
 const NOW_MODULUS: u64 = 2_095_133_040;
 
-/// Converts a list row into the row Slint shows.
-fn account_row(row: ListRow) -> AccountRow {
+/// Converts a list row into the row Slint shows, its icon drawn for a window at `scale`.
+fn account_row(row: ListRow, icons: &ServiceIcons, scale: f32) -> AccountRow {
     let (header_kind, header) = match row.header {
         Header::None => (0, SharedString::new()),
         Header::Favourites => (1, SharedString::new()),
@@ -25,6 +28,7 @@ fn account_row(row: ListRow) -> AccountRow {
         Header::Others => (3, SharedString::new()),
     };
     let (r, g, b) = row.tint;
+    let icon = row.icon.as_ref().and_then(|choice| icon_images::image(icons, choice, scale));
     AccountRow {
         id: row.id.into(),
         issuer: row.issuer.into(),
@@ -41,13 +45,19 @@ fn account_row(row: ListRow) -> AccountRow {
         favourite: row.favourite,
         header_kind,
         header,
+        has_icon: icon.is_some(),
+        icon: icon.unwrap_or_default(),
     }
 }
 
 /// Wires the list.
 pub(crate) fn connect(window: &AppWindow, model: &Model) {
     let accounts = window.global::<AccountsAdapter>();
-    let rows = MapModel::new(model.list(), account_row);
+    let (icons, handle) = (model.icons(), window.as_weak());
+    let rows = MapModel::new(model.list(), move |row| {
+        let scale = handle.upgrade().map_or(1.0, |ui| ui.window().scale_factor());
+        account_row(row, &icons, scale)
+    });
     accounts.set_rows(ModelRc::from(Rc::new(rows)));
 
     let m = model.downgrade();
@@ -104,6 +114,7 @@ pub(crate) fn connect(window: &AppWindow, model: &Model) {
             Event::Locked => {
                 adapter.set_search(SharedString::new());
                 adapter.set_total(0);
+                icon_images::clear();
             }
             Event::FocusSearch => {
                 adapter.set_search(SharedString::new());

@@ -1,13 +1,16 @@
 //! The screens: each `connect`s one view of the window to the model, converts the model's
 //! values into Slint rows, and reacts to the model's events. No screen imports another; a
 //! screen that leads to another view asks the model to show it, and the screen of that view
-//! fills itself when it is shown.
+//! fills itself when it is shown. `icon_images` is no screen: the rendered service icons that
+//! the list and the details screen share.
 
 pub mod accounts;
 pub mod add_account;
 pub mod approvals;
 pub mod clock;
 pub mod details;
+pub(crate) mod icon_images;
+pub mod icon_packs;
 pub mod qr_view;
 pub mod recovery;
 pub mod reminder;

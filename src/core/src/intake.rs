@@ -24,6 +24,7 @@
 //! its push backend (`PushBackend::enrol`) and passes the resulting account to [`apply`].
 
 use crate::account::{self, Account};
+use crate::icons;
 use crate::otp::OtpKind;
 use crate::push::{PushAccount, PushBackendKind, PushEnrolment, PushError, tessera};
 use crate::uri::{self, MigrationSet, OtpUri, Payload, Skipped, UriError};
@@ -285,7 +286,11 @@ pub fn new_entries(existing: &[Entry], accounts: Vec<OtpUri>, now: u64) -> Vec<E
         if account::find_same(existing, &account).is_none()
             && account::find_same(&added, &account).is_none()
         {
-            added.push(Entry::new(account.issuer, account.account, account.otp, now));
+            let hints = icons::Hints::from_link(&account.issuer, &account.extra);
+            let icon = icons::builtin_catalogue().choice_for_new(hints);
+            let mut entry = Entry::new(account.issuer, account.account, account.otp, now);
+            entry.icon = icon;
+            added.push(entry);
         }
     }
     added
@@ -322,6 +327,25 @@ mod tests {
              #push=tessera1&push_url=https%3A%2F%2Fpush.example&push_device={device}\
              &push_credential=0123456789abcdef0123456789abcdef&push_ttl=10"
         )
+    }
+
+    #[test]
+    fn an_image_hint_names_the_icon_of_an_account_whose_issuer_matches_none() {
+        let accounts: Vec<OtpUri> = [
+            format!("otpauth://totp/ACME:me?secret={KEY}&issuer=ACME&image=https%3A%2F%2Fcdn.example%2Fgitlab.png"),
+            format!("otpauth://totp/GitHub:me?secret={KEY}&issuer=GitHub&image=https%3A%2F%2Fcdn.example%2Fgitlab.png"),
+            link("Nmbrs", "me"),
+        ]
+        .iter()
+        .map(|text| match uri::classify(text) {
+            Ok(Payload::Account(a)) => a,
+            _ => panic!("{text}"),
+        })
+        .collect();
+        let entries = new_entries(&[], accounts, 0);
+        let icons: Vec<_> = entries.into_iter().map(|e| e.icon).collect();
+        let gitlab = Some(icons::IconChoice::Builtin("gitlab".into()));
+        assert_eq!(icons, [gitlab, None, None], "GitHub and Nmbrs stay automatic");
     }
 
     #[test]

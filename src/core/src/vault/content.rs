@@ -7,24 +7,32 @@
 //! format with a written specification (<https://postcard.jamesmunns.com/wire-format>), so the
 //! layout is defined by the structs below plus that document.
 //!
-//! Layouts: **1** is `{ entries, backup, push }`; **2** (recovery codes, see
-//! [`super::recovery`]) is layout 1 followed by one more postcard value, the recovery section:
-//! a sequence of `{ entry id, [ { code, used, added } ] }`, one item per account that has
-//! codes. Layout 2 is written only when some account has codes, so a vault (or backup)
-//! without any stays readable by builds that know layout 1 only. The entries' own encoding is
-//! the same in both layouts (the codes are not a field of the encoded entry), so a later
-//! field of [`Entry`] and this section do not interfere.
+//! Layouts:
+//! - **1** is `{ entries, backup, push }`.
+//! - **2** (recovery codes, see [`super::recovery`]) is layout 1 followed by one more
+//!   postcard value, the recovery section: a sequence of `{ entry id, [ { code, used, added
+//!   } ] }`, one item per account that has codes.
+//! - **3** (service icons the user picked, see [`crate::icons`]) is layout 2 (its recovery
+//!   section possibly empty) followed by the icon section: a sequence of `{ entry id, icon
+//!   choice }`, one item per account whose icon was picked rather than matched.
+//!
+//! Each layout is written only when its section has something to carry, so a vault (or
+//! backup) without codes or picked icons stays readable by builds that know layout 1 only.
+//! The entries' own encoding is the same in every layout (codes and icons are not fields of
+//! the encoded entry), so a later section, or a later field of [`Entry`], does not interfere
+//! with the others.
 
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use super::format::{CONTENT_LAYOUT, RECOVERY_LAYOUT, damaged};
+use super::format::{CONTENT_LAYOUT, ICON_LAYOUT, RECOVERY_LAYOUT, damaged};
 use super::recovery::RecoveryCode;
 use super::{BackupSettings, Entry, VaultContent, VaultError};
+use crate::icons::IconChoice;
 use crate::push::{PushAccount, PushHistoryItem};
 
 /// Version-3 layout 1, as written. Changing its fields (or those of [`Entry`] and the types
-/// inside it) changes the layout: bump [`CONTENT_LAYOUT`] and keep reading the old one.
+/// inside it) changes the layout: add a layout and keep reading the old ones.
 #[derive(Serialize)]
 struct LayoutOut<'a> {
     entries: &'a [Entry],
@@ -61,14 +69,34 @@ struct RecoveryPartIn {
     codes: Vec<RecoveryCode>,
 }
 
-/// Returns the recovery section of `entries`: `None` when no account has codes (layout 1).
-fn recovery_section(entries: &[Entry]) -> Option<Vec<RecoveryPartOut<'_>>> {
-    let parts: Vec<RecoveryPartOut<'_>> = entries
+/// Layout 3's icon section: one account's picked icon, by its id.
+#[derive(Serialize)]
+struct IconPartOut<'a> {
+    entry: &'a str,
+    icon: &'a IconChoice,
+}
+
+#[derive(Deserialize)]
+struct IconPartIn {
+    entry: String,
+    icon: IconChoice,
+}
+
+/// Returns the recovery section of `entries` (empty when no account has codes).
+fn recovery_section(entries: &[Entry]) -> Vec<RecoveryPartOut<'_>> {
+    entries
         .iter()
         .filter(|e| !e.recovery.is_empty())
         .map(|e| RecoveryPartOut { entry: &e.id, codes: &e.recovery })
-        .collect();
-    (!parts.is_empty()).then_some(parts)
+        .collect()
+}
+
+/// Returns the icon section of `entries` (empty when no account has a picked icon).
+fn icon_section(entries: &[Entry]) -> Vec<IconPartOut<'_>> {
+    entries
+        .iter()
+        .filter_map(|e| e.icon.as_ref().map(|icon| IconPartOut { entry: &e.id, icon }))
+        .collect()
 }
 
 /// Writes the layout byte and `body` (postcard) into one buffer sized first, so that the
@@ -86,11 +114,17 @@ fn write_layout<T: Serialize>(layout: u8, body: &T) -> Result<Zeroizing<Vec<u8>>
     Ok(plain)
 }
 
-/// Writes layout 1, or layout 2 (layout 1 and the recovery section) when accounts have codes.
+/// Writes the lowest layout that carries everything: 1, 2 (with recovery codes) or 3 (with
+/// picked icons).
 fn write_content(layout: &LayoutOut<'_>) -> Result<Zeroizing<Vec<u8>>, VaultError> {
-    match recovery_section(layout.entries) {
-        None => write_layout(CONTENT_LAYOUT, layout),
-        Some(recovery) => write_layout(RECOVERY_LAYOUT, &(layout, recovery)),
+    let recovery = recovery_section(layout.entries);
+    let icons = icon_section(layout.entries);
+    if !icons.is_empty() {
+        write_layout(ICON_LAYOUT, &(layout, recovery, icons))
+    } else if !recovery.is_empty() {
+        write_layout(RECOVERY_LAYOUT, &(layout, recovery))
+    } else {
+        write_layout(CONTENT_LAYOUT, layout)
     }
 }
 
@@ -125,6 +159,22 @@ pub(super) fn encode_entries(entries: &[Entry]) -> Result<Zeroizing<Vec<u8>>, Va
     write_content(&LayoutOut { entries, backup: &None, push: "" })
 }
 
+/// Reads one section (a postcard sequence) from the front of `bytes`; returns it and the rest.
+fn section<'de, T: Deserialize<'de>>(bytes: &'de [u8]) -> Result<(Vec<T>, &'de [u8]), VaultError> {
+    postcard::take_from_bytes(bytes)
+        .map_err(|e| damaged(format!("the decrypted content is not valid: {e}")))
+}
+
+/// The entry of `entries` with `id`, for a section's item: a section naming an account the
+/// content does not hold is damage.
+fn owner<'e>(entries: &'e mut [Entry], id: &str, what: &str) -> Result<&'e mut Entry, VaultError> {
+    entries.iter_mut().find(|e| e.id == id).ok_or_else(|| {
+        damaged(format!(
+            "the decrypted content is not valid: {what} for an account it does not hold"
+        ))
+    })
+}
+
 /// Decodes a decrypted plaintext written by a file of `version`.
 pub(super) fn decode(version: u32, plain: &[u8]) -> Result<VaultContent, VaultError> {
     let invalid =
@@ -135,21 +185,23 @@ pub(super) fn decode(version: u32, plain: &[u8]) -> Result<VaultContent, VaultEr
         return serde_json::from_str(text).map_err(|e| invalid(&e));
     }
     let (&layout, rest) = plain.split_first().ok_or_else(|| invalid(&"empty"))?;
-    if layout != CONTENT_LAYOUT && layout != RECOVERY_LAYOUT {
+    if ![CONTENT_LAYOUT, RECOVERY_LAYOUT, ICON_LAYOUT].contains(&layout) {
         return Err(invalid(&format!("unknown content layout {layout}")));
     }
     let (mut parsed, mut trailing): (LayoutIn, _) =
         postcard::take_from_bytes(rest).map_err(|e| invalid(&e))?;
-    if layout == RECOVERY_LAYOUT {
-        let (parts, rest): (Vec<RecoveryPartIn>, _) =
-            postcard::take_from_bytes(trailing).map_err(|e| invalid(&e))?;
+    if layout >= RECOVERY_LAYOUT {
+        let (parts, rest) = section::<RecoveryPartIn>(trailing)?;
         trailing = rest;
         for part in parts {
-            let entry =
-                parsed.entries.iter_mut().find(|e| e.id == part.entry).ok_or_else(|| {
-                    invalid(&"recovery codes for an account the content does not hold")
-                })?;
-            entry.recovery = part.codes;
+            owner(&mut parsed.entries, &part.entry, "recovery codes")?.recovery = part.codes;
+        }
+    }
+    if layout >= ICON_LAYOUT {
+        let (parts, rest) = section::<IconPartIn>(trailing)?;
+        trailing = rest;
+        for part in parts {
+            owner(&mut parsed.entries, &part.entry, "an icon")?.icon = Some(part.icon);
         }
     }
     if !trailing.is_empty() {
@@ -223,6 +275,75 @@ mod tests {
         let content = with_codes();
         let mut plain = encode(&content).unwrap().to_vec();
         let id = content.entries[1].id.as_bytes().to_vec();
+        let at = plain.windows(id.len()).rposition(|w| w == id.as_slice()).unwrap();
+        plain[at] ^= 1;
+        assert!(matches!(decode(3, &plain), Err(VaultError::Damaged { .. })));
+    }
+
+    fn icon_choices() -> [Option<IconChoice>; 5] {
+        [
+            None,
+            Some(IconChoice::Builtin("github".into())),
+            Some(IconChoice::Pack {
+                pack: "5d0c7c1e-3b5f-4c2a-9d8e-0f1a2b3c4d5e".into(),
+                file: "a/B.png".into(),
+            }),
+            Some(IconChoice::Image(vec![0x89, b'P', b'N', b'G', 0, 255])),
+            Some(IconChoice::Letter),
+        ]
+    }
+
+    fn with_icons() -> VaultContent {
+        let secret = Secret::parse_base32("JBSWY3DPEHPK3PXP").unwrap();
+        let entries = icon_choices()
+            .into_iter()
+            .map(|choice| {
+                let mut entry =
+                    Entry::new("Zoë Bank".into(), "me".into(), OtpParams::totp(secret.clone()), 1);
+                entry.icon = choice;
+                entry
+            })
+            .collect();
+        VaultContent { entries, ..VaultContent::default() }
+    }
+
+    #[test]
+    fn every_icon_choice_round_trips_through_layout_3() {
+        let content = with_icons();
+        let plain = encode(&content).unwrap();
+        assert_eq!(plain[0], ICON_LAYOUT);
+        let back = decode(3, &plain).unwrap();
+        let icons: Vec<_> = back.entries.into_iter().map(|e| e.icon).collect();
+        assert_eq!(icons, icon_choices());
+        let entries_only = encode_entries(&content.entries).unwrap();
+        assert_eq!(entries_only[0], ICON_LAYOUT, "backups carry picked icons too");
+    }
+
+    #[test]
+    fn icons_and_codes_travel_together_and_leave_the_entries_encoding_alone() {
+        let mut content = with_icons();
+        content.entries[2].add_recovery_codes("CCCC-3333", 5).unwrap();
+        let plain = encode(&content).unwrap();
+        assert_eq!(plain[0], ICON_LAYOUT);
+        let back = decode(3, &plain).unwrap();
+        assert_eq!(back.entries[2].recovery, content.entries[2].recovery);
+        assert_eq!(back.entries[2].icon, icon_choices()[2]);
+        // Without icons and codes the same content is layout 1, and it is the start of layout 3.
+        let mut bare = content.clone();
+        for entry in &mut bare.entries {
+            entry.icon = None;
+            entry.recovery.clear();
+        }
+        let bare = encode(&bare).unwrap();
+        assert_eq!(bare[0], CONTENT_LAYOUT, "older builds read a vault without picked icons");
+        assert_eq!(plain[1..bare.len()], bare[1..]);
+    }
+
+    #[test]
+    fn an_icon_for_an_unknown_account_is_damage() {
+        let content = with_icons();
+        let mut plain = encode(&content).unwrap().to_vec();
+        let id = content.entries[4].id.as_bytes().to_vec();
         let at = plain.windows(id.len()).rposition(|w| w == id.as_slice()).unwrap();
         plain[at] ^= 1;
         assert!(matches!(decode(3, &plain), Err(VaultError::Damaged { .. })));

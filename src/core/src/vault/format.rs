@@ -17,14 +17,18 @@
 //! The header is shown wrapped here; on disk it is one line. "The header" as hashed and
 //! MACed is the compact JSON of the header object with `checksum` and `mac` both `""`.
 //!
-//! - **Content plaintext**: one layout byte ([`CONTENT_LAYOUT`] = 1, or [`RECOVERY_LAYOUT`]
-//!   = 2 when accounts hold recovery codes; see `content.rs`) followed by the
+//! - **Content plaintext**: one layout byte ([`CONTENT_LAYOUT`] = 1, [`RECOVERY_LAYOUT`]
+//!   = 2 when accounts hold recovery codes, or [`ICON_LAYOUT`] = 3 when accounts have an
+//!   icon the user picked; see `content.rs`) followed by the
 //!   [postcard](https://docs.rs/postcard) encoding of the content (see `ContentV3` in the
 //!   vault module). postcard is not self-describing: adding, removing or reordering a field
 //!   of the encoded structs is a layout change and must bump the layout byte. Push accounts
 //!   and push history travel inside it as one JSON string, because their types use serde
 //!   features a non-self-describing format cannot carry (skipped optional fields, internally
-//!   tagged enums); they are few and not on the `tessera code` path.
+//!   tagged enums); they are few and not on the `tessera code` path. Recovery codes and
+//!   picked icons are sections after the content, not fields of the encoded entry, and each
+//!   later layout is written only when its section has something to carry, so a vault
+//!   without them stays readable by builds that know only layout 1.
 //! - **Content associated data**: `tessera-vault/3/content/<vault id>/<generation>`
 //!   (versions 1 and 2 use `tessera-vault/1/...`), so a version-3 ciphertext can never be
 //!   taken for a JSON one or the other way round.
@@ -115,6 +119,9 @@ pub(super) const CONTENT_LAYOUT: u8 = 1;
 /// Layout 2: layout 1 followed by the accounts' recovery codes (see `content.rs`); written
 /// only when some account has codes.
 pub(super) const RECOVERY_LAYOUT: u8 = 2;
+/// Layout 3: layout 2 (its recovery section possibly empty) followed by the icons the user
+/// picked (see `content.rs`); written only when some account has a picked icon.
+pub(super) const ICON_LAYOUT: u8 = 3;
 /// Length of the master key and of every slot key, in bytes.
 pub(super) const KEY_LEN: usize = 32;
 const SALT_LEN: usize = 16;

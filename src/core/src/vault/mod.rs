@@ -199,6 +199,11 @@ pub struct Entry {
     /// vaults without codes keep layout 1 and JSON views of an entry never hold them.
     #[serde(skip)]
     pub recovery: Vec<recovery::RecoveryCode>,
+    /// The icon the user picked; `None` shows the one matched from the issuer, if any (see
+    /// [`crate::icons`]). Like `recovery`, not a field of the encoded entry: the content
+    /// carries picked icons in a section of their own (`content.rs`, layout 3).
+    #[serde(skip)]
+    pub icon: Option<crate::icons::IconChoice>,
 }
 
 impl Entry {
@@ -218,6 +223,7 @@ impl Entry {
             created: now,
             last_used: None,
             recovery: Vec::new(),
+            icon: None,
         }
     }
 }

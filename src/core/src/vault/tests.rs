@@ -829,6 +829,28 @@ fn a_version_2_file_opens_and_its_next_save_writes_version_3() {
 }
 
 #[test]
+fn a_layout_1_vault_from_before_icons_opens_and_keeps_a_picked_icon_after_saving() {
+    // Written by the build before service icons (b02b0e1's `tessera init` + two `add`s),
+    // password "layout-one": version 3, content layout 1.
+    let (_dir, path) = setup();
+    let old = include_bytes!("../../../../fuzz/seeds/vault_open/vault-v3-layout1.json");
+    std::fs::write(&path, old).unwrap();
+    assert_eq!(Vault::inspect(&path).unwrap().version, 3);
+    let mut vault = open_pw(&path, "layout-one").unwrap();
+    let label = |e: &Entry| crate::account::label(&e.issuer, &e.account);
+    let names: Vec<_> = vault.content().entries.iter().map(label).collect();
+    assert_eq!(names, ["GitHub (ada)", "Zoë Bank (ada)"]);
+    assert!(vault.content().entries.iter().all(|e| e.icon.is_none()), "no choice: automatic");
+    let picked = crate::icons::IconChoice::Builtin("gitlab".into());
+    vault.content_mut().entries[1].icon = Some(picked.clone());
+    vault.save().unwrap();
+    drop(vault);
+    let reopened = open_pw(&path, "layout-one").unwrap();
+    let icons: Vec<_> = reopened.content().entries.iter().map(|e| e.icon.clone()).collect();
+    assert_eq!(icons, [None, Some(picked)]);
+}
+
+#[test]
 fn an_older_whole_file_swapped_in_is_reported_as_a_rollback() {
     use super::rollback::{Rollback, Watermark};
     let (dir, path) = saved_vault();
