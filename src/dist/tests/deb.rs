@@ -152,6 +152,15 @@ fn the_debian_package_installs_a_working_app() {
     assert!(code.contains("--json"), "{code}");
     assert!(man.join("tessera-push-watch.1.gz").is_file());
     assert_eq!(render("tessera-gui.1.gz"), top);
+    let server = render("tessera-server.1.gz");
+    for expected in ["tessera-server", "serve", "admin", "keys"] {
+        assert!(server.contains(expected), "{expected:?} not in tessera-server(1):\n{server}");
+    }
+    let serve = render("tessera-server-serve.1.gz");
+    for expected in ["--database", "--trusted-proxy", "TESSERA_SERVER_DATA"] {
+        assert!(serve.contains(expected), "{expected:?} not in tessera-server-serve(1):\n{serve}");
+    }
+    assert!(man.join("tessera-server-admin-login.1.gz").is_file());
 
     // Completions: bash completes a command name from a prefix; zsh and fish files name it.
     let bash = root.join("usr/share/bash-completion/completions/tessera");
@@ -169,4 +178,18 @@ fn the_debian_package_installs_a_working_app() {
         std::fs::read_to_string(root.join("usr/share/fish/vendor_completions.d/tessera.fish"))
             .unwrap();
     assert!(fish.contains("complete -c tessera"), "{fish}");
+    let server_bash = root.join("usr/share/bash-completion/completions/tessera-server");
+    let script = format!(
+        "source '{}'; COMP_WORDS=(tessera-server se); COMP_CWORD=1; \
+         COMP_LINE='tessera-server se'; COMP_POINT=17; _tessera__server tessera-server se \
+         tessera-server; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        server_bash.display()
+    );
+    let completed = ok(&Command::new("bash").arg("-c").arg(script).output().unwrap(), "bash");
+    assert_eq!(completed.lines().collect::<Vec<_>>(), ["serve"], "{completed}");
+    let zsh =
+        std::fs::read_to_string(root.join("usr/share/zsh/vendor-completions/_tessera-server"))
+            .unwrap();
+    assert!(zsh.starts_with("#compdef tessera-server"), "{zsh}");
+    assert!(root.join("usr/share/fish/vendor_completions.d/tessera-server.fish").is_file());
 }

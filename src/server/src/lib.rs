@@ -75,6 +75,7 @@
 //! loopback or the public host name (DNS rebinding), refuse cross-site `Origin`s, and their
 //! forms carry an anti-CSRF token.
 
+pub mod cli;
 pub mod conn;
 pub mod demo;
 mod device;
