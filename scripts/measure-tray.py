@@ -15,6 +15,8 @@ its window open, in one run on this machine:
 Everything is real: a private dbus-daemon, Xvfb, a throwaway tessera-server on loopback, the
 release binaries. It prints figures and ratios and asserts nothing.
 
+With TRAY_MAPPINGS=1 it also lists the mappings holding the most resident memory.
+
 Usage: python3 scripts/measure-tray.py [--what cpu|latency|all] [--seconds 60] [--logins 15]
                                        [--privacyidea] [--bin-dir target/release]
 Needs: dbus-daemon, dbus-monitor, Xvfb (apt: dbus dbus-bin xvfb); dunst
@@ -72,6 +74,36 @@ def rss_mb(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def rss_parts(pid):
+    """Where the resident memory is (MB): the heap and other anonymous pages; pages of the
+    binary and libraries (file-backed, shared with other processes running them); shared
+    memory (the X server's image buffers)."""
+    fields = {}
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) == 3 and parts[2] == "kB":
+                fields[parts[0].rstrip(":")] = int(parts[1]) / 1024
+    anon = fields.get("Anonymous", 0.0)
+    shmem = fields.get("Shmem", 0.0) if "Shmem" in fields else 0.0
+    files = fields.get("Rss", 0.0) - anon - shmem
+    return anon, files, shmem
+
+
+def top_mappings(pid, n=10):
+    """The n mappings holding the most resident memory (MB), by file (or [heap], [anon])."""
+    totals = {}
+    name = None
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            head = line.split()
+            if "-" in head[0] and len(head) >= 5 and not head[0].endswith(":"):
+                name = head[5] if len(head) > 5 else "[anonymous]"
+            elif head[0] == "Rss:":
+                totals[name] = totals.get(name, 0) + int(head[1]) / 1024
+    return sorted(totals.items(), key=lambda kv: -kv[1])[:n]
 
 
 class Desktop:
@@ -193,7 +225,9 @@ class Account:
     def app(self, desktop, hidden):
         args = [os.path.join(self.bin_dir, "tessera-gui")] + (["--background"] if hidden else [])
         env = dict(self.env, **desktop.env())
-        return subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        app = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        app.hidden = hidden
+        return app
 
 
 def settle(app, seconds=6):
@@ -206,6 +240,12 @@ def idle(app, seconds):
     before = cpu_seconds(app.pid)
     time.sleep(seconds)
     used = cpu_seconds(app.pid) - before
+    anon, files, shmem = rss_parts(app.pid)
+    print(f"  ({'in the tray' if app.hidden else 'window open'}: resident {rss_mb(app.pid):.1f} MB ="
+          f" anonymous {anon:.1f} + files {files:.1f} + shared memory {shmem:.1f})")
+    if os.environ.get("TRAY_MAPPINGS"):
+        for mapping, mb in top_mappings(app.pid):
+            print(f"    {mb:6.1f} MB  {mapping}")
     return 100 * used / seconds, rss_mb(app.pid)
 
 
