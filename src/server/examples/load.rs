@@ -17,6 +17,10 @@
 //!
 //! `load --server URL [--server URL ...] --api-key-file FILE [--devices N] [--rate PER_S]
 //! [--seconds S]`
+//!
+//! With `LOAD_TIMELINE=FILE` in the environment, each delivered login of the long-poll phase
+//! is also written to FILE as one line, `MS_SINCE_FIRST_LOGIN LATENCY_MS`: where in the run
+//! the slow ones were (a stall of the whole server shows as a run of them; issue 13).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -307,6 +311,18 @@ async fn run_phase(
         }
     }
     let created = created.lock().unwrap().clone();
+    if let Some(path) = std::env::var_os("LOAD_TIMELINE").filter(|_| matches!(poll, Poll::Long)) {
+        let lines: Vec<String> = created
+            .iter()
+            .filter_map(|(id, t0, _)| {
+                received.get(id).map(|at| {
+                    let since = t0.duration_since(rp_start).as_secs_f64() * 1000.0;
+                    format!("{since:.1} {:.1}", at.duration_since(*t0).as_secs_f64() * 1000.0)
+                })
+            })
+            .collect();
+        std::fs::write(path, lines.join("\n")).expect("LOAD_TIMELINE names a writable file");
+    }
     let latencies = created
         .iter()
         .filter_map(|(id, t0, cross)| {
