@@ -610,7 +610,8 @@ const BACKSTOP_CHECKPOINT_PAGES: i64 = 20_000;
 /// benchmark's p99 and maximum were made of (p99 25-530 ms). A passive checkpoint here
 /// copies what it can without blocking the writer; commits stay as durable as before
 /// (`synchronous=NORMAL`: a commit is in the log when the answer leaves, and the log is
-/// what survives a crash).
+/// what survives a crash). With this and [`Lite`]'s fixed plans, the same benchmark in the
+/// same session measured p99 3.4-4.4 ms in 8 of 10 runs (the November code: 21-549 ms).
 struct Checkpointer {
     stop: Option<std::sync::mpsc::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
