@@ -50,8 +50,9 @@ free_port() {
 }
 
 # Limits for a loopback load test (the server's defaults are unchanged). Every simulated
-# device enrols from 127.0.0.1, so all DEVICES + 300 enrolments land in the one per-address
-# enrolment bucket (device_rate/s, burst device_burst): with the defaults that refuses them
+# device enrols from 127.0.0.1, so all DEVICES + 300 enrolments (and one sentinel device per
+# instance, see examples/load.rs) land in the one per-address enrolment bucket
+# (device_rate/s, burst device_burst): with the defaults that refuses them
 # with 429 "too many enrolment attempts" after a few hundred, as it should refuse one address
 # enrolling thousands of devices in seconds. A real deployment sees one address (or IPv6 /64)
 # per phone. So the burst covers the whole enrolment; device_burst is also the per-device
@@ -59,7 +60,7 @@ free_port() {
 # Connections from 127.0.0.1 count only towards --max-connections (16,000 by default,
 # enough for the DEVICES + 300 polls), not the per-client cap.
 bench_config() {
-  printf '{"device_burst": %d}\n' "$((devices + 300))" >"$work/bench-config.json"
+  printf '{"device_burst": %d}\n' "$((devices + 310))" >"$work/bench-config.json"
 }
 
 # start_server NAME [ARGS...]: starts an instance with data folder $work/NAME; sets $port.

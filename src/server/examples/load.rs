@@ -17,6 +17,14 @@
 //!
 //! `load --server URL [--server URL ...] --api-key-file FILE [--devices N] [--rate PER_S]
 //! [--seconds S]`
+//!
+//! The measured logins start once the servers hold the long-polls (a sentinel device per
+//! server, polling after all the others, has been served; the time it took is printed) and
+//! 2 s more, so they measure wake-ups, not how long 10,000 polls take to arrive.
+//!
+//! With `LOAD_TIMELINE=FILE` in the environment, each delivered login of the long-poll phase
+//! is also written to FILE as one line, `MS_SINCE_FIRST_LOGIN LATENCY_MS`: where in the run
+//! the slow ones were (a stall of the whole server shows as a run of them; issue 13).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -182,8 +190,11 @@ struct Phase {
     latencies: Vec<(f64, bool)>,
 }
 
-/// Starts `devices` polling, waits until all are polling, creates one login for each of the
-/// first `logins` devices at `rate` per second, and collects when each device received it.
+/// Starts `devices` polling, waits until all are polling (with `sentinels`, until the servers
+/// hold the polls: [`wait_until_held`]), creates one login for each of the first `logins`
+/// devices at `rate` per second, and collects when each device received it.
+// A phase's whole setup; a struct for it would be built and read in this one place.
+#[allow(clippy::too_many_arguments)]
 async fn run_phase(
     client: &reqwest::Client,
     a: &Arc<Args>,
@@ -191,6 +202,7 @@ async fn run_phase(
     poll: Poll,
     rate: u64,
     logins: usize,
+    sentinels: Vec<Device>,
     errors: &Arc<AtomicUsize>,
 ) -> Phase {
     let count = devices.len();
@@ -255,6 +267,14 @@ async fn run_phase(
     while waiting.load(Ordering::Relaxed) < count {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    if !sentinels.is_empty() {
+        let started = Instant::now();
+        wait_until_held(client, a, sentinels).await;
+        println!(
+            "servers held the polls: {:.1} s after the last was handed to the HTTP client",
+            started.elapsed().as_secs_f64()
+        );
+    }
     // Give the last polls time to reach the server and park.
     tokio::time::sleep(Duration::from_secs(2)).await;
 
@@ -307,6 +327,18 @@ async fn run_phase(
         }
     }
     let created = created.lock().unwrap().clone();
+    if let Some(path) = std::env::var_os("LOAD_TIMELINE").filter(|_| matches!(poll, Poll::Long)) {
+        let lines: Vec<String> = created
+            .iter()
+            .filter_map(|(id, t0, _)| {
+                received.get(id).map(|at| {
+                    let since = t0.duration_since(rp_start).as_secs_f64() * 1000.0;
+                    format!("{since:.1} {:.1}", at.duration_since(*t0).as_secs_f64() * 1000.0)
+                })
+            })
+            .collect();
+        std::fs::write(path, lines.join("\n")).expect("LOAD_TIMELINE names a writable file");
+    }
     let latencies = created
         .iter()
         .filter_map(|(id, t0, cross)| {
@@ -314,6 +346,46 @@ async fn run_phase(
         })
         .collect();
     Phase { created: created.len(), elapsed, latencies }
+}
+
+/// Waits until each server holds the polls started before: a sentinel device per server
+/// starts its long-poll after all the others and gets one login; a server answers polls
+/// about in the order they came, so once every sentinel has its login, the servers have
+/// taken in the polls before it. A fixed wait cannot know this: 10,000 polls each cost a
+/// server a signature check and three statements, seconds on a loaded 2-core machine, and
+/// logins created meanwhile measured how long their device's poll took to arrive (issue 13:
+/// PostgreSQL's p99 of 1-3 s was the first 2-3 s of logins).
+async fn wait_until_held(client: &reqwest::Client, a: &Arc<Args>, sentinels: Vec<Device>) {
+    let mut set = tokio::task::JoinSet::new();
+    for d in sentinels {
+        let (client, a) = (client.clone(), a.clone());
+        set.spawn(async move {
+            let server = a.device_server(d.index);
+            let poll =
+                signed(&client, server, &d, "GET", "/device/v1/pending?wait=25", Vec::new()).send();
+            let create = client
+                .post(format!("{}/rp/v1/logins", a.login_server(d.index)))
+                .bearer_auth(&a.key)
+                .json(&json!({"user": d.user, "rp": "load"}))
+                .send();
+            let (poll, create) = tokio::join!(poll, create);
+            assert!(create.unwrap().status().is_success(), "sentinel login refused");
+            let mut reply: PendingResponse = poll.unwrap().json().await.unwrap();
+            while reply.challenges.is_empty() {
+                reply =
+                    signed(&client, server, &d, "GET", "/device/v1/pending?wait=25", Vec::new())
+                        .send()
+                        .await
+                        .unwrap()
+                        .json()
+                        .await
+                        .unwrap();
+            }
+        });
+    }
+    while let Some(done) = set.join_next().await {
+        done.unwrap();
+    }
 }
 
 /// Sorted latencies of the delivered logins that `keep` selects.
@@ -343,11 +415,15 @@ async fn main() {
     let started = Instant::now();
     let devices = enrol_all(&client, &a, 0..a.devices, "load").await;
     let baseline = enrol_all(&client, &a, a.devices..a.devices + baseline_devices, "poll3s").await;
+    // One per server: device `i` polls server `i mod n` (see [`wait_until_held`]).
+    let first = a.devices + baseline_devices;
+    let sentinels = enrol_all(&client, &a, first..first + n, "sentinel").await;
     println!("enrolled in {:.1} s", started.elapsed().as_secs_f64());
 
     let errors = Arc::new(AtomicUsize::new(0));
     println!("{} devices long-polling; creating {logins} logins at {}/s", a.devices, a.rate);
-    let main = run_phase(&client, &a, devices, Poll::Long, a.rate, logins, &errors).await;
+    let main =
+        run_phase(&client, &a, devices, Poll::Long, a.rate, logins, sentinels, &errors).await;
     let all = sorted(&main, |_| true);
     let cross = sorted(&main, |c| c);
     let same = sorted(&main, |c| !c);
@@ -394,6 +470,7 @@ async fn main() {
         Poll::Every(period),
         baseline_rate,
         baseline_devices,
+        Vec::new(),
         &errors,
     )
     .await;

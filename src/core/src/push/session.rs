@@ -302,7 +302,9 @@ pub struct PasswordProof {
 }
 
 impl PasswordProof {
-    /// Only the vault makes proofs, after checking the password.
+    /// Only the vault makes proofs, after checking the password (so it exists only with
+    /// the `vault` feature; tessera-server builds without it).
+    #[cfg(feature = "vault")]
     pub(crate) fn checked() -> Self {
         Self { _private: () }
     }
