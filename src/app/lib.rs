@@ -10,6 +10,7 @@ pub mod platform;
 mod screen;
 pub mod task;
 
+use std::rc::Rc;
 use std::time::Duration;
 
 use slint::{ComponentHandle, Timer, TimerMode};
@@ -36,6 +37,8 @@ pub struct App {
     window: AppWindow,
     model: Model,
     _tick: Timer,
+    /// Gives memory back once the window has stayed hidden a while ([`trim_when_hidden`]).
+    trim: Rc<Timer>,
 }
 
 impl App {
@@ -89,13 +92,17 @@ pub fn build(deps: Deps) -> Result<App, slint::PlatformError> {
             model.tick();
         }
     });
+    let trim = Rc::new(Timer::default());
     let weak = model.downgrade();
     let handle = window.as_weak();
+    let closed_trim = Rc::clone(&trim);
     window.window().on_close_requested(move || {
         if let (Some(model), Some(window)) = (weak.upgrade(), handle.upgrade()) {
             let size = window.window().size().to_logical(window.window().scale_factor());
             model.remember_window_size((size.width, size.height));
-            if !model.keeps_running() {
+            if model.keeps_running() {
+                trim_when_hidden(&closed_trim, window.as_weak());
+            } else {
                 quit();
             }
         }
@@ -103,18 +110,31 @@ pub fn build(deps: Deps) -> Result<App, slint::PlatformError> {
     });
     window.global::<AppAdapter>().on_quit(quit);
     let handle = window.as_weak();
+    let dismissed_trim = Rc::clone(&trim);
     model.subscribe(move |_, event| match (event, handle.upgrade()) {
         (model::Event::Raise, Some(window)) => raise(&window),
         // Hidden, not closed: the app keeps running for the next press of the shortcut.
         (model::Event::Dismiss, Some(window)) => {
             let _ = window.hide();
+            trim_when_hidden(&dismissed_trim, window.as_weak());
         }
         (model::Event::Quit, _) => quit(),
         _ => {}
     });
     model.start();
     model.tick();
-    Ok(App { window, model, _tick: tick })
+    Ok(App { window, model, _tick: tick, trim })
+}
+
+/// Once the window has stayed hidden for [`platform::memory::DELAY`], gives the memory only
+/// the window needed back to the system (see [`platform::memory`]); a window shown again in
+/// the meantime cancels it.
+fn trim_when_hidden(timer: &Timer, window: slint::Weak<AppWindow>) {
+    timer.start(TimerMode::SingleShot, platform::memory::DELAY, move || {
+        if window.upgrade().is_some_and(|w| !w.window().is_visible()) {
+            platform::memory::trim();
+        }
+    });
 }
 
 /// Ends the event loop of [`run_with`] (fails only when none runs, as in the UI tests).
@@ -199,7 +219,9 @@ pub fn run_with(
     }
     // The global shortcut (an X11 grab or the desktop portal) brings the window up.
     app.model.start_global_shortcut(platform::shortcut::system);
-    if !launch.background {
+    if launch.background {
+        trim_when_hidden(&app.trim, app.window.as_weak());
+    } else {
         app.window.show()?;
     }
     let ran = slint::run_event_loop_until_quit();

@@ -554,6 +554,28 @@ fn start_at_login_writes_and_removes_the_autostart_entry() {
 }
 
 #[test]
+fn a_window_closed_to_the_tray_gives_memory_back_once_it_stays_hidden() {
+    let h = unlocked(Vec::new());
+    h.click("Settings");
+    h.one("Keep running in the tray when the window is closed").invoke_accessible_default_action();
+    assert!(h.app.model().keeps_running());
+    let window = h.app.window().window();
+    window.show().unwrap();
+    let before = tessera::platform::memory::trims();
+    window.dispatch_event(slint::platform::WindowEvent::CloseRequested);
+    assert!(!window.is_visible(), "hidden, still running");
+    mock_elapsed_time(tessera::platform::memory::DELAY - Duration::from_millis(100));
+    assert_eq!(tessera::platform::memory::trims(), before, "not before the delay");
+    // Opened again within the delay: nothing is given back (its pages are in use again).
+    window.show().unwrap();
+    mock_elapsed_time(Duration::from_millis(200));
+    assert_eq!(tessera::platform::memory::trims(), before, "a shown window is not trimmed");
+    window.dispatch_event(slint::platform::WindowEvent::CloseRequested);
+    mock_elapsed_time(tessera::platform::memory::DELAY + Duration::from_millis(100));
+    assert_eq!(tessera::platform::memory::trims(), before + 1, "trimmed once hidden a while");
+}
+
+#[test]
 fn closing_the_window_remembers_its_size() {
     let h = unlocked(Vec::new());
     h.app.window().window().set_size(slint::LogicalSize::new(520.0, 700.0));

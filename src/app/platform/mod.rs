@@ -10,6 +10,7 @@ pub use tessera_cli::capture;
 pub mod clipboard;
 #[cfg(all(unix, not(target_os = "android"), not(target_os = "macos")))]
 pub mod instance;
+pub mod memory;
 pub mod notify;
 #[cfg(all(unix, not(target_os = "android"), not(target_os = "macos")))]
 pub mod screen_lock;
