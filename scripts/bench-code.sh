@@ -20,8 +20,10 @@
 #   tiny-xlib's (softbuffer <- Slint's winit backend): rustc keeps every `#[used]` static of
 #   every linked crate, so the constructor runs in `tessera` although the command line never
 #   draws (a C program doing only what that constructor does costs +0.50 ms and +49 page
-#   faults). Fix: build `tessera` from a package that does not depend on Slint (the command
-#   line and platform/capture.rs in their own crate); not done yet.
+#   faults). Fixed since: `tessera` is built from src/cli (tessera-cli), which does not depend
+#   on Slint; 7 December, release, load 0-1.6: `tessera --version` 2.28 ms wall against
+#   oathtool's 1.22 ms, `tessera code Target` 5.64 ms (4.24x): the vault path grew to ~3.4 ms,
+#   not yet explained.
 # - The vault path, ~2.4 ms: reading the 118 KB file, two keyutils look-ups (slot key and the
 #   rollback watermark), the MAC and AES-GCM, then decoding all 1,001 entries (postcard
 #   strings, each secret's base32) and the case-folded query; the profile is flat (malloc,

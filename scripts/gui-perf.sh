@@ -6,7 +6,9 @@
 #   - resident memory.
 # Prints figures and ratios; it asserts nothing (timings depend on the machine).
 # Measured 2026-11-22 on the 2-core build machine (Xvfb, software renderer): Tessera 43 ms to a
-# visible window, 0.08 % idle CPU, 25 MB RSS; KeePassXC 94 ms, 0.07 %, 120 MB.
+# visible window, 0.08 % idle CPU, 25 MB RSS; KeePassXC 94 ms, 0.07 %, 120 MB. 2026-12-07 (tray,
+# push, shortcut and service icons since; load 1.7): 179 ms, 0.27 %, 34.7 MB; KeePassXC 432 ms,
+# 0.17 %, 118 MB.
 # The first frame is the unlock screen; the 200-account list follows after key derivation.
 #
 # Then, for issue 12, the same app waiting in the tray (started with --background, window
