@@ -159,26 +159,27 @@ pub(super) fn encode_entries(entries: &[Entry]) -> Result<Zeroizing<Vec<u8>>, Va
     write_content(&LayoutOut { entries, backup: &None, push: "" })
 }
 
+/// The error for a decrypted content that does not decode.
+fn invalid(why: &dyn std::fmt::Display) -> VaultError {
+    damaged(format!("the decrypted content is not valid: {why}"))
+}
+
 /// Reads one section (a postcard sequence) from the front of `bytes`; returns it and the rest.
 fn section<'de, T: Deserialize<'de>>(bytes: &'de [u8]) -> Result<(Vec<T>, &'de [u8]), VaultError> {
-    postcard::take_from_bytes(bytes)
-        .map_err(|e| damaged(format!("the decrypted content is not valid: {e}")))
+    postcard::take_from_bytes(bytes).map_err(|e| invalid(&e))
 }
 
 /// The entry of `entries` with `id`, for a section's item: a section naming an account the
 /// content does not hold is damage.
 fn owner<'e>(entries: &'e mut [Entry], id: &str, what: &str) -> Result<&'e mut Entry, VaultError> {
-    entries.iter_mut().find(|e| e.id == id).ok_or_else(|| {
-        damaged(format!(
-            "the decrypted content is not valid: {what} for an account it does not hold"
-        ))
-    })
+    entries
+        .iter_mut()
+        .find(|e| e.id == id)
+        .ok_or_else(|| invalid(&format!("{what} for an account it does not hold")))
 }
 
 /// Decodes a decrypted plaintext written by a file of `version`.
 pub(super) fn decode(version: u32, plain: &[u8]) -> Result<VaultContent, VaultError> {
-    let invalid =
-        |e: &dyn std::fmt::Display| damaged(format!("the decrypted content is not valid: {e}"));
     if version < 3 {
         // One UTF-8 check for the whole text is cheaper than serde_json's check per string.
         let text = std::str::from_utf8(plain).map_err(|_| invalid(&"not UTF-8"))?;
@@ -270,14 +271,20 @@ mod tests {
         assert_eq!(coded[1..plain.len()], plain[1..]);
     }
 
+    /// Decodes `content` after changing one byte of the last place its entry `index`'s id is
+    /// written (in a layout with sections, that account's item in the last section).
+    fn decode_with_last_id_changed(content: &VaultContent, index: usize) -> Result<(), VaultError> {
+        let mut plain = encode(content).unwrap().to_vec();
+        let id = content.entries[index].id.as_bytes();
+        let at = plain.windows(id.len()).rposition(|w| w == id).unwrap();
+        plain[at] ^= 1;
+        decode(3, &plain).map(drop)
+    }
+
     #[test]
     fn codes_for_an_unknown_account_are_damage() {
-        let content = with_codes();
-        let mut plain = encode(&content).unwrap().to_vec();
-        let id = content.entries[1].id.as_bytes().to_vec();
-        let at = plain.windows(id.len()).rposition(|w| w == id.as_slice()).unwrap();
-        plain[at] ^= 1;
-        assert!(matches!(decode(3, &plain), Err(VaultError::Damaged { .. })));
+        let result = decode_with_last_id_changed(&with_codes(), 1);
+        assert!(matches!(result, Err(VaultError::Damaged { .. })));
     }
 
     fn icon_choices() -> [Option<IconChoice>; 5] {
@@ -341,12 +348,8 @@ mod tests {
 
     #[test]
     fn an_icon_for_an_unknown_account_is_damage() {
-        let content = with_icons();
-        let mut plain = encode(&content).unwrap().to_vec();
-        let id = content.entries[4].id.as_bytes().to_vec();
-        let at = plain.windows(id.len()).rposition(|w| w == id.as_slice()).unwrap();
-        plain[at] ^= 1;
-        assert!(matches!(decode(3, &plain), Err(VaultError::Damaged { .. })));
+        let result = decode_with_last_id_changed(&with_icons(), 4);
+        assert!(matches!(result, Err(VaultError::Damaged { .. })));
     }
 
     #[test]
