@@ -249,18 +249,13 @@ fn row_for(entry: &Entry, now: u64, shows: bool, icons: Option<&ServiceIcons>) -
     } else {
         (mask(&code), String::new())
     };
-    let label = if entry.issuer.trim().is_empty() { &entry.account } else { &entry.issuer };
+    let (initial, tint) = letter_avatar(entry);
     ListRow {
         id: entry.id.clone(),
         issuer: entry.issuer.clone(),
         account: entry.account.clone(),
-        initial: label
-            .trim()
-            .chars()
-            .next()
-            .map(|c| c.to_uppercase().collect::<String>())
-            .unwrap_or_else(|| "?".into()),
-        tint: avatar_colour(label),
+        initial,
+        tint,
         code,
         spoken_next: spoken(&next),
         next_code: next,
@@ -272,6 +267,14 @@ fn row_for(entry: &Entry, now: u64, shows: bool, icons: Option<&ServiceIcons>) -
         header: Header::None,
         icon: icons.and_then(|icons| icons.for_entry(entry)),
     }
+}
+
+/// The letter avatar of `entry` (shown when it has no icon): the first letter of its issuer
+/// (or of its account name, without an issuer), upper case, "?" for none; and its colour.
+pub fn letter_avatar(entry: &Entry) -> (String, (u8, u8, u8)) {
+    let label = if entry.issuer.trim().is_empty() { &entry.account } else { &entry.issuer };
+    let initial = label.trim().chars().next().map(|c| c.to_uppercase().collect::<String>());
+    (initial.unwrap_or_else(|| "?".into()), avatar_colour(label))
 }
 
 /// Picks an avatar colour from the issuer name, so the same issuer always gets the same one.

@@ -56,7 +56,7 @@ impl ServiceIcons {
     /// Returns the catalogue, reading the packs on first use.
     pub fn catalogue(&self) -> Ref<'_, Catalogue> {
         if self.catalogue.borrow().is_none() {
-            let mut catalogue = Catalogue::builtin();
+            let mut catalogue = builtin_catalogue().clone();
             for pack in pack::load_all(&self.packs_dir) {
                 pack.add_to(&mut catalogue);
             }
@@ -76,10 +76,16 @@ impl ServiceIcons {
     /// Returns the icon `entry` shows: its stored choice, or the one its issuer matches;
     /// `None` for the letter avatar.
     pub fn for_entry(&self, entry: &Entry) -> Option<IconChoice> {
-        match &entry.icon {
+        self.shown(&entry.issuer, entry.icon.as_ref())
+    }
+
+    /// Returns the icon an account with this issuer shows with the stored (or pending)
+    /// `choice`; `None` for the letter avatar.
+    pub fn shown(&self, issuer: &str, choice: Option<&IconChoice>) -> Option<IconChoice> {
+        match choice {
             Some(IconChoice::Letter) => None,
             Some(choice) => Some(choice.clone()),
-            None => self.catalogue().find(Hints { issuer: &entry.issuer, image: None }),
+            None => self.catalogue().find(Hints { issuer, image: None }),
         }
     }
 
@@ -175,12 +181,7 @@ fn render_builtin(slug: &str, side: u32) -> Option<Pixmap> {
     let disc = PathBuilder::from_circle(radius, radius, radius)?;
     pixmap.fill_path(&disc, &paint, FillRule::Winding, Transform::identity(), None);
     // The logo in the middle 55 % of the disc, as the letter avatar's initial.
-    let logo = side as f32 * 0.55;
-    let size = tree.size();
-    let scale = logo / size.width().max(size.height());
-    let (dx, dy) =
-        ((side as f32 - size.width() * scale) / 2.0, (side as f32 - size.height() * scale) / 2.0);
-    resvg::render(&tree, Transform::from_row(scale, 0.0, 0.0, scale, dx, dy), &mut pixmap.as_mut());
+    draw_centred(&tree, side as f32 * 0.55, &mut pixmap);
     Some(pixmap)
 }
 
@@ -188,12 +189,19 @@ fn render_builtin(slug: &str, side: u32) -> Option<Pixmap> {
 fn svg_pixmap(svg: &[u8], side: u32) -> Option<Pixmap> {
     let tree = resvg::usvg::Tree::from_data(svg, &resvg::usvg::Options::default()).ok()?;
     let mut pixmap = Pixmap::new(side, side)?;
-    let size = tree.size();
-    let scale = side as f32 / size.width().max(size.height());
-    let (dx, dy) =
-        ((side as f32 - size.width() * scale) / 2.0, (side as f32 - size.height() * scale) / 2.0);
-    resvg::render(&tree, Transform::from_row(scale, 0.0, 0.0, scale, dx, dy), &mut pixmap.as_mut());
+    draw_centred(&tree, side as f32, &mut pixmap);
     Some(pixmap)
+}
+
+/// Draws `tree` scaled to fit a `fit`-pixel square in the middle of `pixmap`.
+fn draw_centred(tree: &resvg::usvg::Tree, fit: f32, pixmap: &mut Pixmap) {
+    let size = tree.size();
+    let scale = fit / size.width().max(size.height());
+    let (dx, dy) = (
+        (pixmap.width() as f32 - size.width() * scale) / 2.0,
+        (pixmap.height() as f32 - size.height() * scale) / 2.0,
+    );
+    resvg::render(tree, Transform::from_row(scale, 0.0, 0.0, scale, dx, dy), &mut pixmap.as_mut());
 }
 
 /// Decodes a PNG or JPEG (any format the image crate was built with) to a pixmap.

@@ -12,7 +12,7 @@ use tessera_core::icons::{IconChoice, builtin_icon};
 use tessera_core::otp::OtpKind;
 
 use super::icon_images;
-use crate::model::account_list::avatar_colour;
+use crate::model::account_list::letter_avatar;
 use crate::model::icons::image_for_vault;
 use crate::model::{Event, Model, Notice, View};
 use crate::ui::{AccountsAdapter, AppWindow, DetailsAdapter, IconProblem, IconState, IconsAdapter};
@@ -27,14 +27,10 @@ fn show_icon(ui: &AppWindow, model: &Model, choice: Option<&IconChoice>) {
     let Some(id) = state.selected.as_deref() else { return };
     let Some(entry) = state.entries().iter().find(|e| e.id == id) else { return };
     let icons = model.icons();
-    let mut probe = entry.clone();
-    probe.icon = choice.cloned();
-    let shown = icons.for_entry(&probe);
+    let shown = icons.shown(&entry.issuer, choice);
     let picker = ui.global::<IconsAdapter>();
-    let label = if entry.issuer.trim().is_empty() { &entry.account } else { &entry.issuer };
-    let initial = label.trim().chars().next().map(|c| c.to_uppercase().collect::<String>());
-    picker.set_initial(initial.unwrap_or_else(|| "?".into()).into());
-    let (r, g, b) = avatar_colour(label);
+    let (initial, (r, g, b)) = letter_avatar(entry);
+    picker.set_initial(initial.into());
     picker.set_tint(slint::Color::from_rgb_u8(r, g, b));
     let name = match &shown {
         Some(IconChoice::Builtin(slug)) => builtin_icon(slug).map_or(slug.as_str(), |i| i.title),
