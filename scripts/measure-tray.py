@@ -87,7 +87,7 @@ def rss_parts(pid):
             if len(parts) == 3 and parts[2] == "kB":
                 fields[parts[0].rstrip(":")] = int(parts[1]) / 1024
     anon = fields.get("Anonymous", 0.0)
-    shmem = fields.get("Shmem", 0.0) if "Shmem" in fields else 0.0
+    shmem = fields.get("Shmem", 0.0)
     files = fields.get("Rss", 0.0) - anon - shmem
     return anon, files, shmem
 
