@@ -746,12 +746,13 @@ const POLL_WITHOUT_NOTICES: &str = "SELECT (SELECT COUNT(*) FROM devices WHERE i
      ON l.account = ?1 AND l.state = 'pending' AND l.expires > ?2 \
      ORDER BY l.created, l.id";
 
-/// [`Store::standing`]'s statement.
-fn standing_sql() -> String {
+/// [`Store::standing`]'s statement, formatted once (every login runs it).
+fn standing_sql() -> &'static str {
     const LAST_APPROVAL: &str = "COALESCE((SELECT MAX(decided_at) FROM logins \
          WHERE account = ?1 AND state = 'approved'), 0)";
-    format!(
-        "SELECT (SELECT COUNT(*) FROM devices WHERE account = ?1 AND revoked IS NULL), \
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "SELECT (SELECT COUNT(*) FROM devices WHERE account = ?1 AND revoked IS NULL), \
          COALESCE((SELECT muted_until FROM users WHERE name = ?1), 0), \
          (SELECT COUNT(*) FROM logins WHERE account = ?1 AND state = 'pending' \
           AND expires > ?2), \
@@ -759,7 +760,9 @@ fn standing_sql() -> String {
          (SELECT COUNT(*) FROM logins WHERE account = ?1 AND created > {LAST_APPROVAL}), \
          (SELECT COUNT(*) FROM logins WHERE account = ?1 AND created > {LAST_APPROVAL} \
           AND state IN ('denied', 'not_me'))"
-    )
+        )
+    });
+    &SQL
 }
 
 impl Store {
@@ -1271,9 +1274,8 @@ impl Store {
     /// the last approval). One round trip instead of six (issue 13: creating a login on
     /// PostgreSQL cost nine).
     pub fn standing(&self, user: &str, now: u64, since: u64) -> Result<Standing, StoreError> {
-        let sql = standing_sql();
         let row = self
-            .one(&sql, &[user.into(), now.into(), since.into()])?
+            .one(standing_sql(), &[user.into(), now.into(), since.into()])?
             .ok_or_else(|| StoreError::Malformed("no counts".into()))?;
         Ok(Standing {
             active_devices: u(row[0].int()?),
@@ -1473,7 +1475,7 @@ mod tests {
         }
         let Backend::Sqlite(conn) = &store.backend else { panic!("sqlite") };
         let conn = lock(conn);
-        for sql in [POLL_WITH_NOTICES, POLL_WITHOUT_NOTICES, standing_sql().as_str()] {
+        for sql in [POLL_WITH_NOTICES, POLL_WITHOUT_NOTICES, standing_sql()] {
             let stmt = conn.prepare_cached(sql).unwrap();
             assert_eq!(stmt.get_status(rusqlite::StatementStatus::RePrepare), 0, "{sql}");
         }
