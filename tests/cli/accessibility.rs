@@ -9,7 +9,7 @@
 //! a copy is announced politely as "Code copied"; with "Hide codes until I click them" on, no
 //! digit reaches the reader until the user shows a code.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -17,6 +17,7 @@ use serde_json::Value;
 use super::scan::start_xvfb;
 use super::screen_lock::{Bus, bus, vault_in_use, wait_until};
 use crate::common::Home;
+use crate::common::desktop::{a11y_script, enable_accessibility};
 
 const ALICE: &str = "Example Corp, alice@example.com";
 const BOB: &str = "Example Corp, bob@example.com";
@@ -64,16 +65,9 @@ impl Element {
     }
 }
 
-fn script() -> Command {
-    // Debian's Python: python3-pyatspi is installed for it, not for a pyenv or venv on PATH.
-    let mut cmd = Command::new("/usr/bin/python3");
-    cmd.arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/a11y-tree.py"));
-    cmd
-}
-
 impl App {
     fn run(&self, args: &[&str]) -> String {
-        let out = script()
+        let out = a11y_script()
             .args(args)
             .env("DBUS_SESSION_BUS_ADDRESS", &self.bus.address)
             .env_remove("DISPLAY")
@@ -175,17 +169,7 @@ fn start() -> (App, Home, super::scan::Xvfb) {
     let settings = r#"{"language":"english","window_size":[480,2000]}"#;
     std::fs::write(home.data().join("settings.json"), settings).unwrap();
     let bus = bus();
-    // What GNOME's accessibility switch does: starts the accessibility bus (D-Bus activation of
-    // at-spi-bus-launcher) and tells toolkits, AccessKit included, to expose their tree.
-    let status = Command::new("dbus-send")
-        .arg(format!("--bus={}", bus.address))
-        .args(["--print-reply", "--dest=org.a11y.Bus", "/org/a11y/bus"])
-        .args(["org.freedesktop.DBus.Properties.Set", "string:org.a11y.Status"])
-        .args(["string:IsEnabled", "variant:boolean:true"])
-        .stdout(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success(), "at-spi2-core must be installed (scripts/system-packages.sh)");
+    enable_accessibility(&bus);
     let xvfb = start_xvfb();
     let child = home
         .command()

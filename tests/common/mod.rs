@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+/// A private session bus with a recording notification service, and an Xvfb screen.
+pub mod desktop;
 /// Fakes for the GUI's `Deps`: a settable clock and an in-memory clipboard.
 pub mod fakes;
 pub mod live_app;

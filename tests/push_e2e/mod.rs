@@ -18,6 +18,9 @@ use crate::common::Home;
 /// The desktop app's approvals view against the same server.
 mod gui;
 
+/// The hidden app answering from its notification, and announcing while locked.
+mod notify;
+
 /// The privacyIDEA peer harness, shared with tessera-core's interop tests.
 #[path = "../../src/core/tests/pi_peer/mod.rs"]
 mod pi_peer;

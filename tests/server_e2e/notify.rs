@@ -3,94 +3,16 @@
 //! recording `org.freedesktop.Notifications` service on a private session bus (it offers
 //! buttons and clicks them by emitting `ActionInvoked`, as a desktop does) receives the
 //! notification, and its Approve button approves the login for the relying party; a device
-//! enrolled later for the same user is announced.
+//! enrolled later for the same user is announced. Number matching, Deny and "This wasn't me"
+//! work from the notification too, and a request answered in the window (opened by clicking
+//! the notification) has its notification withdrawn. The same against privacyIDEA:
+//! tests/push_e2e/notify.rs.
 
-use std::collections::HashMap;
-use std::process::Stdio;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use zbus::zvariant::OwnedValue;
-
 use super::{Db, Login, Server, device};
-use crate::cli::screen_lock::{bus, signal, vault_in_use, wait_until};
-
-const PATH: &str = "/org/freedesktop/Notifications";
-const NAME: &str = "org.freedesktop.Notifications";
-
-/// One `Notify` call as the service received it.
-#[derive(Debug, Clone)]
-struct Shown {
-    id: u32,
-    summary: String,
-    body: String,
-    /// (key, label) pairs.
-    actions: Vec<(String, String)>,
-    urgency: Option<u8>,
-}
-
-#[derive(Debug, Default)]
-struct Calls {
-    shown: Vec<Shown>,
-    closed: Vec<u32>,
-}
-
-/// The notification service: records calls, offers buttons.
-struct Service {
-    calls: Arc<Mutex<Calls>>,
-}
-
-#[zbus::interface(name = "org.freedesktop.Notifications")]
-impl Service {
-    fn get_capabilities(&self) -> Vec<String> {
-        vec!["actions".into(), "body".into()]
-    }
-
-    #[allow(clippy::too_many_arguments, clippy::needless_pass_by_value)] // the protocol's signature
-    fn notify(
-        &self,
-        _app_name: String,
-        replaces_id: u32,
-        _app_icon: String,
-        summary: String,
-        body: String,
-        actions: Vec<String>,
-        hints: HashMap<String, OwnedValue>,
-        _expire_timeout: i32,
-    ) -> u32 {
-        let mut calls = self.calls.lock().unwrap();
-        let id = if replaces_id == 0 { calls.shown.len() as u32 + 1 } else { replaces_id };
-        let actions =
-            actions.chunks(2).map(|pair| (pair[0].clone(), pair[1].clone())).collect::<Vec<_>>();
-        let urgency = hints.get("urgency").and_then(|v| u8::try_from(v).ok());
-        calls.shown.push(Shown { id, summary, body, actions, urgency });
-        id
-    }
-
-    fn close_notification(&self, id: u32) {
-        self.calls.lock().unwrap().closed.push(id);
-    }
-
-    fn get_server_information(&self) -> (String, String, String, String) {
-        ("recorder".into(), "tessera tests".into(), "1".into(), "1.2".into())
-    }
-}
-
-/// Waits for the `n`-th notification (1-based) and returns it.
-fn nth_shown(calls: &Mutex<Calls>, n: usize, seconds: u64) -> Shown {
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    loop {
-        if let Some(shown) = calls.lock().unwrap().shown.get(n - 1) {
-            return shown.clone();
-        }
-        assert!(Instant::now() < deadline, "notification {n} never came");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-fn click(service: &zbus::blocking::Connection, id: u32, action: &str) {
-    service.emit_signal(None::<&str>, PATH, NAME, "ActionInvoked", &(id, action)).unwrap();
-}
+use crate::cli::screen_lock::{signal, vault_in_use, wait_until};
+use crate::common::desktop::{Desktop, Shown};
 
 fn login_state(server: &Server, id: &str) -> String {
     let (_, outcome) = server.rp(reqwest::Method::GET, &format!("/rp/v1/logins/{id}"), None);
@@ -101,26 +23,8 @@ fn login_state(server: &Server, id: &str) -> String {
 fn a_hidden_app_notifies_a_login_and_its_approve_button_approves_it() {
     let server = Server::start(Db::Sqlite);
     let home = device(&server, "alice");
-    let bus = bus();
-    let calls = Arc::new(Mutex::new(Calls::default()));
-    let service = zbus::blocking::connection::Builder::address(bus.address.as_str())
-        .unwrap()
-        .name(NAME)
-        .unwrap()
-        .serve_at(PATH, Service { calls: Arc::clone(&calls) })
-        .unwrap()
-        .build()
-        .unwrap();
-    let xvfb = crate::cli::scan::start_xvfb();
-    let mut app = home
-        .command()
-        .arg("--background")
-        .env("DISPLAY", &xvfb.display)
-        .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut desktop = Desktop::start();
+    desktop.launch(&home, &["--background"]);
     wait_until("the app opened the vault", 60, || vault_in_use(&home));
     // Let its first long poll reach the server, so the login below wakes it.
     std::thread::sleep(Duration::from_secs(2));
@@ -131,47 +35,101 @@ fn a_hidden_app_notifies_a_login_and_its_approve_button_approves_it() {
         "alice",
         &["--ip", "192.0.2.7", "--location", "Oslo, NO", "--rp", "Webmail"],
     );
-    let shown = nth_shown(&calls, 1, 20);
+    let shown = desktop.nth_shown(1, 20);
     eprintln!("login -> notification: {} ms", started.elapsed().as_millis());
     assert_eq!(shown.summary, "Webmail");
     assert!(shown.body.contains("192.0.2.7") && shown.body.contains("Oslo, NO"), "{shown:?}");
     assert!(shown.body.contains("seconds left to answer"), "{shown:?}");
-    let keys: Vec<&str> = shown.actions.iter().map(|(k, _)| k.as_str()).collect();
-    assert_eq!(keys, ["default", "approve", "deny", "not-me"]);
+    assert_eq!(shown.keys(), ["default", "approve", "deny", "not-me"]);
     assert_eq!(shown.urgency, Some(2));
 
-    click(&service, shown.id, "approve");
+    desktop.click(shown.id, "approve");
     assert_eq!(login.outcome(), (0, "approved".to_owned()), "the relying party sees approved");
-    wait_until("the answered request's notification is withdrawn", 10, || {
-        calls.lock().unwrap().closed.contains(&shown.id)
-    });
+    wait_until("the answered request's notification is withdrawn", 10, || desktop.closed(shown.id));
 
     // Locked by the screen lock: the next login is announced without its details, and a
     // click on a button the locked notification does not even have decides nothing.
-    signal(&bus, "org.gnome.ScreenSaver", true);
+    signal(&desktop.bus, "org.gnome.ScreenSaver", true);
     wait_until("the app locked", 20, || !vault_in_use(&home));
     let second = Login::start(&server, "alice", &["--rp", "Webmail", "--ip", "192.0.2.8"]);
-    let locked = nth_shown(&calls, 2, 20);
+    let locked = desktop.nth_shown(2, 20);
     assert_eq!(locked.summary, "Tessera");
     assert_eq!(locked.body, "Login request from Webmail — unlock Tessera to answer");
     assert!(!locked.body.contains("192.0.2.8"));
-    assert_eq!(locked.actions.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(), ["default"]);
-    click(&service, locked.id, "approve");
+    assert_eq!(locked.keys(), ["default"]);
+    desktop.click(locked.id, "approve");
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(login_state(&server, &second.id), "pending", "a locked app answers nothing");
-    assert!(app.try_wait().unwrap().is_none(), "still running, still listening");
+    assert!(desktop.app_running(), "still running, still listening");
 
     // Someone enrols another device for alice: the running app shows the server's notice
     // (issue 13, finding 7), even while locked.
     let _other = device(&server, "alice");
     let new_device = |n: &Shown| n.body.starts_with("A new device was enrolled");
     wait_until("the new-device notice came", 60, || {
-        calls.lock().unwrap().shown.iter().any(new_device)
+        desktop.calls.lock().unwrap().shown.iter().any(new_device)
     });
-    let notice = calls.lock().unwrap().shown.iter().find(|n| new_device(n)).cloned().unwrap();
+    let notice =
+        desktop.calls.lock().unwrap().shown.iter().find(|n| new_device(n)).cloned().unwrap();
     assert!(notice.body.contains("alice"), "{notice:?}");
     assert!(notice.actions.is_empty(), "{notice:?}");
+}
 
-    let _ = app.kill();
-    let _ = app.wait();
+/// The notification after the `seen` first ones (counting it as seen).
+fn next_shown(desktop: &Desktop, seen: &mut usize) -> Shown {
+    *seen += 1;
+    desktop.nth_shown(*seen, 20)
+}
+
+#[test]
+fn pick_deny_and_not_me_from_a_notification_and_one_answered_in_the_window_is_withdrawn() {
+    let server = Server::start(Db::Sqlite);
+    let home = device(&server, "erin");
+    let mut desktop = Desktop::start();
+    desktop.enable_accessibility();
+    desktop.launch(&home, &["--background"]);
+    wait_until("the app opened the vault", 60, || vault_in_use(&home));
+    std::thread::sleep(Duration::from_secs(2));
+    let mut seen = 0;
+
+    // Number matching: the three numbers are the buttons, and only the one on the login
+    // screen is accepted.
+    let login = Login::start(&server, "erin", &["--mode", "pick", "--rp", "Payroll"]);
+    let right = login.shown.clone().unwrap();
+    let shown = next_shown(&desktop, &mut seen);
+    let keys = shown.keys();
+    assert_eq!(keys.len(), 5, "Open, three numbers, not me: {shown:?}");
+    assert_eq!((keys[0], keys[4]), ("default", "not-me"));
+    assert!(keys.contains(&format!("pick:{right}").as_str()), "{shown:?}");
+    assert!(!keys.contains(&"approve"), "number matching cannot be skipped: {shown:?}");
+    desktop.click(shown.id, &format!("pick:{right}"));
+    assert_eq!(login.outcome(), (0, "approved".to_owned()), "the right number approved it");
+    wait_until("the picked request's notification is withdrawn", 10, || desktop.closed(shown.id));
+
+    let login = Login::start(&server, "erin", &["--rp", "Payroll"]);
+    let shown = next_shown(&desktop, &mut seen);
+    desktop.click(shown.id, "deny");
+    assert_eq!(login.outcome(), (1, "denied".to_owned()));
+    wait_until("the denied request's notification is withdrawn", 10, || desktop.closed(shown.id));
+
+    // Answered in the window: a click on the notification opens the window on the request,
+    // the Approve button there (pressed over AT-SPI, as a screen reader user would) answers
+    // it, and the notification goes away.
+    let login = Login::start(&server, "erin", &["--rp", "Payroll", "--ip", "192.0.2.9"]);
+    let shown = next_shown(&desktop, &mut seen);
+    desktop.click(shown.id, "default");
+    desktop.press("Approve", 30);
+    assert_eq!(login.outcome(), (0, "approved".to_owned()), "approved in the window");
+    wait_until("the notification of a request answered in the window is withdrawn", 10, || {
+        desktop.closed(shown.id)
+    });
+
+    // "This wasn't me" reaches the server as such (it mutes the user: last).
+    let login = Login::start(&server, "erin", &["--rp", "Payroll"]);
+    let shown = next_shown(&desktop, &mut seen);
+    assert_eq!(shown.actions.last().unwrap().1, "This wasn't me");
+    desktop.click(shown.id, "not-me");
+    assert_eq!(login.outcome(), (1, "not-me".to_owned()));
+    let audit = server.admin(&["audit", "--user", "erin"]);
+    assert!(audit.stdout.contains("\"not_me\""), "{}", audit.stdout);
 }
