@@ -264,8 +264,6 @@ pub struct State {
     revealed_recovery: Option<String>,
     /// The backup reminder's record ([`reminder`]).
     reminder: reminder::BackupReminder,
-    /// The accounts' fingerprint after the last save ([`reminder`]).
-    accounts_print: Option<u64>,
 }
 
 impl State {
@@ -338,7 +336,6 @@ impl Model {
             summoned: false,
             revealed_recovery: None,
             reminder,
-            accounts_print: None,
         };
         list.set_hiding(state.settings.hide_codes);
         let model = Self {
@@ -764,7 +761,7 @@ impl Model {
         };
         match result {
             Ok(value) => {
-                self.note_accounts_change();
+                self.note_accounts();
                 self.rebuild_list();
                 self.write_backup();
                 Some(value)

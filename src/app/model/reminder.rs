@@ -9,20 +9,21 @@
 //! - `unsaved_since`: the first change to the accounts not yet in an export or a backup;
 //! - `last_copy`: the last export or backup the app wrote.
 //!
+//! - `accounts`: the digest of the accounts as the app last saw them
+//!   ([`tessera_core::vault::accounts_digest`]).
+//!
 //! Dismissing the banner forgets the changes made so far: it comes back a week after the
 //! next change, unless a backup or export comes first. Which changes count: any change to
 //! an account's name, issuer, key and code settings, note, group, favourite mark or recovery
-//! codes, an added or a removed account; not copying codes or the push history (detected by
-//! comparing a fingerprint of the accounts before and after each save, kept in memory only).
-//! Changes made with the command line while the app is closed are not seen (the command line
-//! keeps no record of them).
+//! codes, an added or a removed account; not copying codes or the push history. The app
+//! compares the accounts' digest with the recorded one after each save and when it opens the
+//! vault, so changes made with the command line while the app was closed count too (from
+//! the moment the app sees them).
 
-use std::collections::hash_map::DefaultHasher;
-use std::hash::{Hash, Hasher};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use tessera_core::vault::Entry;
+use tessera_core::vault::accounts_digest;
 
 use super::Model;
 
@@ -37,6 +38,8 @@ pub struct BackupReminder {
     pub unsaved_since: Option<u64>,
     /// The last export or backup (Unix seconds).
     pub last_copy: Option<u64>,
+    /// The accounts' digest when the app last saw them (see the module docs).
+    pub accounts: Option<String>,
 }
 
 impl BackupReminder {
@@ -55,6 +58,19 @@ impl BackupReminder {
     /// Notes a change to the accounts at `now` (only the first since the last copy counts).
     pub fn changed(&mut self, now: u64) {
         self.unsaved_since.get_or_insert(now);
+    }
+
+    /// Notes the accounts' digest seen at `now`; a digest other than the last one recorded is
+    /// a change (the first one ever recorded is not: nothing to compare it with). Returns
+    /// whether the record changed.
+    pub fn saw(&mut self, accounts: String, now: u64) -> bool {
+        match &self.accounts {
+            Some(last) if *last == accounts => return false,
+            Some(_) => self.changed(now),
+            None => {}
+        }
+        self.accounts = Some(accounts);
+        true
     }
 
     /// Notes an export or a backup written at `now`: every change so far is in it.
@@ -76,24 +92,6 @@ impl BackupReminder {
                 .unsaved_since
                 .is_some_and(|since| now.saturating_sub(since) >= REMIND_AFTER_SECONDS)
     }
-}
-
-/// Returns a fingerprint of what a backup would hold of `entries` (not the last-use times),
-/// to tell whether a save changed the accounts. In memory only, never written.
-pub(crate) fn fingerprint(entries: &[Entry]) -> u64 {
-    let mut hasher = DefaultHasher::new();
-    entries.len().hash(&mut hasher);
-    for e in entries {
-        (&e.id, &e.issuer, &e.account, &e.note, &e.group, e.favourite).hash(&mut hasher);
-        let otp = &e.otp;
-        (otp.kind, otp.algorithm, otp.digits, otp.period, otp.counter).hash(&mut hasher);
-        otp.secret.as_bytes().hash(&mut hasher);
-        for code in &e.recovery {
-            (code.code.as_str(), code.used).hash(&mut hasher);
-        }
-        e.recovery.len().hash(&mut hasher);
-    }
-    hasher.finish()
 }
 
 impl Model {
@@ -121,22 +119,15 @@ impl Model {
         let _ = state.reminder.save(&state.deps.home);
     }
 
-    /// Remembers the accounts as they are (the vault was opened).
+    /// Compares the accounts with those the app last saw (the vault was opened or saved) and
+    /// notes a change if they differ.
     pub(super) fn note_accounts(&self) {
         let mut state = self.state_mut();
-        state.accounts_print = Some(fingerprint(state.entries()));
-    }
-
-    /// Notes a change to the accounts if a save changed them.
-    pub(super) fn note_accounts_change(&self) {
-        let mut state = self.state_mut();
-        let print = fingerprint(state.entries());
-        if state.accounts_print.replace(print).is_some_and(|before| before != print) {
-            let now = state.now();
-            if state.reminder.unsaved_since.is_none() {
-                state.reminder.changed(now);
-                let _ = state.reminder.save(&state.deps.home);
-            }
+        let digest = accounts_digest(state.entries());
+        let now = state.now();
+        if state.reminder.saw(digest, now) {
+            // Losing the record only delays or repeats a reminder.
+            let _ = state.reminder.save(&state.deps.home);
         }
     }
 }
@@ -188,33 +179,11 @@ mod tests {
     }
 
     #[test]
-    fn the_fingerprint_ignores_copies_and_sees_every_account_change() {
-        use tessera_core::otp::{OtpParams, Secret};
-        let secret = Secret::parse_base32("JBSWY3DPEHPK3PXP").unwrap();
-        let entry = Entry::new("Visma".into(), "me".into(), OtpParams::totp(secret), 1);
-        let base = vec![entry];
-        let print = fingerprint(&base);
-        let mut used = base.clone();
-        used[0].last_used = Some(T0);
-        assert_eq!(fingerprint(&used), print, "copying a code is no change");
-        let mut renamed = base.clone();
-        renamed[0].account = "you".into();
-        assert_ne!(fingerprint(&renamed), print);
-        let mut coded = base.clone();
-        coded[0].add_recovery_codes("RC-1", T0).unwrap();
-        assert_ne!(fingerprint(&coded), print);
-        let mut marked = coded.clone();
-        marked[0].mark_recovery_code(1, true, T0).unwrap();
-        assert_ne!(fingerprint(&marked), fingerprint(&coded));
-        assert_ne!(fingerprint(&[]), print);
-    }
-
-    #[test]
     fn the_model_counts_account_changes_not_copies_and_keeps_the_week_across_a_restart() {
         use std::sync::Arc;
 
         use tessera_core::otp::{OtpParams, Secret};
-        use tessera_core::vault::Unlock;
+        use tessera_core::vault::{Entry, Unlock};
         use zeroize::Zeroizing;
 
         use crate::model::testing::{TestClipboard, TestClock, model};
@@ -258,5 +227,60 @@ mod tests {
         app.dismiss_backup_reminder();
         assert!(!app.backup_reminder_due());
         assert!(!BackupReminder::load(home.path()).due(false, T0 + 60 * DAY), "dismissal is saved");
+    }
+
+    #[test]
+    fn a_change_made_with_the_command_line_while_the_app_was_closed_counts_when_it_opens() {
+        use std::sync::Arc;
+        use std::time::Duration;
+
+        use tessera_core::otp::{OtpParams, Secret};
+        use tessera_core::vault::{Entry, Unlock, Vault, VaultOptions};
+        use zeroize::Zeroizing;
+
+        use crate::model::testing::{MemoryKeys, TestClipboard, TestClock, model};
+        use crate::model::vault::NewProtection;
+
+        let home = tempfile::tempdir().unwrap();
+        let clock = Arc::new(TestClock(T0.into()));
+        let set_time = |t: u64| *clock.0.lock().unwrap() = t;
+        let password = || Unlock::Password(Zeroizing::new("correct horse".into()));
+        let app = model(home.path(), Arc::clone(&clock), TestClipboard::default());
+        app.create(NewProtection::Password(Zeroizing::new("correct horse".into())), |e| {
+            assert!(e.is_none(), "{e:?}");
+        });
+        assert_eq!(BackupReminder::load(home.path()).unsaved_since, None, "nothing yet");
+        drop(app);
+
+        // `tessera add` while the app is closed: the core's vault, no app in sight.
+        let options =
+            VaultOptions { key_store: Arc::new(MemoryKeys::default()), lock_wait: Duration::ZERO };
+        let mut vault = Vault::open_with(&home.path().join("vault.json"), &password(), options)
+            .expect("the command line opens the vault");
+        let secret = Secret::parse_base32("JBSWY3DPEHPK3PXP").unwrap();
+        let entry = Entry::new("Visma".into(), "me".into(), OtpParams::totp(secret), T0);
+        vault.commit(|c| c.entries.push(entry)).unwrap();
+        drop(vault);
+
+        set_time(T0 + DAY);
+        let app = model(home.path(), Arc::clone(&clock), TestClipboard::default());
+        app.start();
+        app.unlock(password());
+        assert_eq!(
+            BackupReminder::load(home.path()).unsaved_since,
+            Some(T0 + DAY),
+            "counted from when the app saw it"
+        );
+        set_time(T0 + 8 * DAY);
+        assert!(app.backup_reminder_due());
+
+        // Opening again without a change is no change.
+        app.backup_reminder_copied();
+        drop(app);
+        let app = model(home.path(), Arc::clone(&clock), TestClipboard::default());
+        app.start();
+        app.unlock(password());
+        set_time(T0 + 30 * DAY);
+        assert!(!app.backup_reminder_due(), "the same accounts");
     }
 }

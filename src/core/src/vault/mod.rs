@@ -228,6 +228,50 @@ impl Entry {
     }
 }
 
+/// Returns a digest of what a backup holds of `entries`, to tell whether the accounts changed
+/// since some earlier moment, even across runs and front ends (the app's backup reminder
+/// keeps the last one it saw beside its settings, so changes made with the command line while
+/// the app was closed count too).
+///
+/// Counted: the accounts and their order, ids, names, issuers, keys and code settings, notes,
+/// groups, favourite marks and recovery codes with their used marks. Not counted: last-use
+/// times (copying a code is no change) and picked icons. The secrets are part of the input,
+/// so the digest, kept outside the encrypted file, cannot confirm a guess at the accounts'
+/// names without every key. 128 bits of SHA-256, hex; stable across builds (postcard's
+/// encoding, the vault's own, of each field).
+pub fn accounts_digest(entries: &[Entry]) -> String {
+    #[derive(Serialize)]
+    struct Counted<'a> {
+        id: &'a str,
+        issuer: &'a str,
+        account: &'a str,
+        otp: &'a OtpParams,
+        note: &'a str,
+        group: Option<&'a str>,
+        favourite: bool,
+        recovery: Vec<(&'a str, Option<u64>)>,
+    }
+    let mut context = ring::digest::Context::new(&ring::digest::SHA256);
+    context.update(&(entries.len() as u64).to_le_bytes());
+    for e in entries {
+        let counted = Counted {
+            id: &e.id,
+            issuer: &e.issuer,
+            account: &e.account,
+            otp: &e.otp,
+            note: &e.note,
+            group: e.group.as_deref(),
+            favourite: e.favourite,
+            recovery: e.recovery.iter().map(|c| (c.code.as_str(), c.used)).collect(),
+        };
+        // Holds the key: wiped when dropped. Encoding borrowed strings cannot fail.
+        let bytes = Zeroizing::new(postcard::to_allocvec(&counted).unwrap_or_default());
+        context.update(&(bytes.len() as u64).to_le_bytes());
+        context.update(&bytes);
+    }
+    data_encoding::HEXLOWER.encode(&context.finish().as_ref()[..16])
+}
+
 fn fallback_id(now: u64) -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);

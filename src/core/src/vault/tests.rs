@@ -942,3 +942,48 @@ fn an_old_vault_opens_takes_recovery_codes_and_keeps_them_across_a_save() {
     drop(reopened);
     drop(dir);
 }
+
+#[test]
+fn the_accounts_digest_sees_every_change_a_backup_holds_and_nothing_else() {
+    const T0: u64 = 1_700_000_000;
+    let secret = Secret::parse_base32("JBSWY3DPEHPK3PXP").unwrap();
+    let mut entry = Entry::new("Visma".into(), "me".into(), OtpParams::totp(secret), T0);
+    entry.id = "00000000-0000-4000-8000-000000000001".into();
+    let base = vec![entry];
+    let digest = accounts_digest(&base);
+    // Kept on disk between runs: the same accounts give the same digest in every build.
+    assert_eq!(digest, "6b88e5a9606e38f459db18c87c7c2fb2");
+
+    let mut used = base.clone();
+    used[0].last_used = Some(T0);
+    used[0].icon = Some(crate::icons::IconChoice::Letter);
+    assert_eq!(accounts_digest(&used), digest, "copying a code or picking an icon is no change");
+    let changes: [fn(&mut Entry); 8] = [
+        |e| e.account = "you".into(),
+        |e| e.issuer = "Visma Connect".into(),
+        |e| e.otp.secret = Secret::parse_base32("JBSWY3DPEHPK3PXQ").unwrap(),
+        |e| e.otp.digits = 8,
+        |e| e.note = "desk".into(),
+        |e| e.group = Some("Work".into()),
+        |e| e.favourite = true,
+        |e| {
+            e.add_recovery_codes("RC-1", T0).unwrap();
+        },
+    ];
+    for (n, change) in changes.iter().enumerate() {
+        let mut changed = base.clone();
+        change(&mut changed[0]);
+        assert_ne!(accounts_digest(&changed), digest, "change {n}");
+    }
+    let mut coded = base.clone();
+    coded[0].add_recovery_codes("RC-1", T0).unwrap();
+    let mut marked = coded.clone();
+    marked[0].mark_recovery_code(1, true, T0).unwrap();
+    assert_ne!(accounts_digest(&marked), accounts_digest(&coded), "a code marked used");
+    assert_ne!(accounts_digest(&[]), digest, "a removed account");
+    let mut two = base.clone();
+    two.push(Entry { id: "2".into(), ..base[0].clone() });
+    let mut swapped = two.clone();
+    swapped.reverse();
+    assert_ne!(accounts_digest(&two), accounts_digest(&swapped), "the order");
+}
