@@ -206,3 +206,60 @@ fn cli_watch_prints_requests_as_they_arrive() {
     child.wait().unwrap();
     assert!(line.contains("privacyIDEA: Login by Alice from 127.0.0.1?"), "{line}");
 }
+
+/// privacyIDEA's `push_force_app_pin`: the enrolment link carries `pin=True`, and approving
+/// one of its logins needs the vault password even when the OS keyring opened the vault (here
+/// the kernel keyutils keyring, in a session keyring of this test's own); without it, or with
+/// a wrong one, nothing reaches the server.
+#[test]
+fn cli_approves_for_a_pin_token_only_with_the_vault_password() {
+    let peer = peer();
+    peer.set_policy("push_pin_e2e", "enrollment", "push_force_app_pin");
+    let link = peer.enrol_link();
+    assert!(link.contains("pin=True"), "{link}");
+    let serial = link.split("serial=").nth(1).unwrap().split('&').next().unwrap().to_owned();
+    let device = Device { peer: &peer, home: Home::new(), serial, policy: Some("push_pin_e2e") };
+    let ring = format!("tessera-test-{}-{}", std::process::id(), device.serial);
+    let wrong = device.home.dir.path().join("wrong.txt");
+    std::fs::write(&wrong, "not the password\n").unwrap();
+    // `tessera ARGS` with the keyring on, in the test's session keyring, and no password
+    // unless `password` names a file.
+    let run = |args: &[&str], password: Option<&std::path::Path>| {
+        let mut cmd = std::process::Command::new("keyctl");
+        cmd.args(["session", &ring, env!("CARGO_BIN_EXE_tessera")])
+            .args(args)
+            .env("TESSERA_HOME", device.home.data())
+            .env_remove("TESSERA_KEYRING")
+            .env_remove("TESSERA_PASSWORD_FILE")
+            .stdin(Stdio::null());
+        if let Some(file) = password {
+            cmd.env("TESSERA_PASSWORD_FILE", file);
+        }
+        crate::common::to_run(&cmd.output().expect("keyctl (keyutils) must be installed"))
+    };
+    let init = run(&["init"], Some(&device.home.password_file));
+    assert_eq!(init.code, 0, "{}", init.stderr);
+    let add = run(&["add", &link], None);
+    assert_eq!(add.code, 0, "the keyring opens the vault: {}", add.stderr);
+
+    let (tid, _) = peer.trigger(&device.serial);
+    let pending = run(&["push", "pending", "--json"], None);
+    let pending: Value = serde_json::from_str(&pending.stdout).unwrap();
+    let id = pending[0]["short_id"].as_str().unwrap().to_owned();
+
+    let bare = run(&["push", "approve", &id], None);
+    assert_eq!(bare.code, 1);
+    assert!(bare.stderr.contains("needs the vault password; nothing was sent"), "{}", bare.stderr);
+    let guessed = run(&["push", "approve", &id], Some(&wrong));
+    assert_eq!(guessed.code, 1);
+    assert!(
+        guessed.stderr.contains("wrong vault password; nothing was sent"),
+        "{}",
+        guessed.stderr
+    );
+    assert_eq!(peer.outcome(&tid), "pending", "nothing reached the server");
+
+    let approved = run(&["push", "approve", &id], Some(&device.home.password_file));
+    assert_eq!(approved.code, 0, "{}", approved.stderr);
+    assert_eq!(peer.outcome(&tid), "accept");
+}
