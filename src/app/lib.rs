@@ -7,6 +7,7 @@
 pub mod model;
 mod notice;
 pub mod platform;
+mod render;
 mod screen;
 pub mod task;
 

@@ -22,6 +22,8 @@ use resvg::tiny_skia::{
 use tessera_core::icons::{Catalogue, Hints, IconChoice, builtin_catalogue, builtin_icon, pack};
 use tessera_core::vault::Entry;
 
+use crate::render::{draw_centred, svg_pixmap};
+
 include!(concat!(env!("OUT_DIR"), "/service_icons.rs"));
 
 /// The folder under the data directory that holds imported icon packs.
@@ -183,25 +185,6 @@ fn render_builtin(slug: &str, side: u32) -> Option<Pixmap> {
     // The logo in the middle 55 % of the disc, as the letter avatar's initial.
     draw_centred(&tree, side as f32 * 0.55, &mut pixmap);
     Some(pixmap)
-}
-
-/// Renders an SVG file to fill `side`×`side`.
-fn svg_pixmap(svg: &[u8], side: u32) -> Option<Pixmap> {
-    let tree = resvg::usvg::Tree::from_data(svg, &resvg::usvg::Options::default()).ok()?;
-    let mut pixmap = Pixmap::new(side, side)?;
-    draw_centred(&tree, side as f32, &mut pixmap);
-    Some(pixmap)
-}
-
-/// Draws `tree` scaled to fit a `fit`-pixel square in the middle of `pixmap`.
-fn draw_centred(tree: &resvg::usvg::Tree, fit: f32, pixmap: &mut Pixmap) {
-    let size = tree.size();
-    let scale = fit / size.width().max(size.height());
-    let (dx, dy) = (
-        (pixmap.width() as f32 - size.width() * scale) / 2.0,
-        (pixmap.height() as f32 - size.height() * scale) / 2.0,
-    );
-    resvg::render(tree, Transform::from_row(scale, 0.0, 0.0, scale, dx, dy), &mut pixmap.as_mut());
 }
 
 /// Decodes a PNG or JPEG (any format the image crate was built with) to a pixmap.

@@ -261,14 +261,7 @@ mod sni {
     /// Renders `svg` to a `size`×`size` ARGB32 pixmap in network byte order, the layout the
     /// StatusNotifierItem protocol carries (`None` if the SVG does not parse).
     pub fn icon_argb(svg: &[u8], size: u32) -> Option<Vec<u8>> {
-        let tree = resvg::usvg::Tree::from_data(svg, &resvg::usvg::Options::default()).ok()?;
-        let mut pixmap = resvg::tiny_skia::Pixmap::new(size, size)?;
-        let scale = size as f32 / tree.size().width().max(tree.size().height());
-        resvg::render(
-            &tree,
-            resvg::tiny_skia::Transform::from_scale(scale, scale),
-            &mut pixmap.as_mut(),
-        );
+        let pixmap = crate::render::svg_pixmap(svg, size)?;
         let mut argb = Vec::with_capacity(pixmap.pixels().len() * 4);
         for pixel in pixmap.pixels() {
             let c = pixel.demultiply();
