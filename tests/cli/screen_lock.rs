@@ -15,6 +15,11 @@ use crate::common::Home;
 pub(crate) struct Bus {
     child: Child,
     pub(crate) address: String,
+    /// The bus's `XDG_RUNTIME_DIR`, inherited by the services it starts: at-spi-bus-launcher
+    /// puts the accessibility bus's socket there, so tests running side by side each have
+    /// their own (without it they share `~/.cache/at-spi/bus`, and one test's launcher
+    /// removes the socket another is using).
+    _runtime: tempfile::TempDir,
 }
 
 impl Drop for Bus {
@@ -25,15 +30,17 @@ impl Drop for Bus {
 }
 
 pub(crate) fn bus() -> Bus {
+    let runtime = tempfile::tempdir().unwrap();
     let mut child = Command::new("dbus-daemon")
         .args(["--session", "--nofork", "--print-address=1"])
+        .env("XDG_RUNTIME_DIR", runtime.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("dbus-daemon must be installed for this test (apt-get install -y dbus)");
     let mut address = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut address).unwrap();
-    Bus { child, address: address.trim().to_owned() }
+    Bus { child, address: address.trim().to_owned(), _runtime: runtime }
 }
 
 pub(crate) fn signal(bus: &Bus, interface: &str, active: bool) {
