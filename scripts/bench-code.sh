@@ -28,6 +28,18 @@
 #   rollback watermark), the MAC and AES-GCM, then decoding all 1,001 entries (postcard
 #   strings, each secret's base32) and the case-folded query; the profile is flat (malloc,
 #   memmove, from_utf8, base32, Entry::deserialize each 1-4 %).
+# - Linking, tried 7 December (the same release objects relinked three ways; `perf stat -r
+#   200`, a noisy machine with a third of its CPU stolen, so only the page faults are firm):
+#     PIE as shipped       --version 220 faults, code Target 374 faults
+#     -z pack-relative-relocs (RELR)   218            377   (the 19,674 relocations shrink to
+#                                                         a 5 KB table but still write the
+#                                                         same 78 pages of .data.rel.ro)
+#     non-PIE (static relocation model) 145           309   (no relocations at all; about
+#                                                         0.5 ms less, within the noise)
+#   Non-PIE would take address-space randomisation away from the one binary that parses
+#   untrusted import files and QR images, for ~0.5 ms of a ~3.6 ms gap: not done. Even
+#   `tessera --version` costs ~1.9x oathtool, so the 1.5x goal needs a `tessera code` that
+#   does not load the whole command line (a small dispatcher binary), not a faster vault path.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/system-packages.sh
