@@ -177,7 +177,21 @@ pub fn run(launch: Launch) -> Result<(), slint::PlatformError> {
             }
         }
     };
-    run_with(Deps::system(), launch, |window| {
+    // Only one app per data folder, whatever the bus could tell (see platform::instance).
+    let deps = Deps::system();
+    let _app_lock = match platform::instance::AppLock::take(&deps.home) {
+        Ok(lock) => Some(lock),
+        Err(held @ platform::instance::AppLockError::Held(_)) => {
+            eprintln!("tessera: {held}");
+            eprintln!("hint: use that one (its window or its tray icon), or quit it first");
+            return Ok(());
+        }
+        Err(error) => {
+            eprintln!("tessera: {error}; starting anyway");
+            None
+        }
+    };
+    run_with(deps, launch, |window| {
         if let Ok(mut slot) = shown.lock() {
             *slot = Some(window.as_weak());
         }

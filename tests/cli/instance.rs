@@ -67,3 +67,50 @@ fn a_second_launch_shows_the_running_app_instead_of_starting_another() {
     let _ = first.kill();
     let _ = first.wait();
 }
+
+/// Without a session bus (a bare console, a container; Windows and macOS take the same path)
+/// the data folder's lock still keeps a second app from polling the same accounts: it says
+/// why and exits, and the first runs on.
+#[test]
+fn without_a_session_bus_a_second_app_on_the_same_data_folder_does_not_start() {
+    let home = Home::new();
+    home.ok(&["add", "--secret", "JBSWY3DPEHPK3PXP", "--issuer", "Example", "--account", "ada"]);
+    let xvfb = super::scan::start_xvfb();
+    let nowhere = home.dir.path().join("no-bus");
+    let launch = || {
+        let mut command = home.command();
+        command
+            .arg("--background")
+            .env("DISPLAY", &xvfb.display)
+            .env("DBUS_SESSION_BUS_ADDRESS", format!("unix:path={}", nowhere.display()))
+            .stdout(Stdio::null());
+        command
+    };
+    let mut first = launch().stderr(Stdio::null()).spawn().unwrap();
+    wait_until("the first app opened the vault", 60, || vault_in_use(&home));
+
+    let mut second = launch().stderr(Stdio::piped()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while second.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = second.kill();
+            panic!("a second app started on the same data folder");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let second = second.wait_with_output().unwrap();
+    assert!(second.status.success(), "{second:?}");
+    let said = String::from_utf8_lossy(&second.stderr);
+    assert!(said.contains("another Tessera is already running with the data folder"), "{said}");
+    assert!(said.contains("hint: use that one"), "{said}");
+    assert!(first.try_wait().unwrap().is_none(), "the first app runs on");
+
+    // Once the first is gone, the next launch starts.
+    let _ = first.kill();
+    let _ = first.wait();
+    let mut third = launch().stderr(Stdio::null()).spawn().unwrap();
+    wait_until("a later app opened the vault", 60, || vault_in_use(&home));
+    assert!(third.try_wait().unwrap().is_none());
+    let _ = third.kill();
+    let _ = third.wait();
+}

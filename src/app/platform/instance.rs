@@ -5,12 +5,19 @@
 //! launchers use for D-Bus-activatable apps). A later `tessera` or `tessera-gui` calls
 //! `Activate` on it, which shows and raises the running window, and exits.
 //!
-//! Without a session bus (a bare console, some containers) the app cannot tell whether
-//! another runs and starts alone; [`claim`] says why. Windows and macOS have no session bus:
-//! there the name is not claimed and a second launch starts a second app (untested here; a
-//! named pipe or a `CFMessagePort` would be the equivalent).
+//! Whatever the bus says, the running app also holds [`AppLock`], an exclusive lock on
+//! `app.lock` in the data folder, so that only one process polls those accounts where the bus
+//! cannot tell: without a session bus (a bare console, some containers), on Windows and macOS
+//! (no session bus; the name is not claimed there), or from two desktop sessions of one user.
+//! A later launch that finds the lock held says so and exits; it cannot bring the other
+//! window to the front without the bus (a named pipe or a `CFMessagePort` would be the
+//! equivalent there, untested here). The lock is the standard library's `File::try_lock`
+//! (flock on Linux, LockFileEx on Windows), released by the system when the process ends,
+//! however it ends.
 
 use std::collections::HashMap;
+use std::fs::{File, OpenOptions, TryLockError};
+use std::path::{Path, PathBuf};
 
 use zbus::blocking::Connection;
 use zbus::fdo::RequestNameFlags;
@@ -104,6 +111,52 @@ pub fn claim(
     Ok(Claim::Running)
 }
 
+/// The running app's hold on its data folder (see the module docs); released when dropped.
+#[derive(Debug)]
+pub struct AppLock {
+    _file: File,
+}
+
+/// Why [`AppLock::take`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AppLockError {
+    /// Another Tessera holds the lock.
+    #[error("another Tessera is already running with the data folder {}", .0.display())]
+    Held(PathBuf),
+    /// The lock file could not be made or locked.
+    #[error("cannot lock {}: {source}", .path.display())]
+    Io {
+        /// The lock file.
+        path: PathBuf,
+        /// What the system said.
+        source: std::io::Error,
+    },
+}
+
+impl AppLock {
+    /// The lock file's name in the data folder.
+    pub const FILE: &'static str = "app.lock";
+
+    /// Takes the lock on `home` (the data folder, created owner-only if missing), without
+    /// waiting.
+    pub fn take(home: &Path) -> Result<Self, AppLockError> {
+        let path = home.join(Self::FILE);
+        let io = |source| AppLockError::Io { path: path.clone(), source };
+        let mut folder = std::fs::DirBuilder::new();
+        folder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut folder, 0o700);
+        folder.create(home).map_err(io)?;
+        let file =
+            OpenOptions::new().create(true).write(true).truncate(false).open(&path).map_err(io)?;
+        match file.try_lock() {
+            Ok(()) => Ok(Self { _file: file }),
+            Err(TryLockError::WouldBlock) => Err(AppLockError::Held(home.to_owned())),
+            Err(TryLockError::Error(error)) => Err(io(error)),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::io::{BufRead as _, BufReader};
@@ -183,5 +236,26 @@ mod tests {
     fn no_bus_is_an_error_that_says_so() {
         let err = claim(Some("unix:path=/nonexistent/tessera-bus"), || {}).unwrap_err();
         assert!(err.to_string().starts_with("cannot check for another running Tessera"), "{err}");
+    }
+
+    #[test]
+    fn one_app_holds_the_data_folder_until_it_lets_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("new").join("data");
+        let first = AppLock::take(&home).expect("the first app takes the lock");
+        match AppLock::take(&home) {
+            Err(AppLockError::Held(folder)) => assert_eq!(folder, home),
+            other => panic!("a second app must find the lock held: {other:?}"),
+        }
+        let other = dir.path().join("elsewhere");
+        drop(AppLock::take(&other).expect("another data folder is another app's"));
+        drop(first);
+        AppLock::take(&home).expect("free again once the first let go");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(&home).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o700, "a data folder made here is the owner's only");
+        }
     }
 }
