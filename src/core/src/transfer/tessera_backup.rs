@@ -57,10 +57,11 @@
 //! `cargo bench -p tessera-core --bench vault -- backup` measures it:
 //! `backup/write_100_entries_default_kdf` and `backup/read_100_entries_default_kdf`, beside
 //! `backup/aegis_write_100_entries` (scrypt N = 2^16) and `backup/two_fas_write_100_entries`
-//! in the same run. No figures are recorded yet: the first release build of the bench did not
-//! finish within the session that wrote this format (load average ~11 on the 2-core
-//! machine). Expect each to be about the vault's `unlock_password_default_kdf` (0.26–0.45 s
-//! measured there); replace this sentence with the measured figures.
+//! in the same run. 7 December 2026, release, the 2-core machine at load average 0.1-0.8
+//! (criterion means, 10 samples): writing a 100-account backup 797 ms, reading it 771 ms;
+//! an encrypted Aegis export 223 ms and a 2FAS export 3.2 ms in the same run. So a Tessera
+//! backup costs an attacker who guesses its password about 3.6 times an Aegis export and
+//! about 250 times a 2FAS one per guess, which is why it is the default for automatic backups.
 
 use ring::{digest, hkdf, hmac};
 use zeroize::Zeroizing;
