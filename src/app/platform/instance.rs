@@ -11,12 +11,11 @@
 //! (no session bus; the name is not claimed there), or from two desktop sessions of one user.
 //! A later launch that finds the lock held says so and exits; it cannot bring the other
 //! window to the front without the bus (a named pipe or a `CFMessagePort` would be the
-//! equivalent there, untested here). The lock is the standard library's `File::try_lock`
-//! (flock on Linux, LockFileEx on Windows), released by the system when the process ends,
-//! however it ends.
+//! equivalent there, untested here). The lock is the vault's own file lock
+//! ([`tessera_core::vault::lock_beside`]: `File::try_lock`, flock on Linux and LockFileEx
+//! on Windows), released by the system when the process ends, however it ends.
 
 use std::collections::HashMap;
-use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
 
 use zbus::blocking::Connection;
@@ -114,7 +113,7 @@ pub fn claim(
 /// The running app's hold on its data folder (see the module docs); released when dropped.
 #[derive(Debug)]
 pub struct AppLock {
-    _file: File,
+    _lock: tessera_core::vault::FileLock,
 }
 
 /// Why [`AppLock::take`] failed.
@@ -124,13 +123,8 @@ pub enum AppLockError {
     #[error("another Tessera is already running with the data folder {}", .0.display())]
     Held(PathBuf),
     /// The lock file could not be made or locked.
-    #[error("cannot lock {}: {source}", .path.display())]
-    Io {
-        /// The lock file.
-        path: PathBuf,
-        /// What the system said.
-        source: std::io::Error,
-    },
+    #[error("cannot take the app's lock: {0}")]
+    Lock(tessera_core::vault::VaultError),
 }
 
 impl AppLock {
@@ -138,21 +132,15 @@ impl AppLock {
     pub const FILE: &'static str = "app.lock";
 
     /// Takes the lock on `home` (the data folder, created owner-only if missing), without
-    /// waiting.
+    /// waiting: the core's vault lock, on `app.lock`.
     pub fn take(home: &Path) -> Result<Self, AppLockError> {
-        let path = home.join(Self::FILE);
-        let io = |source| AppLockError::Io { path: path.clone(), source };
-        let mut folder = std::fs::DirBuilder::new();
-        folder.recursive(true);
-        #[cfg(unix)]
-        std::os::unix::fs::DirBuilderExt::mode(&mut folder, 0o700);
-        folder.create(home).map_err(io)?;
-        let file =
-            OpenOptions::new().create(true).write(true).truncate(false).open(&path).map_err(io)?;
-        match file.try_lock() {
-            Ok(()) => Ok(Self { _file: file }),
-            Err(TryLockError::WouldBlock) => Err(AppLockError::Held(home.to_owned())),
-            Err(TryLockError::Error(error)) => Err(io(error)),
+        let name = Self::FILE.trim_end_matches(".lock");
+        match tessera_core::vault::lock_beside(&home.join(name)) {
+            Ok(lock) => Ok(Self { _lock: lock }),
+            Err(tessera_core::vault::VaultError::Busy { .. }) => {
+                Err(AppLockError::Held(home.to_owned()))
+            }
+            Err(error) => Err(AppLockError::Lock(error)),
         }
     }
 }

@@ -103,10 +103,10 @@ pub use keystore::{
 
 pub use error::VaultError;
 pub use sealed::SealedVault;
+pub use storage::FileLock;
 
 use format::{Key, Slot, VaultFile};
 use sealed::{Decrypted, SlotKeys, decrypt, decrypt_content};
-use storage::FileLock;
 
 /// The file name of the vault inside the data directory.
 pub const VAULT_FILE_NAME: &str = "vault.json";
@@ -226,6 +226,15 @@ impl Entry {
             icon: None,
         }
     }
+}
+
+/// Takes the exclusive inter-process lock on `<path>.lock` without waiting, the way the vault
+/// locks itself (an owner-only file recording the holder's pid, in a folder created
+/// owner-only if missing), for another single-holder role in the data folder: the desktop
+/// app's one-instance lock. [`VaultError::Busy`] when another process holds it.
+pub fn lock_beside(path: &Path) -> Result<FileLock, VaultError> {
+    storage::ensure_parent(path)?;
+    FileLock::acquire(path, Duration::ZERO)
 }
 
 /// Returns a digest of what a backup holds of `entries`, to tell whether the accounts changed

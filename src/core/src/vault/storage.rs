@@ -217,7 +217,7 @@ fn keep_backup(path: &Path) -> Result<(), VaultError> {
 
 /// The exclusive inter-process lock; released when dropped (or when the process dies).
 #[derive(Debug)]
-pub(super) struct FileLock {
+pub struct FileLock {
     _file: File,
 }
 
