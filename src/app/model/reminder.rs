@@ -3,12 +3,11 @@
 //! after the first such change (Aegis and Ente remind the same way: users lose accounts
 //! without a copy).
 //!
-//! The rule is [`BackupReminder::due`], with the time as a parameter. Its two timestamps live
-//! in `backup-reminder.json` beside `settings.json` in the data folder (no secret: two Unix
-//! times), so the week survives restarts:
+//! The rule is [`BackupReminder::due`], with the time as a parameter. Its record lives in
+//! `backup-reminder.json` beside `settings.json` in the data folder (no secret: two Unix
+//! times and a digest that confirms no guess), so the week survives restarts:
 //! - `unsaved_since`: the first change to the accounts not yet in an export or a backup;
-//! - `last_copy`: the last export or backup the app wrote.
-//!
+//! - `last_copy`: the last export or backup the app wrote;
 //! - `accounts`: the digest of the accounts as the app last saw them
 //!   ([`tessera_core::vault::accounts_digest`]).
 //!
