@@ -153,6 +153,12 @@ impl Desktop {
         }
     }
 
+    /// The notification after the `seen` first ones, within `seconds` (counting it as seen).
+    pub fn next_shown(&self, seen: &mut usize, seconds: u64) -> Shown {
+        *seen += 1;
+        self.nth_shown(*seen, seconds)
+    }
+
     /// Clicks `action` ("default" is the notification itself) as the desktop would.
     pub fn click(&self, id: u32, action: &str) {
         self.service.emit_signal(None::<&str>, PATH, NAME, "ActionInvoked", &(id, action)).unwrap();

@@ -10,14 +10,11 @@ use std::time::Duration;
 use super::device;
 use super::pi_peer::peer;
 use crate::cli::screen_lock::{signal, vault_in_use, wait_until};
-use crate::common::desktop::{Desktop, Shown};
+use crate::common::desktop::Desktop;
 
-/// The notification after the `seen` first ones (counting it as seen).
-fn next_shown(desktop: &Desktop, seen: &mut usize) -> Shown {
-    *seen += 1;
-    // privacyIDEA is polled every 3 s, each poll signed with the device's RSA-4096 key.
-    desktop.nth_shown(*seen, 30)
-}
+/// How long a notification may take: privacyIDEA is polled every 3 s, each poll signed with
+/// the device's RSA-4096 key.
+const POLLED: u64 = 30;
 
 #[test]
 fn privacyidea_logins_are_answered_from_the_notification_and_announced_while_locked() {
@@ -30,7 +27,7 @@ fn privacyidea_logins_are_answered_from_the_notification_and_announced_while_loc
     let mut seen = 0;
 
     let (tid, _) = peer.trigger(&device.serial);
-    let shown = next_shown(&desktop, &mut seen);
+    let shown = desktop.next_shown(&mut seen, POLLED);
     assert!(shown.body.contains("Login by Alice from 127.0.0.1?"), "{shown:?}");
     assert!(shown.body.contains("seconds left to answer"), "{shown:?}");
     assert_eq!(shown.keys(), ["default", "approve", "deny", "not-me"]);
@@ -39,12 +36,12 @@ fn privacyidea_logins_are_answered_from_the_notification_and_announced_while_loc
     wait_until("the approved request's notification is withdrawn", 10, || desktop.closed(shown.id));
 
     let (tid, _) = peer.trigger(&device.serial);
-    let shown = next_shown(&desktop, &mut seen);
+    let shown = desktop.next_shown(&mut seen, POLLED);
     desktop.click(shown.id, "deny");
     wait_until("the server recorded the denial", 20, || peer.outcome(&tid) == "declined");
 
     let (tid, _) = peer.trigger(&device.serial);
-    let shown = next_shown(&desktop, &mut seen);
+    let shown = desktop.next_shown(&mut seen, POLLED);
     desktop.click(shown.id, "not-me");
     wait_until("the server recorded not-me", 20, || peer.outcome(&tid) == "declined");
     let reason = format!("transaction_id: {tid}, status: declined, reason: unknown_trigger");
@@ -55,7 +52,7 @@ fn privacyidea_logins_are_answered_from_the_notification_and_announced_while_loc
     // Answered in the window: the notification's click opens the window on the request, its
     // Approve button (pressed over AT-SPI) answers it, and the notification is withdrawn.
     let (tid, _) = peer.trigger(&device.serial);
-    let shown = next_shown(&desktop, &mut seen);
+    let shown = desktop.next_shown(&mut seen, POLLED);
     desktop.click(shown.id, "default");
     desktop.press("Approve", 30);
     wait_until("the server recorded the window's approval", 20, || peer.outcome(&tid) == "accept");
@@ -68,7 +65,7 @@ fn privacyidea_logins_are_answered_from_the_notification_and_announced_while_loc
     device.policy = Some("push_presence_notify");
     peer.set_policy("push_presence_notify", "authentication", "push_require_presence");
     let (tid, body) = peer.trigger(&device.serial);
-    let shown = next_shown(&desktop, &mut seen);
+    let shown = desktop.next_shown(&mut seen, POLLED);
     let picks: Vec<&str> =
         shown.keys().into_iter().filter_map(|k| k.strip_prefix("pick:")).collect();
     assert_eq!(picks.len(), 3, "{shown:?}");
@@ -84,7 +81,7 @@ fn privacyidea_logins_are_answered_from_the_notification_and_announced_while_loc
     signal(&desktop.bus, "org.gnome.ScreenSaver", true);
     wait_until("the app locked", 20, || !vault_in_use(&device.home));
     let (tid, _) = peer.trigger(&device.serial);
-    let locked = next_shown(&desktop, &mut seen);
+    let locked = desktop.next_shown(&mut seen, POLLED);
     assert_eq!(locked.summary, "Tessera");
     assert!(locked.body.ends_with("unlock Tessera to answer"), "{locked:?}");
     assert!(!locked.body.contains("Alice") && !locked.body.contains("127.0.0.1"), "{locked:?}");

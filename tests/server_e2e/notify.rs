@@ -75,12 +75,6 @@ fn a_hidden_app_notifies_a_login_and_its_approve_button_approves_it() {
     assert!(notice.actions.is_empty(), "{notice:?}");
 }
 
-/// The notification after the `seen` first ones (counting it as seen).
-fn next_shown(desktop: &Desktop, seen: &mut usize) -> Shown {
-    *seen += 1;
-    desktop.nth_shown(*seen, 20)
-}
-
 #[test]
 fn pick_deny_and_not_me_from_a_notification_and_one_answered_in_the_window_is_withdrawn() {
     let server = Server::start(Db::Sqlite);
@@ -96,7 +90,7 @@ fn pick_deny_and_not_me_from_a_notification_and_one_answered_in_the_window_is_wi
     // screen is accepted.
     let login = Login::start(&server, "erin", &["--mode", "pick", "--rp", "Payroll"]);
     let right = login.shown.clone().unwrap();
-    let shown = next_shown(&desktop, &mut seen);
+    let shown = desktop.next_shown(&mut seen, 20);
     let keys = shown.keys();
     assert_eq!(keys.len(), 5, "Open, three numbers, not me: {shown:?}");
     assert_eq!((keys[0], keys[4]), ("default", "not-me"));
@@ -107,7 +101,7 @@ fn pick_deny_and_not_me_from_a_notification_and_one_answered_in_the_window_is_wi
     wait_until("the picked request's notification is withdrawn", 10, || desktop.closed(shown.id));
 
     let login = Login::start(&server, "erin", &["--rp", "Payroll"]);
-    let shown = next_shown(&desktop, &mut seen);
+    let shown = desktop.next_shown(&mut seen, 20);
     desktop.click(shown.id, "deny");
     assert_eq!(login.outcome(), (1, "denied".to_owned()));
     wait_until("the denied request's notification is withdrawn", 10, || desktop.closed(shown.id));
@@ -116,7 +110,7 @@ fn pick_deny_and_not_me_from_a_notification_and_one_answered_in_the_window_is_wi
     // the Approve button there (pressed over AT-SPI, as a screen reader user would) answers
     // it, and the notification goes away.
     let login = Login::start(&server, "erin", &["--rp", "Payroll", "--ip", "192.0.2.9"]);
-    let shown = next_shown(&desktop, &mut seen);
+    let shown = desktop.next_shown(&mut seen, 20);
     desktop.click(shown.id, "default");
     desktop.press("Approve", 30);
     assert_eq!(login.outcome(), (0, "approved".to_owned()), "approved in the window");
@@ -126,7 +120,7 @@ fn pick_deny_and_not_me_from_a_notification_and_one_answered_in_the_window_is_wi
 
     // "This wasn't me" reaches the server as such (it mutes the user: last).
     let login = Login::start(&server, "erin", &["--rp", "Payroll"]);
-    let shown = next_shown(&desktop, &mut seen);
+    let shown = desktop.next_shown(&mut seen, 20);
     assert_eq!(shown.actions.last().unwrap().1, "This wasn't me");
     desktop.click(shown.id, "not-me");
     assert_eq!(login.outcome(), (1, "not-me".to_owned()));
