@@ -22,13 +22,17 @@
 //! the encoded entry), so a later section, or a later field of [`Entry`], does not interfere
 //! with the others.
 
-use serde::{Deserialize, Serialize};
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
 use zeroize::Zeroizing;
 
 use super::format::{CONTENT_LAYOUT, ICON_LAYOUT, RECOVERY_LAYOUT, damaged};
 use super::recovery::RecoveryCode;
 use super::{BackupSettings, Entry, VaultContent, VaultError};
 use crate::icons::IconChoice;
+use crate::otp::{Algorithm, OtpKind};
 use crate::push::{PushAccount, PushHistoryItem};
 
 /// Version-3 layout 1, as written. Changing its fields (or those of [`Entry`] and the types
@@ -39,14 +43,6 @@ struct LayoutOut<'a> {
     backup: &'a Option<BackupSettings>,
     /// [`PushPart`] as JSON, or empty when there are no push accounts and no history.
     push: &'a str,
-}
-
-/// Version-3 layout 1, as read.
-#[derive(Deserialize)]
-struct LayoutIn {
-    entries: Vec<Entry>,
-    backup: Option<BackupSettings>,
-    push: Zeroizing<String>,
 }
 
 /// The push part, kept as JSON inside the binary layout (see the `format` module docs).
@@ -169,52 +165,214 @@ fn section<'de, T: Deserialize<'de>>(bytes: &'de [u8]) -> Result<(Vec<T>, &'de [
     postcard::take_from_bytes(bytes).map_err(|e| invalid(&e))
 }
 
-/// The entry of `entries` with `id`, for a section's item: a section naming an account the
-/// content does not hold is damage.
-fn owner<'e>(entries: &'e mut [Entry], id: &str, what: &str) -> Result<&'e mut Entry, VaultError> {
-    entries
-        .iter_mut()
-        .find(|e| e.id == id)
-        .ok_or_else(|| invalid(&format!("{what} for an account it does not hold")))
+/// Which accounts a decode builds: a test of an encoded account's id, issuer and account
+/// name, as UTF-8 bytes (checked; most names are ASCII, and testing those needs no `str`).
+/// `None` builds every one.
+pub(super) type Keep<'k> = Option<&'k dyn Fn(&[u8], &[u8], &[u8]) -> bool>;
+
+/// The accounts of a layout, as read: those `Keep` admitted, built, and the ids of the others,
+/// borrowed from the plaintext (a section may still name them).
+struct Entries<'de> {
+    kept: Vec<Entry>,
+    passed: Vec<&'de [u8]>,
+}
+
+impl Entries<'_> {
+    /// The kept entry with `id`, for a section's item; `None` when the item's account was
+    /// passed over. A section naming an account the content does not hold is damage.
+    fn owner(&mut self, id: &str, what: &str) -> Result<Option<&mut Entry>, VaultError> {
+        if let Some(entry) = self.kept.iter_mut().find(|e| e.id == id) {
+            return Ok(Some(entry));
+        }
+        if self.passed.contains(&id.as_bytes()) {
+            return Ok(None);
+        }
+        Err(invalid(&format!("{what} for an account it does not hold")))
+    }
+}
+
+/// Reads the layout's sequence of accounts one at a time, building only those `keep` admits.
+///
+/// Why by hand rather than `Vec<Entry>`'s derived reading: `tessera code QUERY` looks for one
+/// account in what may be a thousand, and building every account (its strings, its base32
+/// key) and dropping it again was most of the command's work. An account passed over is read
+/// through with borrowed strings and no key decoding. The fields are read in the order
+/// [`Entry`]'s derived `Serialize` writes them ([`ENTRY_FIELDS`]); every vault test that
+/// reopens a saved vault reads through here, so a field added to `Entry` without being added
+/// here fails them.
+struct EntriesSeed<'k> {
+    keep: Keep<'k>,
+}
+
+impl<'de> DeserializeSeed<'de> for EntriesSeed<'_> {
+    type Value = Entries<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for EntriesSeed<'_> {
+    type Value = Entries<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a sequence of accounts")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        // The length comes from authenticated plaintext; capped all the same.
+        let expected = seq.size_hint().unwrap_or(0).min(4096);
+        let mut entries = Entries {
+            kept: Vec::with_capacity(if self.keep.is_none() { expected } else { 0 }),
+            passed: Vec::with_capacity(if self.keep.is_none() { 0 } else { expected }),
+        };
+        while seq.next_element_seed(EntrySeed { keep: self.keep, into: &mut entries })?.is_some() {}
+        Ok(entries)
+    }
+}
+
+/// [`Entry`]'s encoded fields, in order (its `recovery` and `icon` are sections of their own).
+const ENTRY_FIELDS: &[&str] =
+    &["id", "issuer", "account", "otp", "note", "group", "favourite", "created", "last_used"];
+
+/// Reads one account into `into`: built into `kept`, or its id into `passed`.
+struct EntrySeed<'k, 'a, 'de> {
+    keep: Keep<'k>,
+    into: &'a mut Entries<'de>,
+}
+
+impl<'de> DeserializeSeed<'de> for EntrySeed<'_, '_, 'de> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_struct("Entry", ENTRY_FIELDS, self)
+    }
+}
+
+/// The next field of an encoded struct, named for the error when it is missing.
+fn field<'de, T: Deserialize<'de>, A: SeqAccess<'de>>(
+    seq: &mut A,
+    name: &'static str,
+) -> Result<T, A::Error> {
+    seq.next_element()?.ok_or_else(|| de::Error::missing_field(name))
+}
+
+impl<'de> Visitor<'de> for EntrySeed<'_, '_, 'de> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an account")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        // Strings are read as their bytes (postcard writes a string as its bytes) so that
+        // ASCII names, nearly all of them, skip the UTF-8 decoder; the others are checked.
+        let names: [&'de [u8]; 3] =
+            [field(&mut seq, "id")?, field(&mut seq, "issuer")?, field(&mut seq, "account")?];
+        for name in names {
+            if !name.is_ascii() && std::str::from_utf8(name).is_err() {
+                return Err(de::Error::custom("an account's name is not UTF-8"));
+            }
+        }
+        let [id, issuer, account] = names;
+        if self.keep.is_some_and(|keep| !keep(id, issuer, account)) {
+            // `OtpParams` (kind, secret, algorithm, digits, period, counter) with the key left
+            // as it is written, then note, group, favourite, created, last_used. The key, note
+            // and group are taken as bytes (postcard writes a string as its bytes): their
+            // lengths and places are checked, their text is not, which only Tessera's own
+            // encoder of Rust strings writes under the content's authentication.
+            let _: (OtpKind, &'de [u8], Algorithm, u8, u64, u64) = field(&mut seq, "otp")?;
+            let _: (&'de [u8], Option<&'de [u8]>, bool, u64, Option<u64>) = (
+                field(&mut seq, "note")?,
+                field(&mut seq, "group")?,
+                field(&mut seq, "favourite")?,
+                field(&mut seq, "created")?,
+                field(&mut seq, "last_used")?,
+            );
+            self.into.passed.push(id);
+            return Ok(());
+        }
+        let text = |name: &[u8]| String::from_utf8(name.to_vec()).map_err(de::Error::custom);
+        self.into.kept.push(Entry {
+            id: text(id)?,
+            issuer: text(issuer)?,
+            account: text(account)?,
+            otp: field(&mut seq, "otp")?,
+            note: field(&mut seq, "note")?,
+            group: field(&mut seq, "group")?,
+            favourite: field(&mut seq, "favourite")?,
+            created: field(&mut seq, "created")?,
+            last_used: field(&mut seq, "last_used")?,
+            recovery: Vec::new(),
+            icon: None,
+        });
+        Ok(())
+    }
 }
 
 /// Decodes a decrypted plaintext written by a file of `version`.
 pub(super) fn decode(version: u32, plain: &[u8]) -> Result<VaultContent, VaultError> {
+    decode_where(version, plain, None)
+}
+
+/// Decodes a decrypted plaintext written by a file of `version`, building only the accounts
+/// `keep` admits (all with `None`). The others are read through: the structure of the whole
+/// content is checked as in a full decode (every field, the sections and what they name, no
+/// trailing bytes), but the others are not built (see [`EntriesSeed`]).
+pub(super) fn decode_where(
+    version: u32,
+    plain: &[u8],
+    keep: Keep<'_>,
+) -> Result<VaultContent, VaultError> {
     if version < 3 {
         // One UTF-8 check for the whole text is cheaper than serde_json's check per string.
         let text = std::str::from_utf8(plain).map_err(|_| invalid(&"not UTF-8"))?;
-        return serde_json::from_str(text).map_err(|e| invalid(&e));
+        let mut content: VaultContent = serde_json::from_str(text).map_err(|e| invalid(&e))?;
+        if let Some(keep) = keep {
+            content
+                .entries
+                .retain(|e| keep(e.id.as_bytes(), e.issuer.as_bytes(), e.account.as_bytes()));
+        }
+        return Ok(content);
     }
     let (&layout, rest) = plain.split_first().ok_or_else(|| invalid(&"empty"))?;
     if ![CONTENT_LAYOUT, RECOVERY_LAYOUT, ICON_LAYOUT].contains(&layout) {
         return Err(invalid(&format!("unknown content layout {layout}")));
     }
-    let (mut parsed, mut trailing): (LayoutIn, _) =
-        postcard::take_from_bytes(rest).map_err(|e| invalid(&e))?;
+    // Layout 1 is the struct `{ entries, backup, push }` (see `LayoutOut`): its fields in turn.
+    let mut body = postcard::Deserializer::from_bytes(rest);
+    let mut entries = EntriesSeed { keep }.deserialize(&mut body).map_err(|e| invalid(&e))?;
+    let (backup, push): (Option<BackupSettings>, Zeroizing<String>) =
+        Deserialize::deserialize(&mut body).map_err(|e| invalid(&e))?;
+    let mut trailing = body.finalize().map_err(|e| invalid(&e))?;
     if layout >= RECOVERY_LAYOUT {
         let (parts, rest) = section::<RecoveryPartIn>(trailing)?;
         trailing = rest;
         for part in parts {
-            owner(&mut parsed.entries, &part.entry, "recovery codes")?.recovery = part.codes;
+            if let Some(entry) = entries.owner(&part.entry, "recovery codes")? {
+                entry.recovery = part.codes;
+            }
         }
     }
     if layout >= ICON_LAYOUT {
         let (parts, rest) = section::<IconPartIn>(trailing)?;
         trailing = rest;
         for part in parts {
-            owner(&mut parsed.entries, &part.entry, "an icon")?.icon = Some(part.icon);
+            if let Some(entry) = entries.owner(&part.entry, "an icon")? {
+                entry.icon = Some(part.icon);
+            }
         }
     }
     if !trailing.is_empty() {
         return Err(invalid(&"trailing bytes after the content"));
     }
-    let (push_accounts, push_history) = if parsed.push.is_empty() {
+    let (push_accounts, push_history) = if push.is_empty() {
         (Vec::new(), Vec::new())
     } else {
-        let part: PushPartIn = serde_json::from_str(&parsed.push).map_err(|e| invalid(&e))?;
+        let part: PushPartIn = serde_json::from_str(&push).map_err(|e| invalid(&e))?;
         (part.push_accounts, part.push_history)
     };
-    Ok(VaultContent { entries: parsed.entries, push_accounts, push_history, backup: parsed.backup })
+    Ok(VaultContent { entries: entries.kept, push_accounts, push_history, backup })
 }
 
 #[cfg(test)]
@@ -285,6 +443,75 @@ mod tests {
     fn codes_for_an_unknown_account_are_damage() {
         let result = decode_with_last_id_changed(&with_codes(), 1);
         assert!(matches!(result, Err(VaultError::Damaged { .. })));
+    }
+
+    /// The debug text of every entry (secrets included: `Secret`'s Debug is redacted, so its
+    /// base32 is added), to compare decodes field by field.
+    fn fields(entries: &[Entry]) -> Vec<String> {
+        entries.iter().map(|e| format!("{e:?} {}", e.otp.secret.to_base32().as_str())).collect()
+    }
+
+    #[test]
+    fn a_filtered_decode_builds_exactly_the_admitted_accounts_with_their_sections() {
+        let mut content = with_icons();
+        content.entries[1].account = "alice@example.com".into();
+        content.entries[1].add_recovery_codes("AAAA-1111", 2).unwrap();
+        content.entries[2].add_recovery_codes("BBBB-2222", 3).unwrap();
+        content.entries[3].note = "a note".into();
+        content.entries[3].group = Some("work".into());
+        content.entries[3].favourite = true;
+        content.entries[3].last_used = Some(9);
+        content.entries[3].otp.counter = 12;
+        content.backup = Some(BackupSettings {
+            folder: "/backups".into(),
+            keep: 3,
+            password: Zeroizing::new("backup password".into()),
+        });
+        let plain = encode(&content).unwrap();
+        let all = decode(3, &plain).unwrap();
+        assert_eq!(fields(&all.entries), fields(&content.entries));
+        for wanted in [vec![], vec![1], vec![3], vec![0, 2, 4], vec![0, 1, 2, 3, 4]] {
+            let ids: Vec<&str> = wanted.iter().map(|&i| content.entries[i].id.as_str()).collect();
+            let keep = |id: &[u8], _: &[u8], _: &[u8]| ids.iter().any(|i| i.as_bytes() == id);
+            let some = decode_where(3, &plain, Some(&keep)).unwrap();
+            let expected: Vec<Entry> = wanted.iter().map(|&i| content.entries[i].clone()).collect();
+            assert_eq!(fields(&some.entries), fields(&expected), "{wanted:?}");
+            assert_eq!(format!("{:?}", some.backup), format!("{:?}", all.backup));
+        }
+        // The names reach the test before anything is built.
+        let keep = |_: &[u8], issuer: &[u8], account: &[u8]| {
+            issuer == "Zoë Bank".as_bytes() && account == b"alice@example.com"
+        };
+        assert_eq!(
+            fields(&decode_where(3, &plain, Some(&keep)).unwrap().entries),
+            fields(&all.entries[1..2])
+        );
+    }
+
+    #[test]
+    fn a_filtered_decode_finds_the_same_damage() {
+        let content = with_codes();
+        let mut plain = encode(&content).unwrap().to_vec();
+        let id = content.entries[1].id.as_bytes();
+        let at = plain.windows(id.len()).rposition(|w| w == id).unwrap();
+        plain[at] ^= 1;
+        let none = |_: &[u8], _: &[u8], _: &[u8]| false;
+        let result = decode_where(3, &plain, Some(&none));
+        assert!(matches!(result, Err(VaultError::Damaged { .. })), "codes for no account");
+        let plain = encode(&content).unwrap();
+        let result = decode_where(3, &plain[..plain.len() - 1], Some(&none));
+        assert!(matches!(result, Err(VaultError::Damaged { .. })), "cut short");
+        let mut longer = plain.to_vec();
+        longer.push(0);
+        let result = decode_where(3, &longer, Some(&none));
+        assert!(matches!(result, Err(VaultError::Damaged { .. })), "trailing bytes");
+        // A name that is not UTF-8 ("Zoë" with half its "ë"), in an account passed over.
+        let mut plain = encode(&with_icons()).unwrap().to_vec();
+        let at = plain.windows(2).position(|w| w == "ë".as_bytes()).unwrap();
+        plain[at + 1] = b'x';
+        assert!(matches!(decode(3, &plain), Err(VaultError::Damaged { .. })));
+        let result = decode_where(3, &plain, Some(&none));
+        assert!(matches!(result, Err(VaultError::Damaged { .. })), "not UTF-8");
     }
 
     fn icon_choices() -> [Option<IconChoice>; 5] {

@@ -339,6 +339,14 @@ impl Ciphertext {
             Self::Owned(bytes) => bytes,
         }
     }
+
+    /// Like [`Ciphertext::get`], to decrypt it where it lies.
+    pub(super) fn get_mut<'a>(&'a mut self, file_bytes: &'a mut [u8]) -> &'a mut [u8] {
+        match self {
+            Self::InFile(range) => file_bytes.get_mut(range.clone()).unwrap_or_default(),
+            Self::Owned(bytes) => bytes,
+        }
+    }
 }
 
 /// A checked file: its header and where its ciphertext is.
@@ -648,16 +656,27 @@ pub(super) fn open_raw(
     nonce: &str,
     ciphertext: &[u8],
 ) -> Result<Zeroizing<Vec<u8>>, OpenError> {
+    let mut buffer = Zeroizing::new(ciphertext.to_vec());
+    let len = open_in_place(key, aad, nonce, &mut buffer)?.len();
+    buffer.truncate(len);
+    Ok(buffer)
+}
+
+/// Decrypts and authenticates `buffer` (raw ciphertext and tag) where it lies; returns the
+/// plaintext, its start. The caller wipes the buffer.
+pub(super) fn open_in_place<'b>(
+    key: &[u8; KEY_LEN],
+    aad: &[u8],
+    nonce: &str,
+    buffer: &'b mut [u8],
+) -> Result<&'b [u8], OpenError> {
     let nonce = BASE64.decode(nonce.as_bytes()).map_err(|e| OpenError::Malformed(e.to_string()))?;
     let nonce = Nonce::try_assume_unique_for_key(&nonce)
         .map_err(|_| OpenError::Malformed("the nonce has the wrong length".into()))?;
-    let mut buffer = Zeroizing::new(ciphertext.to_vec());
-    let len = aead_key(key)
-        .open_in_place(nonce, Aad::from(aad), &mut buffer)
-        .map_err(|_| OpenError::Rejected)?
-        .len();
-    buffer.truncate(len);
-    Ok(buffer)
+    aead_key(key)
+        .open_in_place(nonce, Aad::from(aad), buffer)
+        .map(|plain| &*plain)
+        .map_err(|_| OpenError::Rejected)
 }
 
 /// Decrypts and authenticates; nonce and ciphertext in base64.

@@ -11,8 +11,9 @@
 //! Submodules: `format` (the container and its cryptography), `content` (the plaintext
 //! encoding), `sealed` (reading and unlocking), `slots` (changing slots, key rotation),
 //! `storage` (atomic files and the lock), `error`, and for the front ends [`policy`] (the
-//! one password rule), [`attempts`] (the unlock delay), [`rollback`] (older copies) and
-//! [`recovery`] (an account's recovery codes).
+//! one password rule), [`attempts`] (the unlock delay), [`rollback`] (older copies),
+//! [`recovery`] (an account's recovery codes) and [`query`] (finding accounts by what a user
+//! types).
 //!
 //! # Key derivation cost
 //!
@@ -79,6 +80,7 @@ mod error;
 mod format;
 mod keystore;
 pub mod policy;
+pub mod query;
 pub mod recovery;
 pub mod rollback;
 mod sealed;
@@ -167,6 +169,10 @@ pub(crate) mod shared {
 }
 
 /// One account.
+///
+/// Its version-3 encoding is its derived `Serialize`; it is read back field by field in
+/// `content.rs` (`EntrySeed`, so that a query can pass over accounts without building them):
+/// a field added here is added there too, or reopening a saved vault fails its tests.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Entry {
     /// Stable identifier (uuid v4), kept across edits, exports and imports.

@@ -9,7 +9,9 @@ use zeroize::Zeroizing;
 use super::error::point_to_backup;
 use super::format::{self, Ciphertext, Key, OpenError, Slot, VaultFile};
 use super::storage::{self, FileLock};
-use super::{KeyStore, Unlock, Vault, VaultContent, VaultError, VaultInfo, VaultOptions, content};
+use super::{
+    KeyStore, Unlock, Vault, VaultContent, VaultError, VaultInfo, VaultOptions, content, query,
+};
 
 /// The slot keys this process knows, kept so that a later slot change can re-wrap a new
 /// master key for the slots that stay (see the `slots` module). Zeroized on drop.
@@ -120,6 +122,35 @@ impl SealedVault {
         self.decrypt_here(unlock, options).map(|d| d.content)
     }
 
+    /// Like [`SealedVault::decrypt`], with only the accounts [`query::matching`] returns for
+    /// `query`, in vault order (push accounts and settings in full), for a one-shot reader
+    /// (`tessera code QUERY`): it decrypts the file where it was read, so it takes the sealed
+    /// vault. The content is checked as by a full decrypt; the other accounts are read through
+    /// without being built, so finding one account in a large vault costs little more than
+    /// decrypting it.
+    pub fn decrypt_matching(
+        self,
+        unlock: &Unlock,
+        options: &VaultOptions,
+        query: &str,
+    ) -> Result<VaultContent, VaultError> {
+        let Self { path, bytes, file, mut ciphertext } = self;
+        let wanted = query::Query::new(query);
+        let keep = |id: &[u8], issuer: &[u8], account: &[u8]| wanted.admits(id, issuer, account);
+        let (master_key, _) = unwrap_master_key(&file, unlock, options.key_store.as_ref())
+            .map_err(|e| point_to_backup(e, &path))?;
+        // Wiped on drop: it holds the plaintext once decrypted.
+        let mut bytes = Zeroizing::new(bytes);
+        let buffer = ciphertext.get_mut(&mut bytes);
+        let mut content = decrypt_in_place(&file, buffer, &master_key, Some(&keep))
+            .map_err(|e| point_to_backup(e, &path))?;
+        // What `keep` admitted is a superset (an id match wins alone): the one rule decides.
+        let found = query::matching(&content.entries, query);
+        let entries = std::mem::take(&mut content.entries).into_iter().enumerate();
+        content.entries = entries.filter(|(i, _)| found.contains(i)).map(|(_, e)| e).collect();
+        Ok(content)
+    }
+
     /// Unlocks and takes the exclusive lock for the life of the returned [`Vault`]. Can be
     /// called again with another [`Unlock`] after a failure.
     ///
@@ -210,8 +241,20 @@ pub(super) fn decrypt_content(
     ciphertext: &[u8],
     master_key: &Key,
 ) -> Result<VaultContent, VaultError> {
+    let mut buffer = Zeroizing::new(ciphertext.to_vec());
+    decrypt_in_place(file, &mut buffer, master_key, None)
+}
+
+/// Checks the header MAC under `master_key`, decrypts `buffer` (the ciphertext) where it
+/// lies and decodes it, building only the accounts `keep` admits.
+fn decrypt_in_place(
+    file: &VaultFile,
+    buffer: &mut [u8],
+    master_key: &Key,
+    keep: content::Keep<'_>,
+) -> Result<VaultContent, VaultError> {
     file.verify_mac(master_key)?;
-    let plain = format::open_raw(master_key, &file.content_aad(), &file.content_nonce, ciphertext)
+    let plain = format::open_in_place(master_key, &file.content_aad(), &file.content_nonce, buffer)
         .map_err(|e| match e {
             OpenError::Malformed(detail) => {
                 format::damaged(format!("the content is malformed: {detail}"))
@@ -220,5 +263,5 @@ pub(super) fn decrypt_content(
                 format::damaged("the content does not authenticate (altered or corrupted)")
             }
         })?;
-    content::decode(file.version, &plain)
+    content::decode_where(file.version, plain, keep)
 }

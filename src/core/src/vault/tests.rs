@@ -987,3 +987,36 @@ fn the_accounts_digest_sees_every_change_a_backup_holds_and_nothing_else() {
     swapped.reverse();
     assert_ne!(accounts_digest(&two), accounts_digest(&swapped), "the order");
 }
+
+#[test]
+fn decrypting_for_a_query_keeps_exactly_what_the_query_rule_finds() {
+    let (_dir, path) = setup();
+    let mut vault = Vault::create_with(&path, &[cheap(PASSWORD)], options()).unwrap();
+    for issuer in ["Zoë Bank", "Coöperatie", "GitHub", "GitLab"] {
+        vault.content_mut().entries.push(entry(issuer));
+    }
+    vault.content_mut().entries[3].account = "bob@example.com".into();
+    vault.content_mut().entries[1].add_recovery_codes("AAAA-1111", 1).unwrap();
+    // An id that is also part of other accounts' names: the id match wins alone.
+    vault.content_mut().entries[0].id = "git".into();
+    vault.save().unwrap();
+    drop(vault);
+
+    let sealed = || SealedVault::read(&path).unwrap();
+    let unlock = Unlock::Password(pw(PASSWORD));
+    let all = sealed().decrypt(&unlock, &options()).unwrap();
+    for query in ["zoË", "ALICE", "bob@", "gitl", "git", "nothing", ""] {
+        let some = sealed().decrypt_matching(&unlock, &options(), query).unwrap();
+        let expected: Vec<String> = query::matching(&all.entries, query)
+            .into_iter()
+            .map(|i| format!("{:?}", all.entries[i]))
+            .collect();
+        let got: Vec<String> = some.entries.iter().map(|e| format!("{e:?}")).collect();
+        assert_eq!(got, expected, "{query:?}");
+    }
+    assert_eq!(sealed().decrypt_matching(&unlock, &options(), "git").unwrap().entries.len(), 1);
+    let coop = sealed().decrypt_matching(&unlock, &options(), "coö").unwrap();
+    assert_eq!(coop.entries[0].recovery.len(), 1, "its recovery codes come along");
+    let wrong = sealed().decrypt_matching(&Unlock::Password(pw("wrong")), &options(), "git");
+    assert!(matches!(wrong, Err(VaultError::WrongPassword)), "{wrong:?}");
+}
