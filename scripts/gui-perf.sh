@@ -27,7 +27,7 @@ trap 'kill "${XVFB_PID:-}" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
 cd "$ROOT"
 PERF_TARGET_DIR=${PERF_TARGET_DIR:-$CARGO_TARGET_DIR}
-CARGO_TARGET_DIR=$PERF_TARGET_DIR cargo build --quiet --release --bin tessera --bin tessera-gui
+CARGO_TARGET_DIR=$PERF_TARGET_DIR cargo build --quiet --release --bin tessera --bin tessera-cli --bin tessera-gui
 BIN=$PERF_TARGET_DIR/release/tessera
 
 # The fixture: 200 accounts in an encrypted vault, written by our own vault code.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Builds the Debian package: tessera, tessera-gui and tessera-server in /usr/bin, the .desktop
-# file, icon and AppStream metainfo, man pages and bash/zsh/fish completions generated from
-# the clap definitions (`tessera-dist docs`). Prints the .deb's path on the last line.
+# Builds the Debian package: tessera, tessera-cli, tessera-gui and tessera-server in /usr/bin,
+# the .desktop file, icon and AppStream metainfo, man pages and bash/zsh/fish completions
+# generated from the clap definitions (`tessera-dist docs`). Prints the .deb's path on the last line.
 #
 #   bash scripts/package.sh                 # release build (15-30 min the first time on 2 cores)
 #   bash scripts/package.sh --out DIR       # write the .deb into DIR (default: TARGET/debian)
@@ -46,10 +46,10 @@ target=$(realpath -m "${CARGO_TARGET_DIR:-target}")
 bin=$target/$profile_dir
 
 if [ "$build" = 1 ]; then
-  echo "building tessera, tessera-gui, tessera-server ($profile); cargo shows its progress" >&2
+  echo "building tessera, tessera-cli, tessera-gui, tessera-server ($profile); cargo shows its progress" >&2
   cargo build --locked "${profile_flag[@]}" -p tessera -p tessera-server -p tessera-dist --bins
 fi
-for b in tessera tessera-gui tessera-server tessera-dist; do
+for b in tessera tessera-cli tessera-gui tessera-server tessera-dist; do
   if [ ! -x "$bin/$b" ]; then
     echo "error: $bin/$b is missing; build it first or drop --no-build" >&2
     exit 1

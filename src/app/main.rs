@@ -1,32 +1,85 @@
-//! The `tessera` binary: the command line with a subcommand; with no arguments (or
-//! `--background`) it becomes the desktop app by executing `tessera-gui` from the same
-//! directory.
+//! The `tessera` binary: answers `tessera code QUERY` itself when it can, and hands every other
+//! command line (and a bare `tessera`, which opens the desktop app) to `tessera-cli`.
 //!
-//! Two binaries because start-up time is the command line's main cost: the GUI build links
-//! fontconfig (which brings freetype, libpng, brotli, expat and zlib) and is far larger, and
-//! the dynamic loader pays for that on every `tessera code`. This binary uses only the
-//! `tessera-cli` crate, never the app crate, so it links no GUI code at all (a linked crate's
-//! `#[used]` statics are kept even when unused; see src/cli/Cargo.toml).
+//! Why a launcher: `tessera code` is run from scripts and shell prompts as often as oathtool,
+//! and most of its time was start-up, not work. The full command line links clap, the QR
+//! decoders, the image formats, the HTTP client and the X11 capture code; the dynamic loader
+//! relocates all of it on every run (19,509 relocations against oathtool's 224; even
+//! `tessera --version` took ~1.9x oathtool's whole run, see scripts/bench-code.sh). This binary
+//! uses tessera-core's vault and OTP code only, so it stays small and starts like a C
+//! program.
+//!
+//! The quick path answers only when its answer is certainly the full command line's: the
+//! arguments are exactly `code QUERY`, `TESSERA_KEYRING` is not set, the OS keyring opens the
+//! vault, exactly one account matches (the core's one query rule), and nothing would be
+//! warned about (the data folder's permissions, an older copy of the vault, a clock known to
+//! be off). In every other case `tessera-cli` runs the command from scratch, so errors,
+//! prompts, warnings, the unlock delay and every other command behave exactly as before.
+//!
+//! `tessera-cli` is looked for beside this executable's real path (a build's target folder,
+//! `/usr/bin` in the package). It uses the tessera-cli crate only, never the app crate, and
+//! so links no GUI code either (see src/cli/Cargo.toml).
 
+use std::ffi::OsString;
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use tessera_core::clock::offset::Stored;
+use tessera_core::clock::{Clock as _, SystemClock};
+use tessera_core::vault::rollback::Watermark;
+use tessera_core::vault::{self, SealedVault, Unlock, VaultOptions};
+use zeroize::Zeroizing;
+
 fn main() -> ExitCode {
-    let args: Vec<_> = std::env::args_os().skip(1).collect();
-    if tessera_cli::Launch::from_args(&args).is_none() {
-        return tessera_cli::main();
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    if let Some(code) = quick_code(&args) {
+        // Like the command line, a closed stdout is not an error worth a message.
+        let _ = writeln!(std::io::stdout().lock(), "{}", code.as_str());
+        return ExitCode::SUCCESS;
     }
-    let gui = gui_path();
-    let error = run_gui(&gui, &args);
-    eprintln!("error: cannot start the desktop app {}: {error}", gui.display());
-    eprintln!("hint: install tessera-gui next to tessera (`cargo build` builds both)");
-    eprintln!("hint: `tessera --help` lists the command-line commands");
+    let cli = cli_path();
+    let error = hand_over(&cli, &args);
+    eprintln!("error: cannot start the command line {}: {error}", cli.display());
+    eprintln!("hint: install tessera-cli next to tessera (`cargo build` builds it)");
     ExitCode::FAILURE
 }
 
-/// `tessera-gui` next to this executable (by its real path, so a symlinked `tessera` works).
-fn gui_path() -> PathBuf {
-    let name = format!("tessera-gui{}", std::env::consts::EXE_SUFFIX);
+/// The code `tessera code QUERY` prints, when the quick path can answer (see the module
+/// docs); `None` hands the command to `tessera-cli`.
+fn quick_code(args: &[OsString]) -> Option<Zeroizing<String>> {
+    let [command, query] = args else { return None };
+    let query = query.to_str()?;
+    if command != "code" || query.starts_with('-') || std::env::var_os("TESSERA_KEYRING").is_some()
+    {
+        return None;
+    }
+    let path = vault::default_path().ok()?;
+    let home = path.parent()?;
+    if vault::folder_warning(&path).is_some() {
+        return None;
+    }
+    let sealed = SealedVault::read(&path).ok()?;
+    let info = sealed.info();
+    if !info.has_keyring {
+        return None;
+    }
+    let options = VaultOptions::default();
+    // Decrypted where it was read, building only the matching accounts (the core's query
+    // rule, the command line's too).
+    let content = sealed.decrypt_matching(&Unlock::Keyring, &options, query).ok()?;
+    Watermark::new(home, Some(options.key_store)).note(&info).ok()?;
+    let now = SystemClock.now();
+    if Stored::load(home, now).is_some_and(|estimate| estimate.needs_warning()) {
+        return None;
+    }
+    let [only] = &content.entries[..] else { return None };
+    Some(Zeroizing::new(only.otp.code_at(now)))
+}
+
+/// `tessera-cli` next to this executable (by its real path, so a symlinked `tessera` works).
+fn cli_path() -> PathBuf {
+    let name = format!("tessera-cli{}", std::env::consts::EXE_SUFFIX);
     std::env::current_exe()
         .and_then(std::fs::canonicalize)
         .ok()
@@ -34,18 +87,20 @@ fn gui_path() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(name))
 }
 
-/// Replaces this process with the GUI (same pid, environment and terminal); returns only on
-/// failure.
+/// Replaces this process with `tessera-cli` (same pid, environment and terminal); returns
+/// only on failure.
 #[cfg(unix)]
-fn run_gui(gui: &std::path::Path, args: &[std::ffi::OsString]) -> std::io::Error {
+fn hand_over(cli: &std::path::Path, args: &[OsString]) -> std::io::Error {
     use std::os::unix::process::CommandExt as _;
-    std::process::Command::new(gui).args(args).exec()
+    // The name the user typed stays argv[0] (what `ps` shows).
+    let arg0 = std::env::args_os().next().unwrap_or_else(|| "tessera".into());
+    std::process::Command::new(cli).arg0(arg0).args(args).exec()
 }
 
-/// Runs the GUI and exits with its status (no `exec` outside Unix).
+/// Runs `tessera-cli` and exits with its status (no `exec` outside Unix).
 #[cfg(not(unix))]
-fn run_gui(gui: &std::path::Path, args: &[std::ffi::OsString]) -> std::io::Error {
-    match std::process::Command::new(gui).args(args).status() {
+fn hand_over(cli: &std::path::Path, args: &[OsString]) -> std::io::Error {
+    match std::process::Command::new(cli).args(args).status() {
         Ok(status) => std::process::exit(status.code().unwrap_or(1)),
         Err(error) => error,
     }

@@ -1,9 +1,13 @@
-//! The two binaries: `tessera` is the lean command line and hands a bare `tessera` to
-//! `tessera-gui`, which holds the desktop app.
+//! The three binaries: `tessera` answers `tessera code QUERY` itself when it certainly can and
+//! hands everything else to `tessera-cli`, the lean command line, which hands a bare
+//! `tessera` to `tessera-gui`, the desktop app.
 
+use std::path::Path;
 use std::process::{Command, Stdio};
 
-use crate::common::{Home, to_run};
+use tessera_core::otp::{OtpParams, Secret};
+
+use crate::common::{Home, Run, to_run};
 
 #[test]
 fn bare_tessera_becomes_the_desktop_app() {
@@ -23,6 +27,7 @@ fn a_missing_desktop_app_is_named_with_a_hint() {
     let dir = tempfile::tempdir().unwrap();
     let alone = dir.path().join("tessera");
     std::fs::copy(env!("CARGO_BIN_EXE_tessera"), &alone).unwrap();
+    std::fs::copy(env!("CARGO_BIN_EXE_tessera-cli"), dir.path().join("tessera-cli")).unwrap();
     let run = to_run(&Command::new(&alone).stdin(Stdio::null()).output().unwrap());
     assert_eq!(run.code, 1);
     let gui = dir.path().canonicalize().unwrap().join("tessera-gui");
@@ -47,7 +52,113 @@ fn the_command_line_binary_does_not_load_the_gui_libraries() {
         bytes.windows(16).any(|w| w == b"libfontconfig.so")
     };
     assert!(names(env!("CARGO_BIN_EXE_tessera-gui")), "the GUI does link fontconfig");
-    assert!(!names(env!("CARGO_BIN_EXE_tessera")), "the command line does not");
+    assert!(!names(env!("CARGO_BIN_EXE_tessera-cli")), "the command line does not");
+    assert!(!names(env!("CARGO_BIN_EXE_tessera")), "nor does the launcher");
+}
+
+#[test]
+fn a_missing_command_line_is_named_with_a_hint() {
+    let dir = tempfile::tempdir().unwrap();
+    let alone = dir.path().join("tessera");
+    std::fs::copy(env!("CARGO_BIN_EXE_tessera"), &alone).unwrap();
+    let run = to_run(&Command::new(&alone).arg("--version").output().unwrap());
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let cli = dir.path().canonicalize().unwrap().join("tessera-cli");
+    let said = format!("error: cannot start the command line {}", cli.display());
+    assert!(run.stderr.contains(&said), "{}", run.stderr);
+    assert!(run.stderr.contains("hint: install tessera-cli next to tessera"), "{}", run.stderr);
+}
+
+/// `tessera` alone (no tessera-cli beside it) answers `code QUERY` when the OS keyring opens
+/// the vault (here the kernel's keyutils, in a session keyring of this test's own) and one
+/// account matches, with the code the full command line prints. Whatever it must not decide
+/// is handed over, which fails visibly without tessera-cli: several matches, any other
+/// command, `TESSERA_KEYRING` set, and an older copy of the vault (the full command line
+/// warns about it, and still prints the code).
+#[test]
+fn tessera_answers_code_alone_only_when_its_answer_is_certain() {
+    let home = Home::new();
+    let dir = tempfile::tempdir().unwrap();
+    let alone = dir.path().join("tessera");
+    std::fs::copy(env!("CARGO_BIN_EXE_tessera"), &alone).unwrap();
+    let full = Path::new(env!("CARGO_BIN_EXE_tessera"));
+    // No bus socket in the runtime folder: the keyring is keyutils, never the user's own.
+    let runtime = tempfile::tempdir().unwrap();
+    let ring = format!("tessera-quick-{}", std::process::id());
+    let run = |bin: &Path, args: &[&str], env: &[(&str, &Path)]| -> Run {
+        let mut cmd = Command::new("keyctl");
+        cmd.args(["session", &ring])
+            .arg(bin)
+            .args(args)
+            .env("TESSERA_HOME", home.data())
+            .env("XDG_RUNTIME_DIR", runtime.path())
+            .env_remove("DBUS_SESSION_BUS_ADDRESS")
+            .env_remove("TESSERA_KEYRING")
+            .env_remove("TESSERA_PASSWORD_FILE")
+            .stdin(Stdio::null());
+        for (key, value) in env {
+            cmd.env(key, value);
+        }
+        let mut run = to_run(&cmd.output().expect("keyctl (keyutils) must be installed"));
+        // keyctl's own line, not the command's.
+        run.stderr = run
+            .stderr
+            .lines()
+            .filter(|l| !l.starts_with("Joined session keyring"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        run
+    };
+    let handed_over =
+        |run: &Run| run.code == 1 && run.stderr.contains("cannot start the command line");
+
+    // keyutils forgets keys at reboot, so the vault gets a password slot too.
+    let init = run(full, &["init"], &[("TESSERA_PASSWORD_FILE", &home.password_file)]);
+    assert_eq!(init.code, 0, "{}", init.stderr);
+    assert!(init.stdout.contains("protected by the OS keyring and a password"), "{}", init.stdout);
+    for issuer in ["Zoë Bank", "Coöperatie"] {
+        let args = ["add", "--secret", "JBSWY3DPEHPK3PXP", "--issuer", issuer, "--account", "me"];
+        let add = run(full, &args, &[]);
+        assert_eq!(add.code, 0, "the keyring opens the vault: {}", add.stderr);
+    }
+
+    // One match: the code, from the launcher alone, equal to the full command line's.
+    let expected = |before: u64| {
+        let params = OtpParams::totp(Secret::parse_base32("JBSWY3DPEHPK3PXP").unwrap());
+        let after = now();
+        [params.code_at(before), params.code_at(after)]
+    };
+    let before = now();
+    let quick = run(&alone, &["code", "ZOË"], &[]);
+    assert_eq!(quick.code, 0, "{}", quick.stderr);
+    assert!(expected(before).contains(&quick.stdout.trim().to_owned()), "{}", quick.stdout);
+    assert_eq!(quick.stderr, "");
+    let before = now();
+    let whole = run(full, &["code", "ZOË"], &[]);
+    assert!(expected(before).contains(&whole.stdout.trim().to_owned()), "{}", whole.stdout);
+
+    // Everything else is the full command line's.
+    assert!(handed_over(&run(&alone, &["code", "me"], &[])), "two accounts match");
+    assert!(run(full, &["code", "me"], &[]).stdout.contains("Coöperatie"));
+    assert!(handed_over(&run(&alone, &["list"], &[])));
+    assert!(handed_over(&run(&alone, &["code", "zoë", "--json"], &[])));
+    let keyring_on = run(&alone, &["code", "zoë"], &[("TESSERA_KEYRING", Path::new("on"))]);
+    assert!(handed_over(&keyring_on), "{}", keyring_on.stderr);
+
+    // An older copy of the vault: warned about by the full command line, so not answered.
+    let older = std::fs::read(home.vault()).unwrap();
+    let rename = run(full, &["rename", "Coöperatie", "--issuer", "Coop"], &[]);
+    assert_eq!(rename.code, 0, "{}", rename.stderr);
+    std::fs::write(home.vault(), older).unwrap();
+    assert!(handed_over(&run(&alone, &["code", "zoë"], &[])));
+    let warned = run(full, &["code", "zoë"], &[]);
+    assert_eq!(warned.code, 0, "{}", warned.stderr);
+    assert!(warned.stderr.contains("warning: "), "{}", warned.stderr);
+    assert!(warned.stderr.contains("older"), "{}", warned.stderr);
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
 }
 
 #[test]

@@ -38,7 +38,15 @@ pub use error::CliError;
 
 /// Tessera: an open-source authenticator.
 #[derive(Debug, Parser)]
-#[command(name = "tessera", version, about, long_about = None, after_long_help = AFTER_HELP)]
+// `bin_name`: usage lines say `tessera` whichever binary parses (tessera-cli, tessera-gui).
+#[command(
+    name = "tessera",
+    bin_name = "tessera",
+    version,
+    about,
+    long_about = None,
+    after_long_help = AFTER_HELP
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -47,7 +55,7 @@ pub struct Cli {
 }
 
 /// The end of `tessera --help` and of the man page: what a bare `tessera` does (handled before
-/// the arguments reach clap, see `src/app/main.rs`) and the environment.
+/// the arguments reach clap, see `src/app/cli_main.rs`) and the environment.
 const AFTER_HELP: &str = "\
 Without a command, tessera opens the desktop app (tessera-gui, installed beside it), or brings \
 the running one to the front; `tessera --background` starts it without a window.

@@ -6,8 +6,9 @@
 //! the binaries parse their arguments with, so they cannot drift from `--help`:
 //!
 //! - `man/tessera.1` and one page per subcommand (`tessera-code.1`, `tessera-push-watch.1`,
-//!   ...) by `clap_mangen`; `man/tessera-gui.1` points to `tessera.1` (`.so`), because
-//!   `tessera-gui` takes the same commands and is what a bare `tessera` runs;
+//!   ...) by `clap_mangen`; `man/tessera-gui.1` and `man/tessera-cli.1` point to `tessera.1`
+//!   (`.so`), because both take the same commands (`tessera` hands them to `tessera-cli`, and
+//!   a bare `tessera` runs `tessera-gui`);
 //!   `man/tessera-server.1` and its subcommands' pages (`tessera-server-serve.1`,
 //!   `tessera-server-admin-login.1`, ...) likewise;
 //! - `completions/tessera.bash`, `completions/_tessera` (zsh) and
@@ -54,7 +55,9 @@ fn docs(dir: &Path) -> io::Result<()> {
     let man = dir.join("man");
     std::fs::create_dir_all(&man)?;
     clap_mangen::generate_to(Cli::command(), &man)?;
-    std::fs::write(man.join("tessera-gui.1"), ".so man1/tessera.1\n")?;
+    for alias in ["tessera-gui.1", "tessera-cli.1"] {
+        std::fs::write(man.join(alias), ".so man1/tessera.1\n")?;
+    }
     clap_mangen::generate_to(ServerCli::command(), &man)?;
 
     let completions = dir.join("completions");

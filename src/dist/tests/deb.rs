@@ -16,7 +16,7 @@ use std::process::{Command, Output};
 /// The folder with this run's binaries (`target/debug`), next to this package's own binary.
 fn binaries() -> PathBuf {
     let dir = Path::new(env!("CARGO_BIN_EXE_tessera-dist")).parent().unwrap().to_path_buf();
-    for name in ["tessera", "tessera-gui", "tessera-server"] {
+    for name in ["tessera", "tessera-cli", "tessera-gui", "tessera-server"] {
         assert!(
             dir.join(name).is_file(),
             "{} is missing: run the whole workspace's tests (`bash scripts/test.sh`), which \
@@ -96,8 +96,9 @@ fn the_debian_package_installs_a_working_app() {
     let depends = control.lines().find(|l| l.starts_with("Depends:")).unwrap_or_default();
     assert!(depends.contains("libc6") && depends.contains("libfontconfig1"), "{control}");
 
-    // The installed binaries run; a bare `tessera` hands over to the installed tessera-gui
-    // (no display here, so the GUI's own message proves the hand-over).
+    // The installed binaries run; `tessera --version` is answered by the installed
+    // tessera-cli, and a bare `tessera` reaches the installed tessera-gui through it (no
+    // display here, so the GUI's own message proves the hand-over).
     let usr_bin = root.join("usr/bin");
     let version = Command::new(usr_bin.join("tessera")).arg("--version").output().unwrap();
     assert_eq!(ok(&version, "tessera --version").trim(), "tessera 0.1.0");
@@ -152,6 +153,7 @@ fn the_debian_package_installs_a_working_app() {
     assert!(code.contains("--json"), "{code}");
     assert!(man.join("tessera-push-watch.1.gz").is_file());
     assert_eq!(render("tessera-gui.1.gz"), top);
+    assert_eq!(render("tessera-cli.1.gz"), top);
     let server = render("tessera-server.1.gz");
     for expected in ["tessera-server", "serve", "admin", "keys"] {
         assert!(server.contains(expected), "{expected:?} not in tessera-server(1):\n{server}");
