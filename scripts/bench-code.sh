@@ -7,43 +7,35 @@
 # vault also has a password slot because keyutils forgets keys at reboot. The password path
 # (Argon2id) is printed too, for reference.
 #
-# Where the time goes (2026-12-06, release build of c8bcc27 plus the packaging work, 1,001
-# accounts, keyutils slot; `perf stat -r 300` CPU time (task-clock), which load disturbs less
-# than wall time; load average 7.7 from other builds, so compare within this list only):
-#   Rust "hello world"                  0.89 ms   71 page faults
-#   oathtool --totp                     1.04 ms   64
-#   tessera --version                   2.87 ms  267   (start-up and clap only)
-#   tessera code Target                 5.25 ms  403   (code Nomatch: 5.03 ms)
-# - Start-up, ~2 ms over a hello world: the 20 MB command-line binary (19,509 relative
-#   relocations against oathtool's 224; the dynamic loader spends 340k cycles against 126k)
-#   and, ~0.5 ms of it, a constructor that dlopens libX11 and libX11-xcb before main. It is
-#   tiny-xlib's (softbuffer <- Slint's winit backend): rustc keeps every `#[used]` static of
-#   every linked crate, so the constructor runs in `tessera` although the command line never
-#   draws (a C program doing only what that constructor does costs +0.50 ms and +49 page
-#   faults). Fixed since: `tessera` is built from src/cli (tessera-cli), which does not depend
-#   on Slint; 7 December, release, load 0-1.6: `tessera --version` 2.28 ms wall against
-#   oathtool's 1.22 ms, `tessera code Target` 5.64 ms (4.24x): the vault path grew to ~3.4 ms,
-#   not yet explained.
-# - The vault path, ~2.4 ms: reading the 118 KB file, two keyutils look-ups (slot key and the
-#   rollback watermark), the MAC and AES-GCM, then decoding all 1,001 entries (postcard
-#   strings, each secret's base32) and the case-folded query; the profile is flat (malloc,
-#   memmove, from_utf8, base32, Entry::deserialize each 1-4 %).
-# - Linking, tried 7 December (the same release objects relinked three ways; `perf stat -r
-#   200`, a noisy machine with a third of its CPU stolen, so only the page faults are firm):
-#     PIE as shipped       --version 220 faults, code Target 374 faults
-#     -z pack-relative-relocs (RELR)   218            377   (the 19,674 relocations shrink to
-#                                                         a 5 KB table but still write the
-#                                                         same 78 pages of .data.rel.ro)
-#     non-PIE (static relocation model) 145           309   (no relocations at all; about
-#                                                         0.5 ms less, within the noise)
-#   Non-PIE would take address-space randomisation away from the one binary that parses
-#   untrusted import files and QR images, for ~0.5 ms of a ~3.6 ms gap: not done. Even
-#   `tessera --version` costs ~1.9x oathtool, so the 1.5x goal needs a `tessera code` that
-#   does not load the whole command line (a small dispatcher binary), not a faster vault path.
+# `tessera` is the launcher (src/app/main.rs): it answers `code QUERY` itself, statically
+# linked (scripts/static-launcher.sh); `tessera-cli code Target` is the same command through
+# the whole command line, which is what every `tessera code` ran before the launcher.
+#
+# How the figure came down (7 December 2026, release builds, 1,001 accounts, keyutils slot,
+# two runs of this script at load 0.4-1.2, oathtool 0.93 ms in both):
+#                                               tessera code Target   tessera-cli code Target
+#   launcher dynamically linked                   1.83 ms  1.97x        3.89 ms  4.18x
+#   launcher statically linked (as it ships)      1.33 ms  1.42x        3.25 ms  3.49x
+# - The whole command line (tessera-cli): 19 MB, 19,509 relocations, clap and every subsystem
+#   linked; even `tessera --version` took ~1.9x oathtool. The launcher links tessera-core's
+#   vault and OTP code only (6.5 MB, 5,576 relocations).
+# - Building only the matching account (SealedVault::decrypt_matching: names read as bytes,
+#   decrypted where read, memchr for the query's first letter) took the dynamically linked
+#   launcher from 5.98M to 2.16M instructions (callgrind) and 272 to 160 page faults.
+# - The vault path of the dynamically linked launcher (in-process marks, medians of 200
+#   runs): reading the 116 KB file 80 us, parsing and checking the header 40 us, unlocking,
+#   decrypting and decoding for the query 350 us, the rollback watermark 64 us.
+# - Page faults cost ~2.7 us each on this VM and were the largest single item: 160 per run
+#   dynamically linked (61 in the dynamic loader: mapping libc and libgcc_s, resolving their
+#   symbols, writing relocations), 110 static, against oathtool's 64 (`perf stat -r 200`).
+# - Earlier attempts that did not help: thin LTO (a bigger binary), RELR relocations (the
+#   same pages written), non-PIE (no address-space randomisation, ~0.5 ms, not taken).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/system-packages.sh
 cargo build --release --locked --quiet
+# The launcher as it ships: a static PIE (scripts/static-launcher.sh).
+bash scripts/static-launcher.sh >/dev/null
 # Honour CARGO_TARGET_DIR (helpers and CI keep separate target directories).
 bin=$(realpath "${CARGO_TARGET_DIR:-target}")/release/tessera
 runs=${RUNS:-200}

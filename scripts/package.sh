@@ -48,6 +48,9 @@ bin=$target/$profile_dir
 if [ "$build" = 1 ]; then
   echo "building tessera, tessera-cli, tessera-gui, tessera-server ($profile); cargo shows its progress" >&2
   cargo build --locked "${profile_flag[@]}" -p tessera -p tessera-server -p tessera-dist --bins
+  # The launcher statically linked, as it ships (see the script). Not with --no-build: the test
+  # packages the binaries its own `cargo test` built, without a second cargo run.
+  bash scripts/static-launcher.sh --profile "$profile" >/dev/null
 fi
 for b in tessera tessera-cli tessera-gui tessera-server tessera-dist; do
   if [ ! -x "$bin/$b" ]; then

@@ -8,4 +8,6 @@ bash scripts/system-packages.sh
 [ -x target/release/tessera-gui ] ||
   echo "first build: 15-30 minutes on a 2-core machine; cargo shows its progress" >&2
 cargo build --release --locked
+# The launcher as it is packaged: statically linked (faster `tessera code`; see the script).
+bash scripts/static-launcher.sh >/dev/null
 exec target/release/tessera "$@"

@@ -11,6 +11,13 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
 cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$log" || status=$?
+# The launcher ships statically linked (scripts/static-launcher.sh), which `cargo test` does not
+# build: its tests run again on that build (TESSERA_TEST_LAUNCHER, tests/cli/binaries.rs).
+static=$(mktemp -d)
+trap 'rm -rf "$log" "$static"' EXIT
+cp "$(bash scripts/static-launcher.sh --profile dev)" "$static/tessera"
+TESSERA_TEST_LAUNCHER=$static/tessera \
+  cargo test -p tessera --test main --locked cli::binaries 2>&1 | tee -a "$log" || status=$?
 # libtest prints "test result: ok. 12 passed; 0 failed; ..."; our custom harnesses print
 # "12 passed, 0 failed". Sum both kinds.
 awk '

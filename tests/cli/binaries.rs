@@ -2,7 +2,7 @@
 //! hands everything else to `tessera-cli`, the lean command line, which hands a bare
 //! `tessera` to `tessera-gui`, the desktop app.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use tessera_core::otp::{OtpParams, Secret};
@@ -56,11 +56,18 @@ fn the_command_line_binary_does_not_load_the_gui_libraries() {
     assert!(!names(env!("CARGO_BIN_EXE_tessera")), "nor does the launcher");
 }
 
+/// The launcher under test: this build's, or the statically linked one that ships, when
+/// scripts/test.sh names it in `TESSERA_TEST_LAUNCHER` (`cargo test` builds it dynamically).
+fn launcher() -> PathBuf {
+    std::env::var_os("TESSERA_TEST_LAUNCHER")
+        .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_tessera")), PathBuf::from)
+}
+
 #[test]
 fn a_missing_command_line_is_named_with_a_hint() {
     let dir = tempfile::tempdir().unwrap();
     let alone = dir.path().join("tessera");
-    std::fs::copy(env!("CARGO_BIN_EXE_tessera"), &alone).unwrap();
+    std::fs::copy(launcher(), &alone).unwrap();
     let run = to_run(&Command::new(&alone).arg("--version").output().unwrap());
     assert_eq!(run.code, 1, "{}", run.stderr);
     let cli = dir.path().canonicalize().unwrap().join("tessera-cli");
@@ -80,7 +87,7 @@ fn tessera_answers_code_alone_only_when_its_answer_is_certain() {
     let home = Home::new();
     let dir = tempfile::tempdir().unwrap();
     let alone = dir.path().join("tessera");
-    std::fs::copy(env!("CARGO_BIN_EXE_tessera"), &alone).unwrap();
+    std::fs::copy(launcher(), &alone).unwrap();
     let full = Path::new(env!("CARGO_BIN_EXE_tessera"));
     // No bus socket in the runtime folder: the keyring is keyutils, never the user's own.
     let runtime = tempfile::tempdir().unwrap();

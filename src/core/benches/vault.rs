@@ -4,6 +4,9 @@
 //! - `vault/open_1000_entries_key_in_hand`: open + decrypt + parse a 1,000-entry vault from
 //!   disk when the slot key comes from an in-memory key store (no Argon2id);
 //! - `vault/read_bytes_1000_entries_key_in_hand`: the same without file I/O and locking;
+//! - `vault/read_file_1000_entries_key_in_hand` and `vault/read_file_find_1_of_1000_key_in_hand`:
+//!   read the file (no lock) and decrypt it, building every account or only the one a query
+//!   finds (`SealedVault::decrypt_matching`, what `tessera code QUERY` does);
 //! - `vault/unlock_password_default_kdf`: one password unlock at the default Argon2id cost;
 //! - `codes/one_account` and `codes/1000_accounts`: `OtpParams::code_at` throughput;
 //! - `backup/write_100_entries_default_kdf` and `backup/read_100_entries_default_kdf`: one
@@ -19,7 +22,8 @@ use std::time::Duration;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use tessera_core::otp::{OtpParams, Secret};
 use tessera_core::vault::{
-    Entry, KdfParams, KeyStore, KeyStoreError, Protection, Stored, Unlock, Vault, VaultOptions,
+    Entry, KdfParams, KeyStore, KeyStoreError, Protection, SealedVault, Stored, Unlock, Vault,
+    VaultOptions,
 };
 use zeroize::Zeroizing;
 
@@ -84,6 +88,21 @@ fn vault_benches(c: &mut Criterion) {
             let content =
                 Vault::read_bytes(black_box(&bytes), &Unlock::Keyring, &options).expect("read");
             black_box(content.entries.len())
+        });
+    });
+    // What `tessera code QUERY` does: read the file, decrypt it, build one account of 1,000
+    // (beside `read_file_1000_entries_key_in_hand`, the same building all of them).
+    group.bench_function("read_file_1000_entries_key_in_hand", |b| {
+        b.iter(|| {
+            let sealed = SealedVault::read(black_box(&path)).expect("read");
+            black_box(sealed.decrypt(&Unlock::Keyring, &options).expect("decrypt").entries.len())
+        });
+    });
+    group.bench_function("read_file_find_1_of_1000_key_in_hand", |b| {
+        b.iter(|| {
+            let sealed = SealedVault::read(black_box(&path)).expect("read");
+            let found = sealed.decrypt_matching(&Unlock::Keyring, &options, "Issuer 999");
+            black_box(found.expect("decrypt").entries.len())
         });
     });
     group.bench_function("save_1000_entries", |b| {
