@@ -47,7 +47,11 @@ bin=$target/$profile_dir
 
 if [ "$build" = 1 ]; then
   echo "building tessera, tessera-cli, tessera-gui, tessera-server ($profile); cargo shows its progress" >&2
-  cargo build --locked "${profile_flag[@]}" -p tessera -p tessera-server -p tessera-dist --bins
+  # The app's package on its own, as scripts/static-launcher.sh builds it: built together with
+  # the others, its dependencies' features would be resolved differently and the relink below
+  # would rebuild the app.
+  cargo build --locked "${profile_flag[@]}" -p tessera --bins
+  cargo build --locked "${profile_flag[@]}" -p tessera-server -p tessera-dist --bins
   # The launcher statically linked, as it ships (see the script). Not with --no-build: the test
   # packages the binaries its own `cargo test` built, without a second cargo run.
   bash scripts/static-launcher.sh --profile "$profile" >/dev/null

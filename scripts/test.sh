@@ -12,12 +12,23 @@ trap 'rm -f "$log"' EXIT
 status=0
 cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$log" || status=$?
 # The launcher ships statically linked (scripts/static-launcher.sh), which `cargo test` does not
-# build: its tests run again on that build (TESSERA_TEST_LAUNCHER, tests/cli/binaries.rs).
+# build: its tests run again on that build (TESSERA_TEST_LAUNCHER, tests/cli/binaries.rs), in
+# the test binary already built (a second `cargo test -p tessera` would resolve features
+# differently and rebuild the package).
 static=$(mktemp -d)
 trap 'rm -rf "$log" "$static"' EXIT
 cp "$(bash scripts/static-launcher.sh --profile dev)" "$static/tessera"
-TESSERA_TEST_LAUNCHER=$static/tessera \
-  cargo test -p tessera --test main --locked cli::binaries 2>&1 | tee -a "$log" || status=$?
+suite=""
+for candidate in $(sed -n 's|.*Running tests/main.rs (\(.*\))$|\1|p' "$log"); do
+  if "$candidate" --list 2>/dev/null | grep -q "tessera_answers_code_alone"; then suite=$candidate; fi
+done
+if [ -z "$suite" ]; then
+  echo "error: the test binary with the launcher's tests was not found in the log" >&2
+  status=1
+else
+  TESSERA_TEST_LAUNCHER=$static/tessera "$suite" cli::binaries 2>&1 | tee -a "$log" ||
+    status=$?
+fi
 # libtest prints "test result: ok. 12 passed; 0 failed; ..."; our custom harnesses print
 # "12 passed, 0 failed". Sum both kinds.
 awk '

@@ -9,7 +9,8 @@
 //! `tessera-cli` crate, never the app crate, so it links no GUI code at all (a linked crate's
 //! `#[used]` statics are kept even when unused; see src/cli/Cargo.toml).
 
-use std::path::PathBuf;
+mod sibling;
+
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -17,37 +18,10 @@ fn main() -> ExitCode {
     if tessera_cli::Launch::from_args(&args).is_none() {
         return tessera_cli::main();
     }
-    let gui = gui_path();
-    let error = run_gui(&gui, &args);
+    let gui = sibling::path("tessera-gui");
+    let error = sibling::exec(&gui, &args);
     eprintln!("error: cannot start the desktop app {}: {error}", gui.display());
     eprintln!("hint: install tessera-gui next to tessera (`cargo build` builds both)");
     eprintln!("hint: `tessera --help` lists the command-line commands");
     ExitCode::FAILURE
-}
-
-/// `tessera-gui` next to this executable (by its real path, so a symlinked `tessera` works).
-fn gui_path() -> PathBuf {
-    let name = format!("tessera-gui{}", std::env::consts::EXE_SUFFIX);
-    std::env::current_exe()
-        .and_then(std::fs::canonicalize)
-        .ok()
-        .and_then(|exe| exe.parent().map(|dir| dir.join(&name)))
-        .unwrap_or_else(|| PathBuf::from(name))
-}
-
-/// Replaces this process with the GUI (same pid, environment and terminal); returns only on
-/// failure.
-#[cfg(unix)]
-fn run_gui(gui: &std::path::Path, args: &[std::ffi::OsString]) -> std::io::Error {
-    use std::os::unix::process::CommandExt as _;
-    std::process::Command::new(gui).args(args).exec()
-}
-
-/// Runs the GUI and exits with its status (no `exec` outside Unix).
-#[cfg(not(unix))]
-fn run_gui(gui: &std::path::Path, args: &[std::ffi::OsString]) -> std::io::Error {
-    match std::process::Command::new(gui).args(args).status() {
-        Ok(status) => std::process::exit(status.code().unwrap_or(1)),
-        Err(error) => error,
-    }
 }

@@ -25,9 +25,10 @@
 //! `tessera code` run takes ~50 fewer page faults, which is what brought it to 1.4x
 //! oathtool's time (the figures are in scripts/bench-code.sh).
 
+mod sibling;
+
 use std::ffi::OsString;
 use std::io::Write as _;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use tessera_core::clock::offset::Stored;
@@ -43,8 +44,8 @@ fn main() -> ExitCode {
         let _ = writeln!(std::io::stdout().lock(), "{}", code.as_str());
         return ExitCode::SUCCESS;
     }
-    let cli = cli_path();
-    let error = hand_over(&cli, &args);
+    let cli = sibling::path("tessera-cli");
+    let error = sibling::exec(&cli, &args);
     eprintln!("error: cannot start the command line {}: {error}", cli.display());
     eprintln!("hint: install tessera-cli next to tessera (`cargo build` builds it)");
     ExitCode::FAILURE
@@ -80,33 +81,4 @@ fn quick_code(args: &[OsString]) -> Option<Zeroizing<String>> {
     }
     let [only] = &content.entries[..] else { return None };
     Some(Zeroizing::new(only.otp.code_at(now)))
-}
-
-/// `tessera-cli` next to this executable (by its real path, so a symlinked `tessera` works).
-fn cli_path() -> PathBuf {
-    let name = format!("tessera-cli{}", std::env::consts::EXE_SUFFIX);
-    std::env::current_exe()
-        .and_then(std::fs::canonicalize)
-        .ok()
-        .and_then(|exe| exe.parent().map(|dir| dir.join(&name)))
-        .unwrap_or_else(|| PathBuf::from(name))
-}
-
-/// Replaces this process with `tessera-cli` (same pid, environment and terminal); returns
-/// only on failure.
-#[cfg(unix)]
-fn hand_over(cli: &std::path::Path, args: &[OsString]) -> std::io::Error {
-    use std::os::unix::process::CommandExt as _;
-    // The name the user typed stays argv[0] (what `ps` shows).
-    let arg0 = std::env::args_os().next().unwrap_or_else(|| "tessera".into());
-    std::process::Command::new(cli).arg0(arg0).args(args).exec()
-}
-
-/// Runs `tessera-cli` and exits with its status (no `exec` outside Unix).
-#[cfg(not(unix))]
-fn hand_over(cli: &std::path::Path, args: &[OsString]) -> std::io::Error {
-    match std::process::Command::new(cli).args(args).status() {
-        Ok(status) => std::process::exit(status.code().unwrap_or(1)),
-        Err(error) => error,
-    }
 }
