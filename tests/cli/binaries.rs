@@ -164,6 +164,51 @@ fn tessera_answers_code_alone_only_when_its_answer_is_certain() {
     assert!(warned.stderr.contains("older"), "{}", warned.stderr);
 }
 
+/// The same on a desktop: the vault's key is in a Secret Service (a throwaway GNOME Keyring on
+/// a private session bus), and the launcher, alone, still answers `code QUERY` itself.
+#[test]
+fn tessera_answers_code_alone_with_the_desktop_keyring() {
+    let home = Home::new();
+    let dir = tempfile::tempdir().unwrap();
+    let alone = dir.path().join("tessera");
+    std::fs::copy(launcher(), &alone).unwrap();
+    let runtime = dir.path().join("run");
+    std::fs::create_dir(&runtime).unwrap();
+    std::fs::set_permissions(&runtime, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+        .unwrap();
+    // Inside the bus: the keyring daemon, then `init` until the keyring answers (without a
+    // password source, `init` cannot fall back to a password), an account, and the launcher.
+    let script = r#"
+        printf throwaway | gnome-keyring-daemon --unlock --components=secrets >/dev/null
+        for _ in $(seq 50); do "$1" init >"$3/init.txt" 2>&1 && break; sleep 0.2; done
+        cat "$3/init.txt" >&2
+        "$1" add --secret JBSWY3DPEHPK3PXP --issuer "Zoë Bank" --account me >&2
+        "$2" code zoë
+    "#;
+    let before = now();
+    let run = to_run(
+        &Command::new("dbus-run-session")
+            .args(["--", "bash", "-c", script, "bash"])
+            .arg(env!("CARGO_BIN_EXE_tessera"))
+            .arg(&alone)
+            .arg(dir.path())
+            .env("TESSERA_HOME", home.data())
+            .env("XDG_DATA_HOME", dir.path().join("keyrings"))
+            .env("XDG_RUNTIME_DIR", &runtime)
+            .env_remove("DBUS_SESSION_BUS_ADDRESS")
+            .env_remove("TESSERA_KEYRING")
+            .env_remove("TESSERA_PASSWORD_FILE")
+            .stdin(Stdio::null())
+            .output()
+            .expect("dbus-run-session and gnome-keyring must be installed"),
+    );
+    assert!(run.stderr.contains("protected by the OS keyring\n"), "{}", run.stderr);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let params = OtpParams::totp(Secret::parse_base32("JBSWY3DPEHPK3PXP").unwrap());
+    let expected = [params.code_at(before), params.code_at(now())];
+    assert!(expected.contains(&run.stdout.trim().to_owned()), "{}{}", run.stdout, run.stderr);
+}
+
 fn now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
 }
