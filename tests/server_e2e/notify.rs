@@ -75,6 +75,21 @@ fn a_hidden_app_notifies_a_login_and_its_approve_button_approves_it() {
     assert!(notice.actions.is_empty(), "{notice:?}");
 }
 
+/// A click that reaches the app before the reply to its Notify call (the service clicks
+/// Approve first and answers after) still approves: the app records the notification's id
+/// before it handles any click. A CI run once lost such an early click.
+#[test]
+fn a_click_that_arrives_before_the_notification_is_confirmed_still_counts() {
+    let server = Server::start(Db::Sqlite);
+    let home = device(&server, "alice");
+    let mut desktop = Desktop::clicking_on_show("approve");
+    desktop.launch(&home, &["--background"]);
+    wait_until("the app opened the vault", 60, || vault_in_use(&home));
+    std::thread::sleep(Duration::from_secs(2));
+    let login = Login::start(&server, "alice", &["--rp", "Webmail"]);
+    assert_eq!(login.outcome(), (0, "approved".to_owned()), "the early click approved it");
+}
+
 #[test]
 fn pick_deny_and_not_me_from_a_notification_and_one_answered_in_the_window_is_withdrawn() {
     let server = Server::start(Db::Sqlite);

@@ -69,7 +69,7 @@ pub use freedesktop::DesktopNotifier;
 mod freedesktop {
     use std::collections::HashMap;
     use std::sync::mpsc;
-    use std::sync::{Arc, Mutex};
+    use std::sync::{Arc, Mutex, PoisonError};
 
     use zbus::blocking::{Connection, MessageIterator};
     use zbus::message::Type;
@@ -230,11 +230,11 @@ mod freedesktop {
         a: Announcement,
         buttons: bool,
     ) -> zbus::Result<()> {
-        let replaces = shown
-            .lock()
-            .ok()
-            .and_then(|s| s.iter().find(|(_, r)| **r == a.request).map(|(id, _)| *id))
-            .unwrap_or(0);
+        // Held until the new id is recorded: a click the service sends before its reply to
+        // Notify waits for it in the listener instead of finding no request and being lost.
+        // The listener is the only other holder, and the reply arrives on zbus's own thread.
+        let mut shown = shown.lock().unwrap_or_else(PoisonError::into_inner);
+        let replaces = shown.iter().find(|(_, r)| **r == a.request).map_or(0, |(id, _)| *id);
         let actions: Vec<&str> = if buttons {
             a.actions.iter().flat_map(|(key, label)| [key.as_str(), label.as_str()]).collect()
         } else {
@@ -266,10 +266,8 @@ mod freedesktop {
             ),
         )?;
         let id: u32 = reply.body().deserialize()?;
-        if let Ok(mut shown) = shown.lock() {
-            shown.retain(|_, request| *request != a.request);
-            shown.insert(id, a.request);
-        }
+        shown.retain(|_, request| *request != a.request);
+        shown.insert(id, a.request);
         Ok(())
     }
 
