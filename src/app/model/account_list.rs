@@ -14,6 +14,7 @@ use slint::{Model, ModelNotify, ModelTracker};
 use tessera_core::icons::IconChoice;
 use tessera_core::otp::{OtpKind, group_code};
 use tessera_core::vault::Entry;
+use tessera_core::vault::query::Query;
 
 use super::icons::ServiceIcons;
 use super::reveal::{Reveals, mask, spoken};
@@ -83,17 +84,12 @@ impl AccountList {
     }
 
     /// Rebuilds the rows from `entries`: search filter (issuer or account contains the
-    /// needle, case-insensitively), favourites first, then named sections, then the rest.
+    /// needle, case-insensitively: the core's [`Query::names`], the rule of the command
+    /// line's QUERY), favourites first, then named sections, then the rest.
     pub fn rebuild(&self, entries: &[Entry], search: &str, now: u64) {
-        let needle = search.trim().to_lowercase();
-        let mut picked: Vec<&Entry> = entries
-            .iter()
-            .filter(|e| {
-                needle.is_empty()
-                    || e.issuer.to_lowercase().contains(&needle)
-                    || e.account.to_lowercase().contains(&needle)
-            })
-            .collect();
+        let query = Query::new(search.trim());
+        let mut picked: Vec<&Entry> =
+            entries.iter().filter(|e| query.names(&e.issuer, &e.account)).collect();
         let section =
             |e: &Entry| e.group.clone().unwrap_or_else(|| e.issuer.clone()).to_lowercase();
         let mut counts = HashMap::<String, usize>::new();

@@ -1,7 +1,8 @@
 //! Finding accounts by what a user types: a case-insensitive substring of the issuer or the
 //! account name, or an account's exact id. One rule for every front end: `tessera code
 //! QUERY`, the other commands that take a QUERY, and the quick path of the `tessera` binary
-//! (which must find exactly what the full command line would).
+//! (which must find exactly what the full command line would); the desktop app's search
+//! matches names by the same [`Query::names`] (ids are not something one types there).
 
 use super::Entry;
 
@@ -20,20 +21,22 @@ pub fn matching(entries: &[Entry], query: &str) -> Vec<usize> {
         .collect()
 }
 
-/// A query prepared for testing many accounts one at a time, before they are built (the vault
-/// reads its accounts through this when only the matching ones are wanted).
-pub(super) struct Query<'q> {
+/// A query prepared for testing many accounts one at a time: by the app's search, and by the
+/// vault before the accounts are built when only the matching ones are wanted.
+pub struct Query<'q> {
     text: &'q str,
     needle: String,
 }
 
 impl<'q> Query<'q> {
-    pub(super) fn new(text: &'q str) -> Self {
+    /// Prepares `text` (lower-cased once here, not per account).
+    pub fn new(text: &'q str) -> Self {
         Self { text, needle: text.to_lowercase() }
     }
 
-    /// Whether the issuer or the account name contains the query.
-    fn names(&self, issuer: &str, account: &str) -> bool {
+    /// Whether the issuer or the account name contains the query, case-insensitively (an
+    /// empty query is in every name).
+    pub fn names(&self, issuer: &str, account: &str) -> bool {
         self.names_in(issuer.as_bytes(), account.as_bytes())
     }
 
