@@ -63,11 +63,17 @@ fn launcher() -> PathBuf {
         .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_tessera")), PathBuf::from)
 }
 
-#[test]
-fn a_missing_command_line_is_named_with_a_hint() {
+/// A folder holding only the launcher (no tessera-cli beside it), and the launcher's path.
+fn launcher_alone() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let alone = dir.path().join("tessera");
     std::fs::copy(launcher(), &alone).unwrap();
+    (dir, alone)
+}
+
+#[test]
+fn a_missing_command_line_is_named_with_a_hint() {
+    let (dir, alone) = launcher_alone();
     let run = to_run(&Command::new(&alone).arg("--version").output().unwrap());
     assert_eq!(run.code, 1, "{}", run.stderr);
     let cli = dir.path().canonicalize().unwrap().join("tessera-cli");
@@ -85,9 +91,7 @@ fn a_missing_command_line_is_named_with_a_hint() {
 #[test]
 fn tessera_answers_code_alone_only_when_its_answer_is_certain() {
     let home = Home::new();
-    let dir = tempfile::tempdir().unwrap();
-    let alone = dir.path().join("tessera");
-    std::fs::copy(launcher(), &alone).unwrap();
+    let (_dir, alone) = launcher_alone();
     let full = Path::new(env!("CARGO_BIN_EXE_tessera"));
     // No bus socket in the runtime folder: the keyring is keyutils, never the user's own.
     let runtime = tempfile::tempdir().unwrap();
@@ -169,9 +173,7 @@ fn tessera_answers_code_alone_only_when_its_answer_is_certain() {
 #[test]
 fn tessera_answers_code_alone_with_the_desktop_keyring() {
     let home = Home::new();
-    let dir = tempfile::tempdir().unwrap();
-    let alone = dir.path().join("tessera");
-    std::fs::copy(launcher(), &alone).unwrap();
+    let (dir, alone) = launcher_alone();
     let runtime = dir.path().join("run");
     std::fs::create_dir(&runtime).unwrap();
     std::fs::set_permissions(&runtime, std::os::unix::fs::PermissionsExt::from_mode(0o700))
