@@ -20,7 +20,10 @@ trap 'rm -rf "$log" "$static"' EXIT
 cp "$(bash scripts/static-launcher.sh --profile dev)" "$static/tessera"
 suite=""
 for candidate in $(sed -n 's|.*Running tests/main.rs (\(.*\))$|\1|p' "$log"); do
-  if "$candidate" --list 2>/dev/null | grep -q "tessera_answers_code_alone"; then suite=$candidate; fi
+  # The list is read whole before grep: `--list | grep -q` under pipefail fails whenever grep
+  # stops early and the test binary dies writing the rest (SIGPIPE).
+  tests=$("$candidate" --list 2>/dev/null || true)
+  if grep -q "tessera_answers_code_alone" <<<"$tests"; then suite=$candidate; fi
 done
 if [ -z "$suite" ]; then
   echo "error: the test binary with the launcher's tests was not found in the log" >&2
