@@ -32,6 +32,8 @@ fn setup_script() -> PathBuf {
             .find(|script| script.exists())
     });
     let script = script.unwrap_or_else(|| PathBuf::from("../shared/peers/privacyidea/setup.sh"));
+    // Absolute: the script is run from $PI_HOME.
+    let script = std::path::absolute(&script).unwrap_or(script);
     assert!(
         script.exists(),
         "no privacyIDEA server is running (no answer at the URL in $PI_HOME/env) and the setup \
@@ -68,6 +70,11 @@ pub fn peer() -> MutexGuard<'static, Peer> {
                 // Keep the data if the server merely stopped; start fresh otherwise.
                 let mut cmd = Command::new("bash");
                 cmd.arg(setup_script());
+                // The server outlives this run: it starts in its own folder, not in this
+                // checkout. One started in a checkout deleted later answers every request
+                // naming a user with 500 (its user file resolver logs the working folder).
+                std::fs::create_dir_all(pi_home()).expect("create $PI_HOME");
+                cmd.current_dir(pi_home());
                 if existing.is_some() && pi_home().join("data/privacyidea.sqlite").exists() {
                     cmd.arg("restart");
                 }
